@@ -1,0 +1,1 @@
+namespace Portal.Jobs; internal static class Placeholder;

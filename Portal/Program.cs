@@ -1,3 +1,50 @@
+using Microsoft.Extensions.Options;
+using Portal.Components;
+using Portal.Features.Auth;
+using Portal.Features.Broker;
+using Portal.Features.Cli;
+using Portal.Features.Demo;
+using Portal.Features.Limits;
+using Portal.Features.Orders;
+using Portal.Infrastructure.Postgres;
+using Portal.Infrastructure.Redis;
+using Prometheus;
+
+if (CliCommands.IsVerb(args)) return await CliCommands.RunAsync(args);
+
 var builder = WebApplication.CreateBuilder(args);
+builder.AddPostgres();
+builder.AddRedis();
+builder.AddPortalAuth();
+builder.AddOrderGateway();
+builder.AddBroker();
+builder.AddDemo();
+builder.AddPortalUi();
+builder.Services.AddProblemDetails();
+
 var app = builder.Build();
-app.Run();
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseAuthentication();
+app.UseAuthorization();
+app.UseAntiforgery();
+app.UseHttpMetrics();
+app.MapOrdersApi();
+app.MapLimitsApi();
+app.MapMetrics("/metrics");
+app.MapPortalUi();
+
+try
+{
+    await app.RunAsync();
+    return 0;
+}
+catch (OptionsValidationException ex)
+{
+    // Refuse to start on invalid configuration, naming every bad key.
+    foreach (var failure in ex.Failures) Console.Error.WriteLine("Invalid configuration: " + failure);
+    return 3;
+}
+
+/// <summary>Lets the test host find the entry point.</summary>
+public partial class Program;

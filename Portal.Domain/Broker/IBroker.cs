@@ -1,0 +1,48 @@
+using Portal.Domain.Orders;
+
+namespace Portal.Domain.Broker;
+
+public sealed record BrokerOrderRequest(
+    Guid OrderId, string ClientOrderId, string StrategyId, string Symbol, OrderSide Side, decimal Quantity,
+    OrderType Type, decimal? LimitPrice, TimeInForce TimeInForce);
+
+public enum BrokerOrderStatus { New, PartiallyFilled, Filled, Canceled, Rejected, Expired }
+
+public sealed record BrokerOrderState(
+    string ClientOrderId, string BrokerOrderId, string Symbol, OrderSide Side, decimal Quantity,
+    decimal FilledQuantity, decimal? AvgFillPrice, BrokerOrderStatus Status, string? RejectReason = null)
+{
+    public bool IsOpen => Status is BrokerOrderStatus.New or BrokerOrderStatus.PartiallyFilled;
+    public decimal RemainingQuantity => IsOpen ? Quantity - FilledQuantity : 0m;
+}
+
+public sealed record BrokerPosition(string Symbol, decimal Quantity, decimal AvgPrice);
+
+/// <summary>Cash, positions and open orders as of one moment, so a risk view built from it is consistent.</summary>
+public sealed record BrokerPortfolio(decimal Cash, IReadOnlyList<BrokerPosition> Positions, IReadOnlyList<BrokerOrderState> OpenOrders);
+
+public enum BrokerErrorKind { Rejected, Unavailable }
+
+/// <summary>A broker said no (Rejected) or could not be reached (Unavailable: the order's fate may be unknown).</summary>
+public sealed class BrokerException(BrokerErrorKind kind, string code, string message, Exception? inner = null)
+    : Exception(message, inner)
+{
+    public BrokerErrorKind Kind { get; } = kind;
+    public string Code { get; } = code;
+}
+
+/// <summary>
+/// The port every broker adapter implements. <see cref="SubmitAsync"/> is idempotent on the client
+/// order id: a second call for the same id returns the existing order and never creates another.
+/// <see cref="OrderUpdated"/> is raised after the adapter has recorded the change durably.
+/// </summary>
+public interface IBroker
+{
+    string Name { get; }
+    Task<BrokerOrderState> SubmitAsync(BrokerOrderRequest request, CancellationToken ct);
+    Task<BrokerOrderState?> GetOrderAsync(string clientOrderId, CancellationToken ct);
+    Task<BrokerPortfolio> GetPortfolioAsync(CancellationToken ct);
+    Task<IReadOnlyList<BrokerOrderState>> CancelAllOrdersAsync(CancellationToken ct);
+    Task<IReadOnlyList<BrokerOrderState>> CloseAllPositionsAsync(CancellationToken ct);
+    event Action<BrokerOrderState>? OrderUpdated;
+}

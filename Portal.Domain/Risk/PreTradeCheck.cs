@@ -1,0 +1,97 @@
+using Portal.Domain.Orders;
+using Portal.Domain.Trading;
+
+namespace Portal.Domain.Risk;
+
+/// <summary>
+/// The hard pre-trade limits as one pure function. Every comparison is "actual &gt; limit refuses",
+/// so a value exactly at its limit passes. Size, exposure and loss checks only refuse orders that
+/// add risk: an order that shrinks the worst-case position always passes them.
+/// </summary>
+public static class PreTradeCheck
+{
+    public static RiskDecision Evaluate(
+        in OrderIntent order, PortfolioSnapshot portfolio, RiskLimits limits, in OrderCounters counters,
+        decimal? referencePrice, TradingMode mode)
+    {
+        if (mode == TradingMode.Halted)
+            return RiskDecision.Reject(RejectReason.TradingHalted, 0m, 0m);
+        if (referencePrice is not { } mark || mark <= 0m)
+            return RiskDecision.Reject(RejectReason.NoReferencePrice, 0m, 0m);
+
+        var book = portfolio.Book(order.Symbol) with { Mark = mark };
+        var before = book.WorstCaseQuantity;
+        var after = order.Side == OrderSide.Buy
+            ? Math.Max(Math.Abs(book.PositionQuantity + book.OpenBuyQuantity + order.Quantity), Math.Abs(book.PositionQuantity - book.OpenSellQuantity))
+            : Math.Max(Math.Abs(book.PositionQuantity + book.OpenBuyQuantity), Math.Abs(book.PositionQuantity - book.OpenSellQuantity - order.Quantity));
+        var addsRisk = after > before;
+
+        if (mode == TradingMode.ReduceOnly && (addsRisk || book.PositionQuantity == 0m || order.SignedQuantity * book.PositionQuantity > 0m))
+            return RiskDecision.Reject(RejectReason.ReduceOnly, 0m, 0m);
+
+        if (order.Quantity > limits.MaxOrderQuantity)
+            return RiskDecision.Reject(RejectReason.MaxOrderQuantity, limits.MaxOrderQuantity, order.Quantity);
+
+        var orderPrice = order.Type == OrderType.Limit && order.LimitPrice is { } limitPrice ? limitPrice : mark;
+        var orderValue = order.Quantity * orderPrice;
+        if (orderValue > limits.MaxOrderValueUsd)
+            return RiskDecision.Reject(RejectReason.MaxOrderValue, limits.MaxOrderValueUsd, orderValue);
+
+        if (order.Type == OrderType.Limit && order.LimitPrice is { } price)
+        {
+            var deviation = Math.Abs(price - mark) / mark;
+            if (deviation > limits.PriceCollarPct)
+                return RiskDecision.Reject(RejectReason.PriceCollar, limits.PriceCollarPct, deviation);
+        }
+
+        if (!addsRisk) return CheckRates(limits, counters);
+
+        var equity = portfolio.Equity;
+        if (equity <= 0m)
+            return RiskDecision.Reject(RejectReason.NonPositiveEquity, 0m, equity);
+        if (portfolio.DailyLossUsd > limits.MaxDailyLossUsd)
+            return RiskDecision.Reject(RejectReason.MaxDailyLoss, limits.MaxDailyLossUsd, portfolio.DailyLossUsd);
+        if (portfolio.WeeklyLossUsd > limits.MaxWeeklyLossUsd)
+            return RiskDecision.Reject(RejectReason.MaxWeeklyLoss, limits.MaxWeeklyLossUsd, portfolio.WeeklyLossUsd);
+        if (portfolio.Drawdown > limits.MaxDrawdownPct)
+            return RiskDecision.Reject(RejectReason.MaxDrawdown, limits.MaxDrawdownPct, portfolio.Drawdown);
+
+        var positionAfterUsd = after * mark;
+        if (positionAfterUsd > limits.MaxPositionSizeUsd)
+            return RiskDecision.Reject(RejectReason.MaxPositionSize, limits.MaxPositionSizeUsd, positionAfterUsd);
+        var positionShare = positionAfterUsd / equity;
+        if (positionShare > limits.MaxPositionPctPortfolio)
+            return RiskDecision.Reject(RejectReason.MaxPositionPctPortfolio, limits.MaxPositionPctPortfolio, positionShare);
+
+        // The snapshot's gross uses the symbol's stored mark; swap in this symbol at the reference price.
+        var grossAfter = portfolio.GrossExposureUsd - portfolio.Book(order.Symbol).ExposureUsd + positionAfterUsd;
+        if (grossAfter > limits.MaxTotalExposureUsd)
+            return RiskDecision.Reject(RejectReason.MaxTotalExposure, limits.MaxTotalExposureUsd, grossAfter);
+        var leverage = grossAfter / equity;
+        if (leverage > limits.MaxLeverage)
+            return RiskDecision.Reject(RejectReason.MaxLeverage, limits.MaxLeverage, leverage);
+
+        if (before == 0m)
+        {
+            var openAfter = portfolio.OpenPositionCount + 1;
+            if (openAfter > limits.MaxOpenPositions)
+                return RiskDecision.Reject(RejectReason.MaxOpenPositions, limits.MaxOpenPositions, openAfter);
+        }
+
+        return CheckRates(limits, counters);
+    }
+
+    /// <summary>Rate limits count this order too, so the check is on the count after it.</summary>
+    public static RiskDecision CheckRates(RiskLimits limits, in OrderCounters counters)
+    {
+        if (counters.StrategyLastMinute + 1 > limits.MaxOrdersPerMinute)
+            return RiskDecision.Reject(RejectReason.MaxOrdersPerMinute, limits.MaxOrdersPerMinute, counters.StrategyLastMinute + 1);
+        if (counters.GlobalLastMinute + 1 > limits.MaxOrdersPerMinuteGlobal)
+            return RiskDecision.Reject(RejectReason.MaxOrdersPerMinuteGlobal, limits.MaxOrdersPerMinuteGlobal, counters.GlobalLastMinute + 1);
+        if (counters.StrategyToday + 1 > limits.MaxOrdersPerDay)
+            return RiskDecision.Reject(RejectReason.MaxOrdersPerDay, limits.MaxOrdersPerDay, counters.StrategyToday + 1);
+        if (counters.GlobalToday + 1 > limits.MaxOrdersPerDayGlobal)
+            return RiskDecision.Reject(RejectReason.MaxOrdersPerDayGlobal, limits.MaxOrdersPerDayGlobal, counters.GlobalToday + 1);
+        return RiskDecision.Accepted;
+    }
+}

@@ -1,1 +1,0 @@
-namespace Portal.Jobs; internal static class Placeholder;

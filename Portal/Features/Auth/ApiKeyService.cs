@@ -1,0 +1,78 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Caching.Memory;
+using Portal.Infrastructure.Postgres;
+
+namespace Portal.Features.Auth;
+
+/// <summary>
+/// Creates, validates and revokes API keys. Keys are 256-bit random tokens, so a plain SHA-256 is
+/// enough to store them (no slow hash needed against guessing). Validations are cached for a few
+/// seconds; revocation on this instance takes effect at once, on others within that time.
+/// </summary>
+public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory, IMemoryCache cache, TimeProvider clock)
+{
+    public const string TokenPrefix = "pk_";
+    private static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(5);
+
+    public async Task<(string Key, ApiKey Record)> CreateAsync(string name, IReadOnlyCollection<string> scopes, CancellationToken ct = default)
+    {
+        if (string.IsNullOrWhiteSpace(name) || name.Length > 80) throw new ArgumentException("The name must be 1 to 80 characters.", nameof(name));
+        var unknown = scopes.Where(s => !Scopes.All.Contains(s)).ToList();
+        if (unknown.Count > 0 || scopes.Count == 0)
+            throw new ArgumentException($"Scopes must be one or more of {string.Join(", ", Scopes.All)} (unknown: {string.Join(", ", unknown)}).", nameof(scopes));
+
+        var key = TokenPrefix + Base64Url(RandomNumberGenerator.GetBytes(32));
+        var record = new ApiKey
+        {
+            Id = Guid.CreateVersion7(clock.GetUtcNow()),
+            Name = name,
+            KeyPrefix = key[..10],
+            KeyHash = Hash(key),
+            Scopes = scopes.Distinct().Order(StringComparer.Ordinal).ToArray(),
+            CreatedAt = clock.GetUtcNow(),
+        };
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        db.ApiKeys.Add(record);
+        await db.SaveChangesAsync(ct);
+        return (key, record);
+    }
+
+    public async Task<bool> RevokeAsync(string name, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var record = await db.ApiKeys.SingleOrDefaultAsync(k => k.Name == name && k.RevokedAt == null, ct);
+        if (record is null) return false;
+        record.RevokedAt = clock.GetUtcNow();
+        await db.SaveChangesAsync(ct);
+        cache.Remove(CacheKey(record.KeyHash));
+        return true;
+    }
+
+    /// <summary>The active key matching the token, or null.</summary>
+    public async Task<ApiKey?> ValidateAsync(string token, CancellationToken ct)
+    {
+        if (!token.StartsWith(TokenPrefix, StringComparison.Ordinal) || token.Length > 100) return null;
+        var hash = Hash(token);
+        var cacheKey = CacheKey(hash);
+        if (cache.TryGetValue(cacheKey, out ApiKey? cached)) return cached;
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var record = await db.ApiKeys.AsNoTracking().SingleOrDefaultAsync(k => k.KeyHash == hash && k.RevokedAt == null, ct);
+        cache.Set(cacheKey, record, CacheFor);
+        return record;
+    }
+
+    public async Task<bool> IsActiveAsync(string token, CancellationToken ct)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var hash = Hash(token);
+        return await db.ApiKeys.AnyAsync(k => k.KeyHash == hash && k.RevokedAt == null, ct);
+    }
+
+    private static byte[] Hash(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
+
+    private static string CacheKey(byte[] hash) => "apikey:" + Convert.ToHexString(hash);
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}

@@ -1,0 +1,21 @@
+using Microsoft.AspNetCore.Authentication;
+
+namespace Portal.Features.Auth;
+
+public static class AuthSetup
+{
+    public static IHostApplicationBuilder AddPortalAuth(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddMemoryCache();
+        builder.Services.AddSingleton<ApiKeyService>();
+        builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        var authorization = builder.Services.AddAuthorizationBuilder();
+        foreach (var scope in Scopes.All)
+            authorization.AddPolicy(Scopes.Policy(scope), p => p
+                .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName)
+                .RequireAuthenticatedUser()
+                .RequireClaim(ApiKeyAuthenticationHandler.ScopeClaim, scope));
+        return builder;
+    }
+}

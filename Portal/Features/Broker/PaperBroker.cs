@@ -1,0 +1,326 @@
+using Npgsql;
+using Portal.Domain.Broker;
+using Portal.Domain.Orders;
+using Portal.Domain.Risk;
+using Portal.Features.Orders;
+using Portal.Features.Risk;
+using Portal.Infrastructure.Postgres;
+
+namespace Portal.Features.Broker;
+
+public sealed class PaperBrokerOptions
+{
+    /// <summary>Cash of a new paper account.</summary>
+    public decimal StartingCash { get; set; } = 100_000m;
+}
+
+/// <summary>
+/// The built-in broker: fills market orders at the last valid price moved against the side by the
+/// slippage model, rests limit orders until the price crosses them. Its state lives in memory and
+/// every change is committed to Postgres (together with the order's status in <c>orders</c>)
+/// before the caller hears of it. Submission is idempotent on the client order id.
+/// </summary>
+public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, PriceBook prices, TimeProvider clock, ILogger<PaperBroker> logger)
+    : IBroker
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly SlippageModel _slippage = new();
+    private readonly Dictionary<string, PaperOrder> _orders = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, BrokerPosition> _positions = new(StringComparer.Ordinal);
+    private decimal _cash;
+    private volatile bool _loaded;
+
+    public string Name => "paper";
+
+    public bool IsLoaded => _loaded;
+
+    public event Action<BrokerOrderState>? OrderUpdated;
+
+    public async Task LoadAsync(decimal startingCash, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            await using var connection = await db.OpenConnectionAsync(ct);
+            await using (var ensure = new NpgsqlCommand("insert into paper_account (id, cash, updated_at) values (1, $1, $2) on conflict (id) do nothing", connection))
+            {
+                ensure.Parameters.AddWithValue(startingCash);
+                ensure.Parameters.AddWithValue(clock.GetUtcNow());
+                await ensure.ExecuteNonQueryAsync(ct);
+            }
+            await using (var cash = new NpgsqlCommand("select cash from paper_account where id = 1", connection))
+                _cash = (decimal)(await cash.ExecuteScalarAsync(ct))!;
+            _positions.Clear();
+            await using (var positions = new NpgsqlCommand("select symbol, quantity, avg_price from paper_positions", connection))
+            await using (var reader = await positions.ExecuteReaderAsync(ct))
+                while (await reader.ReadAsync(ct))
+                    _positions[reader.GetString(0)] = new BrokerPosition(reader.GetString(0), reader.GetDecimal(1), reader.GetDecimal(2));
+            _orders.Clear();
+            await using (var orders = new NpgsqlCommand(
+                "select broker_order_id, client_order_id, symbol, side, quantity, order_type, limit_price, time_in_force, status, filled_quantity, avg_fill_price from paper_orders", connection))
+            await using (var reader = await orders.ExecuteReaderAsync(ct))
+                while (await reader.ReadAsync(ct))
+                {
+                    var order = new PaperOrder(
+                        reader.GetGuid(0), reader.GetString(1), reader.GetString(2), OrderText.ParseSide(reader.GetString(3)), reader.GetDecimal(4),
+                        OrderText.ParseType(reader.GetString(5)), reader.IsDBNull(6) ? null : reader.GetDecimal(6), OrderText.ParseTimeInForce(reader.GetString(7)))
+                    {
+                        Status = OrderText.ParseBrokerStatus(reader.GetString(8)),
+                        FilledQuantity = reader.GetDecimal(9),
+                        AvgFillPrice = reader.IsDBNull(10) ? null : reader.GetDecimal(10),
+                    };
+                    _orders[order.ClientOrderId] = order;
+                }
+            _loaded = true;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public async Task<BrokerOrderState> SubmitAsync(BrokerOrderRequest request, CancellationToken ct)
+    {
+        BrokerOrderState state;
+        Task committed;
+        await _gate.WaitAsync(ct);
+        try
+        {
+            EnsureLoaded();
+            if (_orders.TryGetValue(request.ClientOrderId, out var existing)) return existing.State;
+
+            var order = new PaperOrder(Guid.CreateVersion7(clock.GetUtcNow()), request.ClientOrderId, request.Symbol, request.Side,
+                request.Quantity, request.Type, request.LimitPrice, request.TimeInForce);
+            var work = new List<NpgsqlBatchCommand> { InsertOrder(order) };
+            if (prices.Get(request.Symbol) is not { } mark)
+            {
+                order.Status = BrokerOrderStatus.Rejected;
+                order.RejectReason = "no market price for the symbol";
+            }
+            else if (IsMarketable(order, mark.Price)) Fill(order, mark, work);
+            else if (order.TimeInForce is TimeInForce.Ioc or TimeInForce.Fok) order.Status = BrokerOrderStatus.Canceled;
+            _orders[order.ClientOrderId] = order;
+            work.Add(UpdateOrder(order));
+            work.Add(OrderStatusSql.Update(order.State, clock.GetUtcNow()));
+            state = order.State;
+            // Enqueued under the lock, so commits happen in the order the state changed.
+            committed = writer.CommitAsync(new PgWork([.. work]));
+        }
+        finally
+        {
+            _gate.Release();
+        }
+        await AwaitCommitAsync(committed);
+        OrderUpdated?.Invoke(state);
+        return state;
+    }
+
+    public async Task<BrokerOrderState?> GetOrderAsync(string clientOrderId, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            EnsureLoaded();
+            return _orders.TryGetValue(clientOrderId, out var order) ? order.State : null;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public async Task<BrokerPortfolio> GetPortfolioAsync(CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            EnsureLoaded();
+            return new BrokerPortfolio(_cash, _positions.Values.ToList(),
+                _orders.Values.Where(o => o.State.IsOpen).Select(o => o.State).ToList());
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public async Task<IReadOnlyList<BrokerOrderState>> CancelAllOrdersAsync(CancellationToken ct)
+    {
+        var changed = new List<BrokerOrderState>();
+        Task committed;
+        await _gate.WaitAsync(ct);
+        try
+        {
+            EnsureLoaded();
+            var work = new List<NpgsqlBatchCommand>();
+            foreach (var order in _orders.Values.Where(o => o.State.IsOpen))
+            {
+                order.Status = BrokerOrderStatus.Canceled;
+                work.Add(UpdateOrder(order));
+                work.Add(OrderStatusSql.Update(order.State, clock.GetUtcNow()));
+                changed.Add(order.State);
+            }
+            committed = work.Count == 0 ? Task.CompletedTask : writer.CommitAsync(new PgWork([.. work]));
+        }
+        finally
+        {
+            _gate.Release();
+        }
+        await AwaitCommitAsync(committed);
+        foreach (var state in changed) OrderUpdated?.Invoke(state);
+        return changed;
+    }
+
+    /// <summary>Closes every position with a market order at the current price (cancelling open orders first).</summary>
+    public async Task<IReadOnlyList<BrokerOrderState>> CloseAllPositionsAsync(CancellationToken ct)
+    {
+        await CancelAllOrdersAsync(ct);
+        var closing = new List<BrokerOrderState>();
+        List<BrokerPosition> positions;
+        await _gate.WaitAsync(ct);
+        try
+        {
+            positions = _positions.Values.Where(p => p.Quantity != 0m).ToList();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+        foreach (var position in positions)
+        {
+            var request = new BrokerOrderRequest(Guid.CreateVersion7(clock.GetUtcNow()), "close-" + Guid.NewGuid().ToString("N")[..20], "flatten",
+                position.Symbol, position.Quantity > 0 ? OrderSide.Sell : OrderSide.Buy, Math.Abs(position.Quantity),
+                OrderType.Market, null, TimeInForce.Day);
+            closing.Add(await SubmitAsync(request, ct));
+        }
+        return closing;
+    }
+
+    /// <summary>A new valid price may fill resting limit orders of its symbol.</summary>
+    public async Task OnPriceAsync(PriceMark mark, CancellationToken ct)
+    {
+        var changed = new List<BrokerOrderState>();
+        Task committed;
+        await _gate.WaitAsync(ct);
+        try
+        {
+            if (!_loaded) return;
+            var work = new List<NpgsqlBatchCommand>();
+            foreach (var order in _orders.Values)
+            {
+                if (order.Symbol != mark.Symbol || !order.State.IsOpen || !IsMarketable(order, mark.Price)) continue;
+                Fill(order, mark, work);
+                work.Add(UpdateOrder(order));
+                work.Add(OrderStatusSql.Update(order.State, clock.GetUtcNow()));
+                changed.Add(order.State);
+            }
+            committed = work.Count == 0 ? Task.CompletedTask : writer.CommitAsync(new PgWork([.. work]));
+        }
+        finally
+        {
+            _gate.Release();
+        }
+        await AwaitCommitAsync(committed);
+        foreach (var state in changed) OrderUpdated?.Invoke(state);
+    }
+
+    private static bool IsMarketable(PaperOrder order, decimal price) => order.Type == OrderType.Market
+        || (order.Side == OrderSide.Buy ? price <= order.LimitPrice : price >= order.LimitPrice);
+
+    private void Fill(PaperOrder order, PriceMark mark, List<NpgsqlBatchCommand> work)
+    {
+        var quantity = order.Quantity - order.FilledQuantity;
+        var price = _slippage.FillPrice(order.Side, mark.Price, quantity, mark.Volatility);
+        // A limit order never fills worse than its limit.
+        if (order.LimitPrice is { } limit) price = order.Side == OrderSide.Buy ? Math.Min(price, limit) : Math.Max(price, limit);
+        price = Math.Round(price, 4, MidpointRounding.ToEven);
+        var signed = order.Side == OrderSide.Buy ? quantity : -quantity;
+
+        order.AvgFillPrice = ((order.AvgFillPrice ?? 0m) * order.FilledQuantity + price * quantity) / (order.FilledQuantity + quantity);
+        order.FilledQuantity += quantity;
+        order.Status = BrokerOrderStatus.Filled;
+        _cash -= signed * price;
+
+        var before = _positions.TryGetValue(order.Symbol, out var p) ? p : new BrokerPosition(order.Symbol, 0m, 0m);
+        var after = before.Quantity + signed;
+        var realized = 0m;
+        decimal avg;
+        if (before.Quantity == 0m || Math.Sign(before.Quantity) == Math.Sign(signed)) avg = after == 0m ? 0m : (before.AvgPrice * before.Quantity + price * signed) / after;
+        else
+        {
+            var closed = Math.Min(Math.Abs(signed), Math.Abs(before.Quantity));
+            realized = closed * (price - before.AvgPrice) * Math.Sign(before.Quantity);
+            avg = Math.Abs(signed) > Math.Abs(before.Quantity) ? price : before.AvgPrice;
+        }
+        if (after == 0m) _positions.Remove(order.Symbol);
+        else _positions[order.Symbol] = new BrokerPosition(order.Symbol, after, avg);
+
+        var now = clock.GetUtcNow();
+        work.Add(Command("insert into paper_fills (broker_order_id, symbol, side, quantity, price, filled_at) values ($1, $2, $3, $4, $5, $6)",
+            order.BrokerOrderId, order.Symbol, OrderText.Format(order.Side), quantity, price, now));
+        work.Add(after == 0m
+            ? Command("delete from paper_positions where symbol = $1", order.Symbol)
+            : Command("""
+                insert into paper_positions (symbol, quantity, avg_price, realized_pnl, updated_at) values ($1, $2, $3, $4, $5)
+                on conflict (symbol) do update set quantity = $2, avg_price = $3, realized_pnl = paper_positions.realized_pnl + $4, updated_at = $5
+                """, order.Symbol, after, avg, realized, now));
+        work.Add(Command("update paper_account set cash = $1, updated_at = $2 where id = 1", _cash, now));
+    }
+
+    private NpgsqlBatchCommand InsertOrder(PaperOrder order) => Command("""
+        insert into paper_orders (broker_order_id, client_order_id, symbol, side, quantity, order_type, limit_price, time_in_force, status, created_at, updated_at)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, 'new', $9, $9)
+        """, order.BrokerOrderId, order.ClientOrderId, order.Symbol, OrderText.Format(order.Side), order.Quantity,
+        OrderText.Format(order.Type), (object?)order.LimitPrice ?? DBNull.Value, OrderText.Format(order.TimeInForce), clock.GetUtcNow());
+
+    private NpgsqlBatchCommand UpdateOrder(PaperOrder order) => Command(
+        "update paper_orders set status = $2, filled_quantity = $3, avg_fill_price = $4, updated_at = $5 where broker_order_id = $1",
+        order.BrokerOrderId, OrderText.Format(order.Status), order.FilledQuantity, (object?)order.AvgFillPrice ?? DBNull.Value, clock.GetUtcNow());
+
+    private static NpgsqlBatchCommand Command(string sql, params object[] values)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var value in values) command.Parameters.Add(new NpgsqlParameter { Value = value });
+        return command;
+    }
+
+    private void EnsureLoaded()
+    {
+        if (!_loaded) throw new BrokerException(BrokerErrorKind.Unavailable, "not_ready", "The paper broker has not loaded its state yet.");
+    }
+
+    private async Task AwaitCommitAsync(Task committed)
+    {
+        try
+        {
+            await committed;
+        }
+        catch (Exception ex)
+        {
+            // Memory is ahead of the database now; reload before anything else is trusted.
+            logger.LogError(ex, "Paper broker state could not be committed; reloading from Postgres");
+            _loaded = false;
+            throw new BrokerException(BrokerErrorKind.Unavailable, "storage_unavailable", "The paper broker could not record the change.", ex);
+        }
+    }
+
+    private sealed class PaperOrder(
+        Guid brokerOrderId, string clientOrderId, string symbol, OrderSide side, decimal quantity,
+        OrderType type, decimal? limitPrice, TimeInForce timeInForce)
+    {
+        public Guid BrokerOrderId { get; } = brokerOrderId;
+        public string ClientOrderId { get; } = clientOrderId;
+        public string Symbol { get; } = symbol;
+        public OrderSide Side { get; } = side;
+        public decimal Quantity { get; } = quantity;
+        public OrderType Type { get; } = type;
+        public decimal? LimitPrice { get; } = limitPrice;
+        public TimeInForce TimeInForce { get; } = timeInForce;
+        public BrokerOrderStatus Status { get; set; } = BrokerOrderStatus.New;
+        public decimal FilledQuantity { get; set; }
+        public decimal? AvgFillPrice { get; set; }
+        public string? RejectReason { get; set; }
+
+        public BrokerOrderState State => new(ClientOrderId, BrokerOrderId.ToString(), Symbol, Side, Quantity, FilledQuantity, AvgFillPrice, Status, RejectReason);
+    }
+}

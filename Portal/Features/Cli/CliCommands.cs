@@ -1,0 +1,91 @@
+using Portal.Features.Auth;
+using Portal.Infrastructure.Postgres;
+
+namespace Portal.Features.Cli;
+
+/// <summary>Administrative verbs: <c>dotnet Portal.dll VERB ...</c>. They use the same configuration as the server.</summary>
+public static class CliCommands
+{
+    private static readonly string[] Verbs = ["migrate", "create-api-key", "revoke-api-key", "seed-demo"];
+
+    public static bool IsVerb(string[] args) => args.Length > 0 && Verbs.Contains(args[0]);
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var verb = args[0];
+        var options = ParseOptions(args.Skip(1).ToArray());
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [] });
+        if (verb == "migrate")
+        {
+            DatabaseMigrator.Migrate(builder.Configuration, Console.Out);
+            return 0;
+        }
+        builder.AddPostgres();
+        builder.Services.AddMemoryCache();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<ApiKeyService>();
+        await using var app = builder.Build();
+        var keys = app.Services.GetRequiredService<ApiKeyService>();
+        switch (verb)
+        {
+            case "create-api-key":
+            {
+                if (!options.TryGetValue("name", out var name) || !options.TryGetValue("scopes", out var scopeList))
+                    return Usage("create-api-key --name NAME --scopes orders[,ticks,observations,halt,limits]");
+                var scopes = scopeList == "all" ? Scopes.All.ToArray() : scopeList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                try
+                {
+                    var (key, record) = await keys.CreateAsync(name, scopes);
+                    Console.WriteLine($"Created API key '{record.Name}' (id {record.Id}, scopes {string.Join(",", record.Scopes)}). It is shown once:");
+                    Console.WriteLine(key);
+                    return 0;
+                }
+                catch (ArgumentException ex)
+                {
+                    Console.Error.WriteLine(ex.Message);
+                    return 2;
+                }
+            }
+            case "revoke-api-key":
+                if (!options.TryGetValue("name", out var revokeName)) return Usage("revoke-api-key --name NAME");
+                if (await keys.RevokeAsync(revokeName)) { Console.WriteLine($"Revoked API key '{revokeName}'."); return 0; }
+                Console.Error.WriteLine($"No active API key is named '{revokeName}'.");
+                return 1;
+            case "seed-demo":
+                return await SeedDemoAsync(keys, options.GetValueOrDefault("key-file") ?? ".data/demo-api-key");
+            default:
+                return Usage(string.Join(" | ", Verbs));
+        }
+    }
+
+    /// <summary>Development only: one all-scope key, kept in a local file (never the repository) so every run prints the same one.</summary>
+    private static async Task<int> SeedDemoAsync(ApiKeyService keys, string keyFile)
+    {
+        var key = File.Exists(keyFile) ? (await File.ReadAllTextAsync(keyFile)).Trim() : null;
+        if (key is null || !await keys.IsActiveAsync(key, CancellationToken.None))
+        {
+            await keys.RevokeAsync("demo");
+            (key, _) = await keys.CreateAsync("demo", Scopes.All.ToArray());
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(keyFile))!);
+            await File.WriteAllTextAsync(keyFile, key);
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+        Console.WriteLine($"Demo API key: {key}");
+        return 0;
+    }
+
+    private static Dictionary<string, string> ParseOptions(string[] args)
+    {
+        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < args.Length; i++)
+            if (args[i].StartsWith("--", StringComparison.Ordinal))
+                options[args[i][2..]] = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : "true";
+        return options;
+    }
+
+    private static int Usage(string text)
+    {
+        Console.Error.WriteLine("usage: dotnet Portal.dll " + text);
+        return 2;
+    }
+}

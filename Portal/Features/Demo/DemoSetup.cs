@@ -1,0 +1,17 @@
+using Portal.Features.Market;
+
+namespace Portal.Features.Demo;
+
+public static class DemoSetup
+{
+    public static IHostApplicationBuilder AddDemo(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<DemoOptions>().BindConfiguration("Demo");
+        if (builder.Configuration.GetValue<bool>("Demo:Enabled"))
+        {
+            builder.Services.AddHostedService<DemoMarket>();
+            builder.Services.AddHostedService<DemoStrategy>();
+        }
+        return builder;
+    }
+}

@@ -1,0 +1,13 @@
+namespace Portal.Features.Limits;
+
+public sealed class LimitVersion
+{
+    public long Version { get; set; }
+    public required string LimitsJson { get; set; }
+    public required string State { get; set; }
+    public required string Reason { get; set; }
+    public required string ProposedBy { get; set; }
+    public DateTimeOffset ProposedAt { get; set; }
+    public string? ApprovedBy { get; set; }
+    public DateTimeOffset? ApprovedAt { get; set; }
+}

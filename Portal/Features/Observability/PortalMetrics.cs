@@ -1,0 +1,20 @@
+using Prometheus;
+
+namespace Portal.Features.Observability;
+
+/// <summary>The seed memo's series, with the names it gives them.</summary>
+public static class PortalMetrics
+{
+    public static readonly Counter OrdersTotal = Metrics.CreateCounter(
+        "trading_orders_total", "Order requests decided, by decision.", new CounterConfiguration { LabelNames = ["decision"] });
+
+    public static readonly Counter OrdersRejected = Metrics.CreateCounter(
+        "trading_orders_rejected", "Orders refused, by reason.", new CounterConfiguration { LabelNames = ["reason"] });
+
+    public static readonly Counter RiskBreaches = Metrics.CreateCounter(
+        "trading_risk_breaches", "Orders that would have breached a hard risk limit, by limit.", new CounterConfiguration { LabelNames = ["limit"] });
+
+    public static readonly Histogram OrderDecisionSeconds = Metrics.CreateHistogram(
+        "portal_order_decision_seconds", "Time from a parsed order request to its durable decision and broker reply.",
+        new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0005, 2, 14) });
+}

@@ -1,0 +1,284 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Npgsql;
+using Portal.Domain.Broker;
+using Portal.Domain.Risk;
+using Portal.Domain.Trading;
+using Portal.Features.Limits;
+using Portal.Features.Observability;
+using Portal.Features.Risk;
+using Portal.Infrastructure.Postgres;
+using Portal.Infrastructure.Redis;
+using StackExchange.Redis;
+
+namespace Portal.Features.Orders;
+
+public enum OutcomeKind { Decided, Conflict, Unavailable, BrokerFailed }
+
+public sealed record OrderOutcome(OutcomeKind Kind, OrderRow? Row, string? Detail = null);
+
+/// <summary>
+/// The one path every order takes: pre-trade check with reservation, shared rate counters, a
+/// durable decision row committed (group commit) before anything else, then the broker. Fails
+/// closed: if the limits, the portfolio view or Redis cannot be trusted, the order is refused
+/// with <c>RiskStateUnavailable</c>; if the decision cannot be committed, nothing is acknowledged.
+/// </summary>
+public sealed class OrderGateway(
+    RiskBook risk, LimitStore limits, RateCounter rates, IBroker broker, GroupCommitter writer, NpgsqlDataSource db,
+    TimeProvider clock, ILogger<OrderGateway> logger)
+{
+    /// <summary>Not a pure-check reason: the state needed to decide could not be read.</summary>
+    public const string RiskStateUnavailable = "RiskStateUnavailable";
+
+    private readonly ConcurrentDictionary<string, Task<OrderOutcome>> _inFlight = new(StringComparer.Ordinal);
+
+    public async Task<OrderOutcome> SubmitAsync(ParsedOrder order, string actor, CancellationToken ct)
+    {
+        var hash = order.Hash();
+        var mine = new TaskCompletionSource<OrderOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var running = _inFlight.GetOrAdd(order.ClientOrderId, mine.Task);
+        if (running != mine.Task) return SameRequestOr409(await running, hash);
+        try
+        {
+            var outcome = await DecideAsync(order, hash, actor, ct);
+            mine.SetResult(outcome);
+            return outcome;
+        }
+        catch (Exception ex)
+        {
+            mine.SetException(ex);
+            throw;
+        }
+        finally
+        {
+            _inFlight.TryRemove(order.ClientOrderId, out _);
+        }
+    }
+
+    public async Task<OrderRow?> FindAsync(string clientOrderId, CancellationToken ct)
+    {
+        await using var command = db.CreateCommand("select * from orders where client_order_id = $1");
+        command.Parameters.AddWithValue(clientOrderId);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? ReadRow(reader) : null;
+    }
+
+    private async Task<OrderOutcome> DecideAsync(ParsedOrder order, byte[] hash, string actor, CancellationToken ct)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var now = clock.GetUtcNow();
+        var intent = order.Intent;
+        RiskDecision decision;
+        decimal? referencePrice = null;
+        var reserved = false;
+        var countedRate = false;
+        string? unavailable = null;
+
+        if (limits.Current is not { } current) unavailable = "limits are not loaded";
+        else if (!risk.IsReady) unavailable = "the portfolio view is not loaded";
+        if (unavailable is not null) decision = default;
+        else
+        {
+            var active = limits.Current!.Limits;
+            decision = risk.DecideAndReserve(order.ClientOrderId, intent, active, TradingMode.Active, out referencePrice);
+            reserved = decision.IsAccepted;
+            if (decision.IsAccepted)
+            {
+                try
+                {
+                    var counters = await rates.ReserveAsync(intent.StrategyId, order.ClientOrderId, now);
+                    countedRate = true;
+                    decision = PreTradeCheck.CheckRates(active, counters);
+                }
+                catch (Exception ex) when (ex is RedisException or TimeoutException)
+                {
+                    logger.LogWarning(ex, "Rate counters unavailable; refusing order {ClientOrderId}", order.ClientOrderId);
+                    unavailable = "rate counters in Redis cannot be reached";
+                }
+            }
+        }
+
+        var row = NewRow(order, hash, actor, now, referencePrice, decision, unavailable);
+        bool inserted;
+        try
+        {
+            var insert = InsertCommand(row);
+            await writer.CommitAsync(new PgWork(insert));
+            inserted = insert.RecordsAffected == 1;
+        }
+        catch (Exception ex)
+        {
+            logger.LogError(ex, "Could not record the decision for {ClientOrderId}; nothing acknowledged", order.ClientOrderId);
+            await ReleaseAsync(order, reserved, countedRate, now);
+            return new OrderOutcome(OutcomeKind.Unavailable, null, "The decision could not be recorded durably; the order was not sent.");
+        }
+
+        if (!inserted)
+        {
+            // Another instance (or an earlier request) already decided this client order id.
+            await ReleaseAsync(order, reserved, countedRate, now);
+            var existing = await FindAsync(order.ClientOrderId, ct);
+            return existing is null
+                ? new OrderOutcome(OutcomeKind.Unavailable, null, "The earlier decision for this clientOrderId could not be read.")
+                : SameRequestOr409(new OrderOutcome(OutcomeKind.Decided, existing), hash);
+        }
+
+        if (row.Decision == "rejected")
+        {
+            await ReleaseAsync(order, reserved, countedRate, now);
+            Count(row);
+            return new OrderOutcome(OutcomeKind.Decided, row);
+        }
+
+        var outcome = await SendToBrokerAsync(order, row, ct);
+        Count(row);
+        PortalMetrics.OrderDecisionSeconds.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        return outcome;
+    }
+
+    private async Task<OrderOutcome> SendToBrokerAsync(ParsedOrder order, OrderRow row, CancellationToken ct)
+    {
+        var intent = order.Intent;
+        try
+        {
+            var state = await broker.SubmitAsync(new BrokerOrderRequest(row.Id, order.ClientOrderId, intent.StrategyId, intent.Symbol,
+                intent.Side, intent.Quantity, intent.Type, intent.LimitPrice, order.TimeInForce), ct);
+            risk.Acknowledged(order.ClientOrderId);
+            row.Status = OrderText.Format(state.Status);
+            row.BrokerOrderId = state.BrokerOrderId;
+            row.FilledQuantity = state.FilledQuantity;
+            row.AvgFillPrice = state.AvgFillPrice;
+            row.Message = state.RejectReason ?? row.Message;
+            return new OrderOutcome(OutcomeKind.Decided, row);
+        }
+        catch (BrokerException ex)
+        {
+            logger.LogError(ex, "Broker {Broker} failed order {ClientOrderId}: {Code}", broker.Name, order.ClientOrderId, ex.Code);
+            risk.Release(order.ClientOrderId);
+            row.Status = OrderStatuses.SubmitFailed;
+            row.Message = $"Broker {broker.Name}: {ex.Message}";
+            try
+            {
+                await writer.CommitAsync(new PgWork(StatusCommand(row, clock.GetUtcNow())));
+            }
+            catch (Exception writeFailure)
+            {
+                // The row stays pending_submit; reconciliation against the broker settles it.
+                logger.LogError(writeFailure, "Could not record the broker failure of {ClientOrderId}", order.ClientOrderId);
+            }
+            return new OrderOutcome(OutcomeKind.BrokerFailed, row, row.Message);
+        }
+    }
+
+    private async Task ReleaseAsync(ParsedOrder order, bool reserved, bool countedRate, DateTimeOffset reservedAt)
+    {
+        if (reserved) risk.Release(order.ClientOrderId);
+        if (!countedRate) return;
+        try
+        {
+            await rates.ReleaseAsync(order.Intent.StrategyId, order.ClientOrderId, reservedAt);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            // An unreleased count only over-counts (refuses more) until its window passes: safe.
+            logger.LogWarning(ex, "Could not release the rate reservation of {ClientOrderId}", order.ClientOrderId);
+        }
+    }
+
+    private static OrderOutcome SameRequestOr409(OrderOutcome first, byte[] hash) =>
+        first.Row is { } row && !row.RequestHash.AsSpan().SequenceEqual(hash)
+            ? new OrderOutcome(OutcomeKind.Conflict, row, "This clientOrderId was already used for a different order.")
+            : first;
+
+    private static void Count(OrderRow row)
+    {
+        PortalMetrics.OrdersTotal.WithLabels(row.Decision).Inc();
+        if (row.Decision != "rejected") return;
+        PortalMetrics.OrdersRejected.WithLabels(row.Reason ?? "unknown").Inc();
+        if (row.Reason is not null && row.Reason.StartsWith("Max", StringComparison.Ordinal)) PortalMetrics.RiskBreaches.WithLabels(row.Reason).Inc();
+    }
+
+    private static OrderRow NewRow(ParsedOrder order, byte[] hash, string actor, DateTimeOffset now, decimal? referencePrice, RiskDecision decision, string? unavailable)
+    {
+        var intent = order.Intent;
+        var accepted = unavailable is null && decision.IsAccepted;
+        return new OrderRow
+        {
+            Id = Guid.CreateVersion7(now),
+            ClientOrderId = order.ClientOrderId,
+            RequestHash = hash,
+            StrategyId = intent.StrategyId,
+            Symbol = intent.Symbol,
+            Side = OrderText.Format(intent.Side),
+            Quantity = intent.Quantity,
+            OrderType = OrderText.Format(intent.Type),
+            LimitPrice = intent.LimitPrice,
+            TimeInForce = OrderText.Format(order.TimeInForce),
+            Decision = accepted ? "accepted" : "rejected",
+            Reason = accepted ? null : unavailable is not null ? RiskStateUnavailable : decision.Reason.ToString(),
+            LimitValue = accepted || unavailable is not null ? null : decision.Limit,
+            ActualValue = accepted || unavailable is not null ? null : decision.Actual,
+            Message = accepted ? null : unavailable is not null ? $"Risk state is unavailable: {unavailable}." : decision.Describe(),
+            ReferencePrice = referencePrice,
+            Status = accepted ? OrderStatuses.PendingSubmit : OrderStatuses.Rejected,
+            Actor = actor,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+    }
+
+    private static NpgsqlBatchCommand InsertCommand(OrderRow r)
+    {
+        var command = new NpgsqlBatchCommand("""
+            insert into orders (id, client_order_id, request_hash, strategy_id, symbol, side, quantity, order_type, limit_price,
+                time_in_force, decision, reason, limit_value, actual_value, message, reference_price, status, actor, created_at, updated_at)
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19)
+            on conflict (client_order_id) do nothing
+            """);
+        foreach (var value in new object?[] { r.Id, r.ClientOrderId, r.RequestHash, r.StrategyId, r.Symbol, r.Side, r.Quantity, r.OrderType,
+                     r.LimitPrice, r.TimeInForce, r.Decision, r.Reason, r.LimitValue, r.ActualValue, r.Message, r.ReferencePrice, r.Status, r.Actor, r.CreatedAt })
+            command.Parameters.Add(new NpgsqlParameter { Value = value ?? DBNull.Value });
+        return command;
+    }
+
+    private static NpgsqlBatchCommand StatusCommand(OrderRow r, DateTimeOffset now)
+    {
+        var command = new NpgsqlBatchCommand("update orders set status = $2, message = $3, updated_at = $4 where id = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = r.Id });
+        command.Parameters.Add(new NpgsqlParameter { Value = r.Status });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)r.Message ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter { Value = now });
+        return command;
+    }
+
+    private static OrderRow ReadRow(NpgsqlDataReader reader)
+    {
+        T? Get<T>(string column) => reader.IsDBNull(reader.GetOrdinal(column)) ? default : reader.GetFieldValue<T>(reader.GetOrdinal(column));
+        return new OrderRow
+        {
+            Id = Get<Guid>("id"),
+            ClientOrderId = Get<string>("client_order_id")!,
+            RequestHash = Get<byte[]>("request_hash")!,
+            StrategyId = Get<string>("strategy_id")!,
+            Symbol = Get<string>("symbol")!,
+            Side = Get<string>("side")!,
+            Quantity = Get<decimal>("quantity"),
+            OrderType = Get<string>("order_type")!,
+            LimitPrice = Get<decimal?>("limit_price"),
+            TimeInForce = Get<string>("time_in_force")!,
+            Decision = Get<string>("decision")!,
+            Reason = Get<string>("reason"),
+            LimitValue = Get<decimal?>("limit_value"),
+            ActualValue = Get<decimal?>("actual_value"),
+            Message = Get<string>("message"),
+            ReferencePrice = Get<decimal?>("reference_price"),
+            Status = Get<string>("status")!,
+            BrokerOrderId = Get<string>("broker_order_id"),
+            FilledQuantity = Get<decimal>("filled_quantity"),
+            AvgFillPrice = Get<decimal?>("avg_fill_price"),
+            Actor = Get<string>("actor")!,
+            CreatedAt = Get<DateTimeOffset>("created_at"),
+            UpdatedAt = Get<DateTimeOffset>("updated_at"),
+        };
+    }
+}

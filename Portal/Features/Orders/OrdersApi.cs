@@ -1,0 +1,77 @@
+using System.Buffers;
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Portal.Features.Auth;
+
+namespace Portal.Features.Orders;
+
+public static class OrdersApi
+{
+    public static IEndpointRouteBuilder MapOrdersApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/orders").WithTags("Orders").RequireAuthorization(Scopes.Policy(Scopes.Orders));
+        group.MapPost("/", PostOrder);
+        group.MapGet("/{clientOrderId}", GetOrder);
+        return app;
+    }
+
+    public sealed record OrderAccepted(Guid OrderId, string ClientOrderId, string Status, string? BrokerOrderId, string Decision,
+        decimal FilledQuantity, decimal? AvgFillPrice);
+
+    private static async Task<IResult> PostOrder(HttpRequest request, OrderRequestParser parser, OrderGateway gateway, ClaimsPrincipal user, CancellationToken ct)
+    {
+        var body = await ReadCappedAsync(request, OrderRequestParser.MaxBodyBytes, ct);
+        if (body is null)
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["body"] = [$"must be at most {OrderRequestParser.MaxBodyBytes} bytes."] });
+        var (order, errors) = parser.Parse(body.Value);
+        if (order is null) return TypedResults.ValidationProblem(errors, title: "The order request is not valid.");
+
+        var actor = user.FindFirstValue(ClaimTypes.NameIdentifier)!;
+        var outcome = await gateway.SubmitAsync(order, actor, ct);
+        return outcome.Kind switch
+        {
+            OutcomeKind.Conflict => TypedResults.Problem(outcome.Detail, statusCode: StatusCodes.Status409Conflict, title: "clientOrderId already used",
+                extensions: new Dictionary<string, object?> { ["clientOrderId"] = order.ClientOrderId, ["orderId"] = outcome.Row!.Id }),
+            OutcomeKind.Unavailable => TypedResults.Problem(outcome.Detail, statusCode: StatusCodes.Status503ServiceUnavailable, title: "Order not accepted",
+                extensions: new Dictionary<string, object?> { ["reason"] = OrderGateway.RiskStateUnavailable }),
+            _ => ToResult(outcome.Row!),
+        };
+    }
+
+    private static async Task<IResult> GetOrder(string clientOrderId, OrderGateway gateway, CancellationToken ct) =>
+        await gateway.FindAsync(clientOrderId, ct) is { } row ? ToResult(row, created: false)
+            : TypedResults.Problem($"No order has clientOrderId '{clientOrderId}'.", statusCode: StatusCodes.Status404NotFound);
+
+    /// <summary>One reply shape per decision, the same for the first request and every repeat of it.</summary>
+    private static IResult ToResult(OrderRow row, bool created = true)
+    {
+        if (row.Decision == "rejected")
+            return TypedResults.Problem(row.Message, statusCode: row.Reason == OrderGateway.RiskStateUnavailable ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status422UnprocessableEntity,
+                title: "Order rejected", type: "https://portal.local/problems/order-rejected",
+                extensions: new Dictionary<string, object?>
+                {
+                    ["reason"] = row.Reason, ["limit"] = row.LimitValue, ["actual"] = row.ActualValue,
+                    ["orderId"] = row.Id, ["clientOrderId"] = row.ClientOrderId, ["decision"] = "rejected",
+                });
+        if (row.Status == OrderStatuses.SubmitFailed)
+            return TypedResults.Problem(row.Message, statusCode: StatusCodes.Status502BadGateway, title: "The broker did not take the order",
+                extensions: new Dictionary<string, object?> { ["orderId"] = row.Id, ["clientOrderId"] = row.ClientOrderId, ["decision"] = "accepted", ["status"] = row.Status });
+        var body = new OrderAccepted(row.Id, row.ClientOrderId, row.Status, row.BrokerOrderId, "accepted", row.FilledQuantity, row.AvgFillPrice);
+        return created ? TypedResults.Created($"/api/orders/{row.ClientOrderId}", body) : TypedResults.Ok(body);
+    }
+
+    /// <summary>The body, or null when it is larger than the cap (read no further than cap + 1 bytes).</summary>
+    private static async Task<ReadOnlyMemory<byte>?> ReadCappedAsync(HttpRequest request, int cap, CancellationToken ct)
+    {
+        if (request.ContentLength > cap) return null;
+        var buffer = new ArrayBufferWriter<byte>(Math.Min(cap + 1, (int)(request.ContentLength ?? 1024) + 1));
+        while (true)
+        {
+            var memory = buffer.GetMemory(4096);
+            var read = await request.Body.ReadAsync(memory, ct);
+            if (read == 0) return buffer.WrittenMemory;
+            buffer.Advance(read);
+            if (buffer.WrittenCount > cap) return null;
+        }
+    }
+}

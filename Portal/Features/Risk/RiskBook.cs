@@ -1,0 +1,203 @@
+using Npgsql;
+using Portal.Domain.Broker;
+using Portal.Domain.Orders;
+using Portal.Domain.Risk;
+using Portal.Domain.Trading;
+using Portal.Features.Limits;
+
+namespace Portal.Features.Risk;
+
+/// <summary>
+/// This instance's view of the account for the pre-trade check: the broker's positions and open
+/// orders, plus orders decided here that the broker's view may not show yet. A decision and the
+/// reservation of its quantity happen under one lock, so concurrent orders cannot both pass a limit
+/// that only one of them fits. A reservation is dropped only once a broker view taken after the
+/// broker acknowledged the order has been applied, so an order is never counted zero times.
+/// </summary>
+public sealed class RiskBook(IBroker broker, PriceBook prices, TradingCalendar calendar, NpgsqlDataSource db, TimeProvider clock, ILogger<RiskBook> logger)
+    : BackgroundService
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, Reservation> _pending = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _syncRequested = new(0, 1);
+    private BrokerPortfolio? _portfolio;
+    private PortfolioSnapshot? _snapshot;
+    private long _syncsStarted;
+    private DateTimeOffset _lastSync;
+    private DateOnly _tradingDate;
+    private decimal _dayStartEquity, _weekStartEquity, _highWaterMark;
+    private bool _equityMarksLoaded;
+    private DateTimeOffset _lastMarkWrite;
+
+    public bool IsReady { get { lock (_gate) return _portfolio is not null && _equityMarksLoaded; } }
+
+    public DateTimeOffset LastSync { get { lock (_gate) return _lastSync; } }
+
+    public PortfolioSnapshot? Snapshot { get { lock (_gate) return _portfolio is null ? null : BuildSnapshot(); } }
+
+    /// <summary>Runs the pre-trade check and, if it passes, reserves the order's quantity.</summary>
+    public RiskDecision DecideAndReserve(string clientOrderId, in OrderIntent intent, RiskLimits limits, TradingMode mode, out decimal? referencePrice)
+    {
+        referencePrice = prices.Get(intent.Symbol)?.Price;
+        lock (_gate)
+        {
+            var decision = PreTradeCheck.Evaluate(intent, BuildSnapshot(), limits, default, referencePrice, mode);
+            if (decision.IsAccepted)
+            {
+                _pending[clientOrderId] = new Reservation(intent.Symbol, intent.Side, intent.Quantity, long.MaxValue);
+                _snapshot = null;
+            }
+            return decision;
+        }
+    }
+
+    public void Release(string clientOrderId)
+    {
+        lock (_gate)
+        {
+            if (_pending.Remove(clientOrderId)) _snapshot = null;
+        }
+    }
+
+    /// <summary>The broker knows the order now; keep counting it here until a later broker view includes it.</summary>
+    public void Acknowledged(string clientOrderId)
+    {
+        lock (_gate)
+        {
+            if (_pending.TryGetValue(clientOrderId, out var reservation))
+                _pending[clientOrderId] = reservation with { ClearAtSync = _syncsStarted + 1 };
+        }
+        RequestSync();
+    }
+
+    public void RequestSync()
+    {
+        try { _syncRequested.Release(); } catch (SemaphoreFullException) { /* one pending request is enough */ }
+    }
+
+    public async Task SyncAsync(CancellationToken ct)
+    {
+        long generation;
+        lock (_gate) generation = ++_syncsStarted;
+        var portfolio = await broker.GetPortfolioAsync(ct);
+        lock (_gate)
+        {
+            _portfolio = portfolio;
+            foreach (var (id, reservation) in _pending.ToList())
+                if (reservation.ClearAtSync <= generation) _pending.Remove(id);
+            _lastSync = clock.GetUtcNow();
+            _snapshot = null;
+        }
+        await UpdateEquityMarksAsync(ct);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        prices.PriceChanged += OnPriceChanged;
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                try
+                {
+                    await SyncAsync(stoppingToken);
+                }
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+                {
+                    logger.LogWarning(ex, "Could not refresh the portfolio from broker {Broker}", broker.Name);
+                }
+                await _syncRequested.WaitAsync(TimeSpan.FromSeconds(1), stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            prices.PriceChanged -= OnPriceChanged;
+        }
+    }
+
+    private void OnPriceChanged(PriceMark mark)
+    {
+        lock (_gate) _snapshot = null;
+    }
+
+    private PortfolioSnapshot BuildSnapshot()
+    {
+        if (_snapshot is not null) return _snapshot;
+        var portfolio = _portfolio ?? new BrokerPortfolio(0m, [], []);
+        var books = new Dictionary<string, SymbolBook>(StringComparer.Ordinal);
+        var equity = portfolio.Cash;
+        foreach (var position in portfolio.Positions)
+        {
+            var mark = prices.Get(position.Symbol)?.Price ?? position.AvgPrice;
+            equity += position.Quantity * mark;
+            books[position.Symbol] = new SymbolBook(position.Quantity, 0m, 0m, mark);
+        }
+        foreach (var order in portfolio.OpenOrders) AddWorking(books, order.Symbol, order.Side, order.RemainingQuantity);
+        foreach (var reservation in _pending.Values) AddWorking(books, reservation.Symbol, reservation.Side, reservation.Quantity);
+        _snapshot = new PortfolioSnapshot(equity, _dayStartEquity, _weekStartEquity, _highWaterMark, books);
+        return _snapshot;
+    }
+
+    private void AddWorking(Dictionary<string, SymbolBook> books, string symbol, OrderSide side, decimal quantity)
+    {
+        var book = books.TryGetValue(symbol, out var existing) ? existing : new SymbolBook(0m, 0m, 0m, prices.Get(symbol)?.Price ?? 0m);
+        books[symbol] = side == OrderSide.Buy
+            ? book with { OpenBuyQuantity = book.OpenBuyQuantity + quantity }
+            : book with { OpenSellQuantity = book.OpenSellQuantity + quantity };
+    }
+
+    /// <summary>Start-of-day and start-of-week equity and the high-water mark, kept in equity_marks.</summary>
+    private async Task UpdateEquityMarksAsync(CancellationToken ct)
+    {
+        decimal equity;
+        var now = clock.GetUtcNow();
+        var today = calendar.TradingDate(now);
+        lock (_gate)
+        {
+            equity = BuildSnapshot().Equity;
+            if (_equityMarksLoaded && today == _tradingDate)
+            {
+                var rose = equity > _highWaterMark;
+                if (rose) { _highWaterMark = equity; _snapshot = null; }
+                // A rising mark is persisted at most once a second; the in-memory one is already current.
+                if (!rose || now - _lastMarkWrite < TimeSpan.FromSeconds(1)) return;
+            }
+            _lastMarkWrite = now;
+        }
+
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using (var upsert = new NpgsqlCommand("""
+            insert into equity_marks (trading_date, start_equity, high_water_mark, updated_at) values ($1, $2, $2, $3)
+            on conflict (trading_date) do update set high_water_mark = greatest(equity_marks.high_water_mark, excluded.high_water_mark), updated_at = excluded.updated_at
+            """, connection))
+        {
+            upsert.Parameters.AddWithValue(today);
+            upsert.Parameters.AddWithValue(equity);
+            upsert.Parameters.AddWithValue(clock.GetUtcNow());
+            await upsert.ExecuteNonQueryAsync(ct);
+        }
+        await using var read = new NpgsqlCommand("""
+            select (select start_equity from equity_marks where trading_date = $1),
+                   (select start_equity from equity_marks where trading_date >= $2 order by trading_date limit 1),
+                   (select max(high_water_mark) from equity_marks)
+            """, connection);
+        read.Parameters.AddWithValue(today);
+        read.Parameters.AddWithValue(calendar.WeekStart(today));
+        await using var reader = await read.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        lock (_gate)
+        {
+            _dayStartEquity = reader.GetDecimal(0);
+            _weekStartEquity = reader.GetDecimal(1);
+            _highWaterMark = Math.Max(reader.GetDecimal(2), equity);
+            _tradingDate = today;
+            _equityMarksLoaded = true;
+            _snapshot = null;
+        }
+    }
+
+    private sealed record Reservation(string Symbol, OrderSide Side, decimal Quantity, long ClearAtSync);
+}

@@ -26,7 +26,7 @@ public static class PreTradeCheck
             : Math.Max(Math.Abs(book.PositionQuantity + book.OpenBuyQuantity), Math.Abs(book.PositionQuantity - book.OpenSellQuantity - order.Quantity));
         var addsRisk = after > before;
 
-        if (mode == TradingMode.ReduceOnly && (addsRisk || book.PositionQuantity == 0m || order.SignedQuantity * book.PositionQuantity > 0m))
+        if (mode == TradingMode.ReduceOnly && !OnlyReduces(order, book))
             return RiskDecision.Reject(RejectReason.ReduceOnly, 0m, 0m);
 
         if (order.Quantity > limits.MaxOrderQuantity)
@@ -80,6 +80,14 @@ public static class PreTradeCheck
 
         return CheckRates(limits, counters);
     }
+
+    /// <summary>Shrinks the position toward zero without crossing it, counting working orders on the same side.</summary>
+    private static bool OnlyReduces(in OrderIntent order, SymbolBook book) => book.PositionQuantity switch
+    {
+        > 0m => order.Side == OrderSide.Sell && book.PositionQuantity - book.OpenSellQuantity - order.Quantity >= 0m,
+        < 0m => order.Side == OrderSide.Buy && book.PositionQuantity + book.OpenBuyQuantity + order.Quantity <= 0m,
+        _ => false,
+    };
 
     /// <summary>Rate limits count this order too, so the check is on the count after it.</summary>
     public static RiskDecision CheckRates(RiskLimits limits, in OrderCounters counters)

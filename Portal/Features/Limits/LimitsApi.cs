@@ -24,7 +24,11 @@ public static class LimitsApi
             ? TypedResults.Ok(new LimitsResponse(current.Version, current.Limits, store.Ceilings, current.ProposedBy, current.ProposedAt))
             : TypedResults.Problem("Limits are not loaded yet.", statusCode: StatusCodes.Status503ServiceUnavailable);
 
-    /// <summary>Body: <c>{"reason": "...", "limits": {"MaxOrderValueUsd": 4000, ...}}</c>; limits not named keep their value.</summary>
+    /// <summary>
+    /// Body: <c>{"reason": "...", "limits": {"maxOrderValueUsd": 4000, ...}}</c>; limits not named keep
+    /// their value. Names match case-insensitively (the configuration keys are the same names); errors
+    /// name the field as <c>limits.maxOrderValueUsd</c>.
+    /// </summary>
     private static async Task<Results<Ok<LimitsResponse>, ValidationProblem, ProblemHttpResult>> PutLimits(
         HttpRequest request, LimitStore store, ClaimsPrincipal user, CancellationToken ct)
     {
@@ -47,33 +51,33 @@ public static class LimitsApi
                 return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["must be a JSON object."] });
             var reason = root.TryGetProperty("reason", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString()!.Trim() : "";
             if (reason.Length is 0 or > 500) errors["reason"] = ["is required (1 to 500 characters)."];
-            var values = current.Limits.Entries().ToDictionary(e => e.Name, e => e.Value);
+            var values = current.Limits.Entries().ToDictionary(e => e.Name, e => e.Value, StringComparer.OrdinalIgnoreCase);
             if (!root.TryGetProperty("limits", out var limits) || limits.ValueKind != JsonValueKind.Object)
                 errors["limits"] = ["must be an object of limit name to number."];
             else
             {
                 foreach (var property in limits.EnumerateObject())
                 {
-                    var field = "limits." + property.Name;
+                    var field = FieldName(property.Name);
                     if (!values.ContainsKey(property.Name)) errors[field] = ["is not a known limit."];
                     else if (property.Value.ValueKind != JsonValueKind.Number || !property.Value.TryGetDecimal(out var value))
                         errors[field] = ["must be a number."];
                     else values[property.Name] = value;
                 }
             }
+            // Every field is judged, so one reply lists every problem.
+            var proposed = RiskOptions.ToLimits(values, null);
+            foreach (var (name, problem) in LimitRules.Validate(proposed, store.Ceilings))
+                errors.TryAdd(FieldName(name), [problem]);
             if (errors.Count == 0)
             {
-                var proposed = RiskOptions.ToLimits(values, null);
-                foreach (var (name, problem) in LimitRules.Validate(proposed, store.Ceilings))
-                    errors["limits." + name] = [problem];
-                if (errors.Count == 0)
-                {
-                    var actor = user.FindFirstValue(ClaimTypes.NameIdentifier) ?? "unknown";
-                    var saved = await store.ChangeAsync(proposed, reason, actor, ct);
-                    return TypedResults.Ok(new LimitsResponse(saved.Version, saved.Limits, store.Ceilings, saved.ProposedBy, saved.ProposedAt));
-                }
+                var actor = user.FindFirstValue(ClaimTypes.NameIdentifier) ?? "unknown";
+                var saved = await store.ChangeAsync(proposed, reason, actor, ct);
+                return TypedResults.Ok(new LimitsResponse(saved.Version, saved.Limits, store.Ceilings, saved.ProposedBy, saved.ProposedAt));
             }
         }
         return TypedResults.ValidationProblem(errors, title: "The limits are not valid.");
     }
+
+    private static string FieldName(string limit) => "limits." + JsonNamingPolicy.CamelCase.ConvertName(limit);
 }

@@ -10,7 +10,7 @@ namespace Portal.Infrastructure.Redis;
 /// counts before it, so the pure <see cref="PreTradeCheck.CheckRates"/> decides; a refused order
 /// releases its reservation. Counts can only over-estimate for an instant, never under-estimate.
 /// </summary>
-public sealed class RateCounter(Lazy<IConnectionMultiplexer> redis, IOptions<RedisOptions> options)
+public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOptions> options)
 {
     private const string ReserveScript = """
         local windowStart = tonumber(ARGV[1]) - 60000
@@ -36,7 +36,7 @@ public sealed class RateCounter(Lazy<IConnectionMultiplexer> redis, IOptions<Red
 
     public async Task<OrderCounters> ReserveAsync(string strategyId, string reservationId, DateTimeOffset now)
     {
-        var result = (RedisResult[])(await redis.Value.GetDatabase().ScriptEvaluateAsync(
+        var result = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(
             ReserveScript, Keys(strategyId, now), [now.ToUnixTimeMilliseconds(), reservationId]))!;
         return new OrderCounters(
             StrategyLastMinute: (long)result[0], StrategyToday: (long)result[1],
@@ -44,7 +44,7 @@ public sealed class RateCounter(Lazy<IConnectionMultiplexer> redis, IOptions<Red
     }
 
     public Task ReleaseAsync(string strategyId, string reservationId, DateTimeOffset reservedAt) =>
-        redis.Value.GetDatabase().ScriptEvaluateAsync(ReleaseScript, Keys(strategyId, reservedAt), [reservationId]);
+        redis.GetDatabase().ScriptEvaluateAsync(ReleaseScript, Keys(strategyId, reservedAt), [reservationId]);
 
     private RedisKey[] Keys(string strategyId, DateTimeOffset now)
     {

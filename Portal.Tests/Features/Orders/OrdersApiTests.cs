@@ -1,0 +1,197 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Portal.Features.Auth;
+using Portal.Tests.Infrastructure;
+
+namespace Portal.Tests.Features.Orders;
+
+public sealed class OrdersApiTests : IAsyncLifetime
+{
+    private PortalFactory _portal = null!;
+    private HttpClient _client = null!;
+
+    public async Task InitializeAsync()
+    {
+        _portal = await PortalFactory.StartAsync();
+        _portal.SetPrice("AAPL", 100m);
+        _portal.SetPrice("MSFT", 400m);
+        _client = await _portal.ClientWithScopesAsync(Scopes.Orders);
+    }
+
+    public async Task DisposeAsync() => await _portal.DisposeAsync();
+
+    private Task<long> CountAsync(string sql, params object[] parameters) => OrderRequests.ScalarAsync(_portal.AppConnectionString, sql, parameters);
+
+    [Fact]
+    public async Task A_one_million_dollar_order_is_refused_with_MaxOrderValue_and_recorded()
+    {
+        _portal.SetPrice("AAPL", 1_000m);
+        var response = await _client.PostOrderAsync(OrderRequests.Market("big-1", 1_000m));
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.JsonAsync();
+        Assert.Equal("MaxOrderValue", problem.GetProperty("reason").GetString());
+        Assert.Equal(5_000m, problem.GetProperty("limit").GetDecimal());
+        Assert.Equal(1_000_000m, problem.GetProperty("actual").GetDecimal());
+        Assert.Contains("exceeds the maximum", problem.GetProperty("detail").GetString());
+        Assert.Equal(1, await CountAsync("select count(*) from orders where client_order_id = 'big-1' and decision = 'rejected' and reason = 'MaxOrderValue'"));
+        Assert.Equal(0, await CountAsync("select count(*) from paper_orders"));
+    }
+
+    [Fact]
+    public async Task An_accepted_order_reaches_the_paper_broker_and_fills_against_the_side()
+    {
+        var response = await _client.PostOrderAsync(OrderRequests.Market("ok-1", 3m));
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var body = await response.JsonAsync();
+        Assert.Equal("accepted", body.GetProperty("decision").GetString());
+        Assert.Equal("filled", body.GetProperty("status").GetString());
+        Assert.False(string.IsNullOrEmpty(body.GetProperty("brokerOrderId").GetString()));
+        // 5 bps base + 10 bps per $100k ($300: 0.03 bps) slippage against a buyer; volatility 0 here.
+        Assert.Equal(100.0503m, body.GetProperty("avgFillPrice").GetDecimal());
+        Assert.Equal(1, await CountAsync("select count(*) from orders where client_order_id = 'ok-1' and status = 'filled' and broker_order_id is not null"));
+        Assert.Equal(3, await CountAsync("select quantity::bigint from paper_positions where symbol = 'AAPL'"));
+    }
+
+    [Fact]
+    public async Task Hundred_orders_within_one_second_accept_exactly_the_per_minute_allowance()
+    {
+        var responses = await Task.WhenAll(Enumerable.Range(0, 100)
+            .Select(i => _client.PostOrderAsync(OrderRequests.Market($"burst-{i}", 1m, strategyId: "burst"))));
+
+        Assert.True(5 == responses.Count(r => r.StatusCode == HttpStatusCode.Created),
+            string.Join("\n", await Task.WhenAll(responses.Take(3).Select(async r => $"{(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}"))));
+        var refused = responses.Where(r => r.StatusCode == HttpStatusCode.UnprocessableEntity).ToList();
+        var others = responses.Where(r => r.StatusCode is not (HttpStatusCode.Created or HttpStatusCode.UnprocessableEntity)).Take(2);
+        Assert.True(95 == refused.Count, string.Join("\n", await Task.WhenAll(others.Select(async r => $"{(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}"))));
+        foreach (var response in refused)
+            Assert.Equal("MaxOrdersPerMinute", (await response.JsonAsync()).GetProperty("reason").GetString());
+        Assert.Equal(100, await CountAsync("select count(*) from orders where strategy_id = 'burst'"));
+        Assert.Equal(5, await CountAsync("select count(*) from paper_orders"));
+    }
+
+    [Fact]
+    public async Task A_repeat_returns_the_first_decision_and_never_reaches_the_broker_twice()
+    {
+        var order = OrderRequests.Market("idem-1", 2m);
+        var first = await _client.PostOrderAsync(order);
+        var repeats = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => _client.PostOrderAsync(order)));
+
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        var orderId = (await first.JsonAsync()).GetProperty("orderId").GetGuid();
+        foreach (var repeat in repeats)
+        {
+            Assert.Equal(HttpStatusCode.Created, repeat.StatusCode);
+            Assert.Equal(orderId, (await repeat.JsonAsync()).GetProperty("orderId").GetGuid());
+        }
+        Assert.Equal(1, await CountAsync("select count(*) from orders where client_order_id = 'idem-1'"));
+        Assert.Equal(1, await CountAsync("select count(*) from paper_orders where client_order_id = 'idem-1'"));
+    }
+
+    [Fact]
+    public async Task Concurrent_first_requests_with_one_id_make_one_order()
+    {
+        var order = OrderRequests.Market("race-1", 1m);
+        var responses = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => _client.PostOrderAsync(order)));
+
+        var ids = new HashSet<Guid>();
+        foreach (var response in responses) ids.Add((await response.JsonAsync()).GetProperty("orderId").GetGuid());
+        Assert.Single(ids);
+        Assert.Equal(1, await CountAsync("select count(*) from paper_orders where client_order_id = 'race-1'"));
+    }
+
+    [Fact]
+    public async Task The_same_id_with_a_different_body_is_409_and_changes_nothing()
+    {
+        Assert.Equal(HttpStatusCode.Created, (await _client.PostOrderAsync(OrderRequests.Market("conf-1", 1m))).StatusCode);
+        var conflict = await _client.PostOrderAsync(OrderRequests.Market("conf-1", 2m));
+
+        Assert.Equal(HttpStatusCode.Conflict, conflict.StatusCode);
+        Assert.Equal("application/problem+json", conflict.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(1, await CountAsync("select quantity::bigint from orders where client_order_id = 'conf-1'"));
+        Assert.Equal(1, await CountAsync("select count(*) from paper_orders"));
+    }
+
+    public static TheoryData<string, string> Malformed() => new()
+    {
+        { """{"strategyId":"s1","symbol":"AAPL","side":"buy","quantity":1,"type":"market","timeInForce":"day"}""", "clientOrderId" },
+        { """{"clientOrderId":"m","strategyId":"s1","symbol":"AAPL","side":"buy","quantity":-1,"type":"market","timeInForce":"day"}""", "quantity" },
+        { """{"clientOrderId":"m","strategyId":"s1","symbol":"AAPL","side":"buy","quantity":0,"type":"market","timeInForce":"day"}""", "quantity" },
+        { """{"clientOrderId":"m","strategyId":"s1","symbol":"AAPL","side":"buy","quantity":"NaN","type":"market","timeInForce":"day"}""", "quantity" },
+        { """{"clientOrderId":"m","strategyId":"s1","symbol":"AAPL","side":"buy","quantity":1.5,"type":"market","timeInForce":"day"}""", "quantity" },
+        { """{"clientOrderId":"m","strategyId":"s1","symbol":"AAPL","side":"buy","quantity":1e400,"type":"market","timeInForce":"day"}""", "quantity" },
+        { """{"clientOrderId":"m","strategyId":"s1","symbol":"AAPL","side":"buy","quantity":true,"type":"market","timeInForce":"day"}""", "quantity" },
+        { """{"clientOrderId":"m","strategyId":"s1","symbol":"ZZZZ","side":"buy","quantity":1,"type":"market","timeInForce":"day"}""", "symbol" },
+        { """{"clientOrderId":"m","strategyId":"s1","symbol":"AAPL","side":"short","quantity":1,"type":"market","timeInForce":"day"}""", "side" },
+        { """{"clientOrderId":"m","strategyId":"s1","symbol":"AAPL","side":"buy","quantity":1,"type":"stop","timeInForce":"day"}""", "type" },
+        { """{"clientOrderId":"m","strategyId":"s1","symbol":"AAPL","side":"buy","quantity":1,"type":"market","timeInForce":"week"}""", "timeInForce" },
+        { """{"clientOrderId":"m","strategyId":"s1","symbol":"AAPL","side":"buy","quantity":1,"type":"limit","timeInForce":"day"}""", "limitPrice" },
+        { """{"clientOrderId":"m","strategyId":"s1","symbol":"AAPL","side":"buy","quantity":1,"type":"limit","limitPrice":100.001,"timeInForce":"day"}""", "limitPrice" },
+        { """{"clientOrderId":"m","strategyId":"s1","symbol":"AAPL","side":"buy","quantity":1,"type":"market","limitPrice":100,"timeInForce":"day"}""", "limitPrice" },
+        { """{"clientOrderId":"0123456789012345678901234567890123456789012345678","strategyId":"s1","symbol":"AAPL","side":"buy","quantity":1,"type":"market","timeInForce":"day"}""", "clientOrderId" },
+        { """{"clientOrderId":"m","strategyId":"s1","symbol":"AAPL","side":"buy","quantity":1,"type":"market","timeInForce":"day","extra":1}""", "extra" },
+        { """[1,2,3]""", "body" },
+        { """{"clientOrderId":""", "body" },
+        { "{\"clientOrderId\":\"m\",\"strategyId\":\"s1\",\"symbol\":\"AAPL\",\"side\":\"buy\",\"quantity\":1,\"type\":\"market\",\"timeInForce\":\"day\",\"pad\":\"" + new string('x', 17_000) + "\"}", "body" },
+        { new string('[', 100) + new string(']', 100), "body" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Malformed))]
+    public async Task Malformed_requests_get_400_naming_the_field_and_persist_nothing(string body, string field)
+    {
+        var response = await _client.PostRawAsync(body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.JsonAsync();
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), $"errors should name '{field}': {problem}");
+        Assert.Equal(0, await CountAsync("select count(*) from orders"));
+    }
+
+    [Fact]
+    public async Task Missing_wrong_or_revoked_keys_are_401_and_a_key_without_the_scope_is_403()
+    {
+        var order = OrderRequests.Market("auth-1", 1m);
+        var anonymous = _portal.CreateClient();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.PostOrderAsync(order)).StatusCode);
+
+        anonymous.DefaultRequestHeaders.Authorization = new("Bearer", "pk_not-a-real-key");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.PostOrderAsync(order)).StatusCode);
+
+        var ticksOnly = await _portal.ClientWithScopesAsync(Scopes.Ticks);
+        var forbidden = await ticksOnly.PostOrderAsync(order);
+        Assert.Equal(HttpStatusCode.Forbidden, forbidden.StatusCode);
+        Assert.Equal("application/problem+json", forbidden.Content.Headers.ContentType?.MediaType);
+
+        var keys = _portal.Get<ApiKeyService>();
+        var (key, record) = await keys.CreateAsync("to-revoke", [Scopes.Orders]);
+        var revoked = _portal.CreateClient();
+        revoked.DefaultRequestHeaders.Authorization = new("Bearer", key);
+        Assert.True(await keys.RevokeAsync(record.Name));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await revoked.PostOrderAsync(order)).StatusCode);
+
+        Assert.Equal(0, await CountAsync("select count(*) from orders"));
+    }
+
+    [Fact]
+    public async Task A_limit_order_outside_the_collar_is_refused_and_one_inside_rests_until_the_price_crosses()
+    {
+        var far = await _client.PostOrderAsync(OrderRequests.Limit("lim-far", 1m, 94.99m));
+        Assert.Equal("PriceCollar", (await far.JsonAsync()).GetProperty("reason").GetString());
+
+        var resting = await _client.PostOrderAsync(OrderRequests.Limit("lim-1", 1m, 99.50m));
+        Assert.Equal(HttpStatusCode.Created, resting.StatusCode);
+        Assert.Equal("new", (await resting.JsonAsync()).GetProperty("status").GetString());
+
+        var mark = new Portal.Features.Risk.PriceMark("AAPL", 99.40m, DateTimeOffset.UtcNow, 0m);
+        _portal.Get<Portal.Features.Risk.PriceBook>().Update(mark);
+        await _portal.Get<Portal.Features.Broker.PaperBroker>().OnPriceAsync(mark, CancellationToken.None);
+
+        var after = await (await _client.GetAsync("/api/orders/lim-1")).JsonAsync();
+        Assert.Equal("filled", after.GetProperty("status").GetString());
+        Assert.True(after.GetProperty("avgFillPrice").GetDecimal() <= 99.50m);
+    }
+}

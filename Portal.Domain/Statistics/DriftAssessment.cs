@@ -3,8 +3,8 @@ namespace Portal.Domain.Statistics;
 /// <summary>Thresholds for <see cref="DriftAssessment"/>.</summary>
 /// <param name="Alpha">Family-wise significance level across all features of one assessment.</param>
 /// <param name="MinMaterialD">KS distance at or above which a shift is large enough to matter.</param>
-/// <param name="MinMaterialPsi">PSI at or above which a shift is large enough to matter (0.2 is the usual
-/// "significant shift" rule of thumb for PSI).</param>
+/// <param name="MinMaterialPsi">PSI at or above which a shift is large enough to matter (rules of thumb in
+/// credit scoring call 0.1–0.25 moderate and above 0.25 significant).</param>
 public sealed record DriftThresholds(double Alpha = 0.01, double MinMaterialD = 0.1, double MinMaterialPsi = 0.2)
 {
     /// <summary>α = 0.01, D ≥ 0.1, PSI ≥ 0.2.</summary>

@@ -14,15 +14,15 @@ namespace Portal.Domain.Statistics;
 /// too small): a drift flag raised on tied data is still justified, but weak drift may be missed.
 /// </para>
 /// <para>
-/// Exact p-values (<see cref="KsMethod.Exact"/>) enumerate the C(n+m, n) equally likely interleavings of the two
-/// samples as monotone lattice paths (Hodges 1958). The path is walked as a sequence of draws without
-/// replacement, so every stored quantity is a probability (no overflowing binomials), and the p-value is
+/// Exact p-values (<see cref="KsMethod.Exact"/>) enumerate the C(n+m, n) equally likely interleavings of the
+/// two samples as monotone lattice paths (Hodges 1958, Ark. Mat. 3:469–486). The path is walked as a sequence
+/// of draws without replacement, so every stored quantity is a probability (no overflowing binomials), and the p-value is
 /// accumulated from the probability of first leaving the band |i/n − j/m| &lt; D, which keeps its relative
 /// accuracy even for tiny p-values. Cost is O(D·n·m) time and O(max(n, m)) memory.
 /// </para>
 /// <para>
 /// Asymptotic p-values use the Kolmogorov limit Q_KS(λ) with λ = (√nₑ + 0.12 + 0.11/√nₑ)·D and
-/// nₑ = n·m/(n+m) (Stephens 1970; Numerical Recipes' <c>kstwo</c>; SciPy's <c>ks_2samp</c> before version 1.5).
+/// nₑ = n·m/(n+m) (Stephens 1970; Numerical Recipes' <c>kstwo</c>; older SciPy releases of <c>ks_2samp</c>).
 /// Current SciPy evaluates the one-sample distribution at round(nₑ) instead, so values agree only to the
 /// accuracy of the approximation (about 1% relative at nₑ ≈ 50, far better at large nₑ).
 /// </para>
@@ -31,7 +31,7 @@ public static class KolmogorovSmirnov
 {
     /// <summary>
     /// Without an explicit method the p-value is exact when n·m is below this limit and asymptotic otherwise
-    /// (the same rule as R's <c>ks.test</c>).
+    /// (the same size rule as R's <c>ks.test</c>).
     /// </summary>
     public const long ExactSizeProductLimit = 10_000;
 

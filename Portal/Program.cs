@@ -1,9 +1,12 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 using Portal.Components;
 using Portal.Features.Auth;
 using Portal.Features.Broker;
 using Portal.Features.Cli;
 using Portal.Features.Demo;
+using Portal.Features.Halt;
 using Portal.Features.Limits;
 using Portal.Features.Orders;
 using Portal.Infrastructure.Postgres;
@@ -18,9 +21,11 @@ builder.AddRedis();
 builder.AddPortalAuth();
 builder.AddOrderGateway();
 builder.AddBroker();
+builder.AddKillSwitch();
 builder.AddDemo();
 builder.AddPortalUi();
 builder.Services.AddProblemDetails();
+builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower)));
 
 var app = builder.Build();
 app.UseExceptionHandler();
@@ -31,6 +36,7 @@ app.UseAntiforgery();
 app.UseHttpMetrics();
 app.MapOrdersApi();
 app.MapLimitsApi();
+app.MapEmergencyApi();
 app.MapMetrics("/metrics");
 app.MapPortalUi();
 

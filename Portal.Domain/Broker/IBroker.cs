@@ -42,6 +42,8 @@ public interface IBroker
     Task<BrokerOrderState> SubmitAsync(BrokerOrderRequest request, CancellationToken ct);
     Task<BrokerOrderState?> GetOrderAsync(string clientOrderId, CancellationToken ct);
     Task<BrokerPortfolio> GetPortfolioAsync(CancellationToken ct);
+    /// <summary>The order's state after the cancel; null if the broker has no such order.</summary>
+    Task<BrokerOrderState?> CancelOrderAsync(string clientOrderId, CancellationToken ct);
     Task<IReadOnlyList<BrokerOrderState>> CancelAllOrdersAsync(CancellationToken ct);
     Task<IReadOnlyList<BrokerOrderState>> CloseAllPositionsAsync(CancellationToken ct);
     event Action<BrokerOrderState>? OrderUpdated;

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Portal.Features.Auth;
 using Portal.Features.Broker;
+using Portal.Features.Halt;
 using Portal.Features.Risk;
 
 namespace Portal.Tests.Infrastructure;
@@ -33,8 +34,19 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
             ["Redis:KeyPrefix"] = $"t{Guid.NewGuid():N}:",
             ["Demo:Enabled"] = "false",
             ["Logging:LogLevel:Default"] = "Warning",
+            // Tests set prices by hand; only the market-data test wants the feed's silence noticed.
+            ["TradingState:MarketDataSilenceThreshold"] = "01:00:00",
+            ["TradingState:SilenceHaltThreshold"] = "02:00:00",
         };
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>()) settings[key] = value;
+        return await StartWithAsync(settings);
+    }
+
+    /// <summary>A second Portal instance sharing this one's database and Redis, as in a multi-instance deployment.</summary>
+    public Task<PortalFactory> StartPeerAsync() => StartWithAsync(new Dictionary<string, string?>(_settings));
+
+    private static async Task<PortalFactory> StartWithAsync(Dictionary<string, string?> settings)
+    {
         var factory = new PortalFactory(settings);
         _ = factory.Server; // start the host
         await factory.WaitUntilReadyAsync();
@@ -54,10 +66,11 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
     {
         for (var i = 0; i < 200; i++)
         {
-            if (Get<PaperBroker>().IsLoaded && Get<RiskBook>().IsReady && Get<Portal.Features.Limits.LimitStore>().Current is not null) return;
+            if (Get<PaperBroker>().IsLoaded && Get<RiskBook>().IsReady && Get<Portal.Features.Limits.LimitStore>().Current is not null
+                && Get<SafeModeMonitor>().Reason is null) return;
             await Task.Delay(50);
         }
-        throw new TimeoutException("Portal did not become ready.");
+        throw new TimeoutException($"Portal did not become ready (safe mode: {Get<SafeModeMonitor>().Reason}).");
     }
 
     /// <summary>An HTTP client carrying a new API key with the given scopes.</summary>

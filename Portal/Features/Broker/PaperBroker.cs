@@ -34,6 +34,12 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
 
     public bool IsLoaded => _loaded;
 
+    /// <summary>
+    /// Fault injection for drills and tests: while set, the broker answers nothing, as if the
+    /// network to it were cut. Orders must then be refused through safe mode.
+    /// </summary>
+    public bool Unreachable { get; set; }
+
     public event Action<BrokerOrderState>? OrderUpdated;
 
     public async Task LoadAsync(decimal startingCash, CancellationToken ct)
@@ -144,7 +150,12 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
         }
     }
 
-    public async Task<IReadOnlyList<BrokerOrderState>> CancelAllOrdersAsync(CancellationToken ct)
+    public async Task<BrokerOrderState?> CancelOrderAsync(string clientOrderId, CancellationToken ct) =>
+        (await CancelWhereAsync(o => o.ClientOrderId == clientOrderId, ct)).SingleOrDefault() ?? await GetOrderAsync(clientOrderId, ct);
+
+    public Task<IReadOnlyList<BrokerOrderState>> CancelAllOrdersAsync(CancellationToken ct) => CancelWhereAsync(_ => true, ct);
+
+    private async Task<IReadOnlyList<BrokerOrderState>> CancelWhereAsync(Func<PaperOrder, bool> which, CancellationToken ct)
     {
         var changed = new List<BrokerOrderState>();
         Task committed;
@@ -153,7 +164,7 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
         {
             EnsureLoaded();
             var work = new List<NpgsqlBatchCommand>();
-            foreach (var order in _orders.Values.Where(o => o.State.IsOpen))
+            foreach (var order in _orders.Values.Where(o => o.State.IsOpen && which(o)))
             {
                 order.Status = BrokerOrderStatus.Canceled;
                 work.Add(UpdateOrder(order));
@@ -286,6 +297,7 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
 
     private void EnsureLoaded()
     {
+        if (Unreachable) throw new BrokerException(BrokerErrorKind.Unavailable, "unreachable", "The paper broker is unreachable (fault injection).");
         if (!_loaded) throw new BrokerException(BrokerErrorKind.Unavailable, "not_ready", "The paper broker has not loaded its state yet.");
     }
 

@@ -4,6 +4,7 @@ using Npgsql;
 using Portal.Domain.Broker;
 using Portal.Domain.Risk;
 using Portal.Domain.Trading;
+using Portal.Features.Halt;
 using Portal.Features.Limits;
 using Portal.Features.Observability;
 using Portal.Features.Risk;
@@ -25,10 +26,16 @@ public sealed record OrderOutcome(OutcomeKind Kind, OrderRow? Row, string? Detai
 /// </summary>
 public sealed class OrderGateway(
     RiskBook risk, LimitStore limits, RateCounter rates, IBroker broker, GroupCommitter writer, NpgsqlDataSource db,
-    TimeProvider clock, ILogger<OrderGateway> logger)
+    TradingStateStore tradingState, SafeModeMonitor safeMode, AutoHaltMonitor autoHalt, TimeProvider clock, ILogger<OrderGateway> logger)
 {
     /// <summary>Not a pure-check reason: the state needed to decide could not be read.</summary>
     public const string RiskStateUnavailable = "RiskStateUnavailable";
+
+    /// <summary>Prefix of the reason for orders refused in safe mode, e.g. "SafeMode: redis-unreachable".</summary>
+    public const string SafeModePrefix = "SafeMode: ";
+
+    public static bool IsUnavailable(string? reason) =>
+        reason == RiskStateUnavailable || (reason?.StartsWith(SafeModePrefix, StringComparison.Ordinal) ?? false);
 
     private readonly ConcurrentDictionary<string, Task<OrderOutcome>> _inFlight = new(StringComparer.Ordinal);
 
@@ -68,19 +75,25 @@ public sealed class OrderGateway(
         var started = Stopwatch.GetTimestamp();
         var now = clock.GetUtcNow();
         var intent = order.Intent;
-        RiskDecision decision;
+        RiskDecision decision = default;
         decimal? referencePrice = null;
         var reserved = false;
         var countedRate = false;
-        string? unavailable = null;
+        Refusal? refusal = null;
 
-        if (limits.Current is not { } current) unavailable = "limits are not loaded";
-        else if (!risk.IsReady) unavailable = "the portfolio view is not loaded";
-        if (unavailable is not null) decision = default;
+        // A halt is checked first and needs nothing but memory; then safe mode; then the limits.
+        var mode = tradingState.ModeFor(intent.StrategyId);
+        if (mode == TradingMode.Halted)
+            decision = RiskDecision.Reject(RejectReason.TradingHalted, 0m, 0m);
+        else if (safeMode.Reason is { } cause)
+            refusal = new Refusal(SafeModePrefix + cause, $"Portal is in safe mode ({cause}); new orders are refused until it clears.");
+        else if (limits.Current is not { } current)
+            refusal = Unavailable("limits are not loaded");
+        else if (!risk.IsReady)
+            refusal = Unavailable("the portfolio view is not loaded");
         else
         {
-            var active = limits.Current!.Limits;
-            decision = risk.DecideAndReserve(order.ClientOrderId, intent, active, TradingMode.Active, out referencePrice);
+            decision = risk.DecideAndReserve(order.ClientOrderId, intent, current.Limits, mode, out referencePrice);
             reserved = decision.IsAccepted;
             if (decision.IsAccepted)
             {
@@ -88,17 +101,17 @@ public sealed class OrderGateway(
                 {
                     var counters = await rates.ReserveAsync(intent.StrategyId, order.ClientOrderId, now);
                     countedRate = true;
-                    decision = PreTradeCheck.CheckRates(active, counters);
+                    decision = PreTradeCheck.CheckRates(current.Limits, counters);
                 }
                 catch (Exception ex) when (ex is RedisException or TimeoutException)
                 {
                     logger.LogWarning(ex, "Rate counters unavailable; refusing order {ClientOrderId}", order.ClientOrderId);
-                    unavailable = "rate counters in Redis cannot be reached";
+                    refusal = Unavailable("rate counters in Redis cannot be reached");
                 }
             }
         }
 
-        var row = NewRow(order, hash, actor, now, referencePrice, decision, unavailable);
+        var row = NewRow(order, hash, actor, now, referencePrice, decision, refusal);
         bool inserted;
         try
         {
@@ -126,6 +139,7 @@ public sealed class OrderGateway(
         if (row.Decision == "rejected")
         {
             await ReleaseAsync(order, reserved, countedRate, now);
+            autoHalt.OnRejected(intent.StrategyId, row.Reason);
             Count(row);
             return new OrderOutcome(OutcomeKind.Decided, row);
         }
@@ -198,10 +212,16 @@ public sealed class OrderGateway(
         if (row.Reason is not null && row.Reason.StartsWith("Max", StringComparison.Ordinal)) PortalMetrics.RiskBreaches.WithLabels(row.Reason).Inc();
     }
 
-    private static OrderRow NewRow(ParsedOrder order, byte[] hash, string actor, DateTimeOffset now, decimal? referencePrice, RiskDecision decision, string? unavailable)
+    /// <summary>A refusal that is not a limit decision: the state needed to decide was not trustworthy.</summary>
+    private sealed record Refusal(string Reason, string Message);
+
+    private static Refusal Unavailable(string what) => new(RiskStateUnavailable, $"Risk state is unavailable: {what}.");
+
+    private static OrderRow NewRow(ParsedOrder order, byte[] hash, string actor, DateTimeOffset now, decimal? referencePrice, RiskDecision decision, Refusal? refusal)
     {
         var intent = order.Intent;
-        var accepted = unavailable is null && decision.IsAccepted;
+        var accepted = refusal is null && decision.IsAccepted;
+        var limitDecision = refusal is null && !accepted;
         return new OrderRow
         {
             Id = Guid.CreateVersion7(now),
@@ -215,10 +235,10 @@ public sealed class OrderGateway(
             LimitPrice = intent.LimitPrice,
             TimeInForce = OrderText.Format(order.TimeInForce),
             Decision = accepted ? "accepted" : "rejected",
-            Reason = accepted ? null : unavailable is not null ? RiskStateUnavailable : decision.Reason.ToString(),
-            LimitValue = accepted || unavailable is not null ? null : decision.Limit,
-            ActualValue = accepted || unavailable is not null ? null : decision.Actual,
-            Message = accepted ? null : unavailable is not null ? $"Risk state is unavailable: {unavailable}." : decision.Describe(),
+            Reason = refusal?.Reason ?? (accepted ? null : decision.Reason.ToString()),
+            LimitValue = limitDecision ? decision.Limit : null,
+            ActualValue = limitDecision ? decision.Actual : null,
+            Message = refusal?.Message ?? (accepted ? null : decision.Describe()),
             ReferencePrice = referencePrice,
             Status = accepted ? OrderStatuses.PendingSubmit : OrderStatuses.Rejected,
             Actor = actor,

@@ -27,70 +27,49 @@ public sealed class OrderRequestParser(SymbolCatalog symbols)
     private const int MaxIdLength = 48;
     private const int MaxStrategyLength = 64;
 
-    public static readonly JsonDocumentOptions JsonOptions = new() { MaxDepth = 8, AllowTrailingCommas = false, CommentHandling = JsonCommentHandling.Disallow };
-
-    public (ParsedOrder? Order, Dictionary<string, string[]> Errors) Parse(ReadOnlyMemory<byte> body)
+    public (ParsedOrder? Order, Dictionary<string, string[]> Errors) Parse(JsonElement root)
     {
         var errors = new Dictionary<string, string[]>();
-        JsonDocument document;
-        try
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var property in root.EnumerateObject())
+            if (!seen.Add(property.Name)) errors[property.Name] = ["appears more than once."];
+
+        var clientOrderId = Identifier(root, "clientOrderId", MaxIdLength, errors);
+        var strategyId = Identifier(root, "strategyId", MaxStrategyLength, errors);
+        var symbolText = String(root, "symbol", errors);
+        SymbolSpec? spec = null;
+        if (symbolText is not null && (spec = symbols.Find(symbolText)) is null) errors["symbol"] = [$"'{Printable(symbolText)}' is not a tradable symbol."];
+
+        var sideText = String(root, "side", errors);
+        if (sideText is not null && !OrderText.TryParseSide(sideText, out _)) errors["side"] = ["must be 'buy' or 'sell'."];
+        var typeText = String(root, "type", errors);
+        if (typeText is not null && !OrderText.TryParseType(typeText, out _)) errors["type"] = ["must be 'market' or 'limit'."];
+        var tifText = String(root, "timeInForce", errors);
+        if (tifText is not null && !OrderText.TryParseTimeInForce(tifText, out _)) errors["timeInForce"] = ["must be 'day', 'gtc', 'ioc' or 'fok'."];
+
+        var quantity = Decimal(root, "quantity", required: true, errors);
+        if (quantity is { } q)
         {
-            document = JsonDocument.Parse(body, JsonOptions);
+            if (q <= 0m) errors["quantity"] = ["must be greater than zero."];
+            else if (spec is not null && !spec.QuantityFits(q)) errors["quantity"] = [$"has more than {spec.QuantityDecimals} decimal places allowed for {spec.Symbol}."];
         }
-        catch (JsonException ex)
+        var limitPrice = Decimal(root, "limitPrice", required: false, errors);
+        OrderText.TryParseType(typeText, out var type);
+        if (typeText == "limit" && limitPrice is null && !errors.ContainsKey("limitPrice")) errors["limitPrice"] = ["is required for a limit order."];
+        if (typeText == "market" && limitPrice is not null) errors["limitPrice"] = ["must be absent for a market order."];
+        if (limitPrice is { } lp && !errors.ContainsKey("limitPrice"))
         {
-            errors["body"] = [$"is not valid JSON ({ex.Message})."];
-            return (null, errors);
+            if (lp <= 0m) errors["limitPrice"] = ["must be greater than zero."];
+            else if (spec is not null && !spec.PriceFits(lp)) errors["limitPrice"] = [$"has more than {spec.PriceDecimals} decimal places allowed for {spec.Symbol}."];
         }
-        using (document)
-        {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                errors["body"] = ["must be a JSON object."];
-                return (null, errors);
-            }
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var property in root.EnumerateObject())
-                if (!seen.Add(property.Name)) errors[property.Name] = ["appears more than once."];
+        foreach (var property in root.EnumerateObject())
+            if (!KnownFields.Contains(property.Name) && !errors.ContainsKey(property.Name))
+                errors[Printable(property.Name)] = ["is not a known field."];
 
-            var clientOrderId = Identifier(root, "clientOrderId", MaxIdLength, errors);
-            var strategyId = Identifier(root, "strategyId", MaxStrategyLength, errors);
-            var symbolText = String(root, "symbol", errors);
-            SymbolSpec? spec = null;
-            if (symbolText is not null && (spec = symbols.Find(symbolText)) is null) errors["symbol"] = [$"'{Printable(symbolText)}' is not a tradable symbol."];
-
-            var sideText = String(root, "side", errors);
-            if (sideText is not null && !OrderText.TryParseSide(sideText, out _)) errors["side"] = ["must be 'buy' or 'sell'."];
-            var typeText = String(root, "type", errors);
-            if (typeText is not null && !OrderText.TryParseType(typeText, out _)) errors["type"] = ["must be 'market' or 'limit'."];
-            var tifText = String(root, "timeInForce", errors);
-            if (tifText is not null && !OrderText.TryParseTimeInForce(tifText, out _)) errors["timeInForce"] = ["must be 'day', 'gtc', 'ioc' or 'fok'."];
-
-            var quantity = Decimal(root, "quantity", required: true, errors);
-            if (quantity is { } q)
-            {
-                if (q <= 0m) errors["quantity"] = ["must be greater than zero."];
-                else if (spec is not null && !spec.QuantityFits(q)) errors["quantity"] = [$"has more than {spec.QuantityDecimals} decimal places allowed for {spec.Symbol}."];
-            }
-            var limitPrice = Decimal(root, "limitPrice", required: false, errors);
-            OrderText.TryParseType(typeText, out var type);
-            if (typeText == "limit" && limitPrice is null && !errors.ContainsKey("limitPrice")) errors["limitPrice"] = ["is required for a limit order."];
-            if (typeText == "market" && limitPrice is not null) errors["limitPrice"] = ["must be absent for a market order."];
-            if (limitPrice is { } lp && !errors.ContainsKey("limitPrice"))
-            {
-                if (lp <= 0m) errors["limitPrice"] = ["must be greater than zero."];
-                else if (spec is not null && !spec.PriceFits(lp)) errors["limitPrice"] = [$"has more than {spec.PriceDecimals} decimal places allowed for {spec.Symbol}."];
-            }
-            foreach (var property in root.EnumerateObject())
-                if (!KnownFields.Contains(property.Name) && !errors.ContainsKey(property.Name))
-                    errors[Printable(property.Name)] = ["is not a known field."];
-
-            if (errors.Count > 0) return (null, errors);
-            OrderText.TryParseSide(sideText, out var side);
-            OrderText.TryParseTimeInForce(tifText, out var tif);
-            return (new ParsedOrder(clientOrderId!, new OrderIntent(strategyId!, spec!.Symbol, side, quantity!.Value, type, limitPrice), tif), errors);
-        }
+        if (errors.Count > 0) return (null, errors);
+        OrderText.TryParseSide(sideText, out var side);
+        OrderText.TryParseTimeInForce(tifText, out var tif);
+        return (new ParsedOrder(clientOrderId!, new OrderIntent(strategyId!, spec!.Symbol, side, quantity!.Value, type, limitPrice), tif), errors);
     }
 
     private static readonly HashSet<string> KnownFields = new(StringComparer.Ordinal)

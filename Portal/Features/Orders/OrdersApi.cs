@@ -1,7 +1,7 @@
-using System.Buffers;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Portal.Features.Auth;
+using Portal.Infrastructure.Http;
 
 namespace Portal.Features.Orders;
 
@@ -20,10 +20,9 @@ public static class OrdersApi
 
     private static async Task<IResult> PostOrder(HttpRequest request, OrderRequestParser parser, OrderGateway gateway, ClaimsPrincipal user, CancellationToken ct)
     {
-        var body = await ReadCappedAsync(request, OrderRequestParser.MaxBodyBytes, ct);
-        if (body is null)
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["body"] = [$"must be at most {OrderRequestParser.MaxBodyBytes} bytes."] });
-        var (order, errors) = parser.Parse(body.Value);
+        using var body = await JsonBody.ReadAsync(request, OrderRequestParser.MaxBodyBytes, ct);
+        if (!body.IsValid) return TypedResults.ValidationProblem(body.Errors, title: "The order request is not valid.");
+        var (order, errors) = parser.Parse(body.Root);
         if (order is null) return TypedResults.ValidationProblem(errors, title: "The order request is not valid.");
 
         var actor = user.FindFirstValue(ClaimTypes.NameIdentifier)!;
@@ -46,7 +45,7 @@ public static class OrdersApi
     private static IResult ToResult(OrderRow row, bool created = true)
     {
         if (row.Decision == "rejected")
-            return TypedResults.Problem(row.Message, statusCode: row.Reason == OrderGateway.RiskStateUnavailable ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status422UnprocessableEntity,
+            return TypedResults.Problem(row.Message, statusCode: OrderGateway.IsUnavailable(row.Reason) ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status422UnprocessableEntity,
                 title: "Order rejected", type: "https://portal.local/problems/order-rejected",
                 extensions: new Dictionary<string, object?>
                 {
@@ -58,20 +57,5 @@ public static class OrdersApi
                 extensions: new Dictionary<string, object?> { ["orderId"] = row.Id, ["clientOrderId"] = row.ClientOrderId, ["decision"] = "accepted", ["status"] = row.Status });
         var body = new OrderAccepted(row.Id, row.ClientOrderId, row.Status, row.BrokerOrderId, "accepted", row.FilledQuantity, row.AvgFillPrice);
         return created ? TypedResults.Created($"/api/orders/{row.ClientOrderId}", body) : TypedResults.Ok(body);
-    }
-
-    /// <summary>The body, or null when it is larger than the cap (read no further than cap + 1 bytes).</summary>
-    private static async Task<ReadOnlyMemory<byte>?> ReadCappedAsync(HttpRequest request, int cap, CancellationToken ct)
-    {
-        if (request.ContentLength > cap) return null;
-        var buffer = new ArrayBufferWriter<byte>(Math.Min(cap + 1, (int)(request.ContentLength ?? 1024) + 1));
-        while (true)
-        {
-            var memory = buffer.GetMemory(4096);
-            var read = await request.Body.ReadAsync(memory, ct);
-            if (read == 0) return buffer.WrittenMemory;
-            buffer.Advance(read);
-            if (buffer.WrittenCount > cap) return null;
-        }
     }
 }

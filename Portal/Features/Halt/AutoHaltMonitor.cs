@@ -1,0 +1,83 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+using Portal.Domain.Risk;
+using Portal.Domain.Trading;
+using Portal.Features.Limits;
+using Portal.Features.Risk;
+
+namespace Portal.Features.Halt;
+
+/// <summary>
+/// Halts without a person: a daily/weekly loss or drawdown beyond its limit halts everything (with
+/// the configured cancel/flatten); a strategy that keeps sending orders above the max order value
+/// is halted on its own (the seed's runaway strategy); broker or market-data silence that outlasts
+/// safe mode's threshold by the second threshold becomes a halt.
+/// </summary>
+public sealed class AutoHaltMonitor(
+    KillSwitch killSwitch, TradingStateStore store, RiskBook risk, LimitStore limits, SafeModeMonitor safeMode,
+    IOptions<HaltOptions> options, TimeProvider clock, ILogger<AutoHaltMonitor> logger) : BackgroundService
+{
+    public const string Actor = "system:auto-halt";
+    private readonly ConcurrentDictionary<string, Queue<DateTimeOffset>> _orderValueBreaches = new(StringComparer.Ordinal);
+
+    /// <summary>Called by the order path after each refusal.</summary>
+    public void OnRejected(string strategyId, string? reason)
+    {
+        if (reason != nameof(RejectReason.MaxOrderValue)) return;
+        var now = clock.GetUtcNow();
+        var window = _orderValueBreaches.GetOrAdd(strategyId, _ => new Queue<DateTimeOffset>());
+        int count;
+        lock (window)
+        {
+            window.Enqueue(now);
+            while (window.Count > 0 && now - window.Peek() > options.Value.OrderValueBreachWindow) window.Dequeue();
+            count = window.Count;
+        }
+        if (count < options.Value.OrderValueBreachesToHalt || store.ModeFor(strategyId) == TradingMode.Halted) return;
+        _ = HaltAsync($"auto: {count} orders above the max order value within {options.Value.OrderValueBreachWindow}", HaltMode.Cancel, strategyId);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), clock);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            if (store.Get(TradingScopes.Global).Mode == TradingMode.Halted) continue;
+            if (LossBreach() is { } lossReason) await HaltAsync(lossReason, options.Value.LossHaltMode, null);
+            else if (SilenceBreach() is { } silenceReason) await HaltAsync(silenceReason, HaltMode.Halt, null);
+        }
+    }
+
+    private string? LossBreach()
+    {
+        if (risk.Snapshot is not { } account || limits.Current is not { } current) return null;
+        var l = current.Limits;
+        if (account.DailyLossUsd > l.MaxDailyLossUsd) return $"auto: daily loss ${account.DailyLossUsd:0.00} beyond the limit ${l.MaxDailyLossUsd:0.00}";
+        if (account.WeeklyLossUsd > l.MaxWeeklyLossUsd) return $"auto: weekly loss ${account.WeeklyLossUsd:0.00} beyond the limit ${l.MaxWeeklyLossUsd:0.00}";
+        if (account.Drawdown > l.MaxDrawdownPct) return $"auto: drawdown {account.Drawdown:P2} beyond the limit {l.MaxDrawdownPct:P2}";
+        return null;
+    }
+
+    private string? SilenceBreach()
+    {
+        var now = clock.GetUtcNow();
+        var o = options.Value;
+        // Safe mode began when the silence reached its first threshold; the halt comes at the second.
+        foreach (var (cause, safeModeAfter) in new[] { (SafeModeMonitor.BrokerSilent, o.BrokerSilenceThreshold), (SafeModeMonitor.MarketDataSilent, o.MarketDataSilenceThreshold) })
+            if (safeMode.Active.TryGetValue(cause, out var since) && now - since >= o.SilenceHaltThreshold - safeModeAfter)
+                return $"auto: {cause} for longer than {o.SilenceHaltThreshold}";
+        return null;
+    }
+
+    private async Task HaltAsync(string reason, HaltMode mode, string? strategyId)
+    {
+        try
+        {
+            await killSwitch.HaltAsync(reason, mode, strategyId, Actor, automatic: true, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            logger.LogCritical(ex, "Automatic halt failed: {Reason}", reason);
+        }
+    }
+}

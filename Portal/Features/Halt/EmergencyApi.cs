@@ -1,0 +1,83 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Portal.Domain.Trading;
+using Portal.Features.Auth;
+using Portal.Infrastructure.Http;
+
+namespace Portal.Features.Halt;
+
+public static class EmergencyApi
+{
+    private const int MaxBodyBytes = 4096;
+
+    public static IEndpointRouteBuilder MapEmergencyApi(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/api/emergency/stop", Stop).WithTags("Emergency").RequireAuthorization(HaltPolicies.CanHalt);
+        app.MapPost("/api/emergency/resume", Resume).WithTags("Emergency").RequireAuthorization(HaltPolicies.RiskOfficer);
+        app.MapPost("/api/emergency/resume/{requestId:guid}/approve", Approve).WithTags("Emergency").RequireAuthorization(HaltPolicies.RiskOfficer);
+        app.MapGet("/api/trading-state", GetState).WithTags("Emergency").RequireAuthorization(HaltPolicies.AnyCaller);
+        return app;
+    }
+
+    /// <summary>Body: <c>{"reason": "...", "mode": "halt|cancel|flatten", "strategyId": "optional"}</c>.</summary>
+    private static async Task<Results<Ok<HaltResult>, ValidationProblem>> Stop(HttpRequest request, KillSwitch killSwitch, ClaimsPrincipal user, CancellationToken ct)
+    {
+        using var body = await JsonBody.ReadAsync(request, MaxBodyBytes, ct);
+        var reason = body.IsValid ? body.String("reason", required: true) : null;
+        var mode = body.IsValid ? body.OneOf("mode", required: true, "halt", "cancel", "flatten") : null;
+        var strategyId = body.IsValid ? StrategyId(body) : null;
+        if (mode == "flatten" && strategyId is not null)
+            body.Errors["mode"] = ["'flatten' closes every position of the account; it cannot be limited to one strategy (use 'cancel')."];
+        if (!body.IsValid) return TypedResults.ValidationProblem(body.Errors, title: "The halt request is not valid.");
+
+        // The halt itself is never tied to the caller's connection: a dropped request must not stop a halt half way.
+        var result = await killSwitch.HaltAsync(reason!, mode switch { "cancel" => HaltMode.Cancel, "flatten" => HaltMode.Flatten, _ => HaltMode.Halt },
+            strategyId, Actor(user), automatic: false, CancellationToken.None);
+        return TypedResults.Ok(result);
+    }
+
+    /// <summary>Body: <c>{"reason": "...", "strategyId": "optional", "mode": "active|reduce_only"}</c> (default active).</summary>
+    private static async Task<IResult> Resume(HttpRequest request, KillSwitch killSwitch, ClaimsPrincipal user, CancellationToken ct)
+    {
+        using var body = await JsonBody.ReadAsync(request, MaxBodyBytes, ct);
+        var reason = body.IsValid ? body.String("reason", required: true) : null;
+        var target = body.IsValid ? body.OneOf("mode", required: false, "active", "reduce_only") : null;
+        var strategyId = body.IsValid ? StrategyId(body) : null;
+        if (!body.IsValid) return TypedResults.ValidationProblem(body.Errors, title: "The resume request is not valid.");
+        return ToResult(await killSwitch.RequestResumeAsync(reason!, strategyId, target == "reduce_only" ? TradingMode.ReduceOnly : TradingMode.Active, Actor(user), ct));
+    }
+
+    private static async Task<IResult> Approve(Guid requestId, KillSwitch killSwitch, ClaimsPrincipal user, CancellationToken ct) =>
+        ToResult(await killSwitch.ApproveResumeAsync(requestId, Actor(user), ct));
+
+    public sealed record TradingStateView(
+        IReadOnlyCollection<TradingStateEntry> Scopes, bool SafeMode, IReadOnlyDictionary<string, DateTimeOffset> SafeModeCauses,
+        IReadOnlyList<ResumeRequestView> PendingResumes, string? LastWebhookFailure);
+
+    private static async Task<Ok<TradingStateView>> GetState(TradingStateStore store, SafeModeMonitor safeMode, KillSwitch killSwitch, AlertPublisher alerts, CancellationToken ct)
+    {
+        var scopes = store.All.Count == 0 ? [store.Get(TradingScopes.Global)] : store.All;
+        return TypedResults.Ok(new TradingStateView(scopes, safeMode.Reason is not null, safeMode.Active,
+            await killSwitch.PendingResumesAsync(ct), alerts.LastWebhookFailure));
+    }
+
+    private static IResult ToResult(ResumeOutcome outcome) => outcome.Status switch
+    {
+        ResumeStatus.Resumed => TypedResults.Ok(outcome),
+        ResumeStatus.PendingApproval => TypedResults.Accepted((string?)null, outcome),
+        _ => TypedResults.Problem(outcome.Detail, statusCode: StatusCodes.Status409Conflict, title: "Resume refused"),
+    };
+
+    private static string? StrategyId(JsonBody body)
+    {
+        var id = body.String("strategyId", required: false, maxLength: 64);
+        if (id is not null && !id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':'))
+        {
+            body.Errors["strategyId"] = ["must be characters of A-Z, a-z, 0-9, '-', '_', '.' or ':'."];
+            return null;
+        }
+        return id;
+    }
+
+    private static string Actor(ClaimsPrincipal user) => user.FindFirstValue(ClaimTypes.NameIdentifier) ?? user.Identity?.Name ?? "unknown";
+}

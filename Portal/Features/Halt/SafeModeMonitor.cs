@@ -1,0 +1,144 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Portal.Features.Risk;
+using Prometheus;
+using StackExchange.Redis;
+
+namespace Portal.Features.Halt;
+
+/// <summary>
+/// Safe mode: Portal cannot be sure of its state, so no new orders. Derived, never stored: each
+/// cause is checked continuously and clears itself when the cause goes away. It never clears a halt.
+/// Redis loss is seen at once through the connection's failure event, the rest within a check period.
+/// </summary>
+public sealed class SafeModeMonitor(
+    IConnectionMultiplexer redis, NpgsqlDataSource db, TradingStateStore tradingState, RiskBook risk, PriceBook prices,
+    AlertPublisher alerts, IOptions<HaltOptions> options, TimeProvider clock, ILogger<SafeModeMonitor> logger) : BackgroundService
+{
+    public const string RedisUnreachable = "redis-unreachable";
+    public const string RedisStateUnverified = "redis-state-unverified";
+    public const string PostgresUnreachable = "postgres-unreachable";
+    public const string TradingStateUnknown = "trading-state-unknown";
+    public const string BrokerSilent = "broker-silent";
+    public const string MarketDataSilent = "market-data-silent";
+
+    /// <summary>In the order they are reported when several hold at once.</summary>
+    public static readonly IReadOnlyList<string> Causes = [PostgresUnreachable, RedisUnreachable, TradingStateUnknown, RedisStateUnverified, BrokerSilent, MarketDataSilent];
+
+    private static readonly Gauge SafeModeGauge = Metrics.CreateGauge("portal_safe_mode", "1 while the cause holds Portal in safe mode.",
+        new GaugeConfiguration { LabelNames = ["reason"] });
+
+    private static readonly TimeSpan CheckPeriod = TimeSpan.FromMilliseconds(200);
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _active = new(StringComparer.Ordinal);
+    private readonly DateTimeOffset _startedAt = clock.GetUtcNow();
+    private DateTimeOffset _lastPostgresCheck;
+
+    /// <summary>The first active cause, or null when Portal may trade.</summary>
+    public string? Reason
+    {
+        get
+        {
+            if (_active.IsEmpty) return null;
+            foreach (var cause in Causes) if (_active.ContainsKey(cause)) return cause;
+            return null;
+        }
+    }
+
+    /// <summary>Each active cause and since when.</summary>
+    public IReadOnlyDictionary<string, DateTimeOffset> Active => new Dictionary<string, DateTimeOffset>(_active);
+
+    public event Action<string, bool>? CauseChanged;
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        redis.ConnectionFailed += OnRedisFailed;
+        foreach (var cause in Causes) SafeModeGauge.WithLabels(cause).Set(0);
+        return base.StartAsync(cancellationToken);
+    }
+
+    public override Task StopAsync(CancellationToken cancellationToken)
+    {
+        redis.ConnectionFailed -= OnRedisFailed;
+        return base.StopAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(CheckPeriod, clock);
+        do
+        {
+            try
+            {
+                await CheckAsync(stoppingToken);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogError(ex, "Safe-mode check failed");
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    public async Task CheckAsync(CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        Set(RedisUnreachable, !await RedisAnswersAsync());
+        Set(RedisStateUnverified, !tradingState.RedisVerified);
+        Set(TradingStateUnknown, !tradingState.Loaded);
+        if (now - _lastPostgresCheck >= TimeSpan.FromSeconds(1) || _active.ContainsKey(PostgresUnreachable))
+        {
+            _lastPostgresCheck = now;
+            Set(PostgresUnreachable, !await PostgresAnswersAsync(ct));
+        }
+        // A fresh process gets its first grace period to hear from the broker and the feed.
+        var lastSync = risk.LastSync == default ? _startedAt : risk.LastSync;
+        Set(BrokerSilent, now - lastSync > options.Value.BrokerSilenceThreshold);
+        var lastPrice = prices.All.Select(p => p.Time).DefaultIfEmpty(_startedAt).Max();
+        Set(MarketDataSilent, now - lastPrice > options.Value.MarketDataSilenceThreshold);
+    }
+
+    private async Task<bool> RedisAnswersAsync()
+    {
+        if (!redis.IsConnected) return false;
+        try
+        {
+            await redis.GetDatabase().PingAsync();
+            return true;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    private async Task<bool> PostgresAnswersAsync(CancellationToken ct)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(TimeSpan.FromSeconds(2));
+            await using var command = db.CreateCommand("select 1");
+            await command.ExecuteScalarAsync(timeout.Token);
+            return true;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException && !ct.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    private void OnRedisFailed(object? sender, ConnectionFailedEventArgs e) => Set(RedisUnreachable, true);
+
+    private void Set(string cause, bool holds)
+    {
+        if (holds ? !_active.TryAdd(cause, clock.GetUtcNow()) : !_active.TryRemove(cause, out _)) return;
+        SafeModeGauge.WithLabels(cause).Set(holds ? 1 : 0);
+        if (holds) logger.LogWarning("Safe mode: {Cause}; new orders are refused", cause);
+        else logger.LogInformation("Safe mode cause cleared: {Cause}", cause);
+        alerts.Publish(holds ? AlertSeverity.Critical : AlertSeverity.Info,
+            holds ? "safe_mode.entered" : "safe_mode.cleared",
+            holds ? $"Safe mode: {cause}. New orders are refused." : $"Safe mode cause cleared: {cause}.");
+        CauseChanged?.Invoke(cause, holds);
+    }
+}

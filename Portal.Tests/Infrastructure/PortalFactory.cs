@@ -61,13 +61,16 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
 
     public T Get<T>() where T : notnull => Services.GetRequiredService<T>();
 
-    /// <summary>Orders are refused until the paper broker, limits and risk view are loaded.</summary>
+    /// <summary>
+    /// Orders are refused until the paper broker, limits and risk view are loaded and safe mode has
+    /// cleared; a silent feed does not count, since tests set prices themselves after start.
+    /// </summary>
     public async Task WaitUntilReadyAsync()
     {
         for (var i = 0; i < 200; i++)
         {
             if (Get<PaperBroker>().IsLoaded && Get<RiskBook>().IsReady && Get<Portal.Features.Limits.LimitStore>().Current is not null
-                && Get<SafeModeMonitor>().Reason is null) return;
+                && Get<SafeModeMonitor>().Active.Keys.All(cause => cause == SafeModeMonitor.MarketDataSilent)) return;
             await Task.Delay(50);
         }
         throw new TimeoutException($"Portal did not become ready (safe mode: {Get<SafeModeMonitor>().Reason}).");

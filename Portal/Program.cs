@@ -7,6 +7,7 @@ using Portal.Features.Broker;
 using Portal.Features.Cli;
 using Portal.Features.Demo;
 using Portal.Features.Halt;
+using Portal.Features.Health;
 using Portal.Features.Limits;
 using Portal.Features.Orders;
 using Portal.Infrastructure.Postgres;
@@ -22,6 +23,7 @@ builder.AddPortalAuth();
 builder.AddOrderGateway();
 builder.AddBroker();
 builder.AddKillSwitch();
+builder.AddPortalHealth();
 builder.AddDemo();
 builder.AddPortalUi();
 builder.Services.AddProblemDetails();
@@ -38,6 +40,7 @@ app.MapOrdersApi();
 app.MapLimitsApi();
 app.MapEmergencyApi();
 app.MapMetrics("/metrics");
+app.MapPortalHealth();
 app.MapPortalUi();
 
 try

@@ -6,7 +6,7 @@ namespace Portal.Features.Cli;
 /// <summary>Administrative verbs: <c>dotnet Portal.dll VERB ...</c>. They use the same configuration as the server.</summary>
 public static class CliCommands
 {
-    private static readonly string[] Verbs = ["migrate", "create-api-key", "revoke-api-key", "seed-demo"];
+    private static readonly string[] Verbs = ["migrate", "create-api-key", "revoke-api-key", "seed-demo", "healthcheck"];
 
     public static bool IsVerb(string[] args) => args.Length > 0 && Verbs.Contains(args[0]);
 
@@ -20,6 +20,7 @@ public static class CliCommands
             DatabaseMigrator.Migrate(builder.Configuration, Console.Out);
             return 0;
         }
+        if (verb == "healthcheck") return await HealthcheckAsync(options.GetValueOrDefault("url") ?? "http://127.0.0.1:8080/health/live");
         builder.AddPostgres();
         builder.Services.AddMemoryCache();
         builder.Services.AddSingleton(TimeProvider.System);
@@ -72,6 +73,22 @@ public static class CliCommands
         }
         Console.WriteLine($"Demo API key: {key}");
         return 0;
+    }
+
+    /// <summary>For container health checks: the runtime image has no curl.</summary>
+    private static async Task<int> HealthcheckAsync(string url)
+    {
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(3) };
+        try
+        {
+            using var response = await client.GetAsync(url);
+            return response.IsSuccessStatusCode ? 0 : 1;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            Console.Error.WriteLine($"{url}: {ex.Message}");
+            return 1;
+        }
     }
 
     private static Dictionary<string, string> ParseOptions(string[] args)

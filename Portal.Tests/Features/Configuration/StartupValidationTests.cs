@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using Portal.Tests.Infrastructure;
+
+namespace Portal.Tests.Features.Configuration;
+
+/// <summary>Invalid configuration stops the real process before it serves anything, naming the key.</summary>
+public sealed class StartupValidationTests
+{
+    private static async Task<(int ExitCode, string Output)> RunPortalAsync(params (string Key, string Value)[] environment)
+    {
+        var portalDll = Path.Combine(AppContext.BaseDirectory, "Portal.dll");
+        var info = new ProcessStartInfo("dotnet", $"\"{portalDll}\" --urls http://127.0.0.1:0")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        var services = await TestServices.GetAsync();
+        info.Environment["ConnectionStrings__Postgres"] = services.Postgres.ConnectionString("portal_template", "portal_app", PostgresServer.AppPassword);
+        info.Environment["ConnectionStrings__Redis"] = services.Redis.ConnectionString;
+        info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        foreach (var (key, value) in environment) info.Environment[key] = value;
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException("Portal kept running with invalid configuration.");
+        }
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
+    [Theory]
+    [InlineData("Risk__Ceilings__MaxPositionSizeUsd", "250000", "Risk:Ceilings:MaxPositionSizeUsd")]
+    [InlineData("Risk__Ceilings__MaxLeverage", "-1", "Risk:Ceilings:MaxLeverage")]
+    [InlineData("Risk__InitialLimits__MaxOrderValueUsd", "20000", "Risk:InitialLimits:MaxOrderValueUsd")]
+    [InlineData("TradingState__SilenceHaltThreshold", "00:00:01", "TradingState:SilenceHaltThreshold")]
+    [InlineData("Market__Symbols__0__Symbol", "bad symbol", "Market:Symbols:0:Symbol")]
+    public async Task An_invalid_value_stops_start_up_with_a_message_naming_the_key(string variable, string value, string key)
+    {
+        var (exitCode, output) = await RunPortalAsync((variable, value));
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains(key, output);
+    }
+
+    [Fact]
+    public async Task A_value_that_is_not_a_number_names_the_key()
+    {
+        var (exitCode, output) = await RunPortalAsync(("Risk__Ceilings__MaxOrderValueUsd", "lots"));
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("Risk:Ceilings:MaxOrderValueUsd", output);
+    }
+}

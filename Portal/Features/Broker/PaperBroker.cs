@@ -25,7 +25,12 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly SlippageModel _slippage = new();
-    private readonly Dictionary<string, PaperOrder> _orders = new(StringComparer.Ordinal);
+    private const int RecentCapacity = 50_000;
+    private readonly Dictionary<string, PaperOrder> _open = new(StringComparer.Ordinal);
+    // Finished orders stay answerable (idempotent submit, status look-ups) for a while without
+    // growing memory forever; older ones are read from Postgres.
+    private readonly Dictionary<string, BrokerOrderState> _recent = new(StringComparer.Ordinal);
+    private readonly Queue<string> _recentOrder = new();
     private readonly Dictionary<string, BrokerPosition> _positions = new(StringComparer.Ordinal);
     private decimal _cash;
     private volatile bool _loaded;
@@ -61,22 +66,15 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
             await using (var reader = await positions.ExecuteReaderAsync(ct))
                 while (await reader.ReadAsync(ct))
                     _positions[reader.GetString(0)] = new BrokerPosition(reader.GetString(0), reader.GetDecimal(1), reader.GetDecimal(2));
-            _orders.Clear();
+            _open.Clear();
+            _recent.Clear();
+            _recentOrder.Clear();
             await using (var orders = new NpgsqlCommand(
-                "select broker_order_id, client_order_id, symbol, side, quantity, order_type, limit_price, time_in_force, status, filled_quantity, avg_fill_price from paper_orders", connection))
+                $"(select {OrderColumns} from paper_orders where status in ('new', 'partially_filled')) union all " +
+                $"(select {OrderColumns} from paper_orders where status not in ('new', 'partially_filled') order by created_at desc limit {RecentCapacity})",
+                connection))
             await using (var reader = await orders.ExecuteReaderAsync(ct))
-                while (await reader.ReadAsync(ct))
-                {
-                    var order = new PaperOrder(
-                        reader.GetGuid(0), reader.GetString(1), reader.GetString(2), OrderText.ParseSide(reader.GetString(3)), reader.GetDecimal(4),
-                        OrderText.ParseType(reader.GetString(5)), reader.IsDBNull(6) ? null : reader.GetDecimal(6), OrderText.ParseTimeInForce(reader.GetString(7)))
-                    {
-                        Status = OrderText.ParseBrokerStatus(reader.GetString(8)),
-                        FilledQuantity = reader.GetDecimal(9),
-                        AvgFillPrice = reader.IsDBNull(10) ? null : reader.GetDecimal(10),
-                    };
-                    _orders[order.ClientOrderId] = order;
-                }
+                while (await reader.ReadAsync(ct)) Track(ReadOrder(reader));
             _loaded = true;
         }
         finally
@@ -93,7 +91,7 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
         try
         {
             EnsureLoaded();
-            if (_orders.TryGetValue(request.ClientOrderId, out var existing)) return existing.State;
+            if (Known(request.ClientOrderId) is { } existing) return existing;
 
             var order = new PaperOrder(Guid.CreateVersion7(clock.GetUtcNow()), request.ClientOrderId, request.Symbol, request.Side,
                 request.Quantity, request.Type, request.LimitPrice, request.TimeInForce);
@@ -105,7 +103,7 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
             }
             else if (IsMarketable(order, mark.Price)) Fill(order, mark, work);
             else if (order.TimeInForce is TimeInForce.Ioc or TimeInForce.Fok) order.Status = BrokerOrderStatus.Canceled;
-            _orders[order.ClientOrderId] = order;
+            Track(order);
             work.Add(UpdateOrder(order));
             work.Add(OrderStatusSql.Update(order.State, clock.GetUtcNow()));
             state = order.State;
@@ -127,12 +125,16 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
         try
         {
             EnsureLoaded();
-            return _orders.TryGetValue(clientOrderId, out var order) ? order.State : null;
+            if (Known(clientOrderId) is { } known) return known;
         }
         finally
         {
             _gate.Release();
         }
+        await using var command = db.CreateCommand($"select {OrderColumns} from paper_orders where client_order_id = $1");
+        command.Parameters.AddWithValue(clientOrderId);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? ReadOrder(reader).State : null;
     }
 
     public async Task<BrokerPortfolio> GetPortfolioAsync(CancellationToken ct)
@@ -142,7 +144,7 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
         {
             EnsureLoaded();
             return new BrokerPortfolio(_cash, _positions.Values.ToList(),
-                _orders.Values.Where(o => o.State.IsOpen).Select(o => o.State).ToList());
+                _open.Values.Select(o => o.State).ToList());
         }
         finally
         {
@@ -164,9 +166,10 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
         {
             EnsureLoaded();
             var work = new List<NpgsqlBatchCommand>();
-            foreach (var order in _orders.Values.Where(o => o.State.IsOpen && which(o)))
+            foreach (var order in _open.Values.Where(which).ToList())
             {
                 order.Status = BrokerOrderStatus.Canceled;
+                Track(order);
                 work.Add(UpdateOrder(order));
                 work.Add(OrderStatusSql.Update(order.State, clock.GetUtcNow()));
                 changed.Add(order.State);
@@ -217,10 +220,10 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
         {
             if (!_loaded) return;
             var work = new List<NpgsqlBatchCommand>();
-            foreach (var order in _orders.Values)
+            foreach (var order in _open.Values.Where(o => o.Symbol == mark.Symbol && IsMarketable(o, mark.Price)).ToList())
             {
-                if (order.Symbol != mark.Symbol || !order.State.IsOpen || !IsMarketable(order, mark.Price)) continue;
                 Fill(order, mark, work);
+                Track(order);
                 work.Add(UpdateOrder(order));
                 work.Add(OrderStatusSql.Update(order.State, clock.GetUtcNow()));
                 changed.Add(order.State);
@@ -233,6 +236,35 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
         }
         await AwaitCommitAsync(committed);
         foreach (var state in changed) OrderUpdated?.Invoke(state);
+    }
+
+    private const string OrderColumns =
+        "broker_order_id, client_order_id, symbol, side, quantity, order_type, limit_price, time_in_force, status, filled_quantity, avg_fill_price";
+
+    private static PaperOrder ReadOrder(NpgsqlDataReader reader) => new(
+        reader.GetGuid(0), reader.GetString(1), reader.GetString(2), OrderText.ParseSide(reader.GetString(3)), reader.GetDecimal(4),
+        OrderText.ParseType(reader.GetString(5)), reader.IsDBNull(6) ? null : reader.GetDecimal(6), OrderText.ParseTimeInForce(reader.GetString(7)))
+    {
+        Status = OrderText.ParseBrokerStatus(reader.GetString(8)),
+        FilledQuantity = reader.GetDecimal(9),
+        AvgFillPrice = reader.IsDBNull(10) ? null : reader.GetDecimal(10),
+    };
+
+    private BrokerOrderState? Known(string clientOrderId) =>
+        _open.TryGetValue(clientOrderId, out var open) ? open.State : _recent.GetValueOrDefault(clientOrderId);
+
+    /// <summary>Files the order as open or recent after any change; the caller holds the gate.</summary>
+    private void Track(PaperOrder order)
+    {
+        if (order.State.IsOpen)
+        {
+            _open[order.ClientOrderId] = order;
+            return;
+        }
+        _open.Remove(order.ClientOrderId);
+        if (_recent.TryAdd(order.ClientOrderId, order.State)) _recentOrder.Enqueue(order.ClientOrderId);
+        else _recent[order.ClientOrderId] = order.State;
+        while (_recentOrder.Count > RecentCapacity) _recent.Remove(_recentOrder.Dequeue());
     }
 
     private static bool IsMarketable(PaperOrder order, decimal price) => order.Type == OrderType.Market

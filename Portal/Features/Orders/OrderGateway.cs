@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Npgsql;
@@ -25,7 +26,7 @@ public sealed record OrderOutcome(OutcomeKind Kind, OrderRow? Row, string? Detai
 /// with <c>RiskStateUnavailable</c>; if the decision cannot be committed, nothing is acknowledged.
 /// </summary>
 public sealed class OrderGateway(
-    RiskBook risk, LimitStore limits, RateCounter rates, IBroker broker, GroupCommitter writer, NpgsqlDataSource db,
+    RiskBook risk, LimitStore limits, RateCounter rates, IBroker broker, GroupCommitter writer, IDbContextFactory<PortalDbContext> dbFactory,
     TradingStateStore tradingState, SafeModeMonitor safeMode, AutoHaltMonitor autoHalt, TimeProvider clock, ILogger<OrderGateway> logger)
 {
     /// <summary>Not a pure-check reason: the state needed to decide could not be read.</summary>
@@ -64,10 +65,8 @@ public sealed class OrderGateway(
 
     public async Task<OrderRow?> FindAsync(string clientOrderId, CancellationToken ct)
     {
-        await using var command = db.CreateCommand("select * from orders where client_order_id = $1");
-        command.Parameters.AddWithValue(clientOrderId);
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        return await reader.ReadAsync(ct) ? ReadRow(reader) : null;
+        await using var context = await dbFactory.CreateDbContextAsync(ct);
+        return await context.Orders.AsNoTracking().SingleOrDefaultAsync(o => o.ClientOrderId == clientOrderId, ct);
     }
 
     private async Task<OrderOutcome> DecideAsync(ParsedOrder order, byte[] hash, string actor, CancellationToken ct)
@@ -269,36 +268,5 @@ public sealed class OrderGateway(
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)r.Message ?? DBNull.Value });
         command.Parameters.Add(new NpgsqlParameter { Value = now });
         return command;
-    }
-
-    private static OrderRow ReadRow(NpgsqlDataReader reader)
-    {
-        T? Get<T>(string column) => reader.IsDBNull(reader.GetOrdinal(column)) ? default : reader.GetFieldValue<T>(reader.GetOrdinal(column));
-        return new OrderRow
-        {
-            Id = Get<Guid>("id"),
-            ClientOrderId = Get<string>("client_order_id")!,
-            RequestHash = Get<byte[]>("request_hash")!,
-            StrategyId = Get<string>("strategy_id")!,
-            Symbol = Get<string>("symbol")!,
-            Side = Get<string>("side")!,
-            Quantity = Get<decimal>("quantity"),
-            OrderType = Get<string>("order_type")!,
-            LimitPrice = Get<decimal?>("limit_price"),
-            TimeInForce = Get<string>("time_in_force")!,
-            Decision = Get<string>("decision")!,
-            Reason = Get<string>("reason"),
-            LimitValue = Get<decimal?>("limit_value"),
-            ActualValue = Get<decimal?>("actual_value"),
-            Message = Get<string>("message"),
-            ReferencePrice = Get<decimal?>("reference_price"),
-            Status = Get<string>("status")!,
-            BrokerOrderId = Get<string>("broker_order_id"),
-            FilledQuantity = Get<decimal>("filled_quantity"),
-            AvgFillPrice = Get<decimal?>("avg_fill_price"),
-            Actor = Get<string>("actor")!,
-            CreatedAt = Get<DateTimeOffset>("created_at"),
-            UpdatedAt = Get<DateTimeOffset>("updated_at"),
-        };
     }
 }

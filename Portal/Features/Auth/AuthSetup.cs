@@ -10,7 +10,8 @@ public static class AuthSetup
         builder.Services.AddSingleton<ApiKeyService>();
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
-        var authorization = builder.Services.AddAuthorizationBuilder();
+        var authorization = builder.Services.AddAuthorizationBuilder()
+            .AddPolicy(AuthPolicies.AnyCaller, p => p.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser());
         foreach (var scope in Scopes.All)
             authorization.AddPolicy(Scopes.Policy(scope), p => p
                 .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName)

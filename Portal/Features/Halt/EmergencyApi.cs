@@ -15,7 +15,7 @@ public static class EmergencyApi
         app.MapPost("/api/emergency/stop", Stop).WithTags("Emergency").RequireAuthorization(HaltPolicies.CanHalt);
         app.MapPost("/api/emergency/resume", Resume).WithTags("Emergency").RequireAuthorization(HaltPolicies.RiskOfficer);
         app.MapPost("/api/emergency/resume/{requestId:guid}/approve", Approve).WithTags("Emergency").RequireAuthorization(HaltPolicies.RiskOfficer);
-        app.MapGet("/api/trading-state", GetState).WithTags("Emergency").RequireAuthorization(HaltPolicies.AnyCaller);
+        app.MapGet("/api/trading-state", GetState).WithTags("Emergency").RequireAuthorization(AuthPolicies.AnyCaller);
         return app;
     }
 

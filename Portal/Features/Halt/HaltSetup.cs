@@ -9,8 +9,6 @@ public static class HaltPolicies
     public const string CanHalt = "halt:stop";
     /// <summary>Resume and approvals: RiskOfficer people only, never a machine key.</summary>
     public const string RiskOfficer = "halt:risk-officer";
-    /// <summary>Reading the trading state: any authenticated caller.</summary>
-    public const string AnyCaller = "halt:read";
 }
 
 public static class HaltSetup
@@ -36,8 +34,7 @@ public static class HaltSetup
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(HaltPolicies.CanHalt, p => p.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser()
                 .RequireAssertion(c => c.User.HasClaim(ApiKeyAuthenticationHandler.ScopeClaim, Scopes.Halt) || c.User.IsInRole("OnCall") || c.User.IsInRole("RiskOfficer")))
-            .AddPolicy(HaltPolicies.RiskOfficer, p => p.RequireAuthenticatedUser().RequireRole("RiskOfficer"))
-            .AddPolicy(HaltPolicies.AnyCaller, p => p.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser());
+            .AddPolicy(HaltPolicies.RiskOfficer, p => p.RequireAuthenticatedUser().RequireRole("RiskOfficer"));
         return builder;
     }
 }

@@ -4,6 +4,7 @@ using Portal.Features.Auth;
 using Portal.Features.Broker;
 using Portal.Features.Cli;
 using Portal.Features.Demo;
+using Portal.Features.Identity;
 using Portal.Features.Limits;
 using Portal.Features.Orders;
 using Portal.Infrastructure.Postgres;
@@ -16,6 +17,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddPostgres();
 builder.AddRedis();
 builder.AddPortalAuth();
+builder.AddPortalIdentity();
 builder.AddOrderGateway();
 builder.AddBroker();
 builder.AddDemo();
@@ -31,7 +33,8 @@ app.UseAntiforgery();
 app.UseHttpMetrics();
 app.MapOrdersApi();
 app.MapLimitsApi();
-app.MapMetrics("/metrics");
+app.MapPortalIdentity();
+app.MapMetrics("/metrics").AllowAnonymous();
 app.MapPortalUi();
 
 try

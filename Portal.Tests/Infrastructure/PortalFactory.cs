@@ -15,13 +15,20 @@ namespace Portal.Tests.Infrastructure;
 public sealed class PortalFactory : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string?> _settings;
+    private readonly Action<IWebHostBuilder>? _configure;
 
-    private PortalFactory(Dictionary<string, string?> settings) => _settings = settings;
+    private PortalFactory(Dictionary<string, string?> settings, Action<IWebHostBuilder>? configure)
+    {
+        _settings = settings;
+        _configure = configure;
+    }
 
     public string AppConnectionString => _settings["ConnectionStrings:Postgres"]!;
     public string OwnerConnectionString => _settings["ConnectionStrings:PostgresMigrations"]!;
 
-    public static async Task<PortalFactory> StartAsync(IReadOnlyDictionary<string, string?>? overrides = null, string? redisConnection = null)
+    /// <param name="configure">Optional extra host setup, e.g. replacing a service with a test double.</param>
+    public static async Task<PortalFactory> StartAsync(IReadOnlyDictionary<string, string?>? overrides = null, string? redisConnection = null,
+        Action<IWebHostBuilder>? configure = null)
     {
         var services = await TestServices.GetAsync();
         var (app, owner) = await services.CreateDatabaseAsync();
@@ -35,7 +42,7 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
             ["Logging:LogLevel:Default"] = "Warning",
         };
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>()) settings[key] = value;
-        var factory = new PortalFactory(settings);
+        var factory = new PortalFactory(settings, configure);
         _ = factory.Server; // start the host
         await factory.WaitUntilReadyAsync();
         return factory;
@@ -45,6 +52,7 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
     {
         builder.UseEnvironment("Test");
         foreach (var (key, value) in _settings) builder.UseSetting(key, value);
+        _configure?.Invoke(builder);
     }
 
     public T Get<T>() where T : notnull => Services.GetRequiredService<T>();

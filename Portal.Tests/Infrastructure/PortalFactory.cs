@@ -16,8 +16,13 @@ namespace Portal.Tests.Infrastructure;
 public sealed class PortalFactory : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string?> _settings;
+    private readonly Action<IWebHostBuilder>? _configure;
 
-    private PortalFactory(Dictionary<string, string?> settings) => _settings = settings;
+    private PortalFactory(Dictionary<string, string?> settings, Action<IWebHostBuilder>? configure)
+    {
+        _settings = settings;
+        _configure = configure;
+    }
 
     /// <summary>Set when started with a real Kestrel listener (for a browser): http://127.0.0.1:PORT/.</summary>
     public Uri? RealAddress { get; private set; }
@@ -25,12 +30,14 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
     public string AppConnectionString => _settings["ConnectionStrings:Postgres"]!;
     public string OwnerConnectionString => _settings["ConnectionStrings:PostgresMigrations"]!;
 
-    public static async Task<PortalFactory> StartAsync(IReadOnlyDictionary<string, string?>? overrides = null, string? redisConnection = null) =>
-        await StartWithAsync(await NewSettingsAsync(overrides, redisConnection));
+    /// <param name="configure">Optional extra host setup, e.g. replacing a service with a test double.</param>
+    public static async Task<PortalFactory> StartAsync(IReadOnlyDictionary<string, string?>? overrides = null, string? redisConnection = null,
+        Action<IWebHostBuilder>? configure = null) =>
+        await StartWithAsync(await NewSettingsAsync(overrides, redisConnection), configure);
 
     /// <summary>Portal on a real loopback port, for a browser (the in-memory test server has no socket).</summary>
     public static async Task<PortalFactory> StartRealServerAsync(IReadOnlyDictionary<string, string?>? overrides = null) =>
-        await StartWithAsync(await NewSettingsAsync(overrides, null), realServer: true);
+        await StartWithAsync(await NewSettingsAsync(overrides, null), null, realServer: true);
 
     /// <summary>A fresh database and Redis key prefix, plus the test's overrides.</summary>
     private static async Task<Dictionary<string, string?>> NewSettingsAsync(IReadOnlyDictionary<string, string?>? overrides, string? redisConnection)
@@ -54,11 +61,11 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
     }
 
     /// <summary>A second Portal instance sharing this one's database and Redis, as in a multi-instance deployment.</summary>
-    public Task<PortalFactory> StartPeerAsync(bool realServer = false) => StartWithAsync(new Dictionary<string, string?>(_settings), realServer);
+    public Task<PortalFactory> StartPeerAsync(bool realServer = false) => StartWithAsync(new Dictionary<string, string?>(_settings), _configure, realServer);
 
-    private static async Task<PortalFactory> StartWithAsync(Dictionary<string, string?> settings, bool realServer = false)
+    private static async Task<PortalFactory> StartWithAsync(Dictionary<string, string?> settings, Action<IWebHostBuilder>? configure, bool realServer = false)
     {
-        var factory = new PortalFactory(settings);
+        var factory = new PortalFactory(settings, configure);
         if (realServer)
         {
             factory.UseKestrel(o => o.Listen(System.Net.IPAddress.Loopback, 0));
@@ -78,6 +85,7 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
         // Package assets (MudBlazor's CSS and JS) are served from the NuGet cache outside Development only when asked.
         builder.UseStaticWebAssets();
         foreach (var (key, value) in _settings) builder.UseSetting(key, value);
+        _configure?.Invoke(builder);
     }
 
     public T Get<T>() where T : notnull => Services.GetRequiredService<T>();

@@ -10,8 +10,7 @@ public static class AuthSetup
         builder.Services.AddSingleton<ApiKeyService>();
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
-        var authorization = builder.Services.AddAuthorizationBuilder()
-            .AddPolicy(AuthPolicies.AnyCaller, p => p.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser());
+        var authorization = builder.Services.AddAuthorizationBuilder();
         foreach (var scope in Scopes.All)
             authorization.AddPolicy(Scopes.Policy(scope), p => p
                 .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName)

@@ -1,4 +1,4 @@
-using Portal.Features.Auth;
+using Portal.Features.Identity;
 using Portal.Infrastructure.Postgres;
 using Portal.Infrastructure.Redis;
 using StackExchange.Redis;
@@ -28,7 +28,7 @@ public static class LiveSetup
 
     public static IEndpointRouteBuilder MapLiveEvents(this IEndpointRouteBuilder app)
     {
-        app.MapHub<OpsHub>(HubPath).RequireAuthorization(AuthPolicies.AnyCaller);
+        app.MapHub<OpsHub>(HubPath).RequireAuthorization(Policies.AnyCaller);
         return app;
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Portal.Components;
+using Portal.Features.Audit;
 using Portal.Features.Auth;
 using Portal.Features.Broker;
 using Portal.Features.Cli;
@@ -8,6 +9,7 @@ using Portal.Features.Limits;
 using Portal.Features.Orders;
 using Portal.Infrastructure.Postgres;
 using Portal.Infrastructure.Redis;
+using Portal.Jobs;
 using Prometheus;
 
 if (CliCommands.IsVerb(args)) return await CliCommands.RunAsync(args);
@@ -16,6 +18,8 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddPostgres();
 builder.AddRedis();
 builder.AddPortalAuth();
+builder.AddPortalJobs();
+builder.AddAuditTrail();
 builder.AddOrderGateway();
 builder.AddBroker();
 builder.AddDemo();
@@ -31,6 +35,8 @@ app.UseAntiforgery();
 app.UseHttpMetrics();
 app.MapOrdersApi();
 app.MapLimitsApi();
+app.MapAuditApi();
+app.MapJobsDashboard();
 app.MapMetrics("/metrics");
 app.MapPortalUi();
 

@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Portal.Domain.Audit;
 using Portal.Features.Auth;
 using Portal.Features.Broker;
 using Portal.Features.Risk;
@@ -16,10 +17,14 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string?> _settings;
 
+    /// <summary>One audit signing key for the whole run, as a deployment has one.</summary>
+    public static readonly string AuditSigningKeyPem = GenerateSigningKey();
+
     private PortalFactory(Dictionary<string, string?> settings) => _settings = settings;
 
     public string AppConnectionString => _settings["ConnectionStrings:Postgres"]!;
     public string OwnerConnectionString => _settings["ConnectionStrings:PostgresMigrations"]!;
+    public string CheckpointFile => _settings["Audit:CheckpointFile"]!;
 
     public static async Task<PortalFactory> StartAsync(IReadOnlyDictionary<string, string?>? overrides = null, string? redisConnection = null)
     {
@@ -33,6 +38,10 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
             ["Redis:KeyPrefix"] = $"t{Guid.NewGuid():N}:",
             ["Demo:Enabled"] = "false",
             ["Logging:LogLevel:Default"] = "Warning",
+            ["Audit:SigningKeyPem"] = AuditSigningKeyPem,
+            ["Audit:CheckpointFile"] = Path.Combine(Path.GetTempPath(), "portal-tests", $"checkpoints-{Guid.NewGuid():N}.jsonl"),
+            // Hangfire is process-global: no job server in tests; jobs are called directly.
+            ["Hangfire:ServerEnabled"] = "false",
         };
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>()) settings[key] = value;
         var factory = new PortalFactory(settings);
@@ -67,6 +76,12 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
         var client = CreateClient();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         return client;
+    }
+
+    private static string GenerateSigningKey()
+    {
+        using var signer = CheckpointSigner.Generate();
+        return signer.ExportPrivateKeyPem();
     }
 
     public void SetPrice(string symbol, decimal price) =>

@@ -76,7 +76,7 @@ public static class AuditApi
         {
             response.ContentType = "text/csv; charset=utf-8";
             response.Headers.ContentDisposition = $"attachment; filename=\"audit-{from}-{to}.csv\"";
-            await export.WriteCsvAsync(response.Body, from, to, query.Types, query.Actor, ct);
+            await export.WriteCsvAsync(response.Body, from, to, query, ct);
         }
         return TypedResults.Empty;
     }

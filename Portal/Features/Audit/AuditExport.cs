@@ -59,23 +59,26 @@ public sealed class AuditExport(AuditChainStore store, AuditKeys keys)
             }, ct);
     }
 
-    /// <summary>Writes CSV with a header row: seq, time, actor, type, subject, payload, prev_hash, hash.</summary>
-    public async Task WriteCsvAsync(Stream output, long from, long to, IReadOnlyList<string> types, string? actor, CancellationToken ct)
+    /// <summary>
+    /// Writes CSV with a header row: seq, time, actor, type, subject, payload, prev_hash, hash. Within the seq range,
+    /// a time range filters exactly (the range's ends may hold events timed outside it, e.g. a late-recorded halt).
+    /// </summary>
+    public async Task WriteCsvAsync(Stream output, long from, long to, AuditExportQuery query, CancellationToken ct)
     {
         await using var writer = new StreamWriter(output, new UTF8Encoding(false), 1 << 16, leaveOpen: true);
         await writer.WriteAsync("seq,time,actor,type,subject,payload,prev_hash,hash\r\n");
         var filters = new StringBuilder();
         var parameters = new List<object>();
-        if (types.Count > 0)
+        // $1 and $2 are the seq range; each filter's value is the next parameter.
+        void Filter(string condition, object value)
         {
-            parameters.Add(types.ToArray());
-            filters.Append(CultureInfo.InvariantCulture, $" and type = any(${2 + parameters.Count})");
+            parameters.Add(value);
+            filters.Append(" and ").Append(condition.Replace("@", "$" + (2 + parameters.Count).ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
         }
-        if (actor is not null)
-        {
-            parameters.Add(actor);
-            filters.Append(CultureInfo.InvariantCulture, $" and actor = ${2 + parameters.Count}");
-        }
+        if (query.Types.Count > 0) Filter("type = any(@)", query.Types.ToArray());
+        if (query.Actor is not null) Filter("actor = @", query.Actor);
+        if (query.FromTime is { } fromTime) Filter("time >= @", fromTime.ToUniversalTime());
+        if (query.ToTime is { } toTime) Filter("time < @", toTime.ToUniversalTime());
         var line = new StringBuilder();
         await ReadChunkedAsync(from, to,
             "select seq, time, actor, type, subject, payload::text, prev_hash, hash from audit_events where seq >= $1 and seq <= $2" + filters, parameters,

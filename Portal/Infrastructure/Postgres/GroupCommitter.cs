@@ -102,23 +102,43 @@ public sealed class GroupCommitter(NpgsqlDataSource dataSource, IOptions<GroupCo
         }
     }
 
+    /// <summary>
+    /// BEGIN, the units' statements and COMMIT travel in one round trip. With audit events, the batch ends with the
+    /// head lock instead, and the sealed events go with the COMMIT: two round trips, and the head is locked only
+    /// for the second one and the commit.
+    /// </summary>
     private async Task ExecuteInTransactionAsync(IReadOnlyList<PgWork> units, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using var transaction = await connection.BeginTransactionAsync(ct);
-        await using var npgsqlBatch = new NpgsqlBatch(connection, transaction);
+        await using var npgsqlBatch = new NpgsqlBatch(connection);
+        npgsqlBatch.BatchCommands.Add(new NpgsqlBatchCommand("begin"));
         foreach (var unit in units)
             foreach (var command in unit.Commands)
                 npgsqlBatch.BatchCommands.Add(command);
         try
         {
-            if (npgsqlBatch.BatchCommands.Count > 0) await npgsqlBatch.ExecuteNonQueryAsync(ct);
+            if (!units.Any(u => u.AuditEvents.Count > 0))
+            {
+                npgsqlBatch.BatchCommands.Add(new NpgsqlBatchCommand("commit"));
+                await npgsqlBatch.ExecuteNonQueryAsync(ct);
+                return;
+            }
+
+            npgsqlBatch.BatchCommands.Add(AuditChainWriter.LockHeadCommand());
+            (long Seq, byte[] Hash) head;
+            await using (var reader = await npgsqlBatch.ExecuteReaderAsync(ct))
+                head = await AuditChainWriter.ReadHeadAsync(reader, ct);
+            // RecordsAffected is known now that the reader is consumed.
             var audit = new List<AuditEventDraft>();
             foreach (var unit in units)
                 if (unit.AuditEvents.Count > 0 && (unit.AuditWhen?.Invoke() ?? true))
                     audit.AddRange(unit.AuditEvents);
-            await AuditChainWriter.AppendAsync(connection, transaction, audit, ct);
-            await transaction.CommitAsync(ct);
+            await using var finish = new NpgsqlBatch(connection);
+            if (audit.Count > 0)
+                foreach (var command in AuditChainWriter.AppendCommands(head, audit).Commands)
+                    finish.BatchCommands.Add(command);
+            finish.BatchCommands.Add(new NpgsqlBatchCommand("commit"));
+            await finish.ExecuteNonQueryAsync(ct);
         }
         finally
         {

@@ -1,4 +1,5 @@
 using System.Data;
+using System.Threading.Channels;
 using Npgsql;
 using Portal.Domain.Audit;
 
@@ -9,6 +10,9 @@ public sealed class AuditChainStore(NpgsqlDataSource db, AuditKeys keys, AuditCh
 {
     /// <summary>Rows per query while streaming: bounded queries, so stopping early never drains a huge result.</summary>
     private const int Chunk = 50_000;
+
+    /// <summary>Rows handed from the reading task to the verifying one at a time.</summary>
+    private const int Batch = 1_000;
 
     public NpgsqlDataSource DataSource => db;
 
@@ -83,36 +87,56 @@ public sealed class AuditChainStore(NpgsqlDataSource db, AuditKeys keys, AuditCh
     public SignedCheckpoint? LatestValid(IEnumerable<SignedCheckpoint> checkpoints, long atMostSeq) =>
         checkpoints.Where(c => c.Seq <= atMostSeq && keys.Verifier.Verify(c)).MaxBy(c => c.Seq);
 
-    /// <summary>Streams rows with <paramref name="afterSeq"/> &lt; seq ≤ <paramref name="toSeq"/> in seq order until <paramref name="accept"/> returns false.</summary>
-    public static async Task ReadRowsAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, long afterSeq, long toSeq, Func<AuditRow, bool> accept, CancellationToken ct)
+    /// <summary>
+    /// Reads rows with <paramref name="afterSeq"/> &lt; seq ≤ <paramref name="toSeq"/> in seq order into
+    /// <paramref name="rows"/>, in arrays of up to <see cref="Batch"/>, then completes it. Without
+    /// <paramref name="withColumns"/> only what the hash and the links need is read (time, actor, type, subject and
+    /// payload come back empty).
+    /// </summary>
+    public static async Task ReadRowsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, long afterSeq, long toSeq,
+        bool withColumns, ChannelWriter<AuditRow[]> rows, CancellationToken ct)
     {
-        await using var command = new NpgsqlCommand("""
-            select seq, time, actor, type, subject, payload::text, prev_hash, hash, canonical
-            from audit_events where seq > $1 and seq <= $2 order by seq limit $3
-            """, connection, transaction);
-        var after = new NpgsqlParameter<long>();
-        command.Parameters.Add(after);
-        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = toSeq });
-        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = Chunk });
-        var last = afterSeq;
-        while (last < toSeq)
+        try
         {
-            after.TypedValue = last;
-            var rows = 0;
-            await using (var reader = await command.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct))
+            await using var command = new NpgsqlCommand(withColumns
+                ? "select seq, prev_hash, hash, canonical, time, actor, type, subject, payload::text from audit_events where seq > $1 and seq <= $2 order by seq limit $3"
+                : "select seq, prev_hash, hash, canonical from audit_events where seq > $1 and seq <= $2 order by seq limit $3",
+                connection, transaction);
+            var after = new NpgsqlParameter<long>();
+            command.Parameters.Add(after);
+            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = toSeq });
+            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = Chunk });
+            var last = afterSeq;
+            while (last < toSeq)
             {
-                while (await reader.ReadAsync(ct))
+                after.TypedValue = last;
+                var read = 0;
+                var batch = new List<AuditRow>(Batch);
+                await using (var reader = await command.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct))
                 {
-                    rows++;
-                    var row = new AuditRow(
-                        reader.GetInt64(0), reader.GetFieldValue<DateTimeOffset>(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
-                        reader.GetString(5), reader.GetFieldValue<byte[]>(6), reader.GetFieldValue<byte[]>(7), reader.GetFieldValue<byte[]>(8));
-                    last = row.Seq;
-                    if (!accept(row)) return;
+                    while (await reader.ReadAsync(ct))
+                    {
+                        read++;
+                        var (seq, prev, hash, canonical) = (reader.GetInt64(0), reader.GetFieldValue<byte[]>(1), reader.GetFieldValue<byte[]>(2), reader.GetFieldValue<byte[]>(3));
+                        batch.Add(withColumns
+                            ? new AuditRow(seq, reader.GetFieldValue<DateTimeOffset>(4), reader.GetString(5), reader.GetString(6), reader.GetString(7), reader.GetString(8), prev, hash, canonical)
+                            : new AuditRow(seq, default, "", "", "", "", prev, hash, canonical));
+                        last = seq;
+                        if (batch.Count == Batch)
+                        {
+                            await rows.WriteAsync([.. batch], ct);
+                            batch.Clear();
+                        }
+                    }
                 }
+                if (batch.Count > 0) await rows.WriteAsync([.. batch], ct);
+                if (read < Chunk) break;
             }
-            if (rows < Chunk) return;
+            rows.TryComplete();
+        }
+        catch (Exception ex)
+        {
+            rows.TryComplete(ex);
         }
     }
 
@@ -126,10 +150,15 @@ public sealed class AuditChainStore(NpgsqlDataSource db, AuditKeys keys, AuditCh
 
     public sealed record RangeCheck(long Verified, long? FirstBadSeq, string? Problem, long? LastGoodCheckpointSeq, long HeadSeq, byte[] HeadHash);
 
-    /// <summary>Verifies rows after <paramref name="start"/> (or from the beginning) up to <paramref name="head"/>, within the caller's snapshot.</summary>
+    /// <summary>
+    /// Verifies rows after <paramref name="start"/> (or from the beginning) up to <paramref name="head"/>, within the
+    /// caller's snapshot. One task reads while this one verifies. <paramref name="compareColumns"/> also checks that
+    /// time, actor, type, subject and payload say what the hashed bytes say (the costly part); without it only the
+    /// chain itself (hashes, links, checkpoints) is checked.
+    /// </summary>
     public async Task<RangeCheck> VerifyRangeAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, SignedCheckpoint? start, List<SignedCheckpoint> checkpoints,
-        (long Seq, byte[] Hash) head, CancellationToken ct)
+        (long Seq, byte[] Hash) head, CancellationToken ct, bool compareColumns = true)
     {
         var verifier = new AuditVerifier(new AuditVerifierOptions
         {
@@ -137,8 +166,25 @@ public sealed class AuditChainStore(NpgsqlDataSource db, AuditKeys keys, AuditCh
             StartHash = start?.Hash,
             Checkpoints = checkpoints,
             CheckpointVerifier = keys.Verifier,
+            CompareColumns = compareColumns,
         });
-        await ReadRowsAsync(connection, transaction, start?.Seq ?? 0, head.Seq, row => verifier.Append(row), ct);
+        var rows = Channel.CreateBounded<AuditRow[]>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
+        using (var stopReading = CancellationTokenSource.CreateLinkedTokenSource(ct))
+        {
+            var reading = Task.Run(() => ReadRowsAsync(connection, transaction, start?.Seq ?? 0, head.Seq, compareColumns, rows.Writer, stopReading.Token), ct);
+            try
+            {
+                await foreach (var batch in rows.Reader.ReadAllAsync(ct))
+                    if (!verifier.Append(batch)) break;
+            }
+            finally
+            {
+                // After the first problem the rest is not needed; the reader must be done before the connection is used again.
+                await stopReading.CancelAsync();
+                await reading;
+            }
+        }
+        if (verifier.Result.Ok) await rows.Reader.Completion;
         var result = verifier.Complete();
         var lastGood = checkpoints.Where(c => c.Seq <= result.HeadSeq).Select(c => (long?)c.Seq).Max();
         var (firstBad, problem) = (result.FirstBadSeq, result.Problem);

@@ -28,6 +28,13 @@ switch (mode)
 }
 return 0;
 
+// Wall-clock rates depend on what else the machine runs; CPU time shows this code's own cost.
+static double CpuSeconds()
+{
+    using var self = Process.GetCurrentProcess();
+    return self.TotalProcessorTime.TotalSeconds;
+}
+
 static AuditEventDraft Draft(long n) => AuditEventDraft.Create(DateTimeOffset.UtcNow, "bench:writer", n % 2 == 0 ? "order.accepted" : "order.rejected",
     "order:bench-" + n.ToString(CultureInfo.InvariantCulture),
     new { clientOrderId = "bench-" + n, strategyId = "s1", symbol = "AAPL", side = "buy", quantity = "3", referencePrice = "228.51", reason = (string?)null });
@@ -62,6 +69,7 @@ async Task AppendAsync(int seconds, int writers, int inflight)
     await committer.StopAsync(CancellationToken.None);
     Console.WriteLine($"append_events {appended} events");
     Console.WriteLine($"append_rate {appended / elapsed:F0} events/s");
+    Console.WriteLine($"append_cpu {CpuSeconds():F1} s of this process's CPU");
 }
 
 async Task FillAsync(int count)
@@ -102,6 +110,7 @@ async Task VerifyAsync(bool compareColumns)
             if (check.Problem is not null) throw new InvalidOperationException(check.Problem);
             var name = compareColumns ? "verify_with_columns" : "verify_links_only";
             Console.WriteLine($"{name}_rate {check.Verified / watch.Elapsed.TotalSeconds:F0} events/s ({check.Verified} events)");
+            Console.WriteLine($"{name}_cpu {CpuSeconds():F1} s of this process's CPU (PostgreSQL's not included)");
         }
     }
 }
@@ -120,6 +129,7 @@ async Task ExportAsync(string path)
         using var self = Process.GetCurrentProcess();
         Console.WriteLine($"export_events {to - from + 1} events");
         Console.WriteLine($"export_seconds {seconds:F1} s");
+        Console.WriteLine($"export_cpu {CpuSeconds():F1} s of this process's CPU (PostgreSQL's not included)");
         Console.WriteLine($"export_peak_working_set {self.PeakWorkingSet64 / (1024 * 1024)} MiB");
         Console.WriteLine($"export_gc_heap_after {GC.GetTotalMemory(false) / (1024 * 1024)} MiB");
     }

@@ -37,9 +37,9 @@ public sealed class AuditVerificationJobTests : IAsyncLifetime
 
         var verified = Assert.Single(await _portal.EventsAsync(AuditVerification.VerifiedType));
         Assert.Equal("job:" + AuditVerificationJob.RecurringJobId, verified.Actor);
-        Assert.True(verified.Payload.GetProperty("Ok").GetBoolean());
-        Assert.Equal("full", verified.Payload.GetProperty("Mode").GetString());
-        Assert.Equal(head, verified.Payload.GetProperty("ToSeq").GetInt64());
+        Assert.True(verified.Payload.GetProperty("ok").GetBoolean());
+        Assert.Equal("full", verified.Payload.GetProperty("mode").GetString());
+        Assert.Equal(head, verified.Payload.GetProperty("toSeq").GetInt64());
         Assert.Equal(1, AuditMetrics.VerificationOk.WithLabels("full").Value);
         // The checkpoint covers the head including the verification's own event.
         Assert.Equal(head + 1, await OrderRequests.ScalarAsync(_portal.AppConnectionString, "select max(seq) from audit_checkpoints"));
@@ -57,8 +57,8 @@ public sealed class AuditVerificationJobTests : IAsyncLifetime
         await _portal.Get<AuditVerificationJob>().RunAsync(CancellationToken.None);
 
         var verified = Assert.Single(await _portal.EventsAsync(AuditVerification.VerifiedType));
-        Assert.False(verified.Payload.GetProperty("Ok").GetBoolean());
-        Assert.Equal(10, verified.Payload.GetProperty("FirstBadSeq").GetInt64());
+        Assert.False(verified.Payload.GetProperty("ok").GetBoolean());
+        Assert.Equal(10, verified.Payload.GetProperty("firstBadSeq").GetInt64());
         Assert.Equal(0, await OrderRequests.ScalarAsync(_portal.AppConnectionString, "select count(*) from audit_checkpoints"));
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 using Npgsql;
 using Portal.Domain.Audit;
 using Portal.Jobs.Audit;
@@ -59,7 +60,7 @@ public sealed class AuditVerification(
         else
             logger.LogCritical("AUDIT CHAIN VERIFICATION FAILED ({Mode}) at seq {Seq}: {Problem}", report.Mode, report.FirstBadSeq, report.Problem);
 
-        var draft = AuditEventDraft.Create(clock.GetUtcNow(), actor, VerifiedType, "audit:chain", report);
+        var draft = AuditEventDraft.Create(clock.GetUtcNow(), actor, VerifiedType, "audit:chain", report, JsonSerializerOptions.Web);
         try
         {
             await trail.AppendAsync(draft);

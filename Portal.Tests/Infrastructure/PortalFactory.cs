@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Portal.Domain.Audit;
 using Portal.Features.Auth;
 using Portal.Features.Broker;
 using Portal.Features.Halt;
@@ -18,6 +19,9 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
     private readonly Dictionary<string, string?> _settings;
     private readonly Action<IWebHostBuilder>? _configure;
 
+    /// <summary>One audit signing key for the whole run, as a deployment has one.</summary>
+    public static readonly string AuditSigningKeyPem = GenerateSigningKey();
+
     private PortalFactory(Dictionary<string, string?> settings, Action<IWebHostBuilder>? configure)
     {
         _settings = settings;
@@ -29,6 +33,7 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
 
     public string AppConnectionString => _settings["ConnectionStrings:Postgres"]!;
     public string OwnerConnectionString => _settings["ConnectionStrings:PostgresMigrations"]!;
+    public string CheckpointFile => _settings["Audit:CheckpointFile"]!;
 
     /// <param name="configure">Optional extra host setup, e.g. replacing a service with a test double.</param>
     public static async Task<PortalFactory> StartAsync(IReadOnlyDictionary<string, string?>? overrides = null, string? redisConnection = null,
@@ -55,6 +60,10 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
             // Tests set prices by hand; only the market-data test wants the feed's silence noticed.
             ["TradingState:MarketDataSilenceThreshold"] = "01:00:00",
             ["TradingState:SilenceHaltThreshold"] = "02:00:00",
+            ["Audit:SigningKeyPem"] = AuditSigningKeyPem,
+            ["Audit:CheckpointFile"] = Path.Combine(Path.GetTempPath(), "portal-tests", $"checkpoints-{Guid.NewGuid():N}.jsonl"),
+            // Hangfire is process-global: no job server in tests; jobs are called directly.
+            ["Hangfire:ServerEnabled"] = "false",
         };
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>()) settings[key] = value;
         return settings;
@@ -112,6 +121,12 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
         var client = CreateClient();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         return client;
+    }
+
+    private static string GenerateSigningKey()
+    {
+        using var signer = CheckpointSigner.Generate();
+        return signer.ExportPrivateKeyPem();
     }
 
     public void SetPrice(string symbol, decimal price) =>

@@ -19,6 +19,10 @@ public sealed class StartupValidationTests
         info.Environment["ConnectionStrings__Postgres"] = services.Postgres.ConnectionString("portal_template", "portal_app", PostgresServer.AppPassword);
         info.Environment["ConnectionStrings__Redis"] = services.Redis.ConnectionString;
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        // Everything else valid, so the failure can only come from the variable under test.
+        info.Environment["Audit__SigningKeyPem"] = PortalFactory.AuditSigningKeyPem;
+        info.Environment["Audit__CheckpointFile"] = Path.Combine(Path.GetTempPath(), "portal-tests", $"startup-{Guid.NewGuid():N}.jsonl");
+        info.Environment["Hangfire__ServerEnabled"] = "false";
         foreach (var (key, value) in environment) info.Environment[key] = value;
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();

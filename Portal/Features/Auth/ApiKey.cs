@@ -20,7 +20,10 @@ public static class Scopes
     public const string Halt = "halt";
     public const string Limits = "limits";
 
-    public static readonly IReadOnlyList<string> All = [Orders, Ticks, Observations, Halt, Limits];
+    /// <summary>Verify and export the audit trail (until the Compliance role exists).</summary>
+    public const string Audit = "audit";
+
+    public static readonly IReadOnlyList<string> All = [Orders, Ticks, Observations, Halt, Limits, Audit];
 
     public static string Policy(string scope) => "scope:" + scope;
 }

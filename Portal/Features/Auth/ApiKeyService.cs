@@ -2,6 +2,8 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Caching.Memory;
+using Portal.Domain.Audit;
+using Portal.Features.Audit;
 using Portal.Infrastructure.Postgres;
 
 namespace Portal.Features.Auth;
@@ -9,14 +11,17 @@ namespace Portal.Features.Auth;
 /// <summary>
 /// Creates, validates and revokes API keys. Keys are 256-bit random tokens, so a plain SHA-256 is
 /// enough to store them (no slow hash needed against guessing). Validations are cached for a few
-/// seconds; revocation on this instance takes effect at once, on others within that time.
+/// seconds; revocation on this instance takes effect at once, on others within that time. Creation and
+/// revocation are audited in the same transaction (names, ids and scopes; never the key or its prefix).
 /// </summary>
 public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory, IMemoryCache cache, TimeProvider clock)
 {
     public const string TokenPrefix = "pk_";
+    public const string SystemActor = "system";
     private static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(5);
 
-    public async Task<(string Key, ApiKey Record)> CreateAsync(string name, IReadOnlyCollection<string> scopes, CancellationToken ct = default)
+    public async Task<(string Key, ApiKey Record)> CreateAsync(
+        string name, IReadOnlyCollection<string> scopes, string actor = SystemActor, CancellationToken ct = default)
     {
         if (string.IsNullOrWhiteSpace(name) || name.Length > 80) throw new ArgumentException("The name must be 1 to 80 characters.", nameof(name));
         var unknown = scopes.Where(s => !Scopes.All.Contains(s)).ToList();
@@ -34,18 +39,24 @@ public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory, 
             CreatedAt = clock.GetUtcNow(),
         };
         await using var db = await dbFactory.CreateDbContextAsync(ct);
+        await using var transaction = await db.Database.BeginTransactionAsync(ct);
         db.ApiKeys.Add(record);
         await db.SaveChangesAsync(ct);
+        await AuditTrail.AppendInTransactionAsync(db, [Event(actor, "apikey.created", record, new { id = record.Id, name, scopes = record.Scopes })], ct);
+        await transaction.CommitAsync(ct);
         return (key, record);
     }
 
-    public async Task<bool> RevokeAsync(string name, CancellationToken ct = default)
+    public async Task<bool> RevokeAsync(string name, string actor = SystemActor, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
+        await using var transaction = await db.Database.BeginTransactionAsync(ct);
         var record = await db.ApiKeys.SingleOrDefaultAsync(k => k.Name == name && k.RevokedAt == null, ct);
         if (record is null) return false;
         record.RevokedAt = clock.GetUtcNow();
         await db.SaveChangesAsync(ct);
+        await AuditTrail.AppendInTransactionAsync(db, [Event(actor, "apikey.revoked", record, new { id = record.Id, name })], ct);
+        await transaction.CommitAsync(ct);
         cache.Remove(CacheKey(record.KeyHash));
         return true;
     }
@@ -69,6 +80,9 @@ public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory, 
         var hash = Hash(token);
         return await db.ApiKeys.AnyAsync(k => k.KeyHash == hash && k.RevokedAt == null, ct);
     }
+
+    private AuditEventDraft Event<T>(string actor, string type, ApiKey record, T payload) =>
+        AuditEventDraft.Create(clock.GetUtcNow(), actor, type, "apikey:" + record.Id, payload);
 
     private static byte[] Hash(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
 

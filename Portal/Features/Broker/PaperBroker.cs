@@ -1,7 +1,9 @@
 using Npgsql;
+using Portal.Domain.Audit;
 using Portal.Domain.Broker;
 using Portal.Domain.Orders;
 using Portal.Domain.Risk;
+using Portal.Features.Audit;
 using Portal.Features.Orders;
 using Portal.Features.Risk;
 using Portal.Infrastructure.Postgres;
@@ -18,7 +20,8 @@ public sealed class PaperBrokerOptions
 /// The built-in broker: fills market orders at the last valid price moved against the side by the
 /// slippage model, rests limit orders until the price crosses them. Its state lives in memory and
 /// every change is committed to Postgres (together with the order's status in <c>orders</c>)
-/// before the caller hears of it. Submission is idempotent on the client order id.
+/// before the caller hears of it, with its audit events (acknowledgement, fills, cancels) in the same
+/// transaction. Submission is idempotent on the client order id.
 /// </summary>
 public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, PriceBook prices, TimeProvider clock, ILogger<PaperBroker> logger)
     : IBroker
@@ -96,19 +99,26 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
             var order = new PaperOrder(Guid.CreateVersion7(clock.GetUtcNow()), request.ClientOrderId, request.Symbol, request.Side,
                 request.Quantity, request.Type, request.LimitPrice, request.TimeInForce);
             var work = new List<NpgsqlBatchCommand> { InsertOrder(order) };
+            var audit = new List<AuditEventDraft>();
             if (prices.Get(request.Symbol) is not { } mark)
             {
                 order.Status = BrokerOrderStatus.Rejected;
                 order.RejectReason = "no market price for the symbol";
             }
-            else if (IsMarketable(order, mark.Price)) Fill(order, mark, work);
+            else if (IsMarketable(order, mark.Price)) Fill(order, mark, work, audit);
             else if (order.TimeInForce is TimeInForce.Ioc or TimeInForce.Fok) order.Status = BrokerOrderStatus.Canceled;
             Track(order);
             work.Add(UpdateOrder(order));
             work.Add(OrderStatusSql.Update(order.State, clock.GetUtcNow()));
             state = order.State;
+            audit.Insert(0, Event("broker.order.acknowledged", order, new
+            {
+                brokerOrderId = order.BrokerOrderId, clientOrderId = order.ClientOrderId, symbol = order.Symbol, side = OrderText.Format(order.Side),
+                quantity = AuditTrail.Text(order.Quantity), orderType = OrderText.Format(order.Type), limitPrice = AuditTrail.Text(order.LimitPrice),
+                timeInForce = OrderText.Format(order.TimeInForce), status = OrderText.Format(order.Status), rejectReason = order.RejectReason,
+            }));
             // Enqueued under the lock, so commits happen in the order the state changed.
-            committed = writer.CommitAsync(new PgWork([.. work]));
+            committed = writer.CommitAsync(new PgWork([.. work]) { AuditEvents = audit });
         }
         finally
         {
@@ -166,15 +176,21 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
         {
             EnsureLoaded();
             var work = new List<NpgsqlBatchCommand>();
+            var audit = new List<AuditEventDraft>();
             foreach (var order in _open.Values.Where(which).ToList())
             {
                 order.Status = BrokerOrderStatus.Canceled;
                 Track(order);
                 work.Add(UpdateOrder(order));
                 work.Add(OrderStatusSql.Update(order.State, clock.GetUtcNow()));
+                audit.Add(Event("broker.order.canceled", order, new
+                {
+                    brokerOrderId = order.BrokerOrderId, clientOrderId = order.ClientOrderId,
+                    filledQuantity = AuditTrail.Text(order.FilledQuantity), canceledQuantity = AuditTrail.Text(order.Quantity - order.FilledQuantity),
+                }));
                 changed.Add(order.State);
             }
-            committed = work.Count == 0 ? Task.CompletedTask : writer.CommitAsync(new PgWork([.. work]));
+            committed = work.Count == 0 ? Task.CompletedTask : writer.CommitAsync(new PgWork([.. work]) { AuditEvents = audit });
         }
         finally
         {
@@ -220,15 +236,16 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
         {
             if (!_loaded) return;
             var work = new List<NpgsqlBatchCommand>();
+            var audit = new List<AuditEventDraft>();
             foreach (var order in _open.Values.Where(o => o.Symbol == mark.Symbol && IsMarketable(o, mark.Price)).ToList())
             {
-                Fill(order, mark, work);
+                Fill(order, mark, work, audit);
                 Track(order);
                 work.Add(UpdateOrder(order));
                 work.Add(OrderStatusSql.Update(order.State, clock.GetUtcNow()));
                 changed.Add(order.State);
             }
-            committed = work.Count == 0 ? Task.CompletedTask : writer.CommitAsync(new PgWork([.. work]));
+            committed = work.Count == 0 ? Task.CompletedTask : writer.CommitAsync(new PgWork([.. work]) { AuditEvents = audit });
         }
         finally
         {
@@ -270,7 +287,7 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
     private static bool IsMarketable(PaperOrder order, decimal price) => order.Type == OrderType.Market
         || (order.Side == OrderSide.Buy ? price <= order.LimitPrice : price >= order.LimitPrice);
 
-    private void Fill(PaperOrder order, PriceMark mark, List<NpgsqlBatchCommand> work)
+    private void Fill(PaperOrder order, PriceMark mark, List<NpgsqlBatchCommand> work, List<AuditEventDraft> audit)
     {
         var quantity = order.Quantity - order.FilledQuantity;
         var price = _slippage.FillPrice(order.Side, mark.Price, quantity, mark.Volatility);
@@ -308,7 +325,16 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
                 on conflict (symbol) do update set quantity = $2, avg_price = $3, realized_pnl = paper_positions.realized_pnl + $4, updated_at = $5
                 """, order.Symbol, after, avg, realized, now));
         work.Add(Command("update paper_account set cash = $1, updated_at = $2 where id = 1", _cash, now));
+        audit.Add(Event("broker.fill", order, new
+        {
+            brokerOrderId = order.BrokerOrderId, clientOrderId = order.ClientOrderId, symbol = order.Symbol, side = OrderText.Format(order.Side),
+            quantity = AuditTrail.Text(quantity), price = AuditTrail.Text(price), filledQuantity = AuditTrail.Text(order.FilledQuantity),
+            avgFillPrice = AuditTrail.Text(order.AvgFillPrice), status = OrderText.Format(order.Status),
+        }));
     }
+
+    private AuditEventDraft Event<T>(string type, PaperOrder order, T payload) =>
+        AuditEventDraft.Create(clock.GetUtcNow(), "broker:" + Name, type, "order:" + order.ClientOrderId, payload);
 
     private NpgsqlBatchCommand InsertOrder(PaperOrder order) => Command("""
         insert into paper_orders (broker_order_id, client_order_id, symbol, side, quantity, order_type, limit_price, time_in_force, status, created_at, updated_at)

@@ -1,3 +1,4 @@
+using Portal.Features.Audit;
 using Portal.Features.Auth;
 using Portal.Features.Identity;
 using Portal.Infrastructure.Postgres;
@@ -7,7 +8,11 @@ namespace Portal.Features.Cli;
 /// <summary>Administrative verbs: <c>dotnet Portal.dll VERB ...</c>. They use the same configuration as the server.</summary>
 public static class CliCommands
 {
-    private static readonly string[] Verbs = ["migrate", "create-api-key", "revoke-api-key", "create-user", "seed-demo", "healthcheck"];
+    private static readonly string[] Verbs =
+        ["migrate", "create-api-key", "revoke-api-key", "create-user", "seed-demo", "healthcheck", AuditCli.GenerateKey, AuditCli.VerifyExport];
+
+    /// <summary>Who the audit trail names for changes made here: the operating-system user running the verb.</summary>
+    private static string CliActor => "cli:" + Environment.UserName;
 
     public static bool IsVerb(string[] args) => args.Length > 0 && Verbs.Contains(args[0]);
 
@@ -15,6 +20,9 @@ public static class CliCommands
     {
         var verb = args[0];
         var options = ParseOptions(args.Skip(1).ToArray());
+        // These two need no configuration or database: they run anywhere the export or the key is.
+        if (verb == AuditCli.GenerateKey) return AuditCli.GenerateKeyFile(options.GetValueOrDefault("out"), Console.Out, Console.Error);
+        if (verb == AuditCli.VerifyExport) return AuditCli.VerifyExportFile(args[1..], Console.Out, Console.Error);
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [] });
         if (verb == "migrate")
         {
@@ -34,11 +42,11 @@ public static class CliCommands
             case "create-api-key":
             {
                 if (!options.TryGetValue("name", out var name) || !options.TryGetValue("scopes", out var scopeList))
-                    return Usage("create-api-key --name NAME --scopes orders[,ticks,observations,halt,limits]");
+                    return Usage("create-api-key --name NAME --scopes orders[,ticks,observations,halt,limits,audit]");
                 var scopes = scopeList == "all" ? Scopes.All.ToArray() : scopeList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                 try
                 {
-                    var (key, record) = await keys.CreateAsync(name, scopes);
+                    var (key, record) = await keys.CreateAsync(name, scopes, CliActor);
                     Console.WriteLine($"Created API key '{record.Name}' (id {record.Id}, scopes {string.Join(",", record.Scopes)}). It is shown once:");
                     Console.WriteLine(key);
                     return 0;
@@ -51,7 +59,7 @@ public static class CliCommands
             }
             case "revoke-api-key":
                 if (!options.TryGetValue("name", out var revokeName)) return Usage("revoke-api-key --name NAME");
-                if (await keys.RevokeAsync(revokeName)) { Console.WriteLine($"Revoked API key '{revokeName}'."); return 0; }
+                if (await keys.RevokeAsync(revokeName, CliActor)) { Console.WriteLine($"Revoked API key '{revokeName}'."); return 0; }
                 Console.Error.WriteLine($"No active API key is named '{revokeName}'.");
                 return 1;
             case "create-user":
@@ -75,8 +83,8 @@ public static class CliCommands
         var key = File.Exists(keyFile) ? (await File.ReadAllTextAsync(keyFile)).Trim() : null;
         if (key is null || !await keys.IsActiveAsync(key, CancellationToken.None))
         {
-            await keys.RevokeAsync("demo");
-            (key, _) = await keys.CreateAsync("demo", Scopes.All.ToArray());
+            await keys.RevokeAsync("demo", CliActor);
+            (key, _) = await keys.CreateAsync("demo", Scopes.All.ToArray(), CliActor);
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(keyFile))!);
             await File.WriteAllTextAsync(keyFile, key);
             if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);

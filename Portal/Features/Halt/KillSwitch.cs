@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Portal.Domain.Audit;
 using Portal.Domain.Broker;
 using Portal.Domain.Trading;
+using Portal.Features.Audit;
 using Portal.Features.Live;
 using Portal.Features.Risk;
 using Prometheus;
@@ -26,7 +28,7 @@ public sealed record ResumeOutcome(ResumeStatus Status, string Detail, ResumeReq
 /// dependency. A resume is the opposite: durable first, and only when every dependency is healthy.
 /// </summary>
 public sealed class KillSwitch(
-    TradingStateStore store, IBroker broker, RiskBook risk, SafeModeMonitor safeMode, AlertPublisher alerts, OpsEventBus live, NpgsqlDataSource db,
+    TradingStateStore store, IBroker broker, RiskBook risk, SafeModeMonitor safeMode, AlertPublisher alerts, OpsEventBus live, AuditTrail audit, NpgsqlDataSource db,
     IOptions<HaltOptions> options, TimeProvider clock, ILogger<KillSwitch> logger)
 {
     private static readonly Counter Halts = Metrics.CreateCounter("trading_kill_switch", "Kill switch activations (halts), by trigger.",
@@ -72,6 +74,12 @@ public sealed class KillSwitch(
         }
         risk.RequestSync();
         var result = Report(scope, entry, started, refusingAfter, cancelled, closed, failures);
+        // The halt is in force whatever the audit trail does; its record lands as soon as the trail takes writes.
+        _ = audit.AppendEventuallyAsync(AuditEventDraft.Create(entry.ChangedAt, actor, "trading.halted", scope, new
+        {
+            reason, mode = mode.ToString().ToLowerInvariant(), automatic, version = entry.Version,
+            result.CancelledOrders, result.ClosedPositions, result.Failures, result.RefusingAfterMs,
+        }));
         if (failures.Count > 0)
             alerts.Publish(AlertSeverity.Critical, "trading.halt_failures", $"Halt of {scope} has failures: {string.Join("; ", failures)}");
         return result;
@@ -97,6 +105,8 @@ public sealed class KillSwitch(
         command.Parameters.AddWithValue(actor);
         command.Parameters.AddWithValue(request.RequestedAt);
         await command.ExecuteNonQueryAsync(ct);
+        await audit.AppendAsync(AuditEventDraft.Create(request.RequestedAt, actor, "trading.resume_requested", scope,
+            new { requestId = request.Id, targetMode = request.TargetMode, reason }));
         alerts.Publish(AlertSeverity.Warning, "trading.resume_requested", $"Resume of {scope} requested by {actor}: {reason}. A second RiskOfficer must approve.");
         return new(ResumeStatus.PendingApproval, "A second, different RiskOfficer must approve.", request);
     }
@@ -136,6 +146,9 @@ public sealed class KillSwitch(
     private async Task<TradingStateEntry> ResumeNowAsync(string scope, TradingMode target, string reason, string actor, CancellationToken ct)
     {
         var entry = store.Next(scope, target, reason, actor);
+        // Unlike a halt, a resume that cannot be recorded does not happen.
+        await audit.AppendAsync(AuditEventDraft.Create(entry.ChangedAt, actor, "trading.resumed", scope,
+            new { reason, mode = TradingModeText.Format(target), version = entry.Version }));
         await store.PersistAsync(entry, ct);
         store.Apply(entry);
         live.Publish(OpsEventTypes.TradingState, entry);

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Portal.Domain.Audit;
+using Portal.Features.Audit;
 using Portal.Features.Live;
 using Portal.Features.Risk;
 using Prometheus;
@@ -15,7 +17,7 @@ namespace Portal.Features.Halt;
 /// </summary>
 public sealed class SafeModeMonitor(
     IConnectionMultiplexer redis, NpgsqlDataSource db, TradingStateStore tradingState, RiskBook risk, PriceBook prices,
-    AlertPublisher alerts, OpsEventBus live, IOptions<HaltOptions> options, TimeProvider clock, ILogger<SafeModeMonitor> logger) : BackgroundService
+    AlertPublisher alerts, OpsEventBus live, AuditTrail audit, IOptions<HaltOptions> options, TimeProvider clock, ILogger<SafeModeMonitor> logger) : BackgroundService
 {
     public const string RedisUnreachable = "redis-unreachable";
     public const string RedisStateUnverified = "redis-state-unverified";
@@ -139,6 +141,9 @@ public sealed class SafeModeMonitor(
             holds ? "safe_mode.entered" : "safe_mode.cleared",
             holds ? $"Safe mode: {cause}. New orders are refused." : $"Safe mode cause cleared: {cause}.");
         live.Publish(OpsEventTypes.SafeMode, new SafeModeChange(live.Origin, cause, holds, Reason));
+        // Recorded once the trail takes writes again (a Postgres outage is itself a cause).
+        _ = audit.AppendEventuallyAsync(AuditEventDraft.Create(clock.GetUtcNow(), "system:safe-mode", holds ? "safe_mode.entered" : "safe_mode.cleared",
+            "instance:" + live.Origin, new { cause, remaining = Active.Keys.ToArray() }));
     }
 }
 

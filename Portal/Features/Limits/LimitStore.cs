@@ -1,8 +1,10 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Portal.Domain.Audit;
 using Portal.Domain.Risk;
 using Portal.Features.Live;
+using Portal.Features.Audit;
 using Portal.Infrastructure.Postgres;
 
 namespace Portal.Features.Limits;
@@ -10,6 +12,7 @@ namespace Portal.Features.Limits;
 /// <summary>
 /// The operational limits in force: the newest active version in Postgres, held in memory for the
 /// order path and refreshed from Postgres every second so other instances' changes arrive quickly.
+/// Every new version is audited (<c>limits.changed</c>: old → new, who) in the transaction that stores it.
 /// </summary>
 public sealed class LimitStore(
     IDbContextFactory<PortalDbContext> dbFactory, IOptions<RiskOptions> options, OpsEventBus live, TimeProvider clock, ILogger<LimitStore> logger)
@@ -29,9 +32,7 @@ public sealed class LimitStore(
             .OrderByDescending(v => v.Version).FirstOrDefaultAsync(ct);
         if (row is null)
         {
-            row = NewVersion(options.Value.FirstOperationalLimits(), "Initial limits from configuration", "system");
-            db.LimitVersions.Add(row);
-            await db.SaveChangesAsync(ct);
+            row = await SaveAuditedAsync(db, null, NewVersion(options.Value.FirstOperationalLimits(), "Initial limits from configuration", "system"), ct);
         }
         var view = ToView(row);
         // Limits above a ceiling that was lowered since are clamped: the ceiling always wins.
@@ -43,9 +44,7 @@ public sealed class LimitStore(
     public async Task<LimitVersionView> ChangeAsync(RiskLimits proposed, string reason, string actor, CancellationToken ct)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var row = NewVersion(proposed, reason, actor);
-        db.LimitVersions.Add(row);
-        await db.SaveChangesAsync(ct);
+        var row = await SaveAuditedAsync(db, _current, NewVersion(proposed, reason, actor), ct);
         var view = ToView(row);
         _current = view;
         live.Publish(OpsEventTypes.Limits, view);
@@ -75,6 +74,29 @@ public sealed class LimitStore(
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }
+
+    private async Task<LimitVersion> SaveAuditedAsync(PortalDbContext db, LimitVersionView? previous, LimitVersion row, CancellationToken ct)
+    {
+        await using var transaction = await db.Database.BeginTransactionAsync(ct);
+        db.LimitVersions.Add(row);
+        await db.SaveChangesAsync(ct);
+        var limits = JsonSerializer.Deserialize<RiskLimits>(row.LimitsJson)!;
+        await AuditTrail.AppendInTransactionAsync(db, [AuditEventDraft.Create(row.ProposedAt, row.ProposedBy, "limits.changed", "limits", new
+        {
+            version = row.Version,
+            previousVersion = previous?.Version,
+            reason = row.Reason,
+            approvedBy = row.ApprovedBy,
+            from = previous is null ? null : AsText(previous.Limits),
+            to = AsText(limits),
+        })], ct);
+        await transaction.CommitAsync(ct);
+        return row;
+    }
+
+    /// <summary>Limits as exact decimal strings: the audit payload's numbers would be doubles.</summary>
+    private static Dictionary<string, string> AsText(RiskLimits limits) =>
+        limits.Entries().ToDictionary(e => e.Name, e => AuditTrail.Text(e.Value)!);
 
     private LimitVersion NewVersion(RiskLimits limits, string reason, string actor) => new()
     {

@@ -2,9 +2,11 @@ using Microsoft.EntityFrameworkCore;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Npgsql;
+using Portal.Domain.Audit;
 using Portal.Domain.Broker;
 using Portal.Domain.Risk;
 using Portal.Domain.Trading;
+using Portal.Features.Audit;
 using Portal.Features.Halt;
 using Portal.Features.Limits;
 using Portal.Features.Live;
@@ -24,7 +26,9 @@ public sealed record OrderOutcome(OutcomeKind Kind, OrderRow? Row, string? Detai
 /// The one path every order takes: pre-trade check with reservation, shared rate counters, a
 /// durable decision row committed (group commit) before anything else, then the broker. Fails
 /// closed: if the limits, the portfolio view or Redis cannot be trusted, the order is refused
-/// with <c>RiskStateUnavailable</c>; if the decision cannot be committed, nothing is acknowledged.
+/// with <c>RiskStateUnavailable</c>; if the decision cannot be committed, nothing is acknowledged. The decision's
+/// audit event (<c>order.accepted</c> / <c>order.rejected</c>) commits in the same transaction, so an order that
+/// cannot be audited is not sent.
 /// </summary>
 public sealed class OrderGateway(
     RiskBook risk, LimitStore limits, RateCounter rates, IBroker broker, GroupCommitter writer, IDbContextFactory<PortalDbContext> dbFactory,
@@ -116,7 +120,8 @@ public sealed class OrderGateway(
         try
         {
             var insert = InsertCommand(row);
-            await writer.CommitAsync(new PgWork(insert));
+            // A repeat of a decided clientOrderId inserts nothing and has nothing new to audit.
+            await writer.CommitAsync(new PgWork(insert) { AuditEvents = [DecisionEvent(row)], AuditWhen = () => insert.RecordsAffected == 1 });
             inserted = insert.RecordsAffected == 1;
         }
         catch (Exception ex)
@@ -173,7 +178,12 @@ public sealed class OrderGateway(
             row.Message = $"Broker {broker.Name}: {ex.Message}";
             try
             {
-                await writer.CommitAsync(new PgWork(StatusCommand(row, clock.GetUtcNow())));
+                var now = clock.GetUtcNow();
+                await writer.CommitAsync(new PgWork(StatusCommand(row, now))
+                {
+                    AuditEvents = [AuditEventDraft.Create(now, "broker:" + broker.Name, "order.submit_failed", "order:" + row.ClientOrderId,
+                        new { orderId = row.Id, clientOrderId = row.ClientOrderId, code = ex.Code, kind = ex.Kind.ToString(), message = row.Message })],
+                });
             }
             catch (Exception writeFailure)
             {
@@ -218,6 +228,26 @@ public sealed class OrderGateway(
     private sealed record Refusal(string Reason, string Message);
 
     private static Refusal Unavailable(string what) => new(RiskStateUnavailable, $"Risk state is unavailable: {what}.");
+
+    /// <summary>What was decided, by whom and why; amounts as exact strings.</summary>
+    private static AuditEventDraft DecisionEvent(OrderRow r) => AuditEventDraft.Create(
+        r.CreatedAt, r.Actor, r.Decision == "accepted" ? "order.accepted" : "order.rejected", "order:" + r.ClientOrderId, new
+        {
+            orderId = r.Id,
+            clientOrderId = r.ClientOrderId,
+            strategyId = r.StrategyId,
+            symbol = r.Symbol,
+            side = r.Side,
+            quantity = AuditTrail.Text(r.Quantity),
+            orderType = r.OrderType,
+            limitPrice = AuditTrail.Text(r.LimitPrice),
+            timeInForce = r.TimeInForce,
+            referencePrice = AuditTrail.Text(r.ReferencePrice),
+            reason = r.Reason,
+            limit = AuditTrail.Text(r.LimitValue),
+            actual = AuditTrail.Text(r.ActualValue),
+            message = r.Message,
+        });
 
     private static OrderRow NewRow(ParsedOrder order, byte[] hash, string actor, DateTimeOffset now, decimal? referencePrice, RiskDecision decision, Refusal? refusal)
     {

@@ -6,7 +6,8 @@ namespace Portal.Infrastructure.Postgres;
 
 /// <summary>
 /// Applies the SQL files of <c>migrations/</c> in name order, once each, as the schema owner.
-/// An advisory lock lets several instances start at once without racing.
+/// An advisory lock lets several instances start at once without racing. Then installs or upgrades Hangfire's
+/// schema, also as the owner, so that the application role needs no right to create anything.
 /// </summary>
 public static class DatabaseMigrator
 {
@@ -36,6 +37,7 @@ public static class DatabaseMigrator
             .PerformUpgrade();
         if (!result.Successful)
             throw new InvalidOperationException($"Migration {result.ErrorScript?.Name} failed: {result.Error.Message}", result.Error);
+        Portal.Jobs.JobsSetup.InstallSchema(lockConnection, QuoteIdentifier(appRole));
     }
 
     private static string QuoteIdentifier(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Portal.Domain.Audit;
 
 namespace Portal.Infrastructure.Postgres;
 
@@ -14,6 +15,15 @@ public sealed class GroupCommitOptions
 public sealed class PgWork(params NpgsqlBatchCommand[] commands)
 {
     public IReadOnlyList<NpgsqlBatchCommand> Commands { get; } = commands;
+
+    /// <summary>Audit events sealed into the chain in the same transaction: if they cannot be written, neither is the work.</summary>
+    public IReadOnlyList<AuditEventDraft> AuditEvents { get; init; } = [];
+
+    /// <summary>
+    /// Asked after the commands ran, inside the transaction: false leaves the audit events out while the commands
+    /// still commit (e.g. an <c>insert ... on conflict do nothing</c> that found the row already there did nothing to record).
+    /// </summary>
+    public Func<bool>? AuditWhen { get; init; }
     internal TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
 
@@ -22,7 +32,8 @@ public sealed class PgWork(params NpgsqlBatchCommand[] commands)
 /// in a single transaction and completes every caller only after COMMIT returned. Throughput is
 /// then bounded by batch size over commit latency, not by one commit per request. Work is
 /// committed in enqueue order. If a batch fails on a statement, its units are retried one by one
-/// so a single bad unit cannot fail the others.
+/// so a single bad unit cannot fail the others. Units' audit events are sealed into the chain in the same
+/// transaction, after every command of the batch (see <see cref="AuditChainWriter"/>).
 /// </summary>
 public sealed class GroupCommitter(NpgsqlDataSource dataSource, IOptions<GroupCommitOptions> options, ILogger<GroupCommitter> logger)
     : BackgroundService
@@ -68,7 +79,7 @@ public sealed class GroupCommitter(NpgsqlDataSource dataSource, IOptions<GroupCo
             await ExecuteInTransactionAsync(batch, ct);
             foreach (var work in batch) work.Completion.TrySetResult();
         }
-        catch (PostgresException ex) when (batch.Count > 1 && !IsConnectionLevel(ex))
+        catch (Exception ex) when (batch.Count > 1 && IsUnitLevel(ex))
         {
             logger.LogWarning(ex, "Group commit of {Count} units failed; retrying them one by one", batch.Count);
             foreach (var work in batch)
@@ -91,18 +102,43 @@ public sealed class GroupCommitter(NpgsqlDataSource dataSource, IOptions<GroupCo
         }
     }
 
+    /// <summary>
+    /// BEGIN, the units' statements and COMMIT travel in one round trip. With audit events, the batch ends with the
+    /// head lock instead, and the sealed events go with the COMMIT: two round trips, and the head is locked only
+    /// for the second one and the commit.
+    /// </summary>
     private async Task ExecuteInTransactionAsync(IReadOnlyList<PgWork> units, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using var transaction = await connection.BeginTransactionAsync(ct);
-        await using var npgsqlBatch = new NpgsqlBatch(connection, transaction);
+        await using var npgsqlBatch = new NpgsqlBatch(connection);
+        npgsqlBatch.BatchCommands.Add(new NpgsqlBatchCommand("begin"));
         foreach (var unit in units)
             foreach (var command in unit.Commands)
                 npgsqlBatch.BatchCommands.Add(command);
         try
         {
-            await npgsqlBatch.ExecuteNonQueryAsync(ct);
-            await transaction.CommitAsync(ct);
+            if (!units.Any(u => u.AuditEvents.Count > 0))
+            {
+                npgsqlBatch.BatchCommands.Add(new NpgsqlBatchCommand("commit"));
+                await npgsqlBatch.ExecuteNonQueryAsync(ct);
+                return;
+            }
+
+            npgsqlBatch.BatchCommands.Add(AuditChainWriter.LockHeadCommand());
+            (long Seq, byte[] Hash) head;
+            await using (var reader = await npgsqlBatch.ExecuteReaderAsync(ct))
+                head = await AuditChainWriter.ReadHeadAsync(reader, ct);
+            // RecordsAffected is known now that the reader is consumed.
+            var audit = new List<AuditEventDraft>();
+            foreach (var unit in units)
+                if (unit.AuditEvents.Count > 0 && (unit.AuditWhen?.Invoke() ?? true))
+                    audit.AddRange(unit.AuditEvents);
+            await using var finish = new NpgsqlBatch(connection);
+            if (audit.Count > 0)
+                foreach (var command in AuditChainWriter.AppendCommands(head, audit).Commands)
+                    finish.BatchCommands.Add(command);
+            finish.BatchCommands.Add(new NpgsqlBatchCommand("commit"));
+            await finish.ExecuteNonQueryAsync(ct);
         }
         finally
         {
@@ -111,6 +147,7 @@ public sealed class GroupCommitter(NpgsqlDataSource dataSource, IOptions<GroupCo
         }
     }
 
-    private static bool IsConnectionLevel(PostgresException ex) =>
-        ex.SqlState.StartsWith("08", StringComparison.Ordinal) || ex.SqlState.StartsWith("57", StringComparison.Ordinal);
+    /// <summary>A failure one unit may have caused, so retrying the units alone can save the others.</summary>
+    private static bool IsUnitLevel(Exception ex) => ex is AuditSealException
+        || (ex is PostgresException pg && !pg.SqlState.StartsWith("08", StringComparison.Ordinal) && !pg.SqlState.StartsWith("57", StringComparison.Ordinal));
 }

@@ -1,0 +1,110 @@
+using System.Data;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Portal.Domain.Audit;
+
+namespace Portal.Features.Audit;
+
+/// <summary>
+/// Signs the chain head every <c>Audit:Checkpoint:EveryEvents</c> events or <c>Audit:Checkpoint:EveryMinutes</c>
+/// (whichever comes first, and only when the head moved), and when asked (the nightly job). Before signing it
+/// verifies the rows since the previous checkpoint, so a checkpoint vouches only for rows that were checked, and a
+/// chain rewritten behind its back is refused rather than signed. Each checkpoint goes to the checkpoint file
+/// first (synced), then to <c>audit_checkpoints</c>. An advisory lock lets one instance at a time do it.
+/// </summary>
+public sealed class AuditCheckpointer(
+    AuditChainStore store, AuditKeys keys, AuditCheckpointFile file, IOptions<AuditOptions> options, TimeProvider clock,
+    ILogger<AuditCheckpointer> logger) : BackgroundService
+{
+    private const long LockKey = 0x504F5254414C_02; // "PORTAL" + 2
+
+    // Before any checkpoint of this key exists, time is counted from start-up, not from the chain's first event.
+    private readonly DateTimeOffset _startedAt = clock.GetUtcNow();
+    private readonly Lock _fileGate = new();
+    private SignedCheckpoint? _fileLatest;
+    private bool _fileRead;
+    private string? _lastFailure;
+
+    /// <summary>Signs the head if it is due (or <paramref name="force"/>) and the rows since the last checkpoint verify; null when nothing was signed.</summary>
+    public async Task<SignedCheckpoint?> CheckpointAsync(bool force, CancellationToken ct)
+    {
+        var fileLatest = FileLatest();
+        await using var connection = await store.DataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct);
+        await using (var tryLock = new NpgsqlCommand($"select pg_try_advisory_xact_lock({LockKey})", connection, transaction))
+            if (!(bool)(await tryLock.ExecuteScalarAsync(ct))!) return null;
+
+        var head = await AuditChainStore.ReadHeadAsync(connection, transaction, ct);
+        var fromDb = await store.LatestValidCheckpointAsync(connection, transaction, ct);
+        var last = new[] { fromDb, fileLatest }.Where(c => c is not null && c.Seq <= head.Seq).MaxBy(c => c!.Seq);
+        if (head.Seq == 0 || head.Seq == last?.Seq) return null;
+        var now = clock.GetUtcNow();
+        var settings = options.Value.Checkpoint;
+        var due = force
+            || head.Seq - (last?.Seq ?? 0) >= settings.EveryEvents
+            || now - (last?.Time ?? _startedAt) >= TimeSpan.FromMinutes(settings.EveryMinutes);
+        if (!due) return null;
+
+        var check = await store.VerifyRangeAsync(connection, transaction, last, last is null ? [] : [last], head, ct);
+        if (check.Problem is not null)
+        {
+            AuditMetrics.VerificationOk.WithLabels("checkpoint").Set(0);
+            if (check.Problem != _lastFailure)
+                logger.LogCritical("AUDIT CHAIN BROKEN at seq {Seq}: {Problem}. No checkpoint is signed until it is resolved.", check.FirstBadSeq, check.Problem);
+            _lastFailure = check.Problem;
+            return null;
+        }
+        _lastFailure = null;
+        AuditMetrics.VerificationOk.WithLabels("checkpoint").Set(1);
+
+        var checkpoint = keys.Signer.Sign(head.Seq, head.Hash, now);
+        lock (_fileGate)
+        {
+            file.Append(checkpoint, keys.KeyId);
+            _fileLatest = checkpoint;
+        }
+        await using (var insert = new NpgsqlCommand(
+            "insert into audit_checkpoints (seq, hash, time, signature, key_id) values ($1, $2, $3, $4, $5)", connection, transaction))
+        {
+            insert.Parameters.AddWithValue(checkpoint.Seq);
+            insert.Parameters.AddWithValue(checkpoint.Hash);
+            insert.Parameters.AddWithValue(checkpoint.Time);
+            insert.Parameters.AddWithValue(checkpoint.Signature);
+            insert.Parameters.AddWithValue(keys.KeyId);
+            await insert.ExecuteNonQueryAsync(ct);
+        }
+        await transaction.CommitAsync(ct);
+        AuditMetrics.CheckpointSeq.Set(checkpoint.Seq);
+        logger.LogInformation("Audit checkpoint signed at seq {Seq}", checkpoint.Seq);
+        return checkpoint;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var period = TimeSpan.FromSeconds(Math.Min(1, options.Value.Checkpoint.EveryMinutes * 60));
+        using var timer = new PeriodicTimer(period, clock);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try
+            {
+                await CheckpointAsync(force: false, stoppingToken);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogWarning(ex, "Could not make an audit checkpoint; retrying");
+            }
+        }
+    }
+
+    /// <summary>The newest valid checkpoint in this instance's file; the file is read once, then kept up to date here.</summary>
+    private SignedCheckpoint? FileLatest()
+    {
+        lock (_fileGate)
+        {
+            if (_fileRead) return _fileLatest;
+            _fileLatest = file.Read(keys.KeyId).Where(keys.Verifier.Verify).MaxBy(c => c.Seq);
+            _fileRead = true;
+            return _fileLatest;
+        }
+    }
+}

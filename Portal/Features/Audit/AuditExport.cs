@@ -1,0 +1,178 @@
+using System.Data;
+using System.Globalization;
+using System.Text;
+using Npgsql;
+using Portal.Domain.Audit;
+
+namespace Portal.Features.Audit;
+
+public enum AuditExportFormatKind { Jsonl, Csv }
+
+/// <summary>An export request after parsing: a seq or time bound for each end, optional filters.</summary>
+public sealed record AuditExportQuery(
+    AuditExportFormatKind Format, long? FromSeq, DateTimeOffset? FromTime, long? ToSeq, DateTimeOffset? ToTime,
+    IReadOnlyList<string> Types, string? Actor);
+
+/// <summary>
+/// Streams audit events out in constant memory: rows are read in bounded chunks in one read-only snapshot and
+/// written as they are read. JSONL (<see cref="AuditExportFormat"/>) is for proof and is always a contiguous seq
+/// range, because the offline verifier follows the hash links from line to line; CSV is for spreadsheets and may be
+/// filtered by type and actor.
+/// </summary>
+public sealed class AuditExport(AuditChainStore store, AuditKeys keys)
+{
+    private const int Chunk = 20_000;
+    private const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'";
+
+    /// <summary>
+    /// The seq range a query covers: seq bounds are inclusive; a time range [from, to) becomes the seqs from the
+    /// first event at or after <c>from</c> to the last event before <c>to</c>. No upper bound means the head now.
+    /// </summary>
+    public async Task<(long From, long To)> ResolveRangeAsync(AuditExportQuery query, CancellationToken ct)
+    {
+        var (connection, transaction) = await store.OpenSnapshotAsync(ct);
+        await using (connection)
+        await using (transaction)
+        {
+            var head = await AuditChainStore.ReadHeadAsync(connection, transaction, ct);
+            var from = query.FromSeq ?? (query.FromTime is { } fromTime
+                ? await ScalarAsync(connection, transaction, "select min(seq) from audit_events where time >= $1", fromTime, ct) ?? head.Seq + 1
+                : 1);
+            var to = query.ToSeq ?? (query.ToTime is { } toTime
+                ? await ScalarAsync(connection, transaction, "select max(seq) from audit_events where time < $1", toTime, ct) ?? 0
+                : head.Seq);
+            return (Math.Max(from, 1), Math.Min(to, head.Seq));
+        }
+    }
+
+    /// <summary>Writes the JSONL lines of seqs <paramref name="from"/>..<paramref name="to"/>.</summary>
+    public async Task WriteJsonlAsync(Stream output, long from, long to, CancellationToken ct)
+    {
+        await using var writer = new StreamWriter(output, new UTF8Encoding(false), 1 << 16, leaveOpen: true);
+        await ReadChunkedAsync(from, to, "select seq, hash, prev_hash, canonical from audit_events where seq >= $1 and seq <= $2", [],
+            async reader =>
+            {
+                var seq = reader.GetInt64(0);
+                await writer.WriteAsync(AuditExportFormat.FormatLine(seq, reader.GetFieldValue<byte[]>(1), reader.GetFieldValue<byte[]>(2), reader.GetFieldValue<byte[]>(3)));
+                await writer.WriteAsync('\n');
+                return seq;
+            }, ct);
+    }
+
+    /// <summary>
+    /// Writes CSV with a header row: seq, time, actor, type, subject, payload, prev_hash, hash. Within the seq range,
+    /// a time range filters exactly (the range's ends may hold events timed outside it, e.g. a late-recorded halt).
+    /// </summary>
+    public async Task WriteCsvAsync(Stream output, long from, long to, AuditExportQuery query, CancellationToken ct)
+    {
+        await using var writer = new StreamWriter(output, new UTF8Encoding(false), 1 << 16, leaveOpen: true);
+        await writer.WriteAsync("seq,time,actor,type,subject,payload,prev_hash,hash\r\n");
+        var filters = new StringBuilder();
+        var parameters = new List<object>();
+        // $1 and $2 are the seq range; each filter's value is the next parameter.
+        void Filter(string condition, object value)
+        {
+            parameters.Add(value);
+            filters.Append(" and ").Append(condition.Replace("@", "$" + (2 + parameters.Count).ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
+        }
+        if (query.Types.Count > 0) Filter("type = any(@)", query.Types.ToArray());
+        if (query.Actor is not null) Filter("actor = @", query.Actor);
+        if (query.FromTime is { } fromTime) Filter("time >= @", fromTime.ToUniversalTime());
+        if (query.ToTime is { } toTime) Filter("time < @", toTime.ToUniversalTime());
+        var line = new StringBuilder();
+        await ReadChunkedAsync(from, to,
+            "select seq, time, actor, type, subject, payload::text, prev_hash, hash from audit_events where seq >= $1 and seq <= $2" + filters, parameters,
+            async reader =>
+            {
+                var seq = reader.GetInt64(0);
+                line.Clear()
+                    .Append(seq.ToString(CultureInfo.InvariantCulture)).Append(',')
+                    .Append(reader.GetFieldValue<DateTimeOffset>(1).UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture)).Append(',');
+                Cell(line, reader.GetString(2), text: true).Append(',');
+                Cell(line, reader.GetString(3), text: true).Append(',');
+                Cell(line, reader.GetString(4), text: true).Append(',');
+                Cell(line, reader.GetString(5), text: false).Append(',')
+                    .Append(Convert.ToHexStringLower(reader.GetFieldValue<byte[]>(6))).Append(',')
+                    .Append(Convert.ToHexStringLower(reader.GetFieldValue<byte[]>(7))).Append("\r\n");
+                await writer.WriteAsync(line, ct);
+                return seq;
+            }, ct);
+    }
+
+    /// <summary>The manifest of the JSONL export of seqs <paramref name="from"/>..<paramref name="to"/>: count, end hashes and the checkpoints inside.</summary>
+    public async Task<AuditExportManifest> ManifestAsync(long from, long to, CancellationToken ct)
+    {
+        var fromFile = store.ReadFileCheckpoints();
+        var (connection, transaction) = await store.OpenSnapshotAsync(ct);
+        await using (connection)
+        await using (transaction)
+        {
+            long count = 0;
+            byte[]? first = null, last = null;
+            await using (var command = new NpgsqlCommand("""
+                select count(*),
+                       (select hash from audit_events where seq >= $1 and seq <= $2 order by seq limit 1),
+                       (select hash from audit_events where seq >= $1 and seq <= $2 order by seq desc limit 1)
+                from audit_events where seq >= $1 and seq <= $2
+                """, connection, transaction))
+            {
+                command.Parameters.AddWithValue(from);
+                command.Parameters.AddWithValue(to);
+                await using var reader = await command.ExecuteReaderAsync(ct);
+                await reader.ReadAsync(ct);
+                count = reader.GetInt64(0);
+                if (!reader.IsDBNull(1)) first = reader.GetFieldValue<byte[]>(1);
+                if (!reader.IsDBNull(2)) last = reader.GetFieldValue<byte[]>(2);
+            }
+            var checkpoints = (await store.ReadCheckpointsAsync(connection, transaction, fromFile, ct))
+                .Where(c => c.Seq >= from && c.Seq <= to && keys.Verifier.Verify(c))
+                .ToList();
+            return new AuditExportManifest(from, to, count, first, last, checkpoints, keys.KeyId);
+        }
+    }
+
+    /// <summary>RFC 4180 quoting. Text cells that a spreadsheet would run as a formula get a leading apostrophe (OWASP's advice).</summary>
+    private static StringBuilder Cell(StringBuilder line, string value, bool text)
+    {
+        if (text && value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r') value = "'" + value;
+        if (value.AsSpan().IndexOfAny(",\"\r\n") < 0) return line.Append(value);
+        return line.Append('"').Append(value.Replace("\"", "\"\"", StringComparison.Ordinal)).Append('"');
+    }
+
+    private async Task ReadChunkedAsync(long from, long to, string sql, IReadOnlyList<object> parameters,
+        Func<NpgsqlDataReader, Task<long>> write, CancellationToken ct)
+    {
+        if (from > to) return;
+        var (connection, transaction) = await store.OpenSnapshotAsync(ct);
+        await using (connection)
+        await using (transaction)
+        {
+            await using var command = new NpgsqlCommand(sql + $" order by seq limit {Chunk}", connection, transaction);
+            var start = new NpgsqlParameter<long>();
+            command.Parameters.Add(start);
+            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = to });
+            foreach (var value in parameters) command.Parameters.Add(new NpgsqlParameter { Value = value });
+            start.TypedValue = from;
+            while (true)
+            {
+                var rows = 0;
+                long last = 0;
+                await using (var reader = await command.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct))
+                    while (await reader.ReadAsync(ct))
+                    {
+                        rows++;
+                        last = await write(reader);
+                    }
+                if (rows < Chunk || last >= to) return;
+                start.TypedValue = last + 1;
+            }
+        }
+    }
+
+    private static async Task<long?> ScalarAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, DateTimeOffset value, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        command.Parameters.AddWithValue(value.ToUniversalTime());
+        return await command.ExecuteScalarAsync(ct) is long seq ? seq : null;
+    }
+}

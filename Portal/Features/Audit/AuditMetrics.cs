@@ -1,0 +1,13 @@
+using Prometheus;
+
+namespace Portal.Features.Audit;
+
+public static class AuditMetrics
+{
+    public static readonly Gauge VerificationOk = Metrics.CreateGauge(
+        "portal_audit_verification_ok", "1 if the last audit chain verification of this kind passed, 0 if it found a problem.",
+        new GaugeConfiguration { LabelNames = ["mode"] });
+
+    public static readonly Gauge CheckpointSeq = Metrics.CreateGauge(
+        "portal_audit_checkpoint_seq", "Seq of the newest audit checkpoint this instance signed.");
+}

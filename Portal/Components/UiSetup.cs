@@ -12,6 +12,7 @@ public static class UiSetup
         builder.Services.AddMudServices();
         builder.Services.AddSingleton<ITradingStatusSource, TradingStatusSource>();
         builder.Services.AddSingleton<IHaltCommands, KillSwitchCommands>();
+        builder.Services.AddSingleton<Portal.Features.Dashboard.DashboardQueries>();
         return builder;
     }
 

@@ -13,13 +13,13 @@ public abstract class LiveComponent : ComponentBase, IDisposable
 
     protected override void OnInitialized() => Bus.Received += OnReceived;
 
-    /// <summary>Runs on the publisher's thread; return true to re-render.</summary>
+    /// <summary>Runs on the component's dispatcher (like any event handler); return true to re-render.</summary>
     protected abstract bool Handle(OpsEvent opsEvent);
 
-    private void OnReceived(OpsEvent opsEvent)
+    private void OnReceived(OpsEvent opsEvent) => _ = InvokeAsync(() =>
     {
-        if (Handle(opsEvent)) _ = InvokeAsync(StateHasChanged);
-    }
+        if (Handle(opsEvent)) StateHasChanged();
+    });
 
     public virtual void Dispose()
     {

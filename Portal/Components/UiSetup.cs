@@ -1,4 +1,5 @@
 using MudBlazor.Services;
+using Portal.Features.Halt;
 using Portal.Features.Identity;
 
 namespace Portal.Components;
@@ -9,6 +10,9 @@ public static class UiSetup
     {
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddMudServices();
+        builder.Services.AddSingleton<ITradingStatusSource, TradingStatusSource>();
+        builder.Services.AddSingleton<IHaltCommands, KillSwitchCommands>();
+        builder.Services.AddSingleton<Portal.Features.Dashboard.DashboardQueries>();
         return builder;
     }
 

@@ -81,5 +81,5 @@ public static class EmergencyApi
         return id;
     }
 
-    private static string Actor(ClaimsPrincipal user) => user.FindFirstValue(ClaimTypes.NameIdentifier) ?? user.Identity?.Name ?? "unknown";
+    private static string Actor(ClaimsPrincipal user) => PortalActor.Of(user);
 }

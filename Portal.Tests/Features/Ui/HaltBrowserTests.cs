@@ -1,0 +1,95 @@
+using System.Net;
+using Microsoft.Playwright;
+using Portal.Features.Auth;
+using Portal.Features.Identity;
+using Portal.Tests.Infrastructure;
+
+namespace Portal.Tests.Features.Ui;
+
+/// <summary>Real Chromium against Portal on loopback: the halt from a phone (issue 5, scenario 1), and screenshots of the shell's pages.</summary>
+public sealed class HaltBrowserTests : IAsyncLifetime
+{
+    private PortalFactory _portal = null!;
+
+    public async Task InitializeAsync()
+    {
+        _portal = await PortalFactory.StartRealServerAsync();
+        await _portal.WaitUntilReadyAsync();
+        _portal.SetPrice("AAPL", 100m);
+    }
+
+    public async Task DisposeAsync() => await _portal.DisposeAsync();
+
+    private async Task<IPage> SignedInPageAsync(TestUser user, ViewportSize viewport, string path)
+    {
+        var page = await Browser.NewPageAsync(_portal.RealAddress!, viewport);
+        await page.GotoAsync(path);
+        await page.WaitForURLAsync(url => url.Contains(IdentitySetup.LoginPath, StringComparison.Ordinal));
+        await page.FillAsync("#email", user.Email);
+        await page.FillAsync("#password", user.Password);
+        await page.ClickAsync("button[type=submit]");
+        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == path);
+        return page;
+    }
+
+    /// <summary>Clicks until the interactive circuit answers (a click before it connects does nothing).</summary>
+    private static async Task ClickWhenInteractiveAsync(IPage page, string selector, string appears)
+    {
+        for (var attempt = 0; attempt < 30; attempt++)
+        {
+            await page.ClickAsync(selector);
+            try
+            {
+                await page.Locator(appears).WaitForAsync(new LocatorWaitForOptions { Timeout = 500 });
+                return;
+            }
+            catch (TimeoutException)
+            {
+            }
+        }
+        throw new TimeoutException($"{appears} never appeared after clicking {selector}.");
+    }
+
+    [Fact]
+    public async Task OnCall_halts_with_cancel_from_a_phone_and_the_next_order_is_refused()
+    {
+        var orders = await _portal.ClientWithScopesAsync(Scopes.Orders);
+        var page = await SignedInPageAsync(await _portal.CreateUserAsync(Roles.OnCall), Browser.Phone, "/halt");
+        await Assertions.Expect(page.Locator(".trading-state-banner")).ToHaveAttributeAsync("data-state", "Active");
+        await Browser.ScreenshotAsync(page, "halt-phone");
+
+        await ClickWhenInteractiveAsync(page, "#halt-mode >> text=Cancel orders", "#halt-mode .mud-toggle-item-selected >> text=Cancel orders");
+        await ClickWhenInteractiveAsync(page, "#halt-button", "#halt-confirm");
+        await Browser.ScreenshotAsync(page, "halt-phone-armed");
+        await page.ClickAsync("#halt-confirm");
+
+        await Assertions.Expect(page.Locator(".halt-refusing-after")).ToContainTextAsync("ms");
+        var order = await orders.PostOrderAsync(OrderRequests.Market("after-browser-halt", 1m));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, order.StatusCode);
+        Assert.Equal("TradingHalted", (await order.JsonAsync()).GetProperty("reason").GetString());
+        await Assertions.Expect(page.Locator(".trading-state-banner")).ToHaveAttributeAsync("data-state", "Halted");
+        await Assertions.Expect(page.Locator(".trading-state-chip")).ToHaveAttributeAsync("data-state", "Halted");
+        await Browser.ScreenshotAsync(page, "halt-phone-halted");
+
+        await page.GotoAsync("/");
+        await Assertions.Expect(page.Locator(".trading-state-banner")).ToHaveAttributeAsync("data-state", "Halted");
+        await Browser.ScreenshotAsync(page, "dashboard-phone");
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task A_RiskOfficer_sees_the_dashboard_and_the_halt_page_with_resume_on_a_desktop()
+    {
+        var orders = await _portal.ClientWithScopesAsync(Scopes.Orders);
+        await orders.PostOrderAsync(OrderRequests.Market("too-big", 100_000m));
+        var page = await SignedInPageAsync(await _portal.CreateUserAsync(Roles.RiskOfficer), Browser.Desktop, "/");
+        await Assertions.Expect(page.Locator(".refusal").First).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("#dependency-health")).ToContainTextAsync("Postgres");
+        await Browser.ScreenshotAsync(page, "dashboard-desktop");
+
+        await page.ClickAsync("a[href='/halt']");
+        await Assertions.Expect(page.Locator("#resume-section")).ToBeVisibleAsync();
+        await Browser.ScreenshotAsync(page, "halt-desktop");
+        await page.Context.CloseAsync();
+    }
+}

@@ -1,0 +1,91 @@
+using Bunit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Portal.Features.Halt;
+using Portal.Features.Halt.Pages;
+
+namespace Portal.Tests.Features.Ui;
+
+public sealed class HaltControlTests : ComponentTestContext
+{
+    private readonly RecordingHaltCommands _commands = new();
+    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 11, 26, 3, 0, 0, TimeSpan.Zero));
+
+    private sealed class RecordingHaltCommands : IHaltCommands
+    {
+        public List<(string Reason, HaltMode Mode, string Actor)> Halts { get; } = [];
+
+        public Task<HaltResult> HaltAsync(string reason, HaltMode mode, string actor)
+        {
+            Halts.Add((reason, mode, actor));
+            return Task.FromResult(new HaltResult("halted", "global", DateTimeOffset.UnixEpoch, 0.4, 12, 3, 0, []));
+        }
+
+        public Task<ResumeOutcome> RequestResumeAsync(string reason, string actor) => throw new NotSupportedException();
+        public Task<ResumeOutcome> ApproveResumeAsync(Guid requestId, string approver) => throw new NotSupportedException();
+        public Task<IReadOnlyList<ResumeRequestView>> PendingResumesAsync() => throw new NotSupportedException();
+    }
+
+    public HaltControlTests()
+    {
+        Services.AddSingleton<IHaltCommands>(_commands);
+        Services.AddSingleton<TimeProvider>(_clock);
+        AddAuthorization().SetAuthorized("oncall@test.local");
+    }
+
+    [Fact]
+    public void One_tap_only_arms_the_control_and_halts_nothing()
+    {
+        var cut = Render<HaltControl>();
+
+        cut.Find("#halt-button").Click();
+
+        Assert.Empty(_commands.Halts);
+        Assert.Contains("CONFIRM HALT AND CANCEL ORDERS", cut.Find("#halt-confirm").TextContent);
+        Assert.NotNull(cut.Find("#halt-arm-progress"));
+    }
+
+    [Fact]
+    public void Confirming_within_the_window_halts_once_with_the_chosen_mode()
+    {
+        HaltResult? reported = null;
+        var cut = Render<HaltControl>(p => p.Add(c => c.Halted, result => reported = result));
+        cut.FindAll("#halt-mode .mud-toggle-item").Single(e => e.TextContent.Contains("Flatten", StringComparison.Ordinal)).Click();
+
+        cut.Find("#halt-button").Click();
+        _clock.Advance(TimeSpan.FromSeconds(2));
+        cut.Find("#halt-confirm").Click();
+
+        cut.WaitForAssertion(() => Assert.NotNull(reported));
+        var halt = Assert.Single(_commands.Halts);
+        Assert.Equal(HaltMode.Flatten, halt.Mode);
+        Assert.Equal("halt and flatten from the portal by oncall@test.local", halt.Reason);
+        Assert.Equal(3, reported!.CancelledOrders);
+        Assert.NotNull(cut.Find("#halt-button"));
+    }
+
+    [Fact]
+    public void The_arming_expires_and_a_later_tap_starts_over()
+    {
+        var cut = Render<HaltControl>();
+        cut.Find("#halt-button").Click();
+
+        _clock.Advance(HaltControl.ConfirmWindow + TimeSpan.FromMilliseconds(200));
+
+        cut.WaitForAssertion(() => Assert.Empty(cut.FindAll("#halt-confirm")));
+        cut.Find("#halt-button").Click();
+        Assert.Empty(_commands.Halts);
+    }
+
+    [Fact]
+    public void Cancel_disarms_without_halting()
+    {
+        var cut = Render<HaltControl>();
+        cut.Find("#halt-button").Click();
+
+        cut.Find("#halt-cancel-arm").Click();
+
+        Assert.Empty(cut.FindAll("#halt-confirm"));
+        Assert.Empty(_commands.Halts);
+    }
+}

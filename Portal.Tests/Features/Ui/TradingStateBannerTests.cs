@@ -1,0 +1,63 @@
+using Bunit;
+using Microsoft.Extensions.DependencyInjection;
+using Portal.Components.Shared;
+using Portal.Features.Halt;
+using Portal.Features.Live;
+
+namespace Portal.Tests.Features.Ui;
+
+public sealed class TradingStateBannerTests : ComponentTestContext
+{
+    private static readonly DateTimeOffset Since = new(2026, 11, 26, 3, 4, 5, TimeSpan.Zero);
+    private readonly SettableStatus _status = new();
+
+    private sealed class SettableStatus : ITradingStatusSource
+    {
+        public TradingStatus Current { get; set; } = new(TradingStatusKind.Active, "initial state", "system", DateTimeOffset.UnixEpoch, null);
+    }
+
+    public TradingStateBannerTests() => Services.AddSingleton<ITradingStatusSource>(_status);
+
+    [Theory]
+    [InlineData(TradingStatusKind.Active, "Trading: Active", "mud-alert-filled-success")]
+    [InlineData(TradingStatusKind.ReduceOnly, "Trading: Reduce only", "mud-alert-filled-warning")]
+    [InlineData(TradingStatusKind.Halted, "Trading: Halted", "mud-alert-filled-error")]
+    public void Shows_the_state_with_its_reason_who_and_since_when(TradingStatusKind kind, string title, string colourClass)
+    {
+        _status.Current = new(kind, "daily loss beyond the limit", "alice", Since, null);
+
+        var cut = Render<TradingStateBanner>();
+
+        var banner = cut.Find(".trading-state-banner");
+        Assert.Equal(kind.ToString(), banner.GetAttribute("data-state"));
+        Assert.Contains(colourClass, banner.ClassName);
+        Assert.Equal(title, cut.Find(".banner-title").TextContent.Trim());
+        Assert.Equal("daily loss beyond the limit", cut.Find(".banner-reason").TextContent.Trim());
+        Assert.Equal("by alice since 2026-11-26 03:04:05 UTC", cut.Find(".banner-who").TextContent.Trim());
+        Assert.Empty(cut.FindAll(".banner-safe-mode"));
+    }
+
+    [Fact]
+    public void Safe_mode_shows_its_cause()
+    {
+        _status.Current = new(TradingStatusKind.SafeMode, "New orders are refused: redis-unreachable", "system", Since, SafeModeMonitor.RedisUnreachable);
+
+        var cut = Render<TradingStateBanner>();
+
+        Assert.Equal("SafeMode", cut.Find(".trading-state-banner").GetAttribute("data-state"));
+        Assert.Equal("Trading: Safe mode", cut.Find(".banner-title").TextContent.Trim());
+        Assert.Equal("Safe mode cause: redis-unreachable", cut.Find(".banner-safe-mode").TextContent.Trim());
+    }
+
+    [Fact]
+    public void Follows_trading_state_events_live()
+    {
+        var cut = Render<TradingStateBanner>();
+        Assert.Equal("Active", cut.Find(".trading-state-banner").GetAttribute("data-state"));
+
+        _status.Current = new(TradingStatusKind.Halted, "manual", "bob", Since, null);
+        Bus.Publish(OpsEventTypes.TradingState, new TradingStateEntry("global", Portal.Domain.Trading.TradingMode.Halted, "manual", "bob", Since, 2));
+
+        cut.WaitForAssertion(() => Assert.Equal("Halted", cut.Find(".trading-state-banner").GetAttribute("data-state")));
+    }
+}

@@ -1,0 +1,14 @@
+using Microsoft.AspNetCore.Components;
+using Microsoft.AspNetCore.Components.Routing;
+
+namespace Portal.Components.Layout;
+
+/// <summary>A navigation link shown only to people the linked page's policy admits.</summary>
+public partial class PolicyNavLink
+{
+    [Parameter, EditorRequired] public string Href { get; set; } = default!;
+    [Parameter, EditorRequired] public string Policy { get; set; } = default!;
+    [Parameter] public string? Icon { get; set; }
+    [Parameter] public NavLinkMatch Match { get; set; } = NavLinkMatch.Prefix;
+    [Parameter] public RenderFragment? ChildContent { get; set; }
+}

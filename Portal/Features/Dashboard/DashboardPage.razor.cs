@@ -1,0 +1,102 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.AspNetCore.Components;
+using Portal.Domain.Risk;
+using Portal.Features.Halt;
+using Portal.Features.Limits;
+using Portal.Features.Live;
+using Portal.Features.Orders;
+using Portal.Features.Risk;
+
+namespace Portal.Features.Dashboard;
+
+/// <summary>
+/// The account at a glance. Order decisions arrive live from the event stream (seeded from Postgres
+/// when the page opens); the in-memory numbers (risk book, limits, safe mode) are re-read by a
+/// timer on this circuit, which also samples the chart. Nothing polls the server.
+/// </summary>
+public sealed partial class DashboardPage
+{
+    private const int RefusalsShown = 20;
+    private static readonly TimeSpan RateWindow = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan RefreshEvery = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan SampleEvery = TimeSpan.FromSeconds(5);
+
+    [Inject] private RiskBook Risk { get; set; } = default!;
+    [Inject] private LimitStore LimitStore { get; set; } = default!;
+    [Inject] private SafeModeMonitor SafeMode { get; set; } = default!;
+    [Inject] private DashboardQueries Queries { get; set; } = default!;
+    [Inject] private TimeProvider Clock { get; set; } = default!;
+
+    private readonly Queue<DateTimeOffset> _decisionTimes = new();
+    private readonly EquityChart _chart = new();
+    private List<OrderDecisionEvent> _refusals = [];
+    private ITimer? _refresh;
+    private DateTimeOffset _lastSample;
+
+    private PortfolioSnapshot? Snapshot { get; set; }
+    private RiskLimits? Limits => LimitStore.Current?.Limits;
+    private decimal? DailyPnl => Snapshot is { } s ? s.Equity - s.DayStartEquity : null;
+    private int OrdersLastMinute => _decisionTimes.Count;
+
+    private sealed record Dependency(string Name, bool Healthy, string? Problem);
+
+    private IEnumerable<Dependency> Dependencies
+    {
+        get
+        {
+            var active = SafeMode.Active;
+            Dependency Check(string name, params string[] causes) =>
+                causes.FirstOrDefault(active.ContainsKey) is { } cause ? new(name, false, cause) : new(name, true, null);
+            yield return Check("Postgres", SafeModeMonitor.PostgresUnreachable, SafeModeMonitor.TradingStateUnknown);
+            yield return Check("Redis", SafeModeMonitor.RedisUnreachable, SafeModeMonitor.RedisStateUnverified);
+            yield return Check("Broker", SafeModeMonitor.BrokerSilent);
+            yield return Check("Market data", SafeModeMonitor.MarketDataSilent);
+        }
+    }
+
+    protected override async Task OnInitializedAsync()
+    {
+        var now = Clock.GetUtcNow();
+        foreach (var time in await Queries.DecisionTimesSinceAsync(now - RateWindow, CancellationToken.None)) _decisionTimes.Enqueue(time);
+        _refusals = await Queries.RecentRefusalsAsync(RefusalsShown, CancellationToken.None);
+        Refresh();
+        _refresh = Clock.CreateTimer(_ => InvokeAsync(() => { Refresh(); StateHasChanged(); }), null, RefreshEvery, RefreshEvery);
+    }
+
+    protected override bool Handle(OpsEvent opsEvent)
+    {
+        if (opsEvent.Type != OpsEventTypes.OrderDecision) return opsEvent.Type is OpsEventTypes.SafeMode or OpsEventTypes.Limits;
+        _decisionTimes.Enqueue(opsEvent.At);
+        if (opsEvent.Data.Deserialize<OrderDecisionEvent>(OpsEventBus.Json) is { Decision: "rejected" } refusal)
+        {
+            _refusals.Insert(0, refusal);
+            if (_refusals.Count > RefusalsShown) _refusals.RemoveAt(_refusals.Count - 1);
+        }
+        return true;
+    }
+
+    private void Refresh()
+    {
+        var now = Clock.GetUtcNow();
+        while (_decisionTimes.Count > 0 && now - _decisionTimes.Peek() > RateWindow) _decisionTimes.Dequeue();
+        Snapshot = Risk.Snapshot;
+        if (Snapshot is { } snapshot && now - _lastSample >= SampleEvery)
+        {
+            _lastSample = now;
+            _chart.Add(now, (double)(snapshot.Equity - snapshot.DayStartEquity), (double)snapshot.GrossExposureUsd);
+        }
+    }
+
+    private static string Usd(decimal? value) => value is { } v ? v.ToString("$#,##0.00;-$#,##0.00", CultureInfo.InvariantCulture) : "—";
+
+    private static string Percent(decimal? value) => value is { } v ? v.ToString("0.00%", CultureInfo.InvariantCulture) : "—";
+
+    private static decimal Share(decimal? value, decimal? limit) => value is { } v && limit is > 0m ? v / limit.Value : 0m;
+
+    public override void Dispose()
+    {
+        _refresh?.Dispose();
+        base.Dispose();
+    }
+}

@@ -1,0 +1,82 @@
+using Microsoft.AspNetCore.Components;
+using Microsoft.AspNetCore.Components.Authorization;
+
+namespace Portal.Features.Halt.Pages;
+
+/// <summary>
+/// The halt button with its deliberate confirmation: the first tap arms it for <see cref="ConfirmWindow"/>
+/// (with a visible countdown), only a tap on CONFIRM within that window halts. One tap alone does nothing.
+/// </summary>
+public sealed partial class HaltControl : IDisposable
+{
+    public static readonly TimeSpan ConfirmWindow = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan CountdownTick = TimeSpan.FromMilliseconds(100);
+
+    [Inject] private IHaltCommands Commands { get; set; } = default!;
+    [Inject] private TimeProvider Clock { get; set; } = default!;
+    [CascadingParameter] private Task<AuthenticationState> Authentication { get; set; } = default!;
+
+    /// <summary>Raised with the result once the halt has completed (cancels and closes included).</summary>
+    [Parameter] public EventCallback<HaltResult> Halted { get; set; }
+
+    private HaltMode Mode { get; set; } = HaltMode.Cancel;
+    private string? Reason { get; set; }
+    private DateTimeOffset? _armedUntil;
+    private ITimer? _countdown;
+    private bool _halting;
+
+    private double Remaining => _armedUntil is { } until ? Math.Max(0, (until - Clock.GetUtcNow()).TotalMilliseconds) : 0;
+    private double RemainingPercent => 100 * Remaining / ConfirmWindow.TotalMilliseconds;
+    private int RemainingSeconds => (int)Math.Ceiling(Remaining / 1000);
+
+    public static string ModeText(HaltMode mode) => mode switch
+    {
+        HaltMode.Cancel => "halt and cancel orders",
+        HaltMode.Flatten => "halt and flatten",
+        _ => "halt",
+    };
+
+    private void Arm()
+    {
+        _armedUntil = Clock.GetUtcNow() + ConfirmWindow;
+        _countdown?.Dispose();
+        _countdown = Clock.CreateTimer(_ => InvokeAsync(OnCountdownTick), null, CountdownTick, CountdownTick);
+    }
+
+    private void OnCountdownTick()
+    {
+        if (Remaining <= 0) Disarm();
+        StateHasChanged();
+    }
+
+    private void Disarm()
+    {
+        _countdown?.Dispose();
+        _countdown = null;
+        _armedUntil = null;
+    }
+
+    private async Task ConfirmAsync()
+    {
+        if (Remaining <= 0 || _halting)
+        {
+            Disarm();
+            return;
+        }
+        Disarm();
+        _halting = true;
+        var user = (await Authentication).User;
+        var actor = PortalActor.Of(user);
+        var reason = string.IsNullOrWhiteSpace(Reason) ? $"{ModeText(Mode)} from the portal by {user.Identity?.Name ?? actor}" : Reason.Trim();
+        try
+        {
+            await Halted.InvokeAsync(await Commands.HaltAsync(reason, Mode, actor));
+        }
+        finally
+        {
+            _halting = false;
+        }
+    }
+
+    public void Dispose() => _countdown?.Dispose();
+}

@@ -1,0 +1,74 @@
+using System.Security.Claims;
+using Portal.Domain.Trading;
+
+namespace Portal.Features.Halt;
+
+public enum TradingStatusKind { Active, ReduceOnly, SafeMode, Halted }
+
+/// <summary>What the trading state banner and chip show: the global state, with safe mode (which refuses new orders) taking precedence over Active/ReduceOnly.</summary>
+public sealed record TradingStatus(TradingStatusKind Kind, string Reason, string ChangedBy, DateTimeOffset Since, string? SafeModeCause)
+{
+    public string Title => Kind switch
+    {
+        TradingStatusKind.Active => "Active",
+        TradingStatusKind.ReduceOnly => "Reduce only",
+        TradingStatusKind.SafeMode => "Safe mode",
+        _ => "Halted",
+    };
+}
+
+/// <summary>The current <see cref="TradingStatus"/>, behind an interface so components can be tested without the trading machinery.</summary>
+public interface ITradingStatusSource
+{
+    TradingStatus Current { get; }
+}
+
+public sealed class TradingStatusSource(TradingStateStore store, SafeModeMonitor safeMode) : ITradingStatusSource
+{
+    public TradingStatus Current
+    {
+        get
+        {
+            var global = store.Get(TradingScopes.Global);
+            var cause = safeMode.Reason;
+            var safeModeSince = cause is not null && safeMode.Active.TryGetValue(cause, out var since) ? since : global.ChangedAt;
+            return global.Mode switch
+            {
+                TradingMode.Halted => new(TradingStatusKind.Halted, global.Reason, global.ChangedBy, global.ChangedAt, cause),
+                _ when cause is not null => new(TradingStatusKind.SafeMode, $"New orders are refused: {cause}", "system", safeModeSince, cause),
+                TradingMode.ReduceOnly => new(TradingStatusKind.ReduceOnly, global.Reason, global.ChangedBy, global.ChangedAt, null),
+                _ => new(TradingStatusKind.Active, global.Reason, global.ChangedBy, global.ChangedAt, null),
+            };
+        }
+    }
+}
+
+/// <summary>Who a signed-in person is in the trading state and resume records (the same on the API and the pages, so four-eyes holds across both).</summary>
+public static class PortalActor
+{
+    public static string Of(ClaimsPrincipal user) => user.FindFirstValue(ClaimTypes.NameIdentifier) ?? user.Identity?.Name ?? "unknown";
+}
+
+/// <summary>The kill switch operations the halt page uses, behind an interface so the page's confirmation flow can be tested on its own.</summary>
+public interface IHaltCommands
+{
+    Task<HaltResult> HaltAsync(string reason, HaltMode mode, string actor);
+    Task<ResumeOutcome> RequestResumeAsync(string reason, string actor);
+    Task<ResumeOutcome> ApproveResumeAsync(Guid requestId, string approver);
+    Task<IReadOnlyList<ResumeRequestView>> PendingResumesAsync();
+}
+
+/// <summary>Global halts and resumes through the <see cref="KillSwitch"/>; never tied to the circuit, so a dropped connection cannot stop a halt half way.</summary>
+public sealed class KillSwitchCommands(KillSwitch killSwitch) : IHaltCommands
+{
+    public Task<HaltResult> HaltAsync(string reason, HaltMode mode, string actor) =>
+        killSwitch.HaltAsync(reason, mode, strategyId: null, actor, automatic: false, CancellationToken.None);
+
+    public Task<ResumeOutcome> RequestResumeAsync(string reason, string actor) =>
+        killSwitch.RequestResumeAsync(reason, strategyId: null, TradingMode.Active, actor, CancellationToken.None);
+
+    public Task<ResumeOutcome> ApproveResumeAsync(Guid requestId, string approver) =>
+        killSwitch.ApproveResumeAsync(requestId, approver, CancellationToken.None);
+
+    public Task<IReadOnlyList<ResumeRequestView>> PendingResumesAsync() => killSwitch.PendingResumesAsync(CancellationToken.None);
+}

@@ -25,11 +25,11 @@ public sealed class LimitStore(
     public async Task<LimitVersionView> LoadAsync(CancellationToken ct)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var row = await db.LimitVersions.AsNoTracking().Where(v => v.State == "active")
+        var row = await db.LimitVersions.AsNoTracking().Where(v => v.State == LimitStates.Active)
             .OrderByDescending(v => v.Version).FirstOrDefaultAsync(ct);
         if (row is null)
         {
-            row = NewVersion(options.Value.FirstOperationalLimits(), "Initial limits from configuration", "system");
+            row = NewVersion(options.Value.FirstOperationalLimits(), "Initial limits from configuration", "system", LimitStates.Active);
             db.LimitVersions.Add(row);
             await db.SaveChangesAsync(ct);
         }
@@ -43,13 +43,71 @@ public sealed class LimitStore(
     public async Task<LimitVersionView> ChangeAsync(RiskLimits proposed, string reason, string actor, CancellationToken ct)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var row = NewVersion(proposed, reason, actor);
+        var row = NewVersion(proposed, reason, actor, LimitStates.Active);
         db.LimitVersions.Add(row);
         await db.SaveChangesAsync(ct);
         var view = ToView(row);
         _current = view;
         live.Publish(OpsEventTypes.Limits, view);
         return view;
+    }
+
+    /// <summary>Four-eyes: records <paramref name="proposed"/> as a pending version that a different RiskOfficer must approve.</summary>
+    public async Task<LimitVersionView> ProposeAsync(RiskLimits proposed, string reason, string actor, CancellationToken ct)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var row = NewVersion(proposed, reason, actor, LimitStates.Pending);
+        db.LimitVersions.Add(row);
+        await db.SaveChangesAsync(ct);
+        var view = ToView(row);
+        live.Publish(OpsEventTypes.Limits, view);
+        return view;
+    }
+
+    /// <summary>
+    /// Puts a pending version in force if <paramref name="approver"/> is not its proposer, it still fits
+    /// the ceilings, and no other version was put in force since it was proposed (it would silently undo that change).
+    /// </summary>
+    public Task<LimitDecision> ApproveAsync(long version, string approver, CancellationToken ct) =>
+        DecideAsync(version, approver, approve: true, ct);
+
+    public Task<LimitDecision> RejectAsync(long version, string rejecter, CancellationToken ct) =>
+        DecideAsync(version, rejecter, approve: false, ct);
+
+    public async Task<IReadOnlyList<LimitVersionView>> PendingAsync(CancellationToken ct)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var rows = await db.LimitVersions.AsNoTracking().Where(v => v.State == LimitStates.Pending).OrderBy(v => v.Version).ToListAsync(ct);
+        return rows.Select(ToView).ToList();
+    }
+
+    private async Task<LimitDecision> DecideAsync(long version, string decider, bool approve, CancellationToken ct)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        await using var transaction = await db.Database.BeginTransactionAsync(ct);
+        // One decision at a time: two officers approving different proposals at once must not both win.
+        await db.Database.ExecuteSqlRawAsync("lock table limit_versions in share row exclusive mode", ct);
+        var row = await db.LimitVersions.SingleOrDefaultAsync(v => v.Version == version, ct);
+        if (row is null) return new LimitDecision(LimitDecisionStatus.NotFound);
+        if (row.State != LimitStates.Pending) return new LimitDecision(LimitDecisionStatus.NotPending, ToView(row));
+        if (approve)
+        {
+            if (row.ProposedBy == decider) return new LimitDecision(LimitDecisionStatus.SameOfficer, ToView(row));
+            var errors = LimitRules.Validate(ToView(row).Limits, Ceilings);
+            if (errors.Count > 0) return new LimitDecision(LimitDecisionStatus.Invalid, ToView(row), errors);
+            var active = await db.LimitVersions.Where(v => v.State == LimitStates.Active).ToListAsync(ct);
+            if (active.Any(a => a.ApprovedAt > row.ProposedAt)) return new LimitDecision(LimitDecisionStatus.Stale, ToView(row));
+            foreach (var previous in active) previous.State = LimitStates.Superseded;
+        }
+        row.State = approve ? LimitStates.Active : LimitStates.Rejected;
+        row.ApprovedBy = decider;
+        row.ApprovedAt = clock.GetUtcNow();
+        await db.SaveChangesAsync(ct);
+        await transaction.CommitAsync(ct);
+        var view = ToView(row);
+        if (approve) _current = view with { Limits = Clamp(view.Limits) };
+        live.Publish(OpsEventTypes.Limits, view);
+        return new LimitDecision(LimitDecisionStatus.Done, view);
     }
 
     public async Task<IReadOnlyList<LimitVersionView>> HistoryAsync(int take, CancellationToken ct)
@@ -76,15 +134,16 @@ public sealed class LimitStore(
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }
 
-    private LimitVersion NewVersion(RiskLimits limits, string reason, string actor) => new()
+    /// <summary>An active version is in force at once (approved by its proposer); a pending one waits for a second person.</summary>
+    private LimitVersion NewVersion(RiskLimits limits, string reason, string actor, string state) => new()
     {
         LimitsJson = JsonSerializer.Serialize(limits),
-        State = "active",
+        State = state,
         Reason = reason,
         ProposedBy = actor,
         ProposedAt = clock.GetUtcNow(),
-        ApprovedBy = actor,
-        ApprovedAt = clock.GetUtcNow(),
+        ApprovedBy = state == LimitStates.Active ? actor : null,
+        ApprovedAt = state == LimitStates.Active ? clock.GetUtcNow() : null,
     };
 
     private RiskLimits Clamp(RiskLimits limits)
@@ -97,6 +156,19 @@ public sealed class LimitStore(
         row.Version, JsonSerializer.Deserialize<RiskLimits>(row.LimitsJson)!, row.State, row.Reason,
         row.ProposedBy, row.ProposedAt, row.ApprovedBy, row.ApprovedAt);
 }
+
+public static class LimitStates
+{
+    public const string Active = "active";
+    public const string Pending = "pending";
+    public const string Rejected = "rejected";
+    public const string Superseded = "superseded";
+}
+
+public enum LimitDecisionStatus { Done, NotFound, NotPending, SameOfficer, Invalid, Stale }
+
+/// <summary>The result of approving or rejecting a pending version; <see cref="Errors"/> by limit name when it no longer fits the ceilings.</summary>
+public sealed record LimitDecision(LimitDecisionStatus Status, LimitVersionView? Version = null, IReadOnlyDictionary<string, string>? Errors = null);
 
 public sealed record LimitVersionView(
     long Version, RiskLimits Limits, string State, string Reason, string ProposedBy, DateTimeOffset ProposedAt,

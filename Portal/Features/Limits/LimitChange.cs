@@ -15,10 +15,14 @@ public sealed record LimitChange(string Name, decimal Old, decimal New)
 /// <summary>How pages show a limit: its name in words and its value in its unit.</summary>
 public static partial class LimitText
 {
-    public static string Label(string name) => SplitWords().Replace(name, " $1").Replace("Usd", "(USD)").Replace("Pct", "(%)");
+    public static string Label(string name) =>
+        SplitWords().Replace(name, " $1").Replace(" Usd", " (USD)").Replace(" Pct Portfolio", " (% of portfolio)").Replace(" Pct", " (%)");
+
+    /// <summary>Percent limits are stored and typed as fractions: 0.15 = 15 %.</summary>
+    public static bool IsFraction(string name) => name.Contains("Pct", StringComparison.Ordinal);
 
     public static string Value(string name, decimal value) =>
-        name.EndsWith("Pct", StringComparison.Ordinal) ? (value * 100m).ToString("0.##", CultureInfo.InvariantCulture) + " %"
+        IsFraction(name) ? (value * 100m).ToString("0.##", CultureInfo.InvariantCulture) + " %"
         : name.EndsWith("Usd", StringComparison.Ordinal) ? value.ToString("N2", CultureInfo.InvariantCulture)
         : value.ToString("#,0.########", CultureInfo.InvariantCulture);
 

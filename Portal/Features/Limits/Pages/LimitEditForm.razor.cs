@@ -31,6 +31,10 @@ public sealed partial class LimitEditForm
         _ceilings = Ceilings.Entries().ToDictionary(e => e.Name, e => e.Value);
     }
 
+    private string Helper(string name) => LimitText.IsFraction(name)
+        ? $"A fraction (0.15 = 15 %); ceiling {_ceilings[name]}"
+        : $"Ceiling {LimitText.Value(name, _ceilings[name])}";
+
     private string? Problem(string name, decimal value) =>
         LimitRules.CheckBounds(name, value) ?? (value > _ceilings[name] ? $"must not exceed its ceiling {LimitText.Value(name, _ceilings[name])}." : null);
 
@@ -42,7 +46,9 @@ public sealed partial class LimitEditForm
         try
         {
             await OnPropose.InvokeAsync(new LimitProposal(RiskOptions.ToLimits(_values, null), _reason.Trim()));
+            // Ready for the next change: the reason is per proposal, and an empty one is not an error until submitted.
             _reason = "";
+            await _form.ResetValidationAsync();
         }
         finally
         {

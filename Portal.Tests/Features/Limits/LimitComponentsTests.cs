@@ -7,15 +7,26 @@ using Portal.Features.Limits.Pages;
 
 namespace Portal.Tests.Features.Limits;
 
-public sealed class LimitComponentsTests : BunitContext
+/// <summary>The limit form's validation and the pending-approval display, rendered with bUnit.</summary>
+public sealed class LimitComponentsTests : IAsyncLifetime
 {
     private static readonly RiskLimits Ceilings = RiskLimits.SeedDefaults with { MaxOrderValueUsd = 10_000m };
 
+    // Composed, not inherited: MudBlazor's services dispose only asynchronously, and xunit 2 disposes test classes synchronously.
+    private readonly BunitContext _bunit = new();
+
     public LimitComponentsTests()
     {
-        Services.AddMudServices();
-        JSInterop.Mode = JSRuntimeMode.Loose;
+        _bunit.Services.AddMudServices();
+        _bunit.JSInterop.Mode = JSRuntimeMode.Loose;
     }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _bunit.DisposeAsync();
+
+    private IRenderedComponent<T> Render<T>(Action<ComponentParameterCollectionBuilder<T>> parameters) where T : Microsoft.AspNetCore.Components.IComponent =>
+        _bunit.Render(parameters);
 
     [Fact]
     public void A_value_above_its_ceiling_shows_a_field_error_and_proposes_nothing()

@@ -157,7 +157,7 @@ public sealed class SignInTests : IAsyncLifetime
     public async Task A_sign_in_cookie_does_not_open_the_machine_only_apis()
     {
         var riskOfficer = await _portal.ClientSignedInAsAsync(Roles.RiskOfficer);
-        var response = await riskOfficer.GetAsync("/api/limits");
+        var response = await riskOfficer.GetAsync("/api/orders/some-order");
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Null(response.Headers.Location);
     }

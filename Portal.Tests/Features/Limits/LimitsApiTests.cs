@@ -1,6 +1,11 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
 using Portal.Features.Auth;
+using Portal.Features.Identity;
+using Portal.Features.Limits;
+using Portal.Infrastructure.Postgres;
 using Portal.Tests.Infrastructure;
 
 namespace Portal.Tests.Features.Limits;
@@ -18,14 +23,21 @@ public sealed class LimitsApiTests : IAsyncLifetime
     public async Task DisposeAsync() => await _portal.DisposeAsync();
 
     [Fact]
-    public async Task A_lowered_limit_is_versioned_and_enforced_on_the_next_order()
+    public async Task A_lowered_limit_from_a_key_waits_for_a_risk_officer_and_is_enforced_once_approved()
     {
         var admin = await _portal.ClientWithScopesAsync(Scopes.Limits);
         var orders = await _portal.ClientWithScopesAsync(Scopes.Orders);
 
         var put = await admin.PutAsJsonAsync("/api/limits", new { reason = "tighten for test", limits = new { MaxOrderValueUsd = 250m } });
-        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
-        Assert.Equal(250m, (await put.JsonAsync()).GetProperty("limits").GetProperty("maxOrderValueUsd").GetDecimal());
+        Assert.Equal(HttpStatusCode.Accepted, put.StatusCode);
+        var pending = await put.JsonAsync();
+        Assert.Equal("pending", pending.GetProperty("state").GetString());
+        Assert.Equal(HttpStatusCode.Created, (await orders.PostOrderAsync(OrderRequests.Market("before-approval", 3m))).StatusCode);
+
+        var officer = await _portal.ClientSignedInAsAsync(Roles.RiskOfficer);
+        var approve = await officer.PostAsync($"/api/limits/pending/{pending.GetProperty("version").GetInt64()}/approve", null);
+        Assert.Equal(HttpStatusCode.OK, approve.StatusCode);
+        Assert.Equal(250m, (await (await admin.GetAsync("/api/limits")).JsonAsync()).GetProperty("limits").GetProperty("maxOrderValueUsd").GetDecimal());
 
         var refused = await orders.PostOrderAsync(OrderRequests.Market("after-change", 3m));
         Assert.Equal("MaxOrderValue", (await refused.JsonAsync()).GetProperty("reason").GetString());
@@ -34,6 +46,85 @@ public sealed class LimitsApiTests : IAsyncLifetime
         var history = await (await admin.GetAsync("/api/limits/history")).JsonAsync();
         Assert.Equal(2, history.GetArrayLength());
         Assert.Equal("tighten for test", history[0].GetProperty("reason").GetString());
+        Assert.Equal("active", history[0].GetProperty("state").GetString());
+        Assert.Equal("superseded", history[1].GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task The_proposer_cannot_approve_their_own_change_but_another_officer_can()
+    {
+        var proposer = await _portal.ClientSignedInAsAsync(Roles.RiskOfficer);
+        var version = await ProposeAsync(proposer, 300m);
+
+        var own = await proposer.PostAsync($"/api/limits/pending/{version}/approve", null);
+        Assert.Equal(HttpStatusCode.Forbidden, own.StatusCode);
+        Assert.Contains("another RiskOfficer", (await own.JsonAsync()).GetProperty("detail").GetString());
+
+        var second = await _portal.ClientSignedInAsAsync(Roles.RiskOfficer);
+        var approved = await (await second.PostAsync($"/api/limits/pending/{version}/approve", null)).JsonAsync();
+        Assert.Equal("active", approved.GetProperty("state").GetString());
+        Assert.NotEqual(approved.GetProperty("proposedBy").GetString(), approved.GetProperty("approvedBy").GetString());
+        Assert.Equal(HttpStatusCode.Conflict, (await second.PostAsync($"/api/limits/pending/{version}/approve", null)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_rejected_change_never_takes_effect()
+    {
+        var proposer = await _portal.ClientSignedInAsAsync(Roles.RiskOfficer);
+        var before = _portal.Get<LimitStore>().Current!.Limits.MaxOrderValueUsd;
+        var version = await ProposeAsync(proposer, 100m);
+
+        var second = await _portal.ClientSignedInAsAsync(Roles.RiskOfficer);
+        var reject = await (await second.PostAsync($"/api/limits/pending/{version}/reject", null)).JsonAsync();
+
+        Assert.Equal("rejected", reject.GetProperty("state").GetString());
+        Assert.Equal(before, _portal.Get<LimitStore>().Current!.Limits.MaxOrderValueUsd);
+        Assert.Empty((await (await proposer.GetAsync("/api/limits/pending")).JsonAsync()).EnumerateArray());
+    }
+
+    [Fact]
+    public async Task Approval_validates_again_against_the_ceilings_in_force_now()
+    {
+        // A proposal made while the ceiling was higher: stored as it was, above today's ceiling of 10000.
+        var limits = _portal.Get<LimitStore>().Current!.Limits with { MaxOrderValueUsd = 20_000m };
+        await using (var db = await _portal.Get<IDbContextFactory<PortalDbContext>>().CreateDbContextAsync())
+        {
+            db.LimitVersions.Add(new LimitVersion
+            {
+                LimitsJson = JsonSerializer.Serialize(limits), State = LimitStates.Pending, Reason = "under the old ceiling",
+                ProposedBy = "someone-else@test.local", ProposedAt = _portal.Get<TimeProvider>().GetUtcNow(),
+            });
+            await db.SaveChangesAsync();
+        }
+        var officer = await _portal.ClientSignedInAsAsync(Roles.RiskOfficer);
+        var version = (await (await officer.GetAsync("/api/limits/pending")).JsonAsync())[0].GetProperty("version").GetInt64();
+
+        var response = await officer.PostAsync($"/api/limits/pending/{version}/approve", null);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("ceiling", (await response.JsonAsync()).GetProperty("errors").GetProperty("limits.maxOrderValueUsd")[0].GetString());
+        Assert.NotEqual(20_000m, _portal.Get<LimitStore>().Current!.Limits.MaxOrderValueUsd);
+    }
+
+    [Theory]
+    [InlineData(Roles.OnCall)]
+    [InlineData(Roles.Compliance)]
+    [InlineData(Roles.Admin)]
+    public async Task Only_risk_officers_propose_approve_or_reject(string role)
+    {
+        var version = await ProposeAsync(await _portal.ClientSignedInAsAsync(Roles.RiskOfficer), 400m);
+        var other = await _portal.ClientSignedInAsAsync(role);
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await other.PutAsJsonAsync("/api/limits", new { reason = "x", limits = new { MaxOrderValueUsd = 1m } })).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await other.PostAsync($"/api/limits/pending/{version}/approve", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await other.PostAsync($"/api/limits/pending/{version}/reject", null)).StatusCode);
+    }
+
+    private static async Task<long> ProposeAsync(HttpClient officer, decimal maxOrderValueUsd)
+    {
+        var put = await officer.PutAsJsonAsync("/api/limits", new { reason = "four eyes", limits = new { MaxOrderValueUsd = maxOrderValueUsd } });
+        Assert.Equal(HttpStatusCode.Accepted, put.StatusCode);
+        return (await put.JsonAsync()).GetProperty("version").GetInt64();
     }
 
     [Fact]

@@ -28,11 +28,11 @@ public sealed class LimitStore(
     public async Task<LimitVersionView> LoadAsync(CancellationToken ct)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var row = await db.LimitVersions.AsNoTracking().Where(v => v.State == "active")
+        var row = await db.LimitVersions.AsNoTracking().Where(v => v.State == LimitStates.Active)
             .OrderByDescending(v => v.Version).FirstOrDefaultAsync(ct);
         if (row is null)
         {
-            row = await SaveAuditedAsync(db, null, NewVersion(options.Value.FirstOperationalLimits(), "Initial limits from configuration", "system"), ct);
+            row = await SaveAuditedAsync(db, null, NewVersion(options.Value.FirstOperationalLimits(), "Initial limits from configuration", "system", LimitStates.Active), ct);
         }
         var view = ToView(row);
         // Limits above a ceiling that was lowered since are clamped: the ceiling always wins.
@@ -44,11 +44,69 @@ public sealed class LimitStore(
     public async Task<LimitVersionView> ChangeAsync(RiskLimits proposed, string reason, string actor, CancellationToken ct)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var row = await SaveAuditedAsync(db, _current, NewVersion(proposed, reason, actor), ct);
+        var row = await SaveAuditedAsync(db, _current, NewVersion(proposed, reason, actor, LimitStates.Active), ct);
         var view = ToView(row);
         _current = view;
         live.Publish(OpsEventTypes.Limits, view);
         return view;
+    }
+
+    /// <summary>Four-eyes: records <paramref name="proposed"/> as a pending version that a different RiskOfficer must approve.</summary>
+    public async Task<LimitVersionView> ProposeAsync(RiskLimits proposed, string reason, string actor, CancellationToken ct)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var row = await SaveAuditedAsync(db, _current, NewVersion(proposed, reason, actor, LimitStates.Pending), ct);
+        var view = ToView(row);
+        live.Publish(OpsEventTypes.Limits, view);
+        return view;
+    }
+
+    /// <summary>
+    /// Puts a pending version in force if <paramref name="approver"/> is not its proposer, it still fits
+    /// the ceilings, and no other version was put in force since it was proposed (it would silently undo that change).
+    /// </summary>
+    public Task<LimitDecision> ApproveAsync(long version, string approver, CancellationToken ct) =>
+        DecideAsync(version, approver, approve: true, ct);
+
+    public Task<LimitDecision> RejectAsync(long version, string rejecter, CancellationToken ct) =>
+        DecideAsync(version, rejecter, approve: false, ct);
+
+    public async Task<IReadOnlyList<LimitVersionView>> PendingAsync(CancellationToken ct)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var rows = await db.LimitVersions.AsNoTracking().Where(v => v.State == LimitStates.Pending).OrderBy(v => v.Version).ToListAsync(ct);
+        return rows.Select(ToView).ToList();
+    }
+
+    private async Task<LimitDecision> DecideAsync(long version, string decider, bool approve, CancellationToken ct)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        await using var transaction = await db.Database.BeginTransactionAsync(ct);
+        // One decision at a time: two officers approving different proposals at once must not both win.
+        await db.Database.ExecuteSqlRawAsync("lock table limit_versions in share row exclusive mode", ct);
+        var row = await db.LimitVersions.SingleOrDefaultAsync(v => v.Version == version, ct);
+        if (row is null) return new LimitDecision(LimitDecisionStatus.NotFound);
+        if (row.State != LimitStates.Pending) return new LimitDecision(LimitDecisionStatus.NotPending, ToView(row));
+        if (approve)
+        {
+            if (row.ProposedBy == decider) return new LimitDecision(LimitDecisionStatus.SameOfficer, ToView(row));
+            var errors = LimitRules.Validate(ToView(row).Limits, Ceilings);
+            if (errors.Count > 0) return new LimitDecision(LimitDecisionStatus.Invalid, ToView(row), errors);
+            var active = await db.LimitVersions.Where(v => v.State == LimitStates.Active).ToListAsync(ct);
+            if (active.Any(a => a.ApprovedAt > row.ProposedAt)) return new LimitDecision(LimitDecisionStatus.Stale, ToView(row));
+            foreach (var previous in active) previous.State = LimitStates.Superseded;
+        }
+        row.State = approve ? LimitStates.Active : LimitStates.Rejected;
+        row.ApprovedBy = decider;
+        row.ApprovedAt = clock.GetUtcNow();
+        await db.SaveChangesAsync(ct);
+        await AuditTrail.AppendInTransactionAsync(db, [AuditEventDraft.Create(row.ApprovedAt.Value, decider, approve ? "limits.approved" : "limits.rejected", "limits",
+            new { version = row.Version, proposedBy = row.ProposedBy, reason = row.Reason })], ct);
+        await transaction.CommitAsync(ct);
+        var view = ToView(row);
+        if (approve) _current = view with { Limits = Clamp(view.Limits) };
+        live.Publish(OpsEventTypes.Limits, view);
+        return new LimitDecision(LimitDecisionStatus.Done, view);
     }
 
     public async Task<IReadOnlyList<LimitVersionView>> HistoryAsync(int take, CancellationToken ct)
@@ -81,7 +139,8 @@ public sealed class LimitStore(
         db.LimitVersions.Add(row);
         await db.SaveChangesAsync(ct);
         var limits = JsonSerializer.Deserialize<RiskLimits>(row.LimitsJson)!;
-        await AuditTrail.AppendInTransactionAsync(db, [AuditEventDraft.Create(row.ProposedAt, row.ProposedBy, "limits.changed", "limits", new
+        await AuditTrail.AppendInTransactionAsync(db, [AuditEventDraft.Create(row.ProposedAt, row.ProposedBy,
+            row.State == LimitStates.Pending ? "limits.proposed" : "limits.changed", "limits", new
         {
             version = row.Version,
             previousVersion = previous?.Version,
@@ -98,15 +157,16 @@ public sealed class LimitStore(
     private static Dictionary<string, string> AsText(RiskLimits limits) =>
         limits.Entries().ToDictionary(e => e.Name, e => AuditTrail.Text(e.Value)!);
 
-    private LimitVersion NewVersion(RiskLimits limits, string reason, string actor) => new()
+    /// <summary>An active version is in force at once (approved by its proposer); a pending one waits for a second person.</summary>
+    private LimitVersion NewVersion(RiskLimits limits, string reason, string actor, string state) => new()
     {
         LimitsJson = JsonSerializer.Serialize(limits),
-        State = "active",
+        State = state,
         Reason = reason,
         ProposedBy = actor,
         ProposedAt = clock.GetUtcNow(),
-        ApprovedBy = actor,
-        ApprovedAt = clock.GetUtcNow(),
+        ApprovedBy = state == LimitStates.Active ? actor : null,
+        ApprovedAt = state == LimitStates.Active ? clock.GetUtcNow() : null,
     };
 
     private RiskLimits Clamp(RiskLimits limits)
@@ -119,6 +179,19 @@ public sealed class LimitStore(
         row.Version, JsonSerializer.Deserialize<RiskLimits>(row.LimitsJson)!, row.State, row.Reason,
         row.ProposedBy, row.ProposedAt, row.ApprovedBy, row.ApprovedAt);
 }
+
+public static class LimitStates
+{
+    public const string Active = "active";
+    public const string Pending = "pending";
+    public const string Rejected = "rejected";
+    public const string Superseded = "superseded";
+}
+
+public enum LimitDecisionStatus { Done, NotFound, NotPending, SameOfficer, Invalid, Stale }
+
+/// <summary>The result of approving or rejecting a pending version; <see cref="Errors"/> by limit name when it no longer fits the ceilings.</summary>
+public sealed record LimitDecision(LimitDecisionStatus Status, LimitVersionView? Version = null, IReadOnlyDictionary<string, string>? Errors = null);
 
 public sealed record LimitVersionView(
     long Version, RiskLimits Limits, string State, string Reason, string ProposedBy, DateTimeOffset ProposedAt,

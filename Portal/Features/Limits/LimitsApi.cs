@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Portal.Domain.Risk;
 using Portal.Features.Auth;
+using Portal.Features.Identity;
 
 namespace Portal.Features.Limits;
 
@@ -10,12 +11,47 @@ public static class LimitsApi
 {
     public static IEndpointRouteBuilder MapLimitsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/limits").WithTags("Limits").RequireAuthorization(Scopes.Policy(Scopes.Limits));
-        group.MapGet("/", GetLimits);
-        group.MapPut("/", PutLimits);
-        group.MapGet("/history", async (LimitStore store, CancellationToken ct) => TypedResults.Ok(await store.HistoryAsync(100, ct)));
+        var group = app.MapGroup("/api/limits").WithTags("Limits");
+        group.MapGet("/", GetLimits).RequireScopeOr(Scopes.Limits, Policies.AnyStaff);
+        group.MapPut("/", PutLimits).RequireScopeOr(Scopes.Limits, Policies.RiskOfficer);
+        group.MapGet("/history", async (LimitStore store, CancellationToken ct) => TypedResults.Ok(await store.HistoryAsync(100, ct)))
+            .RequireScopeOr(Scopes.Limits, Policies.AnyStaff);
+        group.MapGet("/pending", async (LimitStore store, CancellationToken ct) => TypedResults.Ok(await store.PendingAsync(ct)))
+            .RequireScopeOr(Scopes.Limits, Policies.AnyStaff);
+        // Approvals are for people only: the four eyes are two risk officers, never a key.
+        group.MapPost("/pending/{version:long}/approve", (long version, LimitStore store, ClaimsPrincipal user, CancellationToken ct) =>
+            DecideAsync(store.ApproveAsync(version, Actor(user), ct))).RequireAuthorization(Policies.RiskOfficer);
+        group.MapPost("/pending/{version:long}/reject", (long version, LimitStore store, ClaimsPrincipal user, CancellationToken ct) =>
+            DecideAsync(store.RejectAsync(version, Actor(user), ct))).RequireAuthorization(Policies.RiskOfficer);
         return app;
     }
+
+    /// <summary>
+    /// <c>Limits:RequireApproval</c> (default true): every change, a person's or an API key's, waits as a
+    /// pending version for a RiskOfficer other than its proposer. A key is not a person independent of the
+    /// trader, so RTS 6 Art. 15 wants its changes approved too; false applies changes at once (single-person setups).
+    /// </summary>
+    public const string RequireApprovalKey = "Limits:RequireApproval";
+
+    /// <summary>Who is acting, as history shows it: a person's email or <c>apikey:name</c>.</summary>
+    public static string Actor(ClaimsPrincipal user) => user.Identity?.Name ?? "unknown";
+
+    /// <summary>Limit names as API fields and page fields: <c>limits.maxOrderValueUsd</c>.</summary>
+    public static string FieldName(string limit) => "limits." + JsonNamingPolicy.CamelCase.ConvertName(limit);
+
+    private static async Task<Results<Ok<LimitVersionView>, ValidationProblem, ProblemHttpResult>> DecideAsync(Task<LimitDecision> decision) =>
+        await decision switch
+        {
+            { Status: LimitDecisionStatus.Done, Version: { } version } => TypedResults.Ok(version),
+            { Status: LimitDecisionStatus.Invalid, Errors: { } errors } => TypedResults.ValidationProblem(
+                errors.ToDictionary(e => FieldName(e.Key), e => new[] { e.Value }), title: "The pending limits no longer fit the ceilings."),
+            { Status: LimitDecisionStatus.NotFound } => TypedResults.Problem("No such limit version.", statusCode: StatusCodes.Status404NotFound),
+            { Status: LimitDecisionStatus.SameOfficer } => TypedResults.Problem(
+                "The proposer of a limit change cannot approve it; another RiskOfficer must.", statusCode: StatusCodes.Status403Forbidden),
+            { Status: LimitDecisionStatus.Stale } => TypedResults.Problem(
+                "Other limits were put in force after this change was proposed; reject it and propose again.", statusCode: StatusCodes.Status409Conflict),
+            var other => TypedResults.Problem($"The version is {other.Version?.State}, not pending.", statusCode: StatusCodes.Status409Conflict),
+        };
 
     public sealed record LimitsResponse(long Version, RiskLimits Limits, RiskLimits Ceilings, string ChangedBy, DateTimeOffset ChangedAt);
 
@@ -29,8 +65,8 @@ public static class LimitsApi
     /// their value. Names match case-insensitively (the configuration keys are the same names); errors
     /// name the field as <c>limits.maxOrderValueUsd</c>.
     /// </summary>
-    private static async Task<Results<Ok<LimitsResponse>, ValidationProblem, ProblemHttpResult>> PutLimits(
-        HttpRequest request, LimitStore store, ClaimsPrincipal user, CancellationToken ct)
+    private static async Task<Results<Ok<LimitsResponse>, Accepted<LimitVersionView>, ValidationProblem, ProblemHttpResult>> PutLimits(
+        HttpRequest request, LimitStore store, ClaimsPrincipal user, IConfiguration configuration, CancellationToken ct)
     {
         if (store.Current is not { } current)
             return TypedResults.Problem("Limits are not loaded yet.", statusCode: StatusCodes.Status503ServiceUnavailable);
@@ -71,13 +107,15 @@ public static class LimitsApi
                 errors.TryAdd(FieldName(name), [problem]);
             if (errors.Count == 0)
             {
-                var actor = user.FindFirstValue(ClaimTypes.NameIdentifier) ?? "unknown";
-                var saved = await store.ChangeAsync(proposed, reason, actor, ct);
+                if (configuration.GetValue(RequireApprovalKey, true))
+                {
+                    var pending = await store.ProposeAsync(proposed, reason, Actor(user), ct);
+                    return TypedResults.Accepted($"/api/limits/pending/{pending.Version}", pending);
+                }
+                var saved = await store.ChangeAsync(proposed, reason, Actor(user), ct);
                 return TypedResults.Ok(new LimitsResponse(saved.Version, saved.Limits, store.Ceilings, saved.ProposedBy, saved.ProposedAt));
             }
         }
         return TypedResults.ValidationProblem(errors, title: "The limits are not valid.");
     }
-
-    private static string FieldName(string limit) => "limits." + JsonNamingPolicy.CamelCase.ConvertName(limit);
 }

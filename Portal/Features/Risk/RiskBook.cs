@@ -33,6 +33,9 @@ public sealed class RiskBook(IBroker broker, PriceBook prices, TradingCalendar c
 
     public DateTimeOffset LastSync { get { lock (_gate) return _lastSync; } }
 
+    /// <summary>The broker's positions and open orders as last synced; null before the first sync.</summary>
+    public BrokerPortfolio? Portfolio { get { lock (_gate) return _portfolio; } }
+
     public PortfolioSnapshot? Snapshot { get { lock (_gate) return _portfolio is null ? null : BuildSnapshot(); } }
 
     /// <summary>Runs the pre-trade check and, if it passes, reserves the order's quantity.</summary>

@@ -1,0 +1,114 @@
+using Bunit;
+using Microsoft.Extensions.DependencyInjection;
+using MudBlazor.Services;
+using Portal.Domain.Risk;
+using Portal.Features.Limits;
+using Portal.Features.Limits.Pages;
+
+namespace Portal.Tests.Features.Limits;
+
+/// <summary>The limit form's validation and the pending-approval display, rendered with bUnit.</summary>
+public sealed class LimitComponentsTests : IAsyncLifetime
+{
+    private static readonly RiskLimits Ceilings = RiskLimits.SeedDefaults with { MaxOrderValueUsd = 10_000m };
+
+    // Composed, not inherited: MudBlazor's services dispose only asynchronously, and xunit 2 disposes test classes synchronously.
+    private readonly BunitContext _bunit = new();
+
+    public LimitComponentsTests()
+    {
+        _bunit.Services.AddMudServices();
+        _bunit.JSInterop.Mode = JSRuntimeMode.Loose;
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _bunit.DisposeAsync();
+
+    private IRenderedComponent<T> Render<T>(Action<ComponentParameterCollectionBuilder<T>> parameters) where T : Microsoft.AspNetCore.Components.IComponent =>
+        _bunit.Render(parameters);
+
+    [Fact]
+    public void A_value_above_its_ceiling_shows_a_field_error_and_proposes_nothing()
+    {
+        var proposals = new List<LimitProposal>();
+        var form = Render<LimitEditForm>(p => p.Add(f => f.Current, RiskLimits.SeedDefaults).Add(f => f.Ceilings, Ceilings)
+            .Add(f => f.OnPropose, proposals.Add));
+
+        form.Find("input[id='limits.maxOrderValueUsd']").Change("20000");
+        form.Find("#limit-reason").Change("raise it");
+        form.Find("#propose-limits").Click();
+
+        form.WaitForAssertion(() => Assert.Contains("must not exceed its ceiling 10,000.00", form.Markup));
+        Assert.Empty(proposals);
+    }
+
+    [Fact]
+    public void A_reason_is_required()
+    {
+        var proposals = new List<LimitProposal>();
+        var form = Render<LimitEditForm>(p => p.Add(f => f.Current, RiskLimits.SeedDefaults).Add(f => f.Ceilings, Ceilings)
+            .Add(f => f.OnPropose, proposals.Add));
+
+        form.Find("#propose-limits").Click();
+
+        form.WaitForAssertion(() => Assert.Contains("A reason is required.", form.Markup));
+        Assert.Empty(proposals);
+    }
+
+    [Fact]
+    public void A_valid_change_is_proposed_with_every_limit_and_its_reason()
+    {
+        var proposals = new List<LimitProposal>();
+        var form = Render<LimitEditForm>(p => p.Add(f => f.Current, RiskLimits.SeedDefaults).Add(f => f.Ceilings, Ceilings)
+            .Add(f => f.OnPropose, proposals.Add));
+
+        form.Find("input[id='limits.maxOrderValueUsd']").Change("250");
+        form.Find("#limit-reason").Change("tighter");
+        form.Find("#propose-limits").Click();
+
+        form.WaitForAssertion(() => Assert.Single(proposals));
+        Assert.Equal(RiskLimits.SeedDefaults with { MaxOrderValueUsd = 250m }, proposals[0].Limits);
+        Assert.Equal("tighter", proposals[0].Reason);
+    }
+
+    [Fact]
+    public void The_proposer_sees_their_change_but_cannot_approve_or_reject_it()
+    {
+        var pending = Render<PendingLimitChanges>(p => p.Add(c => c.Pending, [Proposal("first@test.local")])
+            .Add(c => c.Active, RiskLimits.SeedDefaults).Add(c => c.Decider, "first@test.local"));
+
+        Assert.True(pending.Find(".approve-limit-change").HasAttribute("disabled"));
+        Assert.True(pending.Find(".reject-limit-change").HasAttribute("disabled"));
+        Assert.Contains("another RiskOfficer must approve it", pending.Find(".own-proposal").TextContent);
+        Assert.Contains("5,000.00 → 250.00", pending.Find(".limit-change").TextContent);
+    }
+
+    [Fact]
+    public void Another_officer_can_approve()
+    {
+        var approved = new List<LimitVersionView>();
+        var version = Proposal("first@test.local");
+        var pending = Render<PendingLimitChanges>(p => p.Add(c => c.Pending, [version])
+            .Add(c => c.Active, RiskLimits.SeedDefaults).Add(c => c.Decider, "second@test.local").Add(c => c.OnApprove, approved.Add));
+
+        Assert.False(pending.Find(".approve-limit-change").HasAttribute("disabled"));
+        Assert.Empty(pending.FindAll(".own-proposal"));
+        pending.Find(".approve-limit-change").Click();
+
+        Assert.Equal([version], approved);
+    }
+
+    [Fact]
+    public void A_reader_sees_pending_changes_without_buttons()
+    {
+        var pending = Render<PendingLimitChanges>(p => p.Add(c => c.Pending, [Proposal("first@test.local")])
+            .Add(c => c.Active, RiskLimits.SeedDefaults).Add(c => c.Decider, null));
+
+        Assert.Contains("proposed by first@test.local", pending.Markup);
+        Assert.Empty(pending.FindAll("button"));
+    }
+
+    private static LimitVersionView Proposal(string proposer) => new(
+        7, RiskLimits.SeedDefaults with { MaxOrderValueUsd = 250m }, LimitStates.Pending, "tighter", proposer, DateTimeOffset.UnixEpoch, null, null);
+}

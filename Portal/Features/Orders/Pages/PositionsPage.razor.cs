@@ -92,6 +92,8 @@ public sealed partial class PositionsPage : IDisposable
             Logger.LogInformation("{Actor} cancelled order {ClientOrderId} ({Symbol}) from the positions page: now {Status}",
                 actor, order.ClientOrderId, order.Symbol, after?.Status.ToString() ?? "unknown to the broker");
             Snackbar.Add($"Order {order.ClientOrderId}: {after?.Status.ToString() ?? "not known to the broker"}.", Severity.Info);
+            // The broker answered that it is no longer open; the next sync would show the same.
+            if (after is not { IsOpen: true }) _openOrders = _openOrders.Where(o => o.ClientOrderId != order.ClientOrderId).ToList();
             Book.RequestSync();
         }
         catch (BrokerException ex)

@@ -70,12 +70,12 @@ public sealed class AuditEventsTests : IAsyncLifetime
     public async Task A_limit_change_is_recorded_with_old_and_new_values_and_who()
     {
         var admin = await _portal.ClientWithScopesAsync(Scopes.Limits);
-        Assert.Equal(HttpStatusCode.OK, (await admin.PutAsJsonAsync("/api/limits", new { reason = "tighten", limits = new { MaxOrderValueUsd = 250m } })).StatusCode);
+        // Four-eyes: the change is proposed now and takes effect when a second person approves it.
+        Assert.Equal(HttpStatusCode.Accepted, (await admin.PutAsJsonAsync("/api/limits", new { reason = "tighten", limits = new { MaxOrderValueUsd = 250m } })).StatusCode);
 
-        var changes = await _portal.EventsAsync("limits.changed");
-        Assert.Equal(2, changes.Count); // the initial limits, then the change
-        Assert.Equal("system", changes[0].Actor);
-        var change = changes[1];
+        var initial = Assert.Single(await _portal.EventsAsync("limits.changed"));
+        Assert.Equal("system", initial.Actor);
+        var change = Assert.Single(await _portal.EventsAsync("limits.proposed"));
         Assert.StartsWith("apikey:", change.Actor);
         Assert.Equal("tighten", change.Payload.GetProperty("reason").GetString());
         Assert.Equal("5000", change.Payload.GetProperty("from").GetProperty("MaxOrderValueUsd").GetString());

@@ -10,7 +10,9 @@ public static class DemoSetup
         if (builder.Configuration.GetValue<bool>("Demo:Enabled"))
         {
             builder.Services.AddHostedService<DemoMarket>();
-            builder.Services.AddHostedService<DemoStrategy>();
+            // Demo:StrategyEnabled=false keeps the demo market's prices without the demo strategy's orders (bench/load.sh).
+            if (builder.Configuration.GetValue("Demo:StrategyEnabled", true))
+                builder.Services.AddHostedService<DemoStrategy>();
         }
         return builder;
     }

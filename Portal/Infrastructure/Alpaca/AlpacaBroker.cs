@@ -225,8 +225,9 @@ public sealed class AlpacaBroker(
                 if (wait > _options.MinSyncGap) await _refreshRequested.WaitAsync(wait - _options.MinSyncGap, stoppingToken);
             }
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (Exception) when (stoppingToken.IsCancellationRequested)
         {
+            // Shutting down: a request cut short by it is not a broker failure.
         }
     }
 
@@ -257,7 +258,10 @@ public sealed class AlpacaBroker(
             }
             else
             {
-                // The view moved while this was fetched; a snapshot that might not include that change is not applied.
+                // The view moved while this was fetched, and the snapshot may or may not hold that change (the
+                // account, positions and orders are read at slightly different moments): it is not applied, and
+                // another is fetched at once. Portal's order rate keeps such collisions rare; meanwhile the
+                // trade updates keep the view current.
                 RequestRefresh();
             }
             // Orders `orders` still shows as open that Alpaca no longer lists as open finished while nobody told us.

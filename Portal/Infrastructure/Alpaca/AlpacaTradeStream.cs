@@ -24,6 +24,18 @@ public sealed class AlpacaTradeStream(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        try
+        {
+            await RunAsync(stoppingToken);
+        }
+        catch (Exception) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutting down: the socket was cut by it.
+        }
+    }
+
+    private async Task RunAsync(CancellationToken stoppingToken)
+    {
         var delay = options.Value.StreamReconnectDelay;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -51,14 +63,7 @@ public sealed class AlpacaTradeStream(
                 logger.LogWarning("Alpaca trade-updates stream failed ({Error}: {Message}); reconnecting", ex.GetType().Name, ex.Message);
             }
             if (connected.Elapsed >= HealthyConnection) delay = options.Value.StreamReconnectDelay;
-            try
-            {
-                await Task.Delay(delay * (0.8 + 0.4 * Random.Shared.NextDouble()), clock, stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+            await Task.Delay(delay * (0.8 + 0.4 * Random.Shared.NextDouble()), clock, stoppingToken);
             delay = delay * 2 < MaxReconnectDelay ? delay * 2 : MaxReconnectDelay;
         }
     }

@@ -32,6 +32,7 @@ public sealed class AlpacaBroker(
     private const int RecordedCapacity = 10_000;
     private static readonly TimeSpan FailedRefreshRetry = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan SubmitFailedLookBack = TimeSpan.FromDays(1);
+    private const string StorageUnavailable = "storage_unavailable";
 
     private readonly Lock _gate = new();
     private readonly AlpacaOptions _options = options.Value;
@@ -305,8 +306,6 @@ public sealed class AlpacaBroker(
             logger.LogWarning("Order {ClientOrderId} stays to be recorded: {Error}", state.ClientOrderId, ex.Message);
         }
     }
-
-    private const string StorageUnavailable = "storage_unavailable";
 
     /// <summary>
     /// Records a state Alpaca reported if it moves the order forward, then raises <see cref="OrderUpdated"/>;

@@ -20,16 +20,10 @@ public static class AlpacaJson
 public sealed class AlpacaAccount
 {
     public required string Id { get; init; }
-    public string? Status { get; init; }
-    public string? Currency { get; init; }
     public required decimal Cash { get; init; }
     public decimal Equity { get; init; }
     /// <summary>Equity at the previous close: the base of the day's P&amp;L.</summary>
     public decimal LastEquity { get; init; }
-    public decimal BuyingPower { get; init; }
-    public bool TradingBlocked { get; init; }
-    public bool AccountBlocked { get; init; }
-    public bool TradeSuspendedByUser { get; init; }
 }
 
 public sealed class AlpacaPosition
@@ -38,9 +32,6 @@ public sealed class AlpacaPosition
     /// <summary>Negative for a short position.</summary>
     public required decimal Qty { get; init; }
     public required decimal AvgEntryPrice { get; init; }
-    public string? Side { get; init; }
-    public decimal? MarketValue { get; init; }
-    public decimal? CurrentPrice { get; init; }
 }
 
 public sealed class AlpacaOrder
@@ -50,16 +41,11 @@ public sealed class AlpacaOrder
     public required string Symbol { get; init; }
     public required string Side { get; init; }
     public required string Status { get; init; }
-    public string? Type { get; init; }
-    public string? TimeInForce { get; init; }
     /// <summary>Null when the order was sent by notional value.</summary>
     public decimal? Qty { get; init; }
     public decimal FilledQty { get; init; }
     public decimal? FilledAvgPrice { get; init; }
-    public decimal? LimitPrice { get; init; }
     public DateTimeOffset? CreatedAt { get; init; }
-    public DateTimeOffset? UpdatedAt { get; init; }
-    public DateTimeOffset? FilledAt { get; init; }
 }
 
 public sealed class AlpacaOrderRequest
@@ -75,10 +61,8 @@ public sealed class AlpacaOrderRequest
 
 public sealed class AlpacaClock
 {
-    public DateTimeOffset Timestamp { get; init; }
     public bool IsOpen { get; init; }
     public DateTimeOffset NextOpen { get; init; }
-    public DateTimeOffset NextClose { get; init; }
 }
 
 /// <summary>One entry of a 207 multi-status reply (cancel all orders, close all positions).</summary>
@@ -109,8 +93,6 @@ public sealed class AlpacaTradeUpdate
 {
     public required string Event { get; init; }
     public required AlpacaOrder Order { get; init; }
-    public string? ExecutionId { get; init; }
-    public DateTimeOffset? Timestamp { get; init; }
     /// <summary>This execution's price and quantity (fill and partial_fill).</summary>
     public decimal? Price { get; init; }
     public decimal? Qty { get; init; }

@@ -72,7 +72,7 @@ public sealed class AlpacaBroker(
     }
 
     public async Task<BrokerOrderState?> GetOrderAsync(string clientOrderId, CancellationToken ct) =>
-        await client.GetOrderByClientOrderIdAsync(clientOrderId, ct) is { } order ? await RecordAsync(ToState(order), addToView: false, ct) : null;
+        await client.GetOrderByClientOrderIdAsync(clientOrderId, ct) is { } order ? await TryRecordAsync(ToState(order), ct) : null;
 
     public Task<BrokerPortfolio> GetPortfolioAsync(CancellationToken ct)
     {
@@ -98,7 +98,7 @@ public sealed class AlpacaBroker(
             order = await client.GetOrderByClientOrderIdAsync(clientOrderId, ct) ?? order;
         }
         RequestRefresh();
-        return await RecordAsync(ToState(order), addToView: false, ct);
+        return await TryRecordAsync(ToState(order), ct);
     }
 
     /// <summary>Alpaca's cancel-all. Throws <see cref="BrokerBatchException"/> naming each order Alpaca could not cancel.</summary>
@@ -116,7 +116,7 @@ public sealed class AlpacaBroker(
                 failures.Add($"{label}: {item.Error}");
                 continue;
             }
-            if (ReadOrder(item, failures, label) is { } order) cancelled.Add(await RecordAsync(ToState(order), addToView: false, ct));
+            if (ReadOrder(item, failures, label) is { } order) cancelled.Add(await TryRecordAsync(ToState(order), ct));
             // Without a body the cancel was still accepted: report the order as Portal last knew it, now cancelled.
             else if (known is not null) cancelled.Add(known with { Status = BrokerOrderStatus.Canceled });
             else cancelled.Add(new BrokerOrderState("", item.Id ?? "", "", OrderSide.Buy, 0m, 0m, null, BrokerOrderStatus.Canceled));
@@ -152,7 +152,7 @@ public sealed class AlpacaBroker(
         {
             var state = Latest(placed);
             if (state.IsOpen && await client.GetOrderByClientOrderIdAsync(state.ClientOrderId, ct) is { } reread)
-                state = await RecordAsync(ToState(reread), addToView: false, ct);
+                state = await TryRecordAsync(ToState(reread), ct);
             results.Add(state);
             if (state.Status == BrokerOrderStatus.Filled) continue;
             // The fill may simply not have been heard yet: with no position left, the closing order did its work.
@@ -185,7 +185,7 @@ public sealed class AlpacaBroker(
             if (isFill) ApplyFill(state, update.Qty!.Value, update.Price!.Value, update.PositionQty);
             _viewVersion++;
         }
-        await RecordAsync(state, addToView: false, ct);
+        await TryRecordAsync(state, ct);
         if (isFill) RequestRefresh();
     }
 
@@ -271,10 +271,10 @@ public sealed class AlpacaBroker(
         if (full) candidates.UnionWith(await OpenInDatabaseAsync(ct));
         candidates.ExceptWith(openIds);
 
-        foreach (var state in open) await RecordQuietlyAsync(state, ct);
+        foreach (var state in open) await TryRecordAsync(state, ct);
         foreach (var clientOrderId in candidates)
         {
-            if (await client.GetOrderByClientOrderIdAsync(clientOrderId, ct) is { } order) await RecordQuietlyAsync(ToState(order), ct);
+            if (await client.GetOrderByClientOrderIdAsync(clientOrderId, ct) is { } order) await TryRecordAsync(ToState(order), ct);
             else lock (_gate) _unrecorded.Remove(clientOrderId);
         }
     }
@@ -294,16 +294,19 @@ public sealed class AlpacaBroker(
         return ids;
     }
 
-    /// <summary>A failed write is retried at the next refresh; it must not count as the broker failing.</summary>
-    private async Task RecordQuietlyAsync(BrokerOrderState state, CancellationToken ct)
+    /// <summary>
+    /// Records what Alpaca reported, and returns it even if Postgres could not take it: the write is
+    /// retried at the next refresh, and a halt, a read or the heartbeat must not fail because of it.
+    /// </summary>
+    private async Task<BrokerOrderState> TryRecordAsync(BrokerOrderState state, CancellationToken ct)
     {
         try
         {
-            await RecordAsync(state, addToView: false, ct);
+            return await RecordAsync(state, addToView: false, ct);
         }
         catch (BrokerException ex) when (ex.Code == StorageUnavailable)
         {
-            logger.LogWarning("Order {ClientOrderId} stays to be recorded: {Error}", state.ClientOrderId, ex.Message);
+            return state;
         }
     }
 

@@ -100,11 +100,6 @@ public sealed class AlpacaTradeStream(
                 logger.LogWarning("Unreadable Alpaca trade update ({Error}); reconciling by REST", ex.Message);
                 broker.RequestFullReconcile();
             }
-            catch (Portal.Domain.Broker.BrokerException ex)
-            {
-                // Not recorded (Postgres); the broker retries it at its next refresh.
-                logger.LogWarning("Alpaca trade update not recorded yet: {Error}", ex.Message);
-            }
         }
     }
 

@@ -16,13 +16,31 @@ namespace Portal.Tests.Infrastructure;
 public sealed class PortalFactory : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string?> _settings;
+    private readonly Action<IWebHostBuilder>? _configure;
 
-    private PortalFactory(Dictionary<string, string?> settings) => _settings = settings;
+    private PortalFactory(Dictionary<string, string?> settings, Action<IWebHostBuilder>? configure)
+    {
+        _settings = settings;
+        _configure = configure;
+    }
+
+    /// <summary>Set when started with a real Kestrel listener (for a browser): http://127.0.0.1:PORT/.</summary>
+    public Uri? RealAddress { get; private set; }
 
     public string AppConnectionString => _settings["ConnectionStrings:Postgres"]!;
     public string OwnerConnectionString => _settings["ConnectionStrings:PostgresMigrations"]!;
 
-    public static async Task<PortalFactory> StartAsync(IReadOnlyDictionary<string, string?>? overrides = null, string? redisConnection = null)
+    /// <param name="configure">Optional extra host setup, e.g. replacing a service with a test double.</param>
+    public static async Task<PortalFactory> StartAsync(IReadOnlyDictionary<string, string?>? overrides = null, string? redisConnection = null,
+        Action<IWebHostBuilder>? configure = null) =>
+        await StartWithAsync(await NewSettingsAsync(overrides, redisConnection), configure);
+
+    /// <summary>Portal on a real loopback port, for a browser (the in-memory test server has no socket).</summary>
+    public static async Task<PortalFactory> StartRealServerAsync(IReadOnlyDictionary<string, string?>? overrides = null) =>
+        await StartWithAsync(await NewSettingsAsync(overrides, null), null, realServer: true);
+
+    /// <summary>A fresh database and Redis key prefix, plus the test's overrides.</summary>
+    private static async Task<Dictionary<string, string?>> NewSettingsAsync(IReadOnlyDictionary<string, string?>? overrides, string? redisConnection)
     {
         var services = await TestServices.GetAsync();
         var (app, owner) = await services.CreateDatabaseAsync();
@@ -39,16 +57,24 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
             ["TradingState:SilenceHaltThreshold"] = "02:00:00",
         };
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>()) settings[key] = value;
-        return await StartWithAsync(settings);
+        return settings;
     }
 
     /// <summary>A second Portal instance sharing this one's database and Redis, as in a multi-instance deployment.</summary>
-    public Task<PortalFactory> StartPeerAsync() => StartWithAsync(new Dictionary<string, string?>(_settings));
+    public Task<PortalFactory> StartPeerAsync(bool realServer = false) => StartWithAsync(new Dictionary<string, string?>(_settings), _configure, realServer);
 
-    private static async Task<PortalFactory> StartWithAsync(Dictionary<string, string?> settings)
+    private static async Task<PortalFactory> StartWithAsync(Dictionary<string, string?> settings, Action<IWebHostBuilder>? configure, bool realServer = false)
     {
-        var factory = new PortalFactory(settings);
-        _ = factory.Server; // start the host
+        var factory = new PortalFactory(settings, configure);
+        if (realServer)
+        {
+            factory.UseKestrel(o => o.Listen(System.Net.IPAddress.Loopback, 0));
+            factory.StartServer();
+            var addresses = factory.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+                .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
+            factory.RealAddress = new Uri(addresses.First().Replace("[::1]", "127.0.0.1", StringComparison.Ordinal) + "/");
+        }
+        else _ = factory.Server; // start the in-memory host
         await factory.WaitUntilReadyAsync();
         return factory;
     }
@@ -56,7 +82,10 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Test");
+        // Package assets (MudBlazor's CSS and JS) are served from the NuGet cache outside Development only when asked.
+        builder.UseStaticWebAssets();
         foreach (var (key, value) in _settings) builder.UseSetting(key, value);
+        _configure?.Invoke(builder);
     }
 
     public T Get<T>() where T : notnull => Services.GetRequiredService<T>();

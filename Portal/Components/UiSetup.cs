@@ -1,4 +1,5 @@
 using MudBlazor.Services;
+using Portal.Features.Identity;
 
 namespace Portal.Components;
 
@@ -13,8 +14,8 @@ public static class UiSetup
 
     public static WebApplication MapPortalUi(this WebApplication app)
     {
-        app.MapStaticAssets();
-        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+        app.MapStaticAssets().AllowAnonymous();
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode().AllowAnonymousFrameworkEndpoints();
         return app;
     }
 }

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using Portal.Domain.Trading;
 using Portal.Features.Auth;
 using Portal.Features.Halt;
+using Portal.Features.Identity;
 using Portal.Tests.Infrastructure;
 
 namespace Portal.Tests.Features.Halt;
@@ -102,7 +103,9 @@ public sealed class KillSwitchTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Forbidden, (await _orders.PostAsJsonAsync("/api/emergency/stop", new { reason = "x", mode = "halt" })).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await _portal.CreateClient().PostAsJsonAsync("/api/emergency/stop", new { reason = "x", mode = "halt" })).StatusCode);
         var allScopes = await _portal.ClientWithScopesAsync([.. Scopes.All]);
-        Assert.Equal(HttpStatusCode.Forbidden, (await allScopes.PostAsJsonAsync("/api/emergency/resume", new { reason = "x" })).StatusCode);
+        // Resume is for people only: the key's identity does not even count for that policy.
+        Assert.Contains((await allScopes.PostAsJsonAsync("/api/emergency/resume", new { reason = "x" })).StatusCode,
+            new[] { HttpStatusCode.Unauthorized, HttpStatusCode.Forbidden });
         Assert.Equal(0, await CountAsync("select count(*) from trading_state"));
     }
 
@@ -125,6 +128,25 @@ public sealed class KillSwitchTests : IAsyncLifetime
         Assert.Equal(TradingMode.Active, _portal.Get<TradingStateStore>().ModeFor("any"));
         Assert.Equal(HttpStatusCode.Created, (await _orders.PostOrderAsync(OrderRequests.Market("after-resume", 1m))).StatusCode);
         Assert.Equal(1, await CountAsync("select count(*) from resume_requests where state = 'approved' and decided_by = 'risk-2'"));
+    }
+
+    [Fact]
+    public async Task Through_the_API_OnCall_may_halt_but_not_resume_and_two_risk_officers_resume()
+    {
+        var onCall = await _portal.ClientSignedInAsAsync(Roles.OnCall);
+        Assert.Equal(HttpStatusCode.OK, (await onCall.PostAsJsonAsync("/api/emergency/stop", new { reason = "from the phone", mode = "halt" })).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await onCall.PostAsJsonAsync("/api/emergency/resume", new { reason = "not mine to do" })).StatusCode);
+
+        var first = await _portal.ClientSignedInAsAsync(Roles.RiskOfficer);
+        var requested = await first.PostAsJsonAsync("/api/emergency/resume", new { reason = "incident closed" });
+        Assert.Equal(HttpStatusCode.Accepted, requested.StatusCode);
+        var requestId = (await requested.JsonAsync()).GetProperty("request").GetProperty("id").GetGuid();
+        Assert.Equal("TradingHalted", (await (await _orders.PostOrderAsync(OrderRequests.Market("pending-approval", 1m))).JsonAsync()).GetProperty("reason").GetString());
+        Assert.Equal(HttpStatusCode.Conflict, (await first.PostAsync($"/api/emergency/resume/{requestId}/approve", null)).StatusCode);
+
+        var second = await _portal.ClientSignedInAsAsync(Roles.RiskOfficer);
+        Assert.Equal(HttpStatusCode.OK, (await second.PostAsync($"/api/emergency/resume/{requestId}/approve", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await _orders.PostOrderAsync(OrderRequests.Market("approved", 1m))).StatusCode);
     }
 
     [Fact]

@@ -16,9 +16,16 @@ public sealed class ApiKeyAuthenticationHandler(
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         string? header = Request.Headers.Authorization;
-        if (string.IsNullOrEmpty(header)) return AuthenticateResult.NoResult();
-        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return AuthenticateResult.Fail("Expected a Bearer token.");
-        var key = await keys.ValidateAsync(header["Bearer ".Length..].Trim(), Context.RequestAborted);
+        string token;
+        if (!string.IsNullOrEmpty(header))
+        {
+            if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return AuthenticateResult.Fail("Expected a Bearer token.");
+            token = header["Bearer ".Length..].Trim();
+        }
+        // Browsers cannot set headers on WebSocket and server-sent-event connections; SignalR sends the token in the query.
+        else if (Request.Path.StartsWithSegments("/hubs") && Request.Query["access_token"] is [{ Length: > 0 } queryToken]) token = queryToken;
+        else return AuthenticateResult.NoResult();
+        var key = await keys.ValidateAsync(token, Context.RequestAborted);
         if (key is null) return AuthenticateResult.Fail("Unknown or revoked API key.");
 
         var claims = new List<Claim>

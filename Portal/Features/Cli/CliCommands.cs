@@ -1,4 +1,5 @@
 using Portal.Features.Auth;
+using Portal.Features.Identity;
 using Portal.Infrastructure.Postgres;
 
 namespace Portal.Features.Cli;
@@ -6,7 +7,7 @@ namespace Portal.Features.Cli;
 /// <summary>Administrative verbs: <c>dotnet Portal.dll VERB ...</c>. They use the same configuration as the server.</summary>
 public static class CliCommands
 {
-    private static readonly string[] Verbs = ["migrate", "create-api-key", "revoke-api-key", "seed-demo", "healthcheck"];
+    private static readonly string[] Verbs = ["migrate", "create-api-key", "revoke-api-key", "create-user", "seed-demo", "healthcheck"];
 
     public static bool IsVerb(string[] args) => args.Length > 0 && Verbs.Contains(args[0]);
 
@@ -25,6 +26,7 @@ public static class CliCommands
         builder.Services.AddMemoryCache();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ApiKeyService>();
+        builder.Services.AddPortalIdentityStores();
         await using var app = builder.Build();
         var keys = app.Services.GetRequiredService<ApiKeyService>();
         switch (verb)
@@ -52,8 +54,16 @@ public static class CliCommands
                 if (await keys.RevokeAsync(revokeName)) { Console.WriteLine($"Revoked API key '{revokeName}'."); return 0; }
                 Console.Error.WriteLine($"No active API key is named '{revokeName}'.");
                 return 1;
+            case "create-user":
+                return await IdentityCli.CreateUserAsync(app.Services, options, Console.Out, Console.Error);
             case "seed-demo":
-                return await SeedDemoAsync(keys, options.GetValueOrDefault("key-file") ?? ".data/demo-api-key");
+            {
+                if (app.Environment.IsProduction()) { Console.Error.WriteLine("seed-demo prints passwords: it refuses to run in Production."); return 2; }
+                var keyFile = options.GetValueOrDefault("key-file") ?? ".data/demo-api-key";
+                var seeded = await SeedDemoAsync(keys, keyFile);
+                return seeded != 0 ? seeded : await IdentityCli.SeedDemoUsersAsync(app.Services,
+                    options.GetValueOrDefault("users-file") ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(keyFile))!, "demo-users"), Console.Out);
+            }
             default:
                 return Usage(string.Join(" | ", Verbs));
         }

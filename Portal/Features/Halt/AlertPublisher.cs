@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
+using Portal.Features.Live;
 using Prometheus;
 using StackExchange.Redis;
 
@@ -35,19 +36,17 @@ public sealed class AlertOptionsValidator : IValidateOptions<AlertOptions>
 }
 
 /// <summary>
-/// Every trading-state transition and safe-mode change becomes an alert: raised in process (for the
-/// portal's live views), published to Redis, and POSTed to the configured webhook with retries.
+/// Every trading-state transition and safe-mode change becomes an alert: sent to live views,
+/// published to the Redis alerts channel, and POSTed to the configured webhook with retries.
 /// Publishing never blocks or fails the caller; webhook failures are counted and logged.
 /// </summary>
 public sealed class AlertPublisher(
-    IConnectionMultiplexer redis, IHttpClientFactory http, IOptions<AlertOptions> options, TimeProvider clock, ILogger<AlertPublisher> logger)
+    IConnectionMultiplexer redis, IHttpClientFactory http, OpsEventBus live, IOptions<AlertOptions> options, TimeProvider clock, ILogger<AlertPublisher> logger)
     : BackgroundService
 {
     private static readonly Counter WebhookFailures = Metrics.CreateCounter("portal_alert_webhook_failures_total", "Alerts the webhook did not accept after every retry.");
     private readonly Channel<Alert> _webhookQueue = Channel.CreateBounded<Alert>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropOldest });
     private readonly string _source = Environment.MachineName + ":" + Environment.ProcessId;
-
-    public event Action<Alert>? Raised;
 
     /// <summary>The last webhook delivery that failed for good, for the portal to show.</summary>
     public string? LastWebhookFailure { get; private set; }
@@ -55,7 +54,7 @@ public sealed class AlertPublisher(
     public void Publish(AlertSeverity severity, string kind, string message)
     {
         var alert = new Alert(kind, severity, message, clock.GetUtcNow(), _source);
-        Raised?.Invoke(alert);
+        live.Publish(OpsEventTypes.Alert, alert);
         _ = PublishToRedisAsync(alert);
         if (options.Value.WebhookUrl is not null) _webhookQueue.Writer.TryWrite(alert);
     }

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Portal.Domain.Trading;
 using Portal.Features.Auth;
+using Portal.Features.Identity;
 using Portal.Infrastructure.Http;
 
 namespace Portal.Features.Halt;
@@ -12,10 +13,11 @@ public static class EmergencyApi
 
     public static IEndpointRouteBuilder MapEmergencyApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/emergency/stop", Stop).WithTags("Emergency").RequireAuthorization(HaltPolicies.CanHalt);
-        app.MapPost("/api/emergency/resume", Resume).WithTags("Emergency").RequireAuthorization(HaltPolicies.RiskOfficer);
-        app.MapPost("/api/emergency/resume/{requestId:guid}/approve", Approve).WithTags("Emergency").RequireAuthorization(HaltPolicies.RiskOfficer);
-        app.MapGet("/api/trading-state", GetState).WithTags("Emergency").RequireAuthorization(HaltPolicies.AnyCaller);
+        // A pager or monitor (scope halt) or an OnCall/RiskOfficer person may halt; only RiskOfficer people resume.
+        app.MapPost("/api/emergency/stop", Stop).WithTags("Emergency").RequireScopeOr(Scopes.Halt, Policies.CanHalt);
+        app.MapPost("/api/emergency/resume", Resume).WithTags("Emergency").RequireAuthorization(Policies.RiskOfficer);
+        app.MapPost("/api/emergency/resume/{requestId:guid}/approve", Approve).WithTags("Emergency").RequireAuthorization(Policies.RiskOfficer);
+        app.MapGet("/api/trading-state", GetState).WithTags("Emergency").RequireAuthorization(Policies.AnyCaller);
         return app;
     }
 

@@ -1,17 +1,6 @@
 using Microsoft.Extensions.Options;
-using Portal.Features.Auth;
 
 namespace Portal.Features.Halt;
-
-public static class HaltPolicies
-{
-    /// <summary>Machines with the halt scope (a pager or monitor) and, with sign-in, OnCall and RiskOfficer people.</summary>
-    public const string CanHalt = "halt:stop";
-    /// <summary>Resume and approvals: RiskOfficer people only, never a machine key.</summary>
-    public const string RiskOfficer = "halt:risk-officer";
-    /// <summary>Reading the trading state: any authenticated caller.</summary>
-    public const string AnyCaller = "halt:read";
-}
 
 public static class HaltSetup
 {
@@ -32,12 +21,6 @@ public static class HaltSetup
         builder.Services.AddSingleton<KillSwitch>();
         builder.Services.AddSingleton<AutoHaltMonitor>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AutoHaltMonitor>());
-
-        builder.Services.AddAuthorizationBuilder()
-            .AddPolicy(HaltPolicies.CanHalt, p => p.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser()
-                .RequireAssertion(c => c.User.HasClaim(ApiKeyAuthenticationHandler.ScopeClaim, Scopes.Halt) || c.User.IsInRole("OnCall") || c.User.IsInRole("RiskOfficer")))
-            .AddPolicy(HaltPolicies.RiskOfficer, p => p.RequireAuthenticatedUser().RequireRole("RiskOfficer"))
-            .AddPolicy(HaltPolicies.AnyCaller, p => p.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser());
         return builder;
     }
 }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using Portal.Domain.Broker;
 using Portal.Domain.Trading;
+using Portal.Features.Live;
 using Portal.Features.Risk;
 using Prometheus;
 
@@ -25,15 +26,12 @@ public sealed record ResumeOutcome(ResumeStatus Status, string Detail, ResumeReq
 /// dependency. A resume is the opposite: durable first, and only when every dependency is healthy.
 /// </summary>
 public sealed class KillSwitch(
-    TradingStateStore store, IBroker broker, RiskBook risk, SafeModeMonitor safeMode, AlertPublisher alerts, NpgsqlDataSource db,
+    TradingStateStore store, IBroker broker, RiskBook risk, SafeModeMonitor safeMode, AlertPublisher alerts, OpsEventBus live, NpgsqlDataSource db,
     IOptions<HaltOptions> options, TimeProvider clock, ILogger<KillSwitch> logger)
 {
     private static readonly Counter Halts = Metrics.CreateCounter("trading_kill_switch", "Kill switch activations (halts), by trigger.",
         new CounterConfiguration { LabelNames = ["trigger"] });
     private static readonly TimeSpan DependencyTimeout = TimeSpan.FromSeconds(2);
-
-    /// <summary>Raised on this instance as a halt makes progress, for live views.</summary>
-    public event Action<string, HaltResult>? Progress;
 
     public async Task<HaltResult> HaltAsync(string reason, HaltMode mode, string? strategyId, string actor, bool automatic, CancellationToken ct)
     {
@@ -42,6 +40,7 @@ public sealed class KillSwitch(
         var entry = store.Next(scope, TradingMode.Halted, reason, actor);
         store.Apply(entry);
         var refusingAfter = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        live.Publish(OpsEventTypes.TradingState, entry);
         Halts.WithLabels(automatic ? "automatic" : "manual").Inc();
         logger.LogCritical("HALT {Scope} by {Actor} ({Mode}): {Reason}", scope, actor, mode, reason);
 
@@ -144,6 +143,7 @@ public sealed class KillSwitch(
         var entry = store.Next(scope, target, reason, actor);
         await store.PersistAsync(entry, ct);
         store.Apply(entry);
+        live.Publish(OpsEventTypes.TradingState, entry);
         try
         {
             await store.PublishAsync(entry);
@@ -222,7 +222,7 @@ public sealed class KillSwitch(
         HaltResult result;
         lock (failures)
             result = new HaltResult("halted", scope, entry.ChangedAt, refusingAfter, Stopwatch.GetElapsedTime(started).TotalMilliseconds, cancelled, closed, failures.ToList());
-        Progress?.Invoke(scope, result);
+        live.Publish(OpsEventTypes.HaltProgress, result);
         return result;
     }
 }

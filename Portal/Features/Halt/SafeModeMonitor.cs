@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Portal.Features.Live;
 using Portal.Features.Risk;
 using Prometheus;
 using StackExchange.Redis;
@@ -14,7 +15,7 @@ namespace Portal.Features.Halt;
 /// </summary>
 public sealed class SafeModeMonitor(
     IConnectionMultiplexer redis, NpgsqlDataSource db, TradingStateStore tradingState, RiskBook risk, PriceBook prices,
-    AlertPublisher alerts, IOptions<HaltOptions> options, TimeProvider clock, ILogger<SafeModeMonitor> logger) : BackgroundService
+    AlertPublisher alerts, OpsEventBus live, IOptions<HaltOptions> options, TimeProvider clock, ILogger<SafeModeMonitor> logger) : BackgroundService
 {
     public const string RedisUnreachable = "redis-unreachable";
     public const string RedisStateUnverified = "redis-state-unverified";
@@ -47,8 +48,6 @@ public sealed class SafeModeMonitor(
 
     /// <summary>Each active cause and since when.</summary>
     public IReadOnlyDictionary<string, DateTimeOffset> Active => new Dictionary<string, DateTimeOffset>(_active);
-
-    public event Action<string, bool>? CauseChanged;
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
@@ -139,6 +138,9 @@ public sealed class SafeModeMonitor(
         alerts.Publish(holds ? AlertSeverity.Critical : AlertSeverity.Info,
             holds ? "safe_mode.entered" : "safe_mode.cleared",
             holds ? $"Safe mode: {cause}. New orders are refused." : $"Safe mode cause cleared: {cause}.");
-        CauseChanged?.Invoke(cause, holds);
+        live.Publish(OpsEventTypes.SafeMode, new SafeModeChange(live.Origin, cause, holds, Reason));
     }
 }
+
+/// <summary>A safe-mode cause started or cleared on one instance; Reason is that instance's first remaining cause.</summary>
+public sealed record SafeModeChange(string Instance, string Cause, bool Holds, string? Reason);

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Portal.Domain.Risk;
+using Portal.Features.Live;
 using Portal.Infrastructure.Postgres;
 
 namespace Portal.Features.Limits;
@@ -11,7 +12,7 @@ namespace Portal.Features.Limits;
 /// order path and refreshed from Postgres every second so other instances' changes arrive quickly.
 /// </summary>
 public sealed class LimitStore(
-    IDbContextFactory<PortalDbContext> dbFactory, IOptions<RiskOptions> options, TimeProvider clock, ILogger<LimitStore> logger)
+    IDbContextFactory<PortalDbContext> dbFactory, IOptions<RiskOptions> options, OpsEventBus live, TimeProvider clock, ILogger<LimitStore> logger)
     : BackgroundService
 {
     private volatile LimitVersionView? _current;
@@ -47,6 +48,7 @@ public sealed class LimitStore(
         await db.SaveChangesAsync(ct);
         var view = ToView(row);
         _current = view;
+        live.Publish(OpsEventTypes.Limits, view);
         return view;
     }
 

@@ -7,6 +7,7 @@ using Portal.Domain.Risk;
 using Portal.Domain.Trading;
 using Portal.Features.Halt;
 using Portal.Features.Limits;
+using Portal.Features.Live;
 using Portal.Features.Observability;
 using Portal.Features.Risk;
 using Portal.Infrastructure.Postgres;
@@ -27,7 +28,7 @@ public sealed record OrderOutcome(OutcomeKind Kind, OrderRow? Row, string? Detai
 /// </summary>
 public sealed class OrderGateway(
     RiskBook risk, LimitStore limits, RateCounter rates, IBroker broker, GroupCommitter writer, IDbContextFactory<PortalDbContext> dbFactory,
-    TradingStateStore tradingState, SafeModeMonitor safeMode, AutoHaltMonitor autoHalt, TimeProvider clock, ILogger<OrderGateway> logger)
+    TradingStateStore tradingState, SafeModeMonitor safeMode, AutoHaltMonitor autoHalt, OpsEventBus live, TimeProvider clock, ILogger<OrderGateway> logger)
 {
     /// <summary>Not a pure-check reason: the state needed to decide could not be read.</summary>
     public const string RiskStateUnavailable = "RiskStateUnavailable";
@@ -203,8 +204,10 @@ public sealed class OrderGateway(
             ? new OrderOutcome(OutcomeKind.Conflict, row, "This clientOrderId was already used for a different order.")
             : first;
 
-    private static void Count(OrderRow row)
+    /// <summary>Metrics and the live blotter, for every decision once it is durable.</summary>
+    private void Count(OrderRow row)
     {
+        live.Publish(OpsEventTypes.OrderDecision, OrderDecisionEvent.From(row));
         PortalMetrics.OrdersTotal.WithLabels(row.Decision).Inc();
         if (row.Decision != "rejected") return;
         PortalMetrics.OrdersRejected.WithLabels(row.Reason ?? "unknown").Inc();
@@ -269,4 +272,13 @@ public sealed class OrderGateway(
         command.Parameters.Add(new NpgsqlParameter { Value = now });
         return command;
     }
+}
+
+/// <summary>What live views show of a decision.</summary>
+public sealed record OrderDecisionEvent(
+    Guid OrderId, string ClientOrderId, string StrategyId, string Symbol, string Side, decimal Quantity, string OrderType, decimal? LimitPrice,
+    string Decision, string? Reason, string? Message, string Status, decimal? AvgFillPrice, DateTimeOffset At)
+{
+    public static OrderDecisionEvent From(OrderRow r) => new(r.Id, r.ClientOrderId, r.StrategyId, r.Symbol, r.Side, r.Quantity, r.OrderType,
+        r.LimitPrice, r.Decision, r.Reason, r.Message, r.Status, r.AvgFillPrice, r.CreatedAt);
 }

@@ -1,0 +1,297 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Security.Claims;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Portal.Features.Auth;
+using Portal.Features.Identity;
+using Portal.Tests.Infrastructure;
+
+namespace Portal.Tests.Features.Identity;
+
+public sealed class SignInTests : IAsyncLifetime
+{
+    private const string EitherEndpoint = "/api/test/halt";
+    private readonly RecordingSecurityEventSink _events = new();
+    private PortalFactory _portal = null!;
+
+    public async Task InitializeAsync() => _portal = await PortalFactory.StartAsync(configure: builder =>
+    {
+        RecordingSecurityEventSink.Install(builder, _events);
+        builder.ConfigureTestServices(services => services.AddSingleton<IStartupFilter, ScopeOrRoleProbe>());
+    });
+
+    public async Task DisposeAsync() => await _portal.DisposeAsync();
+
+    [Fact]
+    public async Task Signing_in_sets_an_http_only_strict_session_cookie_and_redirects_to_the_local_return_url()
+    {
+        var user = await _portal.CreateUserAsync(Roles.OnCall);
+        var client = _portal.CreateBrowserClient();
+
+        var response = await client.PostLoginFormAsync(user.Email, user.Password, returnUrl: "/account/manage");
+
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        Assert.Equal("/account/manage", LocalTarget(response));
+        var cookie = Assert.Single(response.Headers.GetValues("Set-Cookie"), c => c.StartsWith(IdentitySetup.CookieName + "=", StringComparison.Ordinal));
+        Assert.Contains("httponly", cookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("samesite=strict", cookie, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("expires=", cookie, StringComparison.OrdinalIgnoreCase); // a session cookie, gone with the browser
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/account/manage")).StatusCode);
+
+        var signedIn = Assert.Single(_events.For(user.Email));
+        Assert.Equal(SecurityEventKind.SignInSucceeded, signedIn.Kind);
+        Assert.Equal([Roles.OnCall], signedIn.Roles);
+    }
+
+    [Fact]
+    public async Task The_session_carries_the_users_role_claims()
+    {
+        var user = await _portal.CreateUserAsync(Roles.RiskOfficer, Roles.Compliance);
+        var client = await _portal.SignInAsync(user);
+
+        var me = await client.GetFromJsonAsync<AccountEndpoints.Me>("/api/account/me");
+
+        Assert.Equal(user.Email, me!.UserName);
+        Assert.Equal([Roles.Compliance, Roles.RiskOfficer], me.Roles);
+    }
+
+    [Fact]
+    public async Task A_wrong_password_or_an_unknown_email_fails_with_the_same_answer_and_no_session()
+    {
+        var user = await _portal.CreateUserAsync(Roles.Admin);
+        var client = _portal.CreateBrowserClient();
+
+        var wrong = await client.PostLoginFormAsync(user.Email, user.Password + "x");
+        var unknown = await client.PostLoginFormAsync("nobody-" + Guid.NewGuid().ToString("N")[..8] + "@test.local", user.Password);
+
+        foreach (var response in new[] { wrong, unknown })
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Contains("Wrong email or password.", await response.Content.ReadAsStringAsync());
+            Assert.False(response.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith(IdentitySetup.CookieName + "=", StringComparison.Ordinal)));
+        }
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/account/me")).StatusCode);
+        var failed = Assert.Single(_events.For(user.Email));
+        Assert.Equal((SecurityEventKind.SignInFailed, "wrong password"), (failed.Kind, failed.Reason));
+        Assert.NotNull(failed.UserId);
+        Assert.Contains(_events.Events, e => e is { Kind: SecurityEventKind.SignInFailed, Reason: "unknown user", UserId: null });
+    }
+
+    [Fact]
+    public async Task Five_failures_lock_the_account_for_fifteen_minutes_even_against_the_right_password()
+    {
+        var user = await _portal.CreateUserAsync(Roles.OnCall);
+        var client = _portal.CreateBrowserClient();
+
+        for (var attempt = 1; attempt <= 4; attempt++)
+            Assert.Contains("Wrong email or password.", await (await client.PostLoginFormAsync(user.Email, "wrong-password-" + attempt)).Content.ReadAsStringAsync());
+        var fifth = await client.PostLoginFormAsync(user.Email, "wrong-password-5");
+        Assert.Contains("locked for 15 minutes", await fifth.Content.ReadAsStringAsync());
+        var right = await client.PostLoginFormAsync(user.Email, user.Password);
+        Assert.Equal(HttpStatusCode.OK, right.StatusCode);
+        Assert.Contains("locked for 15 minutes", await right.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/account/me")).StatusCode);
+
+        await using var scope = _portal.Services.CreateAsyncScope();
+        var users = scope.ServiceProvider.GetRequiredService<UserManager<IdentityUser>>();
+        var lockoutEnd = await users.GetLockoutEndDateAsync((await users.FindByEmailAsync(user.Email))!);
+        Assert.InRange(lockoutEnd!.Value - DateTimeOffset.UtcNow, TimeSpan.FromMinutes(14), TimeSpan.FromMinutes(15));
+
+        var kinds = _events.For(user.Email).Select(e => (e.Kind, e.Reason)).ToList();
+        Assert.Equal(5, kinds.Count(k => k == (SecurityEventKind.SignInFailed, "wrong password")));
+        Assert.Single(kinds, k => k.Kind == SecurityEventKind.LockedOut);
+        Assert.Equal((SecurityEventKind.SignInFailed, "locked out"), kinds[^1]);
+    }
+
+    [Fact]
+    public async Task An_anonymous_api_request_gets_401_problem_details_not_a_redirect()
+    {
+        var client = _portal.CreateBrowserClient();
+        foreach (var response in new[] { await client.GetAsync("/api/account/me"), await client.PostAsync(EitherEndpoint, null), await client.GetAsync("/api/no-such-endpoint") })
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            Assert.Null(response.Headers.Location);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            Assert.Equal(401, (await response.JsonAsync()).GetProperty("status").GetInt32());
+        }
+    }
+
+    [Fact]
+    public async Task A_cookie_of_the_wrong_role_gets_403_problem_details_from_the_api()
+    {
+        var compliance = await _portal.ClientSignedInAsAsync(Roles.Compliance);
+        var noRole = await _portal.ClientSignedInAsAsync();
+
+        foreach (var response in new[] { await compliance.PostAsync(EitherEndpoint, null), await noRole.GetAsync("/api/account/me") })
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+            Assert.Null(response.Headers.Location);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            Assert.Equal(403, (await response.JsonAsync()).GetProperty("status").GetInt32());
+        }
+    }
+
+    [Fact]
+    public async Task A_scope_or_role_policy_admits_the_api_key_with_the_scope_and_people_with_the_roles()
+    {
+        async Task<HttpStatusCode> Halt(HttpClient client) => (await client.PostAsync(EitherEndpoint, null)).StatusCode;
+
+        Assert.Equal(HttpStatusCode.OK, await Halt(await _portal.ClientWithScopesAsync(Scopes.Halt)));
+        Assert.Equal(HttpStatusCode.OK, await Halt(await _portal.ClientSignedInAsAsync(Roles.OnCall)));
+        Assert.Equal(HttpStatusCode.OK, await Halt(await _portal.ClientSignedInAsAsync(Roles.RiskOfficer)));
+        Assert.Equal(HttpStatusCode.Forbidden, await Halt(await _portal.ClientWithScopesAsync(Scopes.Orders)));
+        Assert.Equal(HttpStatusCode.Forbidden, await Halt(await _portal.ClientSignedInAsAsync(Roles.Admin)));
+
+        // A request is one principal: with an Authorization header it is the API key, and a cookie beside it is ignored.
+        var onCall = await _portal.ClientSignedInAsAsync(Roles.OnCall);
+        onCall.DefaultRequestHeaders.Authorization = new("Bearer", "pk_not-a-key");
+        Assert.Equal(HttpStatusCode.Unauthorized, await Halt(onCall));
+    }
+
+    [Fact]
+    public async Task A_sign_in_cookie_does_not_open_the_machine_only_apis()
+    {
+        var riskOfficer = await _portal.ClientSignedInAsAsync(Roles.RiskOfficer);
+        var response = await riskOfficer.GetAsync("/api/limits");
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Null(response.Headers.Location);
+    }
+
+    [Fact]
+    public async Task A_protected_page_sends_anonymous_visitors_to_sign_in_and_the_wrong_role_to_access_denied()
+    {
+        var anonymous = await _portal.CreateBrowserClient().GetAsync("/account/manage?tab=x");
+        Assert.Equal(HttpStatusCode.Found, anonymous.StatusCode);
+        Assert.Equal("/account/login?returnUrl=%2Faccount%2Fmanage%3Ftab%3Dx", anonymous.Headers.Location!.PathAndQuery);
+
+        var noRole = await (await _portal.ClientSignedInAsAsync()).GetAsync("/account/manage");
+        Assert.Equal(HttpStatusCode.Found, noRole.StatusCode);
+        Assert.StartsWith("/account/access-denied", noRole.Headers.Location!.PathAndQuery);
+    }
+
+    [Fact]
+    public async Task The_sign_in_form_requires_its_antiforgery_token()
+    {
+        var user = await _portal.CreateUserAsync(Roles.OnCall);
+        var client = _portal.CreateBrowserClient();
+        var fields = await SignIn.FormFieldsAsync(client, IdentitySetup.LoginPath, "login");
+        fields.Remove("__RequestVerificationToken");
+        fields["Input.Email"] = user.Email;
+        fields["Input.Password"] = user.Password;
+
+        var response = await client.PostAsync(IdentitySetup.LoginPath, new FormUrlEncodedContent(fields));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/account/me")).StatusCode);
+        Assert.Empty(_events.For(user.Email));
+    }
+
+    [Fact]
+    public async Task Signing_out_needs_a_post_with_the_antiforgery_token_and_ends_the_session()
+    {
+        var user = await _portal.CreateUserAsync(Roles.Compliance);
+        var client = await _portal.SignInAsync(user);
+
+        var forged = await client.PostAsync(IdentitySetup.LogoutPath, new FormUrlEncodedContent([]));
+        Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/account/me")).StatusCode);
+        Assert.True((await client.GetAsync(IdentitySetup.LogoutPath)).StatusCode is HttpStatusCode.MethodNotAllowed or HttpStatusCode.NotFound);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/account/me")).StatusCode);
+
+        var signedOut = await client.SignOutAsync();
+        Assert.Equal(HttpStatusCode.Found, signedOut.StatusCode);
+        Assert.Equal("/account/login?signedOut=1", signedOut.Headers.Location!.OriginalString);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/account/me")).StatusCode);
+        Assert.Contains(_events.For(user.Email), e => e.Kind == SecurityEventKind.SignedOut);
+    }
+
+    [Theory]
+    [InlineData("https://evil.example/phish")]
+    [InlineData("//evil.example/phish")]
+    [InlineData("/\\evil.example")]
+    public async Task A_return_url_off_this_site_is_not_followed(string returnUrl)
+    {
+        var user = await _portal.CreateUserAsync(Roles.OnCall);
+        var response = await _portal.CreateBrowserClient().PostLoginFormAsync(user.Email, user.Password, returnUrl);
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        Assert.Equal("/", LocalTarget(response));
+    }
+
+    [Fact]
+    public async Task Changing_the_password_keeps_the_session_and_retires_the_old_password()
+    {
+        var user = await _portal.CreateUserAsync(Roles.RiskOfficer);
+        var client = await _portal.SignInAsync(user);
+        var fields = await SignIn.FormFieldsAsync(client, IdentitySetup.ManagePath, "change-password");
+        var newPassword = PasswordGenerator.Generate();
+        fields["Input.Current"] = user.Password;
+        fields["Input.New"] = newPassword;
+        fields["Input.Confirm"] = newPassword;
+
+        var response = await client.PostAsync(IdentitySetup.ManagePath, new FormUrlEncodedContent(fields));
+
+        Assert.Contains("Your password is changed.", await response.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/account/me")).StatusCode);
+        Assert.Contains("Wrong email or password.", await (await _portal.CreateBrowserClient().PostLoginFormAsync(user.Email, user.Password)).Content.ReadAsStringAsync());
+        await _portal.SignInAsync(user with { Password = newPassword });
+        Assert.Contains(_events.For(user.Email), e => e.Kind == SecurityEventKind.PasswordChanged);
+    }
+
+    [Fact]
+    public async Task Another_instance_on_the_same_database_accepts_the_session_cookie()
+    {
+        var client = await _portal.ClientSignedInAsAsync(Roles.OnCall);
+        var cookie = (await client.GetAsync("/api/account/me")).RequestMessage!.Headers.GetValues("Cookie").Single();
+
+        await using var other = _portal.WithWebHostBuilder(_ => { });
+        var otherClient = other.CreateClient(new() { AllowAutoRedirect = false, HandleCookies = false });
+        otherClient.DefaultRequestHeaders.Add("Cookie", cookie);
+
+        Assert.Equal(HttpStatusCode.OK, (await otherClient.GetAsync("/api/account/me")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Account_pages_render_as_plain_html_and_the_other_pages_start_an_interactive_circuit()
+    {
+        var client = await _portal.ClientSignedInAsAsync(Roles.OnCall);
+        const string circuitMarker = "<!--Blazor:{\"type\":\"server\"";
+
+        var home = await client.GetStringAsync("/");
+        Assert.Contains(circuitMarker, home);
+        Assert.Contains("id=\"logout-form\"", home);
+        Assert.Contains("__RequestVerificationToken", home);
+        foreach (var page in new[] { IdentitySetup.LoginPath, IdentitySetup.ManagePath, IdentitySetup.AccessDeniedPath })
+            Assert.DoesNotContain(circuitMarker, await client.GetStringAsync(page));
+    }
+
+    /// <summary>The redirect's path and query, after checking it stays on this site.</summary>
+    private static string LocalTarget(HttpResponseMessage response)
+    {
+        var location = response.Headers.Location!;
+        if (location.IsAbsoluteUri) Assert.Equal("localhost", location.Host);
+        return location.IsAbsoluteUri ? location.PathAndQuery : location.OriginalString;
+    }
+
+    /// <summary>A probe endpoint guarded the way the kill switch's halt endpoint will be: scope halt, or OnCall/RiskOfficer.</summary>
+    private sealed class ScopeOrRoleProbe : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.UseWhen(context => context.Request.Path.StartsWithSegments("/api/test"), branch =>
+            {
+                branch.UseRouting();
+                branch.UseAuthentication();
+                branch.UseAuthorization();
+                branch.UseEndpoints(endpoints => endpoints
+                    .MapPost(EitherEndpoint, (ClaimsPrincipal user) => Results.Ok(new { actor = user.Identity?.Name }))
+                    .RequireScopeOr(Scopes.Halt, Policies.CanHalt));
+            });
+            next(app);
+        };
+    }
+}

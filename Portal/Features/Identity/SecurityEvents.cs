@@ -1,0 +1,55 @@
+namespace Portal.Features.Identity;
+
+public enum SecurityEventKind
+{
+    SignInSucceeded,
+    SignInFailed,
+    /// <summary>This failure locked the account (raised in addition to <see cref="SignInFailed"/>).</summary>
+    LockedOut,
+    SignedOut,
+    UserCreated,
+    PasswordChanged,
+}
+
+/// <summary>
+/// Something security-relevant a person did or tried. <see cref="Subject"/> is what was typed or
+/// asserted (an email, or the single sign-on subject) and is set even when no user matched;
+/// <see cref="UserId"/> is set only when one did. <see cref="Method"/> says how: "password" or
+/// "oidc" for sign-ins, or who created the user ("cli", "seed-demo", "oidc").
+/// <see cref="Roles"/> is set on successful sign-ins and user creation.
+/// </summary>
+public sealed record SecurityEvent(
+    SecurityEventKind Kind,
+    DateTimeOffset OccurredAt,
+    string? UserId,
+    string Subject,
+    string Method,
+    string? RemoteIp,
+    string? Reason = null,
+    IReadOnlyList<string>? Roles = null);
+
+/// <summary>
+/// Where security events go. The default writes them to the log. The audit trail replaces it:
+/// <c>services.Replace(ServiceDescriptor.Singleton&lt;ISecurityEventSink, YourSink&gt;())</c>
+/// after <c>AddPortalIdentity()</c> (or register before it: the default is added with TryAdd).
+/// A sink that throws fails the action that raised the event (sign-in, user creation) rather than
+/// letting it go unrecorded.
+/// </summary>
+public interface ISecurityEventSink
+{
+    ValueTask RecordAsync(SecurityEvent securityEvent, CancellationToken ct);
+}
+
+public sealed partial class LoggingSecurityEventSink(ILogger<LoggingSecurityEventSink> logger) : ISecurityEventSink
+{
+    public ValueTask RecordAsync(SecurityEvent e, CancellationToken ct)
+    {
+        var level = e.Kind is SecurityEventKind.SignInFailed or SecurityEventKind.LockedOut ? LogLevel.Warning : LogLevel.Information;
+        Log(logger, level, e.Kind, e.Subject, e.UserId, e.Method, e.RemoteIp, e.Reason, e.Roles is null ? null : string.Join(",", e.Roles));
+        return ValueTask.CompletedTask;
+    }
+
+    [LoggerMessage(EventId = 4100, Message = "Security event {Kind}: subject {Subject}, user {UserId}, method {Method}, from {RemoteIp}, reason {Reason}, roles {Roles}")]
+    private static partial void Log(ILogger logger, LogLevel level, SecurityEventKind kind, string subject, string? userId, string method,
+        string? remoteIp, string? reason, string? roles);
+}

@@ -1,0 +1,108 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.Extensions.Options;
+using Portal.Infrastructure.Redis;
+using StackExchange.Redis;
+
+namespace Portal.Features.Live;
+
+/// <summary>One thing that happened, for live views: the portal's circuits and the SignalR hub.</summary>
+public sealed record OpsEvent(string Type, DateTimeOffset At, string Origin, JsonElement Data);
+
+/// <summary>Event types; the hub uses them as method names.</summary>
+public static class OpsEventTypes
+{
+    public const string OrderDecision = "orderDecision";
+    public const string OrderUpdate = "orderUpdate";
+    public const string TradingState = "tradingState";
+    public const string HaltProgress = "haltProgress";
+    public const string SafeMode = "safeMode";
+    public const string Limits = "limits";
+    public const string Alert = "alert";
+}
+
+/// <summary>
+/// The live event stream. Each event is published once, by the instance where it happened: it is
+/// delivered to this instance's subscribers at once and to every other instance through Redis
+/// pub/sub, which delivers it to theirs. No polling anywhere. If Redis is down, this instance's
+/// views still see its own events (including the safe mode that Redis' absence causes).
+/// </summary>
+public sealed class OpsEventBus(IConnectionMultiplexer redis, IOptions<RedisOptions> redisOptions, TimeProvider clock, ILogger<OpsEventBus> logger)
+    : IHostedService
+{
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    private readonly RedisChannel _channel = RedisChannel.Literal(redisOptions.Value.KeyPrefix + "ops-events");
+
+    /// <summary>This process, so it can ignore its own events coming back from Redis.</summary>
+    public string Origin { get; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
+
+    public event Action<OpsEvent>? Received;
+
+    public void Publish<T>(string type, T data)
+    {
+        var opsEvent = new OpsEvent(type, clock.GetUtcNow(), Origin, JsonSerializer.SerializeToElement(data, Json));
+        Deliver(opsEvent);
+        _ = BroadcastAsync(opsEvent);
+    }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await redis.GetSubscriber().SubscribeAsync(_channel, (_, message) => OnMessage(message));
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            // Live views of other instances' events resume when Redis does; the multiplexer resubscribes.
+            logger.LogWarning("Live events from other instances unavailable until Redis answers: {Error}", ex.Message);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private async Task BroadcastAsync(OpsEvent opsEvent)
+    {
+        try
+        {
+            await redis.GetSubscriber().PublishAsync(_channel, JsonSerializer.Serialize(opsEvent, Json));
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            logger.LogDebug("Live event {Type} not broadcast: {Error}", opsEvent.Type, ex.Message);
+        }
+    }
+
+    private void OnMessage(RedisValue message)
+    {
+        try
+        {
+            if (JsonSerializer.Deserialize<OpsEvent>(message.ToString(), Json) is { } opsEvent && opsEvent.Origin != Origin) Deliver(opsEvent);
+        }
+        catch (JsonException ex)
+        {
+            logger.LogWarning(ex, "Ignored a malformed live event");
+        }
+    }
+
+    private void Deliver(OpsEvent opsEvent)
+    {
+        var handlers = Received;
+        if (handlers is null) return;
+        // One failing view must not stop the others, nor the caller that published.
+        foreach (var handler in handlers.GetInvocationList().Cast<Action<OpsEvent>>())
+        {
+            try
+            {
+                handler(opsEvent);
+            }
+            catch (Exception ex)
+            {
+                logger.LogWarning(ex, "A live-event subscriber failed on {Type}", opsEvent.Type);
+            }
+        }
+    }
+}

@@ -155,6 +155,22 @@ public sealed class AlpacaPortalTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Flatten_with_the_market_closed_reports_each_closing_order_still_waiting()
+    {
+        await StartAsync();
+        Assert.Equal(HttpStatusCode.Created, (await _orders.PostOrderAsync(OrderRequests.Market("long-1", 3m))).StatusCode);
+        _alpaca.MarketOpen = false;
+
+        var result = await StopAsync("flatten");
+
+        Assert.Equal(0, result.GetProperty("closedPositions").GetInt32());
+        var failure = Assert.Single(result.GetProperty("failures").EnumerateArray()).GetString();
+        Assert.StartsWith("close AAPL: the closing order ", failure);
+        Assert.Contains("is new (0 of 3 filled) after 2 s; the market is closed, the order waits for the open at 2030-01-02 14:30:00Z", failure);
+        Assert.Equal(new Dictionary<string, decimal> { ["AAPL"] = 3m }, _alpaca.Positions);
+    }
+
+    [Fact]
     public async Task A_fill_missed_while_the_stream_was_down_is_recovered_by_reconciliation_when_it_reconnects()
     {
         // No scheduled refresh during the test: only the reconnection can bring the fill.

@@ -20,8 +20,8 @@ namespace Portal.Tests.Infrastructure.Alpaca;
 /// Alpaca's trading API as documented, on loopback (Kestrel, port 0): numbers as JSON strings,
 /// timestamps with nanoseconds, <c>{"code","message"}</c> errors, 207 multi-status bodies, and the
 /// trade-updates WebSocket (binary frames, like paper). Market orders fill at once at the symbol's
-/// price (the reply still says <c>accepted</c>; the fill comes on the stream, as at Alpaca); limit
-/// orders rest until <see cref="Fill"/>. Failures are scripted per route with <see cref="Script"/>.
+/// price while <see cref="MarketOpen"/> (the reply still says <c>accepted</c>; the fill comes on the
+/// stream, as at Alpaca); limit orders rest until <see cref="Fill"/>. Failures are scripted per route with <see cref="Script"/>.
 /// </summary>
 public sealed class FakeAlpacaServer : IAsyncDisposable
 {
@@ -69,6 +69,7 @@ public sealed class FakeAlpacaServer : IAsyncDisposable
     public int? FailEverything { get; set; }
     /// <summary>New stream connections are refused (503).</summary>
     public bool RefuseStream { get; set; }
+    /// <summary>While false, market orders (closing ones too) wait instead of filling, as they queue for the open.</summary>
     public bool MarketOpen { get; set; } = true;
     public decimal Cash { get { lock (_gate) return _cash; } set { lock (_gate) _cash = value; } }
     private decimal _cash = 100_000m;
@@ -248,7 +249,7 @@ public sealed class FakeAlpacaServer : IAsyncDisposable
                     }
                     var closing = CreateLocked(Guid.NewGuid().ToString(), position.Symbol, Math.Abs(position.Qty), position.Qty > 0 ? "sell" : "buy", "market", "day", null);
                     items.Add(new() { ["symbol"] = position.Symbol, ["status"] = 200, ["body"] = OrderJson(closing.Accepted) });
-                    FillLocked(closing, closing.Qty);
+                    if (MarketOpen) FillLocked(closing, closing.Qty);
                 }
                 return Json(items, 207);
             }
@@ -274,7 +275,7 @@ public sealed class FakeAlpacaServer : IAsyncDisposable
                         ["code"] = 40310000, ["message"] = "insufficient buying power", ["buying_power"] = Dec(_cash), ["cost_basis"] = Dec(cost),
                     }, statusCode: 403);
                 var order = CreateLocked(clientOrderId, symbol, quantity, side, Text("type")!, Text("time_in_force")!, limit);
-                if (order.Type == "market") FillLocked(order, order.Qty);
+                if (order.Type == "market" && MarketOpen) FillLocked(order, order.Qty);
                 return Json(OrderJson(order.Accepted));
             }
         });

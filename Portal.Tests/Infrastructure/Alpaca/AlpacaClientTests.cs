@@ -161,7 +161,7 @@ public sealed class AlpacaClientTests : IAsyncLifetime
     [Fact]
     public async Task A_submit_that_times_out_after_Alpaca_created_the_order_is_found_and_not_sent_again()
     {
-        _server.Script(Submit, new Fault.SlowReply(TimeSpan.FromSeconds(5)));
+        _server.Script(Submit, new Fault.SlowReply(TimeSpan.FromSeconds(6)));
 
         var order = await Client.SubmitOrderAsync(Order("slow-1", limit: 90m), CancellationToken.None);
 
@@ -177,7 +177,7 @@ public sealed class AlpacaClientTests : IAsyncLifetime
     [InlineData("502")]
     public async Task A_submit_lost_before_Alpaca_created_the_order_is_sent_exactly_once_more(string fault)
     {
-        _server.Script(Submit, fault == "hang" ? new Fault.Hang(TimeSpan.FromSeconds(5)) : Fault.Error(int.Parse(fault, System.Globalization.CultureInfo.InvariantCulture), "{}"));
+        _server.Script(Submit, fault == "hang" ? new Fault.Hang(TimeSpan.FromSeconds(6)) : Fault.Error(int.Parse(fault, System.Globalization.CultureInfo.InvariantCulture), "{}"));
 
         var order = await Client.SubmitOrderAsync(Order("lost-1", limit: 90m), CancellationToken.None);
 
@@ -190,7 +190,7 @@ public sealed class AlpacaClientTests : IAsyncLifetime
     [Fact]
     public async Task A_submit_whose_re_send_is_lost_too_is_never_sent_a_third_time()
     {
-        _server.Script(Submit, new Fault.Hang(TimeSpan.FromSeconds(5)), new Fault.Hang(TimeSpan.FromSeconds(5)));
+        _server.Script(Submit, new Fault.Hang(TimeSpan.FromSeconds(6)), new Fault.Hang(TimeSpan.FromSeconds(6)));
 
         var error = await Assert.ThrowsAsync<BrokerException>(() => Client.SubmitOrderAsync(Order("lost-2"), CancellationToken.None));
 
@@ -203,7 +203,7 @@ public sealed class AlpacaClientTests : IAsyncLifetime
     [Fact]
     public async Task A_submit_whose_fate_cannot_be_looked_up_is_not_sent_again()
     {
-        _server.Script(Submit, new Fault.SlowReply(TimeSpan.FromSeconds(5)));
+        _server.Script(Submit, new Fault.SlowReply(TimeSpan.FromSeconds(6)));
         _server.Script(LookUp, Enumerable.Repeat(Fault.Error(503, "{}"), 3).ToArray());
 
         var error = await Assert.ThrowsAsync<BrokerException>(() => Client.SubmitOrderAsync(Order("unknown-1", limit: 90m), CancellationToken.None));
@@ -300,7 +300,7 @@ public sealed class AlpacaClientTests : IAsyncLifetime
         {
             try { await action(); } catch (Exception ex) { errors.Add(ex); }
         }
-        _server.Script(Submit, new Fault.Hang(TimeSpan.FromSeconds(5)));
+        _server.Script(Submit, new Fault.Hang(TimeSpan.FromSeconds(6)));
         await Collect(() => Client.SubmitOrderAsync(Order("logged-1"), CancellationToken.None));
         _server.Script("GET /v2/account", Fault.Error(500, "{}"));
         await Collect(() => Client.GetAccountAsync(CancellationToken.None));

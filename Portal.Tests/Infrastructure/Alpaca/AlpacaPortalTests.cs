@@ -68,7 +68,8 @@ public sealed class AlpacaPortalTests : IAsyncLifetime
         Assert.Equal(sent.Id, body.GetProperty("brokerOrderId").GetString());
         await WaitForAsync($"select count(*) from orders where client_order_id = 'a-1' and status = 'filled' and filled_quantity = 3 and avg_fill_price = 100 and broker_order_id = '{sent.Id}'",
             "the fill is recorded");
-        Assert.Contains(updates, u => u is { ClientOrderId: "a-1", Status: BrokerOrderStatus.Filled });
+        // Raised just after the commit that the query above saw.
+        await Poll.UntilAsync(() => updates.Any(u => u is { ClientOrderId: "a-1", Status: BrokerOrderStatus.Filled }), "OrderUpdated reports the fill");
         Assert.Equal("filled", (await (await _orders.GetAsync("/api/orders/a-1")).JsonAsync()).GetProperty("status").GetString());
         await Poll.UntilAsync(() => _portal.Get<RiskBook>().Snapshot?.Book("AAPL").PositionQuantity == 3m, "the risk view holds the position");
     }
@@ -76,8 +77,9 @@ public sealed class AlpacaPortalTests : IAsyncLifetime
     [Fact]
     public async Task A_fill_heard_on_the_stream_before_the_submit_reply_is_not_undone_by_the_reply()
     {
-        await StartAsync();
-        _alpaca.Script("POST /v2/orders", new Fault.SlowReply(TimeSpan.FromMilliseconds(500)));
+        // The reply is held long enough for the stream to deliver the fill first, and well within the request timeout.
+        await StartAsync(new() { ["Broker:Alpaca:RequestTimeout"] = "00:00:05" });
+        _alpaca.Script("POST /v2/orders", new Fault.SlowReply(TimeSpan.FromMilliseconds(1500)));
 
         var response = await _orders.PostOrderAsync(OrderRequests.Market("early-1", 3m));
 
@@ -192,7 +194,7 @@ public sealed class AlpacaPortalTests : IAsyncLifetime
         _alpaca.RefuseStream = false;
         await Poll.UntilAsync(() => _alpaca.Listens > listens, "the stream reconnects");
         await WaitForAsync("select count(*) from orders where client_order_id = 'gap-1' and status = 'filled' and filled_quantity = 2", "the missed fill is recorded");
-        Assert.Contains(updates, u => u is { ClientOrderId: "gap-1", Status: BrokerOrderStatus.Filled });
+        await Poll.UntilAsync(() => updates.Any(u => u is { ClientOrderId: "gap-1", Status: BrokerOrderStatus.Filled }), "OrderUpdated reports the fill");
         await Poll.UntilAsync(() => _portal.Get<RiskBook>().Snapshot?.Book("AAPL") is { PositionQuantity: 2m, OpenBuyQuantity: 0m }, "the risk view holds the fill, not the order");
     }
 
@@ -234,7 +236,7 @@ public sealed class AlpacaPortalTests : IAsyncLifetime
         _alpaca.DropStream();
         await Poll.UntilAsync(() => _alpaca.Listens > listens, "the stream re-authenticates");
         await Post("k-1");
-        _alpaca.Script("POST /v2/orders", new Fault.Hang(TimeSpan.FromSeconds(5)));
+        _alpaca.Script("POST /v2/orders", new Fault.Hang(TimeSpan.FromSeconds(6)));
         await Post("k-2");
         _alpaca.RejectKeys = true;
         await Post("k-3");

@@ -32,6 +32,17 @@ public sealed class BrokerException(BrokerErrorKind kind, string code, string me
 }
 
 /// <summary>
+/// Part of a batch (cancel all orders, close all positions) failed: what the broker did do, and one
+/// line per order or position it could not, so a halt can report each failure.
+/// </summary>
+public sealed class BrokerBatchException(IReadOnlyList<BrokerOrderState> completed, IReadOnlyList<string> failures)
+    : Exception($"{failures.Count} item(s) failed: {string.Join("; ", failures)}")
+{
+    public IReadOnlyList<BrokerOrderState> Completed { get; } = completed;
+    public IReadOnlyList<string> Failures { get; } = failures;
+}
+
+/// <summary>
 /// The port every broker adapter implements. <see cref="SubmitAsync"/> is idempotent on the client
 /// order id: a second call for the same id returns the existing order and never creates another.
 /// <see cref="OrderUpdated"/> is raised after the adapter has recorded the change durably.
@@ -44,7 +55,9 @@ public interface IBroker
     Task<BrokerPortfolio> GetPortfolioAsync(CancellationToken ct);
     /// <summary>The order's state after the cancel; null if the broker has no such order.</summary>
     Task<BrokerOrderState?> CancelOrderAsync(string clientOrderId, CancellationToken ct);
+    /// <summary>The orders cancelled; <see cref="BrokerBatchException"/> when some could not be.</summary>
     Task<IReadOnlyList<BrokerOrderState>> CancelAllOrdersAsync(CancellationToken ct);
+    /// <summary>The closing orders (after cancelling open orders); <see cref="BrokerBatchException"/> when some positions could not be closed.</summary>
     Task<IReadOnlyList<BrokerOrderState>> CloseAllPositionsAsync(CancellationToken ct);
     event Action<BrokerOrderState>? OrderUpdated;
 }

@@ -100,14 +100,14 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
     public T Get<T>() where T : notnull => Services.GetRequiredService<T>();
 
     /// <summary>
-    /// Orders are refused until the paper broker, limits and risk view are loaded and safe mode has
+    /// Orders are refused until the paper broker (when it is the broker), limits and risk view are loaded and safe mode has
     /// cleared; a silent feed does not count, since tests set prices themselves after start.
     /// </summary>
     public async Task WaitUntilReadyAsync()
     {
         for (var i = 0; i < 200; i++)
         {
-            if (Get<PaperBroker>().IsLoaded && Get<RiskBook>().IsReady && Get<Portal.Features.Limits.LimitStore>().Current is not null
+            if (Services.GetService<PaperBroker>() is not { IsLoaded: false } && Get<RiskBook>().IsReady && Get<Portal.Features.Limits.LimitStore>().Current is not null
                 && Get<SafeModeMonitor>().Active.Keys.All(cause => cause == SafeModeMonitor.MarketDataSilent)) return;
             await Task.Delay(50);
         }

@@ -6,7 +6,7 @@ namespace Portal.Tests.Features.Configuration;
 /// <summary>Invalid configuration stops the real process before it serves anything, naming the key.</summary>
 public sealed class StartupValidationTests
 {
-    private static async Task<(int ExitCode, string Output)> RunPortalAsync(params (string Key, string Value)[] environment)
+    internal static async Task<(int ExitCode, string Output)> RunPortalAsync(params (string Key, string Value)[] environment)
     {
         var portalDll = Path.Combine(AppContext.BaseDirectory, "Portal.dll");
         var info = new ProcessStartInfo("dotnet", $"\"{portalDll}\" --urls http://127.0.0.1:0")

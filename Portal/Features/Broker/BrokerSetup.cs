@@ -1,12 +1,39 @@
 using Microsoft.Extensions.Options;
 using Portal.Domain.Broker;
+using Portal.Infrastructure.Alpaca;
 
 namespace Portal.Features.Broker;
+
+/// <summary><c>Broker:Kind</c> (Paper or Alpaca) and <c>Broker:AllowLive</c>.</summary>
+public sealed class BrokerOptions
+{
+    public const string Section = "Broker";
+    public const string Paper = "Paper";
+    public const string Alpaca = "Alpaca";
+
+    public string Kind { get; set; } = Paper;
+    /// <summary>Lets a broker adapter use a live (real money) account; until the deployment phase decides this, it is explicit.</summary>
+    public bool AllowLive { get; set; }
+
+    public bool IsAlpaca => string.Equals(Kind, Alpaca, StringComparison.OrdinalIgnoreCase);
+}
 
 public static class BrokerSetup
 {
     public static IHostApplicationBuilder AddBroker(this IHostApplicationBuilder builder)
     {
+        var demo = builder.Configuration.GetValue<bool>("Demo:Enabled");
+        builder.Services.AddOptions<BrokerOptions>().BindConfiguration(BrokerOptions.Section)
+            .Validate(o => o.IsAlpaca || string.Equals(o.Kind, BrokerOptions.Paper, StringComparison.OrdinalIgnoreCase),
+                "Broker:Kind must be Paper or Alpaca.")
+            .Validate(o => !o.IsAlpaca || !demo, "Broker:Kind Alpaca cannot run with Demo:Enabled=true: the demo market fills paper orders only.")
+            .ValidateOnStart();
+        // An unknown kind registers the paper broker, so start-up gets as far as the validation that names the key.
+        if (string.Equals(builder.Configuration["Broker:Kind"], BrokerOptions.Alpaca, StringComparison.OrdinalIgnoreCase))
+        {
+            builder.Services.AddAlpacaBroker();
+            return builder;
+        }
         builder.Services.AddOptions<PaperBrokerOptions>().BindConfiguration("Broker:Paper")
             .Validate(o => o.StartingCash > 0m, "Broker:Paper:StartingCash must be greater than zero.").ValidateOnStart();
         builder.Services.AddSingleton<PaperBroker>();

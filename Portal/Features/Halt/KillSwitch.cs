@@ -67,6 +67,11 @@ public sealed class KillSwitch(
             {
                 closed = (await broker.CloseAllPositionsAsync(ct)).Count(o => o.Status == BrokerOrderStatus.Filled);
             }
+            catch (BrokerBatchException ex)
+            {
+                closed = ex.Completed.Count(o => o.Status == BrokerOrderStatus.Filled);
+                failures.AddRange(ex.Failures.Select(f => $"close {f}"));
+            }
             catch (BrokerException ex)
             {
                 failures.Add($"close positions: {ex.Message}");
@@ -188,6 +193,11 @@ public sealed class KillSwitch(
                 }
             }
             return cancelled;
+        }
+        catch (BrokerBatchException ex)
+        {
+            failures.AddRange(ex.Failures.Select(f => $"cancel {f}"));
+            return ex.Completed.Count;
         }
         catch (Exception ex) when (ex is BrokerException or NpgsqlException)
         {

@@ -1,0 +1,73 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Portal.Infrastructure.Alpaca;
+
+namespace Portal.Tests.Infrastructure.Alpaca;
+
+/// <summary>Settings and hosts that point Portal's Alpaca adapter at a <see cref="FakeAlpacaServer"/>, with short timeouts.</summary>
+public static class AlpacaTestHost
+{
+    public static Dictionary<string, string?> Settings(FakeAlpacaServer server) => new()
+    {
+        ["Broker:Kind"] = "Alpaca",
+        ["Broker:Alpaca:BaseUrl"] = server.BaseUrl.ToString(),
+        ["Broker:Alpaca:KeyId"] = FakeAlpacaServer.KeyId,
+        ["Broker:Alpaca:SecretKey"] = FakeAlpacaServer.SecretKey,
+        ["Broker:Alpaca:RequestTimeout"] = "00:00:03",
+        ["Broker:Alpaca:TotalTimeout"] = "00:00:15",
+        ["Broker:Alpaca:MaxRetries"] = "2",
+        ["Broker:Alpaca:RetryDelay"] = "00:00:00.020",
+        ["Broker:Alpaca:SyncInterval"] = "00:00:00.500",
+        ["Broker:Alpaca:MinSyncGap"] = "00:00:00.050",
+        ["Broker:Alpaca:FailuresBeforeStale"] = "2",
+        ["Broker:Alpaca:StaleAfter"] = "00:00:15",
+        ["Broker:Alpaca:StreamReconnectDelay"] = "00:00:00.050",
+        ["Broker:Alpaca:CloseFillWait"] = "00:00:02",
+    };
+
+    /// <summary>The Alpaca client alone (no Portal host), logging everything to <paramref name="logs"/>.</summary>
+    public static ServiceProvider Client(FakeAlpacaServer server, CapturedLogs? logs = null, Dictionary<string, string?>? overrides = null)
+    {
+        var settings = Settings(server);
+        foreach (var (key, value) in overrides ?? []) settings[key] = value;
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(settings).Build());
+        services.AddSingleton(TimeProvider.System);
+        services.AddLogging(b =>
+        {
+            b.SetMinimumLevel(LogLevel.Trace);
+            if (logs is not null) b.AddProvider(logs);
+        });
+        services.AddAlpacaClient();
+        return services.BuildServiceProvider(validateScopes: true);
+    }
+}
+
+/// <summary>Every log line and exception, at every level, as text.</summary>
+public sealed class CapturedLogs : ILoggerProvider
+{
+    private readonly ConcurrentQueue<string> _lines = new();
+
+    public string Text => string.Join('\n', _lines);
+    public int Count => _lines.Count;
+
+    public ILogger CreateLogger(string categoryName) => new Logger(categoryName, _lines);
+
+    public void Dispose() { }
+
+    private sealed class Logger(string category, ConcurrentQueue<string> lines) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull
+        {
+            lines.Enqueue($"{category} scope: {state}");
+            return null;
+        }
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)} {exception}");
+    }
+}

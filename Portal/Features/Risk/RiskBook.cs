@@ -20,6 +20,8 @@ public sealed class RiskBook(IBroker broker, PriceBook prices, TradingCalendar c
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Reservation> _pending = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _syncRequested = new(0, 1);
+    // 1 while a sync request is waiting, so every accepted order costs one flag check, not a semaphore overflow.
+    private int _syncPending;
     private BrokerPortfolio? _portfolio;
     private PortfolioSnapshot? _snapshot;
     private long _syncsStarted;
@@ -75,7 +77,7 @@ public sealed class RiskBook(IBroker broker, PriceBook prices, TradingCalendar c
 
     public void RequestSync()
     {
-        try { _syncRequested.Release(); } catch (SemaphoreFullException) { /* one pending request is enough */ }
+        if (Interlocked.Exchange(ref _syncPending, 1) == 0) _syncRequested.Release();
     }
 
     public async Task SyncAsync(CancellationToken ct)
@@ -109,7 +111,7 @@ public sealed class RiskBook(IBroker broker, PriceBook prices, TradingCalendar c
                 {
                     logger.LogWarning(ex, "Could not refresh the portfolio from broker {Broker}", broker.Name);
                 }
-                await _syncRequested.WaitAsync(TimeSpan.FromSeconds(1), stoppingToken);
+                if (await _syncRequested.WaitAsync(TimeSpan.FromSeconds(1), stoppingToken)) Interlocked.Exchange(ref _syncPending, 0);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -25,6 +25,12 @@ ensure_postgres_binaries() {
   export PGBIN
 }
 
+# The browser tests drive Debian's Chromium (never a downloaded browser).
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] || apt_install chromium
+  [ -x /usr/bin/chromium ] || die "/usr/bin/chromium not found after install"
+}
+
 ensure_redis_binaries() {
   command -v redis-server >/dev/null || apt_install redis-server
   command -v redis-server >/dev/null || die "redis-server not found after install"

@@ -99,9 +99,11 @@ public sealed class AlpacaPortalTests : IAsyncLifetime
 
         var response = await _orders.PostOrderAsync(OrderRequests.Market("poor-1", 3m));
 
-        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
-        Assert.Contains("insufficient buying power", (await response.JsonAsync()).GetProperty("detail").GetString());
-        Assert.Equal(1, await CountAsync("select count(*) from orders where client_order_id = 'poor-1' and status = 'submit_failed' and message like '%insufficient buying power%'"));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+        var problem = await response.JsonAsync();
+        Assert.Contains("insufficient buying power", problem.GetProperty("detail").GetString());
+        Assert.Equal("BrokerRejected", problem.GetProperty("reason").GetString());
+        Assert.Equal(1, await CountAsync("select count(*) from orders where client_order_id = 'poor-1' and status = 'broker_rejected' and message like '%insufficient buying power%'"));
         Assert.Empty(_alpaca.Orders);
         Assert.Equal(1, _alpaca.Count("POST /v2/orders"));
     }

@@ -174,14 +174,15 @@ public sealed class OrderGateway(
         {
             logger.LogError(ex, "Broker {Broker} failed order {ClientOrderId}: {Code}", broker.Name, order.ClientOrderId, ex.Code);
             risk.Release(order.ClientOrderId);
-            row.Status = OrderStatuses.SubmitFailed;
+            var refused = ex.Kind == BrokerErrorKind.Rejected;
+            row.Status = refused ? OrderStatuses.BrokerRejected : OrderStatuses.SubmitFailed;
             row.Message = $"Broker {broker.Name}: {ex.Message}";
             try
             {
                 var now = clock.GetUtcNow();
                 await writer.CommitAsync(new PgWork(StatusCommand(row, now))
                 {
-                    AuditEvents = [AuditEventDraft.Create(now, "broker:" + broker.Name, "order.submit_failed", "order:" + row.ClientOrderId,
+                    AuditEvents = [AuditEventDraft.Create(now, "broker:" + broker.Name, refused ? "order.broker_rejected" : "order.submit_failed", "order:" + row.ClientOrderId,
                         new { orderId = row.Id, clientOrderId = row.ClientOrderId, code = ex.Code, kind = ex.Kind.ToString(), message = row.Message })],
                 });
             }

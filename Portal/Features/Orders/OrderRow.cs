@@ -33,5 +33,8 @@ public static class OrderStatuses
 {
     public const string Rejected = "rejected";
     public const string PendingSubmit = "pending_submit";
+    /// <summary>The broker's answer is unknown or it was unreachable: reconciliation looks for the order there.</summary>
     public const string SubmitFailed = "submit_failed";
+    /// <summary>The broker answered and refused the order (e.g. buying power): it certainly holds no such order.</summary>
+    public const string BrokerRejected = "broker_rejected";
 }

@@ -7,6 +7,9 @@ namespace Portal.Features.Orders;
 
 public static class OrdersApi
 {
+    /// <summary>The reason an order the broker refused carries, next to the pre-trade reasons.</summary>
+    public const string BrokerRejectedReason = "BrokerRejected";
+
     public static IEndpointRouteBuilder MapOrdersApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/orders").WithTags("Orders").RequireAuthorization(Scopes.Policy(Scopes.Orders));
@@ -51,6 +54,14 @@ public static class OrdersApi
                 {
                     ["reason"] = row.Reason, ["limit"] = row.LimitValue, ["actual"] = row.ActualValue,
                     ["orderId"] = row.Id, ["clientOrderId"] = row.ClientOrderId, ["decision"] = "rejected",
+                });
+        if (row.Status == OrderStatuses.BrokerRejected)
+            return TypedResults.Problem(row.Message, statusCode: StatusCodes.Status422UnprocessableEntity, title: "The broker refused the order",
+                type: "https://portal.local/problems/order-rejected",
+                extensions: new Dictionary<string, object?>
+                {
+                    ["reason"] = BrokerRejectedReason, ["orderId"] = row.Id, ["clientOrderId"] = row.ClientOrderId,
+                    ["decision"] = "accepted", ["status"] = row.Status,
                 });
         if (row.Status == OrderStatuses.SubmitFailed)
             return TypedResults.Problem(row.Message, statusCode: StatusCodes.Status502BadGateway, title: "The broker did not take the order",

@@ -65,14 +65,6 @@ public sealed class QuarantineWriter(QuarantineQueue queue, NpgsqlDataSource db,
         }
     }
 
-    /// <summary>Writes everything queued so far (tests and shutdown use it to settle the table).</summary>
-    public async Task FlushAsync(CancellationToken ct)
-    {
-        var batch = new List<QuarantinedTick>();
-        while (queue.Reader.TryRead(out var tick)) batch.Add(tick);
-        if (batch.Count > 0) await WriteAsync(batch, ct);
-    }
-
     private async Task WriteAsync(List<QuarantinedTick> batch, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);

@@ -26,7 +26,7 @@ namespace Portal.Features.MarketData;
 /// Symbols are split over shards, each a validator under its own lock, so concurrent feeds of different
 /// symbols rarely wait for each other. The order path reads <see cref="StatusOf"/> without any lock.
 /// </remarks>
-public sealed class MarketDataIngest
+public sealed class MarketDataIngest : IMarketDataView
 {
     private const int ShardCount = 16;
     private const int RecentAnomaliesKept = 200;
@@ -329,6 +329,16 @@ public sealed class MarketDataIngest
             return result;
         }
     }
+}
+
+/// <summary>What the data quality page reads from the ingest.</summary>
+public interface IMarketDataView
+{
+    IReadOnlyList<SymbolDataView> Symbols();
+
+    IReadOnlyList<DataAnomaly> RecentAnomalies();
+
+    IReadOnlyList<RefusalMinute> RefusalsByMinute(int minutes);
 }
 
 /// <summary>A symbol's data status changed (published live as <see cref="OpsEventTypes.MarketData"/> and audited).</summary>

@@ -11,7 +11,9 @@ public static class MarketDataSetup
         builder.Services.AddSingleton<IValidateOptions<MarketDataOptions>, MarketDataOptionsValidator>();
         builder.Services.AddSingleton<QuarantineQueue>();
         builder.Services.AddSingleton<QuarantineStore>();
+        builder.Services.AddSingleton<IQuarantineReader>(sp => sp.GetRequiredService<QuarantineStore>());
         builder.Services.AddSingleton<MarketDataIngest>();
+        builder.Services.AddSingleton<IMarketDataView>(sp => sp.GetRequiredService<MarketDataIngest>());
         builder.Services.AddSingleton<QuarantineWriter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<QuarantineWriter>());
         builder.Services.AddHostedService<MarketDataStatusMonitor>();

@@ -103,8 +103,14 @@ public sealed class QuarantineWriter(QuarantineQueue queue, NpgsqlDataSource db,
     private static string Truncate(string text, int length) => text.Length <= length ? text : text[..length];
 }
 
+/// <summary>Pages through quarantined ticks, newest first; <paramref name="symbol"/> filters when given.</summary>
+public interface IQuarantineReader
+{
+    Task<(IReadOnlyList<QuarantineStore.QuarantineRow> Rows, int Total)> PageAsync(int page, int pageSize, string? symbol, CancellationToken ct);
+}
+
 /// <summary>Pages through the quarantine table, newest first.</summary>
-public sealed class QuarantineStore(NpgsqlDataSource db)
+public sealed class QuarantineStore(NpgsqlDataSource db) : IQuarantineReader
 {
     public sealed record QuarantineRow(long Id, DateTimeOffset ReceivedAt, string Source, string Symbol, decimal? Price, decimal? Bid, decimal? Ask,
         decimal? Size, DateTimeOffset TickTime, string Reason, string Detail);

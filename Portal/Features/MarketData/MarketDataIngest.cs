@@ -80,7 +80,8 @@ public sealed class MarketDataIngest : IMarketDataView
         var now = _clock.GetUtcNow();
         var verdicts = new TickVerdict[ticks.Count];
         List<StatusChange>? changes = null;
-        var anyAccepted = false;
+        // The newest valid price per symbol of this batch: the price book needs only the last one.
+        Dictionary<string, PriceMark>? marks = null;
         for (var i = 0; i < ticks.Count; i++)
         {
             var tick = ticks[i];
@@ -97,7 +98,12 @@ public sealed class MarketDataIngest : IMarketDataView
             lock (shard.Gate)
             {
                 verdict = shard.Validator.Validate(in tick, now);
-                if (verdict.Accepted) feed.Accept(in tick, now);
+                if (verdict.Accepted)
+                {
+                    feed.Accept(in tick, now);
+                    (marks ??= new Dictionary<string, PriceMark>(StringComparer.Ordinal))[tick.Symbol] =
+                        new PriceMark(tick.Symbol, tick.Price, tick.Timestamp, feed.Volatility);
+                }
                 feed.LastTickAt = now;
                 if (UpdateStatus(feed, shard.Validator.Status(tick.Symbol, now), now) is { } change) (changes ??= []).Add(change);
             }
@@ -105,14 +111,16 @@ public sealed class MarketDataIngest : IMarketDataView
             feed.Staleness.Set(Math.Max(0, (now - tick.Timestamp).TotalSeconds));
             if (verdict.Accepted)
             {
-                anyAccepted = true;
-                _prices.Update(new PriceMark(tick.Symbol, tick.Price, tick.Timestamp, feed.Volatility));
                 if (verdict.Anomaly != TickAnomaly.None)
                     RecordAnomaly(new DataAnomaly(now, tick.Symbol, verdict.Anomaly.ToString(), AnomalyDetail(verdict.Anomaly, feed.Rules), source));
             }
             else Refused(tick, verdict, source, now);
         }
-        if (anyAccepted) Interlocked.Exchange(ref _lastAcceptedAtUtcTicks, now.UtcTicks);
+        if (marks is not null)
+        {
+            foreach (var mark in marks.Values) _prices.Update(mark);
+            Interlocked.Exchange(ref _lastAcceptedAtUtcTicks, now.UtcTicks);
+        }
         if (changes is not null) foreach (var change in changes) Announce(change);
         return verdicts;
     }
@@ -254,13 +262,23 @@ public sealed class MarketDataIngest : IMarketDataView
     private sealed class SymbolFeed(string symbol, TickRules rules)
     {
         private double _variance;
+        // UTC ticks, 0 before the first valid tick: one word, so the order path reads it without a lock and without tearing.
+        private long _lastValidUtcTicks;
 
         public string Symbol { get; } = symbol;
         public TickRules Rules { get; } = rules;
         public Gauge.Child Staleness { get; } = PortalMetrics.DataStalenessSeconds.WithLabels(symbol);
         public volatile SymbolDataStatus Status = SymbolDataStatus.Stale;
         public DateTimeOffset? LastTickAt { get; set; }
-        public DateTimeOffset? LastValidTimestamp { get; private set; }
+        public DateTimeOffset? LastValidTimestamp
+        {
+            get
+            {
+                var ticks = Volatile.Read(ref _lastValidUtcTicks);
+                return ticks == 0 ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
+            }
+        }
+
         public decimal? LastValidPrice { get; private set; }
 
         /// <summary>Exponentially weighted standard deviation of per-tick returns, for the slippage model.</summary>
@@ -274,14 +292,14 @@ public sealed class MarketDataIngest : IMarketDataView
                 _variance = VolatilityDecay * _variance + (1 - VolatilityDecay) * change * change;
             }
             LastValidPrice = tick.Price;
-            LastValidTimestamp = tick.Timestamp;
+            Volatile.Write(ref _lastValidUtcTicks, tick.Timestamp.UtcTicks);
         }
 
         public void Forget()
         {
             _variance = 0;
             LastValidPrice = null;
-            LastValidTimestamp = null;
+            Volatile.Write(ref _lastValidUtcTicks, 0);
         }
     }
 

@@ -40,18 +40,20 @@ public static class TickBatchParser
         var index = 0;
         foreach (var element in array.EnumerateArray())
         {
-            if (ParseOne(element, $"ticks[{index}]", errors) is { } tick) ticks.Add(tick);
+            if (ParseOne(element, index, errors) is { } tick) ticks.Add(tick);
             if (errors.Count >= MaxErrorsReported) break;
             index++;
         }
         return errors.Count > 0 ? (null, source, errors) : (ticks, source, errors);
     }
 
-    private static ParsedTick? ParseOne(JsonElement element, string path, Dictionary<string, string[]> errors)
+    private static ParsedTick? ParseOne(JsonElement element, int index, Dictionary<string, string[]> errors)
     {
+        // Field paths are formatted only on error: a valid tick allocates nothing here but its symbol.
+        var path = new TickPath(index);
         if (element.ValueKind != JsonValueKind.Object)
         {
-            errors[path] = ["must be an object."];
+            errors[path.ToString()] = ["must be an object."];
             return null;
         }
         var before = errors.Count;
@@ -73,16 +75,26 @@ public static class TickBatchParser
         var size = Number(element, "size", path, required: false, errors);
         if (errors.Count > before) return null;
 
-        foreach (var (name, number) in new[] { ("price", price), ("bid", bid), ("ask", ask), ("size", size) })
-            if (number.Unrepresentable is { } text)
-                return new ParsedTick(new Tick(symbol!, 0m, null, null, null, timestamp),
-                    TickVerdict.Reject(TickRejectReason.NonFinite, $"{name} {text} is not a finite number a decimal can hold"));
+        if ((price.Unrepresentable ?? bid.Unrepresentable ?? ask.Unrepresentable ?? size.Unrepresentable) is not null)
+        {
+            var (name, text) = price.Unrepresentable is { } p ? ("price", p) : bid.Unrepresentable is { } b ? ("bid", b)
+                : ask.Unrepresentable is { } a ? ("ask", a) : ("size", size.Unrepresentable!);
+            return new ParsedTick(new Tick(symbol!, 0m, null, null, null, timestamp),
+                TickVerdict.Reject(TickRejectReason.NonFinite, $"{name} {text} is not a finite number a decimal can hold"));
+        }
         return new ParsedTick(new Tick(symbol!, price.Value!.Value, bid.Value, ask.Value, size.Value, timestamp), null);
     }
 
     private readonly record struct NumberField(decimal? Value, string? Unrepresentable);
 
-    private static NumberField Number(JsonElement element, string name, string path, bool required, Dictionary<string, string[]> errors)
+    private readonly record struct TickPath(int Index)
+    {
+        public override string ToString() => $"ticks[{Index}]";
+
+        public static string operator +(TickPath path, string field) => path.ToString() + field;
+    }
+
+    private static NumberField Number(JsonElement element, string name, TickPath path, bool required, Dictionary<string, string[]> errors)
     {
         if (!element.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
         {

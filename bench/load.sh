@@ -70,6 +70,9 @@ export ConnectionStrings__Redis="127.0.0.1:$REDIS_PORT"
 
 cd "$WORK/portal"
 dotnet Portal.dll migrate >"$WORK/migrate.log" 2>&1 || { cat "$WORK/migrate.log"; die "migration failed"; }
+# Outside Development Portal refuses to start without an audit signing key and checkpoint file.
+dotnet Portal.dll generate-audit-key --out "$WORK/audit-signing-key.pem" >/dev/null
+export Audit__SigningKeyPath="$WORK/audit-signing-key.pem" Audit__CheckpointFile="$WORK/audit-checkpoints.jsonl"
 API_KEY=$(dotnet Portal.dll create-api-key --name load --scopes all | tail -1)
 case "$API_KEY" in pk_*) ;; *) die "create-api-key did not print a key: $API_KEY";; esac
 

@@ -10,6 +10,10 @@ namespace Portal.Domain.MarketData;
 /// <remarks>
 /// Checks run in this order and the first failure is reported: Negative, PriceTooLow, PriceTooHigh,
 /// CrossedQuote, SpreadTooWide, FutureTimestamp, Stale, OutOfOrder, Duplicate, PriceJump, Spike.
+/// Anomalies, counted towards Suspect: every refusal that says the data itself is aberrant (all but Stale,
+/// OutOfOrder and Duplicate, which are late or repeated delivery of data that may be fine), a gap (a valid
+/// tick stamped more than ExpectedCadence × GapMultiple after the previous valid one) and the start of a
+/// flatline. Gaps and flatlines are reported on the accepted tick's <see cref="TickVerdict.Anomaly"/>.
 /// A genuine re-pricing beyond the jump limit is refused until an operator calls <see cref="Reset"/>;
 /// meanwhile the symbol turns Suspect, then Stale, which is the intended alarm. A sustained move that only
 /// trips the spike check is accepted again once it fills half the spike window (the symbol is Suspect
@@ -47,8 +51,8 @@ public sealed class TickValidator
         switch (verdict.Reason)
         {
             case TickRejectReason.None:
-                state.Accept(in tick, now);
-                break;
+                TickAnomaly anomaly = state.Accept(in tick, now);
+                return anomaly == TickAnomaly.None ? verdict : verdict with { Anomaly = anomaly };
             case TickRejectReason.Spike:
                 // The spike window also takes prices refused only as spikes. Median and MAD ignore a minority
                 // of outliers, so isolated spikes barely move the reference, while a sustained move (half the
@@ -56,7 +60,9 @@ public sealed class TickValidator
                 state.Window.Add(tick.Price);
                 state.RecordAnomaly(now);
                 break;
-            case TickRejectReason.PriceJump:
+            case TickRejectReason.Stale or TickRejectReason.OutOfOrder or TickRejectReason.Duplicate:
+                break;
+            default:
                 state.RecordAnomaly(now);
                 break;
         }
@@ -210,13 +216,21 @@ public sealed class TickValidator
             && tick.Ask == _lastAsk
             && tick.Size == _lastSize;
 
-        public void Accept(in Tick tick, DateTimeOffset now)
+        public TickAnomaly Accept(in Tick tick, DateTimeOffset now)
         {
+            TickAnomaly anomaly = TickAnomaly.None;
+            if (HasValidTick && tick.Timestamp - LastTimestamp > Rules.MaxGap)
+            {
+                anomaly = TickAnomaly.Gap;
+                RecordAnomaly(now);
+            }
+
             if (HasValidTick && tick.Price == LastPrice)
             {
                 // Saturates at the threshold so an endless flat feed cannot overflow the counter.
                 if (_identicalPriceRun < Rules.FlatlineCount && ++_identicalPriceRun == Rules.FlatlineCount)
                 {
+                    anomaly = TickAnomaly.Flatline;
                     RecordAnomaly(now);
                 }
             }
@@ -232,6 +246,7 @@ public sealed class TickValidator
             _lastBid = tick.Bid;
             _lastAsk = tick.Ask;
             _lastSize = tick.Size;
+            return anomaly;
         }
 
         public void RecordAnomaly(DateTimeOffset now)

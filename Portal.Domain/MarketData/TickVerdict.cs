@@ -40,15 +40,33 @@ public enum TickRejectReason
 
     /// <summary>Robust z-score against the recent valid prices above the limit.</summary>
     Spike,
+
+    /// <summary>A symbol the portal does not trade (raised by the ingest, before validation).</summary>
+    UnknownSymbol,
 }
 
 /// <summary>Outcome of validating one tick.</summary>
 /// <param name="Detail">Human-readable reason with the offending values; empty when accepted.</param>
 public readonly record struct TickVerdict(bool Accepted, TickRejectReason Reason, string Detail)
 {
+    /// <summary>What an accepted tick revealed about the feed (a gap before it, a flatline it completes).</summary>
+    public TickAnomaly Anomaly { get; init; }
+
     public static TickVerdict Accept { get; } = new(true, TickRejectReason.None, string.Empty);
 
     public static TickVerdict Reject(TickRejectReason reason, string detail) => new(false, reason, detail);
+}
+
+/// <summary>A windowed anomaly seen on an accepted tick; refusals carry their own reason.</summary>
+public enum TickAnomaly
+{
+    None = 0,
+
+    /// <summary>The tick came more than ExpectedCadence × GapMultiple after the previous valid tick.</summary>
+    Gap,
+
+    /// <summary>The tick is the FlatlineCount-th identical consecutive valid price.</summary>
+    Flatline,
 }
 
 /// <summary>Health of a symbol's feed.</summary>

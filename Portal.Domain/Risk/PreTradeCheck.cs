@@ -1,3 +1,4 @@
+using Portal.Domain.MarketData;
 using Portal.Domain.Orders;
 using Portal.Domain.Trading;
 
@@ -12,12 +13,17 @@ public static class PreTradeCheck
 {
     public static RiskDecision Evaluate(
         in OrderIntent order, PortfolioSnapshot portfolio, RiskLimits limits, in OrderCounters counters,
-        decimal? referencePrice, TradingMode mode)
+        decimal? referencePrice, SymbolDataStatus dataStatus, TradingMode mode)
     {
         if (mode == TradingMode.Halted)
             return RiskDecision.Reject(RejectReason.TradingHalted, 0m, 0m);
         if (referencePrice is not { } mark || mark <= 0m)
             return RiskDecision.Reject(RejectReason.NoReferencePrice, 0m, 0m);
+        // A price that is old or doubtful is no reference: even a reducing order would be priced blind.
+        if (dataStatus == SymbolDataStatus.Stale)
+            return RiskDecision.Reject(RejectReason.DataStale, 0m, 0m);
+        if (dataStatus == SymbolDataStatus.Suspect)
+            return RiskDecision.Reject(RejectReason.DataSuspect, 0m, 0m);
 
         var book = portfolio.Book(order.Symbol) with { Mark = mark };
         var before = book.WorstCaseQuantity;

@@ -23,4 +23,6 @@ public enum RejectReason
     MaxOrdersPerDay,
     MaxOrdersPerMinuteGlobal,
     MaxOrdersPerDayGlobal,
+    DataStale,
+    DataSuspect,
 }

@@ -3,9 +3,11 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Portal.Domain.Audit;
+using Portal.Domain.MarketData;
 using Portal.Features.Auth;
 using Portal.Features.Broker;
 using Portal.Features.Halt;
+using Portal.Features.MarketData;
 using Portal.Features.Risk;
 
 namespace Portal.Tests.Infrastructure;
@@ -129,6 +131,15 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
         return signer.ExportPrivateKeyPem();
     }
 
-    public void SetPrice(string symbol, decimal price) =>
-        Get<PriceBook>().Update(new PriceMark(symbol, price, Get<TimeProvider>().GetUtcNow(), 0m));
+    /// <summary>
+    /// A fresh valid price through the market-data ingest, as a feed would send it. The symbol's history is
+    /// reset first, so a test may jump to any price without tripping the jump or spike checks.
+    /// </summary>
+    public void SetPrice(string symbol, decimal price)
+    {
+        var ingest = Get<MarketDataIngest>();
+        ingest.Reset(symbol, "test");
+        var verdict = ingest.Ingest([new Tick(symbol, price, null, null, null, Get<TimeProvider>().GetUtcNow())], "test")[0];
+        if (!verdict.Accepted) throw new InvalidOperationException($"Test price {price} for {symbol} was refused: {verdict.Detail}");
+    }
 }

@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using Portal.Domain.Orders;
+using Portal.Domain.MarketData;
 using Portal.Domain.Risk;
 using Portal.Domain.Trading;
 
@@ -36,7 +37,7 @@ public class PreTradeCheckBenchmarks
     }
 
     [Benchmark]
-    public RiskDecision Evaluate() => PreTradeCheck.Evaluate(_order, _portfolio, _limits, _counter, _price, TradingMode.Active);
+    public RiskDecision Evaluate() => PreTradeCheck.Evaluate(_order, _portfolio, _limits, _counter, _price, SymbolDataStatus.Ok, TradingMode.Active);
 }
 
 /// <summary>All eight decision paths one after the other; reported per decision.</summary>
@@ -64,7 +65,7 @@ public class PreTradeCheckMixBenchmarks
     {
         var rejected = 0;
         for (var i = 0; i < 8; i++)
-            if (!PreTradeCheck.Evaluate(_orders[i], _portfolio, _limits, _counters[i], _prices[i], TradingMode.Active).IsAccepted) rejected++;
+            if (!PreTradeCheck.Evaluate(_orders[i], _portfolio, _limits, _counters[i], _prices[i], SymbolDataStatus.Ok, TradingMode.Active).IsAccepted) rejected++;
         return rejected;
     }
 }

@@ -5,6 +5,7 @@ using BenchmarkDotNet.Diagnosers;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 using Portal.Bench;
+using Portal.Domain.MarketData;
 using Portal.Domain.Risk;
 using Portal.Domain.Trading;
 
@@ -39,14 +40,14 @@ internal static class QuickCheck
         Console.WriteLine($"{"case",-20} {"",-46} {"decisions/s",14} {"ns/decision",12} {"bytes/decision",15}");
         foreach (var c in Scenario.Cases)
         {
-            for (var i = 0; i < 100_000; i++) PreTradeCheck.Evaluate(c.Order, portfolio, Scenario.Limits, c.Counters, c.Price, TradingMode.Active);
+            for (var i = 0; i < 100_000; i++) PreTradeCheck.Evaluate(c.Order, portfolio, Scenario.Limits, c.Counters, c.Price, SymbolDataStatus.Ok, TradingMode.Active);
             long n = 0, sink = 0;
             var allocated = GC.GetAllocatedBytesForCurrentThread();
             var watch = Stopwatch.StartNew();
             while (watch.Elapsed < perCase)
             {
                 for (var i = 0; i < 10_000; i++)
-                    sink += (int)PreTradeCheck.Evaluate(c.Order, portfolio, Scenario.Limits, c.Counters, c.Price, TradingMode.Active).Reason;
+                    sink += (int)PreTradeCheck.Evaluate(c.Order, portfolio, Scenario.Limits, c.Counters, c.Price, SymbolDataStatus.Ok, TradingMode.Active).Reason;
                 n += 10_000;
             }
             watch.Stop();

@@ -60,7 +60,7 @@ public static class Scenario
         var portfolio = Portfolio();
         foreach (var c in Cases)
         {
-            var decision = PreTradeCheck.Evaluate(c.Order, portfolio, Limits, c.Counters, c.Price, Portal.Domain.Trading.TradingMode.Active);
+            var decision = PreTradeCheck.Evaluate(c.Order, portfolio, Limits, c.Counters, c.Price, Portal.Domain.MarketData.SymbolDataStatus.Ok, Portal.Domain.Trading.TradingMode.Active);
             if (decision.Reason != c.Expected)
                 throw new InvalidOperationException($"Scenario {c.Id} '{c.Name}' decided {decision.Reason} (limit {decision.Limit}, actual {decision.Actual}), expected {c.Expected}.");
         }

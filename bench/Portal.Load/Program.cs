@@ -33,6 +33,7 @@ internal static class LoadTool
         }
 
         using var http = CreateClient(options);
+        if (options.TickBatch > 0) return await new TickLoad(http, options).RunAsync();
         if (options.WaitReadySeconds > 0 && !await WaitReadyAsync(http, options))
             return 1;
 
@@ -134,6 +135,9 @@ internal sealed class LoadOptions
           --warmup       excluded from throughput and latency (still reconciled)
           --wait-ready   seconds to wait, sending probe orders, until Portal accepts an order (0: don't wait)
           --server-pid   Portal's process id (same machine): progress lines add its CPU use (cores, CPU ms per order)
+          --ticks BATCH  tick mode: post batches of BATCH ticks to /api/market-data/ticks instead of orders (key needs 'ticks');
+                         at most one client per symbol; prints ticks/s and request latency (no reconciliation)
+          --bad-tick-share  share of crossed quotes in tick mode (default 0.01)
         """;
 
     public string Url { get; private set; } = "http://127.0.0.1:5080";
@@ -153,6 +157,8 @@ internal sealed class LoadOptions
     public string RunId { get; private set; } = "L" + Guid.NewGuid().ToString("N")[..10];
     public int? ServerPid { get; private set; }
     public bool Help { get; private set; }
+    public int TickBatch { get; private set; }
+    public double BadTickShare { get; private set; } = 0.01;
 
     public static LoadOptions Parse(string[] args)
     {
@@ -178,6 +184,8 @@ internal sealed class LoadOptions
                 case "--progress": o.Progress = Span(Value(), "--progress"); break;
                 case "--run-id": o.RunId = Value(); break;
                 case "--server-pid": o.ServerPid = PositiveInt(Value(), "--server-pid"); break;
+                case "--ticks": o.TickBatch = PositiveInt(Value(), "--ticks"); break;
+                case "--bad-tick-share": o.BadTickShare = double.Parse(Value(), CultureInfo.InvariantCulture); break;
                 case "-h" or "--help": o.Help = true; break;
                 default: throw new ArgumentException($"unknown argument '{args[i]}'");
             }

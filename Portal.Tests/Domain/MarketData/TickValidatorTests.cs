@@ -284,6 +284,67 @@ public class TickValidatorTests
         Assert.Equal(SymbolDataStatus.Ok, validator.Status(Symbol, later.AddTicks(1)));
     }
 
+    [Theory]
+    [InlineData(5_000, TickAnomaly.None)]   // ExpectedCadence 1 s × GapMultiple 5: exactly at the limit is no gap
+    [InlineData(5_001, TickAnomaly.Gap)]
+    public void GapIsReportedOnTheTickAfterIt(int intervalMilliseconds, TickAnomaly expected)
+    {
+        var validator = new TickValidator();
+        DateTimeOffset first = Now.AddSeconds(-30);
+        Assert.True(validator.Validate(At(100m, first), Now).Accepted);
+
+        TickVerdict verdict = validator.Validate(At(100.5m, first.AddMilliseconds(intervalMilliseconds)), Now);
+
+        Assert.True(verdict.Accepted);
+        Assert.Equal(expected, verdict.Anomaly);
+    }
+
+    [Fact]
+    public void FlatlineIsReportedOnTheTickCompletingTheRun()
+    {
+        var validator = new TickValidator();
+        for (int k = 1; k < TickRules.Default.FlatlineCount; k++)
+        {
+            Assert.Equal(TickAnomaly.None, validator.Validate(At(100m, Now.AddSeconds(k - 30)), Now).Anomaly);
+        }
+
+        Assert.Equal(TickAnomaly.Flatline, validator.Validate(At(100m, Now.AddSeconds(-5)), Now).Anomaly);
+        // Reported once per run, not on every further identical price.
+        Assert.Equal(TickAnomaly.None, validator.Validate(At(100m, Now.AddSeconds(-4)), Now).Anomaly);
+    }
+
+    [Theory]
+    [InlineData(TickRejectReason.CrossedQuote, true)]
+    [InlineData(TickRejectReason.Negative, true)]
+    [InlineData(TickRejectReason.PriceTooLow, true)]
+    [InlineData(TickRejectReason.FutureTimestamp, true)]
+    [InlineData(TickRejectReason.Duplicate, false)]
+    [InlineData(TickRejectReason.OutOfOrder, false)]
+    [InlineData(TickRejectReason.Stale, false)]
+    public void ABurstOfAberrantRefusalsMakesTheSymbolSuspect_LateOrRepeatedDeliveryDoesNot(TickRejectReason reason, bool suspect)
+    {
+        var validator = new TickValidator();
+        Tick valid = At(100m, Now.AddSeconds(-2), bid: 99.9m, ask: 100.1m);
+        Assert.True(validator.Validate(valid, Now).Accepted);
+        Tick bad = reason switch
+        {
+            TickRejectReason.CrossedQuote => At(100m, Now, bid: 100.2m, ask: 100.1m),
+            TickRejectReason.Negative => At(-100m, Now),
+            TickRejectReason.PriceTooLow => At(0.01m, Now),
+            TickRejectReason.FutureTimestamp => At(100m, Now.AddSeconds(3)),
+            TickRejectReason.Duplicate => valid,
+            TickRejectReason.OutOfOrder => valid with { Timestamp = valid.Timestamp.AddMilliseconds(-1) },
+            _ => At(100m, Now.AddMinutes(-2)),
+        };
+
+        for (int k = 0; k <= TickRules.Default.MaxAnomaliesInWindow; k++)
+        {
+            Assert.Equal(reason, validator.Validate(bad, Now).Reason);
+        }
+
+        Assert.Equal(suspect ? SymbolDataStatus.Suspect : SymbolDataStatus.Ok, validator.Status(Symbol, Now));
+    }
+
     [Fact]
     public void Reset_ForgetsTheSymbolSoAGenuineRepricingCanBeAccepted()
     {

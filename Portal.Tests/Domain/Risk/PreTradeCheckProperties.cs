@@ -1,6 +1,7 @@
 using FsCheck;
 using FsCheck.Fluent;
 using Portal.Domain.Orders;
+using Portal.Domain.MarketData;
 using Portal.Domain.Risk;
 using Portal.Domain.Trading;
 
@@ -80,7 +81,7 @@ public sealed class PreTradeCheckProperties
         var accepted = 0;
         var property = Prop.ForAll(Cases.ToArbitrary(), c =>
         {
-            var decision = PreTradeCheck.Evaluate(c.Order, c.Account, c.Limits, c.Counters, c.Price, TradingMode.Active);
+            var decision = PreTradeCheck.Evaluate(c.Order, c.Account, c.Limits, c.Counters, c.Price, SymbolDataStatus.Ok, TradingMode.Active);
             if (!decision.IsAccepted) return true;
             accepted++;
             return Violations(c).Count == 0;

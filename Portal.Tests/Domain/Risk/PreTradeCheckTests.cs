@@ -1,4 +1,5 @@
 using Portal.Domain.Orders;
+using Portal.Domain.MarketData;
 using Portal.Domain.Risk;
 using Portal.Domain.Trading;
 
@@ -27,12 +28,26 @@ public sealed class PreTradeCheckTests
     private static OrderIntent BuyLimit(decimal quantity, decimal price) => new("s1", "AAPL", OrderSide.Buy, quantity, OrderType.Limit, price);
 
     private static RiskDecision Check(OrderIntent order, PortfolioSnapshot account, RiskLimits limits, decimal? price = 100m,
-        OrderCounters counters = default, TradingMode mode = TradingMode.Active) =>
-        PreTradeCheck.Evaluate(order, account, limits, counters, price, mode);
+        OrderCounters counters = default, TradingMode mode = TradingMode.Active, SymbolDataStatus data = SymbolDataStatus.Ok) =>
+        PreTradeCheck.Evaluate(order, account, limits, counters, price, data, mode);
 
     private static void AssertAccepted(RiskDecision decision) => Assert.True(decision.IsAccepted, $"expected accepted, got {decision.Reason} (limit {decision.Limit}, actual {decision.Actual})");
 
     private static void AssertRejected(RejectReason reason, RiskDecision decision) => Assert.Equal(reason, decision.Reason);
+
+    [Theory]
+    [InlineData(SymbolDataStatus.Stale, RejectReason.DataStale)]
+    [InlineData(SymbolDataStatus.Suspect, RejectReason.DataSuspect)]
+    public void Stale_or_suspect_market_data_refuses_even_a_reducing_order(SymbolDataStatus data, RejectReason expected)
+    {
+        var account = Account(100_000m, ("AAPL", 10m, 100m));
+
+        AssertRejected(expected, Check(Buy(1m), account, Loose, data: data));
+        AssertRejected(expected, Check(Sell(1m), account, Loose, data: data));
+        AssertAccepted(Check(Sell(1m), account, Loose));
+        // Without any price the missing reference is the more precise reason.
+        AssertRejected(RejectReason.NoReferencePrice, Check(Buy(1m), account, Loose, price: null, data: data));
+    }
 
     [Fact]
     public void A_one_million_dollar_order_is_refused_with_MaxOrderValue()

@@ -4,6 +4,7 @@ using Npgsql;
 using Portal.Domain.Audit;
 using Portal.Features.Audit;
 using Portal.Features.Live;
+using Portal.Features.MarketData;
 using Portal.Features.Risk;
 using Prometheus;
 using StackExchange.Redis;
@@ -16,7 +17,7 @@ namespace Portal.Features.Halt;
 /// Redis loss is seen at once through the connection's failure event, the rest within a check period.
 /// </summary>
 public sealed class SafeModeMonitor(
-    IConnectionMultiplexer redis, NpgsqlDataSource db, TradingStateStore tradingState, RiskBook risk, PriceBook prices,
+    IConnectionMultiplexer redis, NpgsqlDataSource db, TradingStateStore tradingState, RiskBook risk, MarketDataIngest marketData,
     AlertPublisher alerts, OpsEventBus live, AuditTrail audit, IOptions<HaltOptions> options, TimeProvider clock, ILogger<SafeModeMonitor> logger) : BackgroundService
 {
     public const string RedisUnreachable = "redis-unreachable";
@@ -95,8 +96,9 @@ public sealed class SafeModeMonitor(
         // A fresh process gets its first grace period to hear from the broker and the feed.
         var lastSync = risk.LastSync == default ? _startedAt : risk.LastSync;
         Set(BrokerSilent, now - lastSync > options.Value.BrokerSilenceThreshold);
-        var lastPrice = prices.All.Select(p => p.Time).DefaultIfEmpty(_startedAt).Max();
-        Set(MarketDataSilent, now - lastPrice > options.Value.MarketDataSilenceThreshold);
+        // Silent = no tick accepted from any feed: a feed sending only refused ticks tells us nothing either.
+        var lastTick = marketData.LastAcceptedAt ?? _startedAt;
+        Set(MarketDataSilent, now - lastTick > options.Value.MarketDataSilenceThreshold);
     }
 
     private async Task<bool> RedisAnswersAsync()

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Options;
+using Portal.Domain.MarketData;
 using Portal.Features.Broker;
+using Portal.Features.MarketData;
 using Portal.Features.Risk;
 
 namespace Portal.Features.Market;
@@ -13,12 +15,15 @@ public sealed class DemoOptions
 }
 
 /// <summary>
-/// A demo market: a random walk for each configured symbol, ticking into the price book (and so
-/// into the paper broker, which fills resting limit orders that the price crosses).
+/// A demo market: a random walk for each configured symbol, fed through the market-data ingest like
+/// any other feed (source <c>demo</c>); accepted prices reach the price book there, and the paper
+/// broker here, which fills resting limit orders that the price crosses.
 /// </summary>
-public sealed class DemoMarket(IOptions<DemoOptions> demo, IOptions<MarketOptions> market, PriceBook prices, PaperBroker broker, TimeProvider clock, ILogger<DemoMarket> logger)
+public sealed class DemoMarket(IOptions<DemoOptions> demo, IOptions<MarketOptions> market, MarketDataIngest ingest, PriceBook prices, PaperBroker broker,
+    TimeProvider clock, ILogger<DemoMarket> logger)
     : BackgroundService
 {
+    public const string Source = "demo";
     private const decimal StepVolatility = 0.0008m;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -28,21 +33,28 @@ public sealed class DemoMarket(IOptions<DemoOptions> demo, IOptions<MarketOption
         using var timer = new PeriodicTimer(demo.Value.TickInterval, clock);
         do
         {
+            var now = clock.GetUtcNow();
+            var ticks = new List<Tick>(levels.Count);
             foreach (var symbol in levels.Keys.ToList())
             {
                 // Box-Muller normal step, so prices move like a (very tame) market.
                 var normal = Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
                 var price = Math.Round(levels[symbol] * (1m + (decimal)normal * StepVolatility), 2);
                 levels[symbol] = price;
-                var mark = new PriceMark(symbol, price, clock.GetUtcNow(), StepVolatility);
-                prices.Update(mark);
+                var halfSpread = Math.Max(0.01m, Math.Round(price * 0.0002m, 2));
+                ticks.Add(new Tick(symbol, price, price - halfSpread, price + halfSpread, 100m, now));
+            }
+            var verdicts = ingest.Ingest(ticks, Source);
+            for (var i = 0; i < ticks.Count; i++)
+            {
+                if (!verdicts[i].Accepted || prices.Get(ticks[i].Symbol) is not { } mark) continue;
                 try
                 {
                     await broker.OnPriceAsync(mark, stoppingToken);
                 }
                 catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
-                    logger.LogWarning(ex, "The paper broker could not process a price for {Symbol}", symbol);
+                    logger.LogWarning(ex, "The paper broker could not process a price for {Symbol}", ticks[i].Symbol);
                 }
             }
         }

@@ -17,4 +17,17 @@ public static class PortalMetrics
     public static readonly Histogram OrderDecisionSeconds = Metrics.CreateHistogram(
         "portal_order_decision_seconds", "Time from a parsed order request to its durable decision and broker reply.",
         new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0005, 2, 14) });
+
+    public static readonly Counter DataValidationFailures = Metrics.CreateCounter(
+        "data_validation_failures", "Market-data ticks refused, by reason.", new CounterConfiguration { LabelNames = ["reason"] });
+
+    public static readonly Gauge DataStalenessSeconds = Metrics.CreateGauge(
+        "data_staleness_seconds", "Age of the symbol's newest tick (now minus its timestamp) when it was processed.",
+        new GaugeConfiguration { LabelNames = ["symbol"] });
+
+    public static readonly Gauge DataStatus = Metrics.CreateGauge(
+        "data_status", "Market-data status of the symbol: 0 ok, 1 stale, 2 suspect.", new GaugeConfiguration { LabelNames = ["symbol"] });
+
+    public static readonly Counter DataQuarantineDropped = Metrics.CreateCounter(
+        "data_quarantine_dropped", "Refused ticks not written to the quarantine table because its write queue was full.");
 }

@@ -4,6 +4,7 @@ using Portal.Domain.Orders;
 using Portal.Domain.Risk;
 using Portal.Domain.Trading;
 using Portal.Features.Limits;
+using Portal.Features.MarketData;
 
 namespace Portal.Features.Risk;
 
@@ -14,7 +15,7 @@ namespace Portal.Features.Risk;
 /// that only one of them fits. A reservation is dropped only once a broker view taken after the
 /// broker acknowledged the order has been applied, so an order is never counted zero times.
 /// </summary>
-public sealed class RiskBook(IBroker broker, PriceBook prices, TradingCalendar calendar, NpgsqlDataSource db, TimeProvider clock, ILogger<RiskBook> logger)
+public sealed class RiskBook(IBroker broker, PriceBook prices, MarketDataIngest marketData, TradingCalendar calendar, NpgsqlDataSource db, TimeProvider clock, ILogger<RiskBook> logger)
     : BackgroundService
 {
     private readonly Lock _gate = new();
@@ -44,9 +45,10 @@ public sealed class RiskBook(IBroker broker, PriceBook prices, TradingCalendar c
     public RiskDecision DecideAndReserve(string clientOrderId, in OrderIntent intent, RiskLimits limits, TradingMode mode, out decimal? referencePrice)
     {
         referencePrice = prices.Get(intent.Symbol)?.Price;
+        var dataStatus = marketData.StatusOf(intent.Symbol);
         lock (_gate)
         {
-            var decision = PreTradeCheck.Evaluate(intent, BuildSnapshot(), limits, default, referencePrice, mode);
+            var decision = PreTradeCheck.Evaluate(intent, BuildSnapshot(), limits, default, referencePrice, dataStatus, mode);
             if (decision.IsAccepted)
             {
                 _pending[clientOrderId] = new Reservation(intent.Symbol, intent.Side, intent.Quantity, long.MaxValue);

@@ -1,0 +1,132 @@
+using Bunit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Portal.Domain.MarketData;
+using Portal.Features.Live;
+using Portal.Features.MarketData;
+using Portal.Features.MarketData.Pages;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using MudBlazor.Services;
+using Portal.Infrastructure.Redis;
+
+namespace Portal.Tests.Features.MarketData;
+
+public sealed class DataQualityPageTests : IAsyncLifetime
+{
+    // Composed, not inherited from ComponentTestContext: MudTable's services dispose only asynchronously,
+    // and xunit 2 disposes test classes synchronously.
+    private readonly BunitContext _bunit = new();
+    private readonly OpsEventBus _bus = new(null!, Options.Create(new RedisOptions()), TimeProvider.System, NullLogger<OpsEventBus>.Instance);
+    private static readonly DateTimeOffset Now = new(2026, 11, 26, 14, 0, 0, TimeSpan.Zero);
+    private readonly FakeTimeProvider _clock = new(Now);
+    private readonly FakeView _view = new();
+    private readonly FakeQuarantine _quarantine = new();
+
+    private sealed class FakeView : IMarketDataView
+    {
+        public List<SymbolDataView> Rows { get; set; } = [];
+        public List<DataAnomaly> Anomalies { get; } = [];
+        public List<RefusalMinute> Minutes { get; set; } = [];
+
+        public IReadOnlyList<SymbolDataView> Symbols() => Rows;
+        public IReadOnlyList<DataAnomaly> RecentAnomalies() => Anomalies;
+        public IReadOnlyList<RefusalMinute> RefusalsByMinute(int minutes) => Minutes;
+    }
+
+    private sealed class FakeQuarantine : IQuarantineReader
+    {
+        public List<string?> Filters { get; } = [];
+
+        public Task<(IReadOnlyList<QuarantineStore.QuarantineRow> Rows, int Total)> PageAsync(int page, int pageSize, string? symbol, CancellationToken ct)
+        {
+            Filters.Add(symbol);
+            var all = Enumerable.Range(1, 60).Select(i => new QuarantineStore.QuarantineRow(
+                    61 - i, Now.AddSeconds(-i), "apikey:feed", i % 2 == 0 ? "MSFT" : "AAPL", -i, null, null, 10m, Now.AddSeconds(-i), "Negative", $"price -{i} is negative"))
+                .Where(r => symbol is null || r.Symbol == symbol.ToUpperInvariant()).ToList();
+            return Task.FromResult<(IReadOnlyList<QuarantineStore.QuarantineRow>, int)>((all.Skip(page * pageSize).Take(pageSize).ToList(), all.Count));
+        }
+    }
+
+    public DataQualityPageTests()
+    {
+        _bunit.Services.AddMudServices();
+        _bunit.JSInterop.Mode = JSRuntimeMode.Loose;
+        _bunit.Services.AddSingleton(_bus);
+        _bunit.Services.AddSingleton<TimeProvider>(_clock);
+        _bunit.Services.AddSingleton<IMarketDataView>(_view);
+        _bunit.Services.AddSingleton<IQuarantineReader>(_quarantine);
+        _view.Rows =
+        [
+            new("AAPL", SymbolDataStatus.Ok, Now.AddSeconds(-3), Now.AddSeconds(-3), 228.51m, Now),
+            new("MSFT", SymbolDataStatus.Suspect, Now.AddSeconds(-1), Now.AddSeconds(-90), 415.2m, Now),
+            new("TSLA", SymbolDataStatus.Stale, null, null, null, Now),
+        ];
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _bunit.DisposeAsync();
+
+    private IRenderedComponent<DataQualityPage> Render() => _bunit.Render<DataQualityPage>();
+
+    [Fact]
+    public void Shows_each_symbol_with_its_status_last_tick_age_and_last_valid_price()
+    {
+        var cut = Render();
+
+        var rows = cut.FindAll("#symbol-status tbody tr");
+        Assert.Equal(3, rows.Count);
+        Assert.Equal(["Ok", "Suspect", "Stale"], cut.FindAll(".data-status").Select(c => c.GetAttribute("data-status")!));
+        Assert.Equal(["3 s", "90 s", "never"], cut.FindAll(".tick-age").Select(c => c.TextContent.Trim()));
+        Assert.Equal(["228.51", "415.20", "—"], cut.FindAll(".last-price").Select(c => c.TextContent.Trim()));
+        Assert.NotNull(cut.Find(".no-refusals"));
+    }
+
+    [Fact]
+    public void A_status_change_event_re_renders_the_symbol_live()
+    {
+        var cut = Render();
+        Assert.Equal("Ok", cut.FindAll(".data-status")[0].GetAttribute("data-status"));
+
+        _view.Rows[0] = _view.Rows[0] with { Status = SymbolDataStatus.Stale };
+        _bus.Publish(OpsEventTypes.MarketData, new StatusChange("AAPL", SymbolDataStatus.Ok, SymbolDataStatus.Stale, "no valid tick", Now));
+
+        cut.WaitForAssertion(() => Assert.Equal("Stale", cut.FindAll(".data-status")[0].GetAttribute("data-status")));
+    }
+
+    [Fact]
+    public void Refusals_by_reason_are_charted_and_anomalies_listed()
+    {
+        _view.Minutes =
+        [
+            new(Now.AddMinutes(-1), new Dictionary<TickRejectReason, int> { [TickRejectReason.PriceJump] = 3 }),
+            new(Now, new Dictionary<TickRejectReason, int> { [TickRejectReason.CrossedQuote] = 1, [TickRejectReason.PriceJump] = 1 }),
+        ];
+        _view.Anomalies.Add(new DataAnomaly(Now, "MSFT", "CrossedQuote", "bid 400.2 is above ask 400.1", "apikey:feed"));
+        _view.Anomalies.Add(new DataAnomaly(Now.AddSeconds(-5), "AAPL", "Gap", "no valid tick for longer than 00:00:05", "demo"));
+
+        var cut = Render();
+
+        Assert.Empty(cut.FindAll(".no-refusals"));
+        Assert.NotNull(cut.Find("#refusal-chart .mud-chart"));
+        Assert.Contains("CrossedQuote", cut.Find("#refusal-chart").TextContent);
+        Assert.Contains("PriceJump", cut.Find("#refusal-chart").TextContent);
+        Assert.Equal(["CrossedQuote", "Gap"], cut.FindAll(".anomaly-kind").Select(c => c.TextContent.Trim()));
+    }
+
+    [Fact]
+    public void The_quarantine_browser_pages_on_the_server_and_filters_by_symbol()
+    {
+        var cut = Render();
+
+        cut.WaitForAssertion(() => Assert.Equal(25, cut.FindAll("#quarantine tbody tr").Count));
+        Assert.Contains("1-25 of 60", cut.Find("#quarantine").TextContent);
+
+        cut.Find(".quarantine-filter input").Change("msft");
+
+        cut.WaitForAssertion(() => Assert.Contains("1-25 of 30", cut.Find("#quarantine").TextContent));
+        Assert.Equal("msft", _quarantine.Filters[^1]);
+        Assert.All(cut.FindAll("#quarantine tbody tr"), row => Assert.Contains("MSFT", row.TextContent));
+    }
+}

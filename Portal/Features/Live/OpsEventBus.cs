@@ -19,6 +19,7 @@ public static class OpsEventTypes
     public const string SafeMode = "safeMode";
     public const string Limits = "limits";
     public const string Alert = "alert";
+    public const string ModelDrift = "modelDrift";
 }
 
 /// <summary>

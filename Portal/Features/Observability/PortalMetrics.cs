@@ -17,4 +17,12 @@ public static class PortalMetrics
     public static readonly Histogram OrderDecisionSeconds = Metrics.CreateHistogram(
         "portal_order_decision_seconds", "Time from a parsed order request to its durable decision and broker reply.",
         new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0005, 2, 14) });
+
+    public static readonly Histogram ModelPredictionConfidence = Metrics.CreateHistogram(
+        "model_prediction_confidence", "Confidence of each model output posted to /api/model/observations, by model.",
+        new HistogramConfiguration { LabelNames = ["model"], Buckets = Histogram.LinearBuckets(0.1, 0.1, 10) });
+
+    public static readonly Gauge ModelDriftScore = Metrics.CreateGauge(
+        "model_drift_score", "Largest KS distance D over a model's features, prediction and confidence in its latest drift check, by model.",
+        new GaugeConfiguration { LabelNames = ["model"] });
 }

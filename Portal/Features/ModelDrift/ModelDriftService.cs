@@ -95,8 +95,9 @@ public sealed class ModelDriftService(
         var names = (await observations.KnownFeatureNamesAsync(modelId, baseline.ModelVersion, ct))!;
         var reference = await store.ReadSamplesAsync(modelId, baseline.ModelVersion, names, baseline.WindowFrom, baseline.WindowTo,
             baseline.MaxObservationId, baseline.FirstN ?? o.MaxObservations, ct);
-        var currentFrom = Later(started - o.CurrentWindow, baseline.LastObservedAt.AddTicks(1));
-        var current = await store.ReadSamplesAsync(modelId, baseline.ModelVersion, names, currentFrom, started.AddTicks(1), long.MaxValue, o.MaxObservations, ct);
+        // Postgres keeps microseconds: the first instant after the baseline's last observation.
+        var currentFrom = Later(started - o.CurrentWindow, baseline.LastObservedAt.AddTicks(TimeSpan.TicksPerMicrosecond));
+        var current = await store.ReadSamplesAsync(modelId, baseline.ModelVersion, names, currentFrom, started.AddTicks(TimeSpan.TicksPerMicrosecond), long.MaxValue, o.MaxObservations, ct);
         if (current.Count < o.MinObservations)
             return new(DriftCheckStatus.NotEnoughData,
                 $"{modelId} version {baseline.ModelVersion} has {current.Count} observations since {currentFrom:yyyy-MM-dd HH:mm:ss} UTC; a check needs {o.MinObservations}.");

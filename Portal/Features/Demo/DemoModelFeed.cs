@@ -73,8 +73,9 @@ public sealed class DemoModelFeed(
                 await IngestAsync(Enumerable.Range(0, o.BatchSize).Select(_ => Observation(random, now, shifted)).ToList(), stoppingToken);
                 if (now >= nextCheck)
                 {
-                    nextCheck = now + o.CheckInterval;
                     var outcome = await drift.CheckAsync(ModelId, Actor, stoppingToken);
+                    // Too few observations yet (e.g. right after start): try again soon rather than a whole interval later.
+                    nextCheck = now + (outcome.Status == DriftCheckStatus.Completed ? o.CheckInterval : o.FirstCheckAfter);
                     logger.LogInformation("Demo model drift check: {Detail}", outcome.Detail);
                 }
             }

@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
 using Portal.Jobs.Audit;
+using Portal.Jobs.ModelDrift;
 
 namespace Portal.Jobs;
 
@@ -42,6 +43,7 @@ public static class JobsSetup
             .UseRecommendedSerializerSettings());
         if (settings.ServerEnabled) builder.Services.AddHangfireServer(o => o.WorkerCount = settings.WorkerCount);
         builder.Services.AddTransient<AuditVerificationJob>();
+        builder.Services.AddTransient<ModelDriftJob>();
         return builder;
     }
 

@@ -12,6 +12,12 @@ using Portal.Domain.Trading;
 // Never measure a scenario that does not decide as its name says.
 Scenario.Verify();
 
+if (args.Contains("--drift"))
+{
+    DriftQuickCheck.Run(runs: 5);
+    return 0;
+}
+
 if (args.Contains("--quick"))
 {
     QuickCheck.Run(TimeSpan.FromSeconds(args.Contains("--long") ? 3 : 1));

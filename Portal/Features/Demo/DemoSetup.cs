@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using Portal.Features.Market;
 
 namespace Portal.Features.Demo;
@@ -13,6 +14,10 @@ public static class DemoSetup
             // Demo:StrategyEnabled=false keeps the demo market's prices without the demo strategy's orders (bench/load.sh).
             if (builder.Configuration.GetValue("Demo:StrategyEnabled", true))
                 builder.Services.AddHostedService<DemoStrategy>();
+            builder.Services.AddOptions<DemoModelFeedOptions>().BindConfiguration(DemoModelFeedOptions.Section).ValidateOnStart();
+            builder.Services.AddSingleton<IValidateOptions<DemoModelFeedOptions>, DemoModelFeedOptionsValidator>();
+            if (builder.Configuration.GetValue($"{DemoModelFeedOptions.Section}:Enabled", true))
+                builder.Services.AddHostedService<DemoModelFeed>();
         }
         return builder;
     }

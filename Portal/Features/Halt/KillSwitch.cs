@@ -148,11 +148,25 @@ public sealed class KillSwitch(
         return result;
     }
 
-    private async Task<TradingStateEntry> ResumeNowAsync(string scope, TradingMode target, string reason, string actor, CancellationToken ct)
+    /// <summary>
+    /// Moves an active strategy to reduce-only (an automatic restriction, e.g. its model drifted); a strategy already
+    /// reduce-only or halted stays as it is, since this never loosens anything. Returns the strategy's state afterwards.
+    /// </summary>
+    public async Task<TradingStateEntry> ReduceOnlyAsync(string strategyId, string reason, string actor, CancellationToken ct)
+    {
+        var scope = TradingScopes.ForStrategy(strategyId);
+        if (store.Get(scope).Mode != TradingMode.Active) return store.Get(scope);
+        return await ChangeModeDurablyAsync(scope, TradingMode.ReduceOnly, reason, actor, "trading.reduce_only", ct);
+    }
+
+    private Task<TradingStateEntry> ResumeNowAsync(string scope, TradingMode target, string reason, string actor, CancellationToken ct) =>
+        ChangeModeDurablyAsync(scope, target, reason, actor, "trading.resumed", ct);
+
+    private async Task<TradingStateEntry> ChangeModeDurablyAsync(string scope, TradingMode target, string reason, string actor, string eventType, CancellationToken ct)
     {
         var entry = store.Next(scope, target, reason, actor);
-        // Unlike a halt, a resume that cannot be recorded does not happen.
-        await audit.AppendAsync(AuditEventDraft.Create(entry.ChangedAt, actor, "trading.resumed", scope,
+        // Unlike a halt, a resume (or restriction) that cannot be recorded does not happen.
+        await audit.AppendAsync(AuditEventDraft.Create(entry.ChangedAt, actor, eventType, scope,
             new { reason, mode = TradingModeText.Format(target), version = entry.Version }));
         await store.PersistAsync(entry, ct);
         store.Apply(entry);
@@ -164,10 +178,12 @@ public sealed class KillSwitch(
         catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
         {
             // Other instances pick the resume up from Postgres on their next reconcile.
-            logger.LogWarning(ex, "Resume of {Scope} not published to Redis", scope);
+            logger.LogWarning(ex, "Change of {Scope} not published to Redis", scope);
         }
-        logger.LogWarning("RESUME {Scope} to {Mode} by {Actor}: {Reason}", scope, target, actor, reason);
-        alerts.Publish(AlertSeverity.Warning, "trading.resumed", $"Trading resumed ({scope}, {TradingModeText.Format(target)}) by {actor}: {reason}");
+        logger.LogWarning("{Event} {Scope} to {Mode} by {Actor}: {Reason}", eventType, scope, target, actor, reason);
+        alerts.Publish(AlertSeverity.Warning, eventType, eventType == "trading.resumed"
+            ? $"Trading resumed ({scope}, {TradingModeText.Format(target)}) by {actor}: {reason}"
+            : $"Trading restricted to {TradingModeText.Format(target)} ({scope}) by {actor}: {reason}");
         return entry;
     }
 

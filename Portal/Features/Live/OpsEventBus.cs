@@ -20,6 +20,7 @@ public static class OpsEventTypes
     public const string Limits = "limits";
     public const string Alert = "alert";
     public const string MarketData = "marketData";
+    public const string ModelDrift = "modelDrift";
 }
 
 /// <summary>

@@ -30,4 +30,11 @@ public static class PortalMetrics
 
     public static readonly Counter DataQuarantineDropped = Metrics.CreateCounter(
         "data_quarantine_dropped", "Refused ticks not written to the quarantine table because its write queue was full.");
+    public static readonly Histogram ModelPredictionConfidence = Metrics.CreateHistogram(
+        "model_prediction_confidence", "Confidence of each model output posted to /api/model/observations, by model.",
+        new HistogramConfiguration { LabelNames = ["model"], Buckets = Histogram.LinearBuckets(0.1, 0.1, 10) });
+
+    public static readonly Gauge ModelDriftScore = Metrics.CreateGauge(
+        "model_drift_score", "Largest KS distance D over a model's features, prediction and confidence in its latest drift check, by model.",
+        new GaugeConfiguration { LabelNames = ["model"] });
 }

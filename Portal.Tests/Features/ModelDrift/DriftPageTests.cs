@@ -1,0 +1,78 @@
+using Bunit;
+using Microsoft.Extensions.DependencyInjection;
+using MudBlazor.Services;
+using Portal.Features.Auth;
+using Portal.Features.Identity;
+using Portal.Features.Live;
+using Portal.Features.ModelDrift;
+using Portal.Features.ModelDrift.Pages;
+using Portal.Tests.Infrastructure;
+using static Portal.Tests.Features.ModelDrift.ObservationBatches;
+
+namespace Portal.Tests.Features.ModelDrift;
+
+/// <summary>The drift page rendered with bUnit over results the real check stored in Postgres.</summary>
+public sealed class DriftPageTests : IAsyncLifetime
+{
+    private const string Model = "page-model";
+    private PortalFactory _portal = null!;
+
+    // Composed, not inherited: MudBlazor's services dispose only asynchronously, and xunit 2 disposes test classes synchronously.
+    private readonly BunitContext _bunit = new();
+
+    public async Task InitializeAsync()
+    {
+        _portal = await PortalFactory.StartAsync();
+        var client = await _portal.ClientWithScopesAsync(Scopes.Observations);
+        var now = _portal.Get<TimeProvider>().GetUtcNow();
+        await client.PostAllAsync(Normals(new Random(5), Model, 800, now.AddHours(-3)));
+        await _portal.Get<ModelDriftService>().PinBaselineAsync(new BaselineRequest(Model, "v1", null, null, 800, "launch week"), "officer", CancellationToken.None);
+        await client.PostAllAsync(Normals(new Random(6), Model, 800, now.AddMinutes(-61), shiftOfA: 1.0));
+        await _portal.Get<ModelDriftService>().CheckAsync(Model, "officer", CancellationToken.None);
+
+        _bunit.Services.AddMudServices();
+        _bunit.JSInterop.Mode = JSRuntimeMode.Loose;
+        _bunit.Services.AddSingleton(_portal.Get<ModelDriftStore>());
+        _bunit.Services.AddSingleton(_portal.Get<ModelDriftService>());
+        _bunit.Services.AddSingleton(_portal.Get<OpsEventBus>());
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _bunit.DisposeAsync();
+        await _portal.DisposeAsync();
+    }
+
+    [Fact]
+    public void Stored_results_render_sorted_by_D_with_status_and_the_first_features_charts_for_any_staff_member()
+    {
+        _bunit.AddAuthorization().SetAuthorized("compliance@test.local");
+
+        var cut = _bunit.Render<DriftPage>();
+
+        cut.WaitForAssertion(() => Assert.Equal(4, cut.FindAll("#drift-table tbody tr").Count), TimeSpan.FromSeconds(10));
+        var rows = cut.FindAll("#drift-table tbody tr");
+        Assert.Equal("a", rows[0].QuerySelector("[data-name]")!.TextContent);
+        Assert.Equal("Drifted", rows[0].QuerySelector(".drift-status")!.TextContent.Trim());
+        Assert.All(rows.Skip(1), row => Assert.NotEqual("Drifted", row.QuerySelector(".drift-status")!.TextContent.Trim()));
+        Assert.Equal("true", cut.Find("#run-summary").GetAttribute("data-drifted"));
+        Assert.Contains("first 800 observations of version v1", cut.Find("#baseline-summary").TextContent);
+        Assert.NotNull(cut.Find("#ecdf-chart svg"));
+        Assert.NotNull(cut.Find("#d-history svg"));
+        Assert.Empty(cut.FindAll("#run-check"));
+    }
+
+    [Fact]
+    public void A_RiskOfficer_runs_a_check_from_the_page_and_the_page_shows_the_new_run()
+    {
+        _bunit.AddAuthorization().SetAuthorized("officer@test.local").SetPolicies(Policies.RiskOfficer, Policies.AnyStaff);
+        var cut = _bunit.Render<DriftPage>();
+        cut.WaitForAssertion(() => Assert.NotEmpty(cut.FindAll("#run-check")), TimeSpan.FromSeconds(10));
+        var firstRun = cut.Find("#run-summary").TextContent;
+
+        cut.Find("#run-check").Click();
+
+        cut.WaitForAssertion(() => Assert.NotEqual(firstRun, cut.Find("#run-summary").TextContent), TimeSpan.FromSeconds(10));
+        Assert.Contains("officer@test.local", cut.Find("#run-summary").TextContent);
+    }
+}

@@ -35,9 +35,9 @@ public sealed class Cluster : IAsyncDisposable
     private static bool IsRoot => Environment.UserName == "root";
 
     public string AppConnectionString(string database) =>
-        $"Host=127.0.0.1;Port={PostgresPort};Database={database};Username=portal_app;Password={AppPassword};Timeout=3;Command Timeout=30";
+        $"Host=127.0.0.1;Port={PostgresPort};Database={database};Username=portal_app;Password={AppPassword};Timeout=15;Command Timeout=30";
     public string OwnerConnectionString(string database) =>
-        $"Host=127.0.0.1;Port={PostgresPort};Database={database};Username=portal_owner;Password={OwnerPassword};Timeout=3;Command Timeout=60;Pooling=false";
+        $"Host=127.0.0.1;Port={PostgresPort};Database={database};Username=portal_owner;Password={OwnerPassword};Timeout=15;Command Timeout=60;Pooling=false";
 
     public static async Task<Cluster> StartAsync(string portalDll, TextWriter log)
     {
@@ -51,7 +51,7 @@ public sealed class Cluster : IAsyncDisposable
         await cluster.StartPostgresAsync();
         await cluster.StartRedisAsync();
         log.WriteLine($"PostgreSQL 127.0.0.1:{cluster.PostgresPort} (durable: fsync and synchronous_commit on), Redis 127.0.0.1:{cluster.RedisPort} (no persistence), work dir {work}");
-        await using (var connection = new NpgsqlConnection($"Host={pgDir};Port={cluster.PostgresPort};Username=postgres;Database=postgres"))
+        await using (var connection = new NpgsqlConnection($"Host={pgDir};Port={cluster.PostgresPort};Username=postgres;Database=postgres;Pooling=false"))
         {
             await connection.OpenAsync();
             await new NpgsqlCommand($"create role portal_owner login password '{OwnerPassword}'; create role portal_app login password '{AppPassword}'", connection).ExecuteNonQueryAsync();
@@ -63,7 +63,7 @@ public sealed class Cluster : IAsyncDisposable
     /// <summary>A new database with the schema applied by Portal's own migrate verb.</summary>
     public async Task CreateDatabaseAsync(string database)
     {
-        await using (var connection = new NpgsqlConnection($"Host={Path.Combine(Work, "pg")};Port={PostgresPort};Username=postgres;Database=postgres"))
+        await using (var connection = new NpgsqlConnection($"Host={Path.Combine(Work, "pg")};Port={PostgresPort};Username=postgres;Database=postgres;Pooling=false"))
         {
             await connection.OpenAsync();
             await new NpgsqlCommand($"create database {database} owner portal_owner; revoke all on database {database} from public; grant connect on database {database} to portal_app", connection)

@@ -27,7 +27,7 @@ public static class BrokerStall
                      ["Broker__Kind"] = "Alpaca", ["Broker__Alpaca__BaseUrl"] = alpaca.BaseUrl.ToString(),
                      ["Broker__Alpaca__KeyId"] = FakeAlpacaServer.KeyId, ["Broker__Alpaca__SecretKey"] = FakeAlpacaServer.SecretKey,
                      ["Broker__Alpaca__RequestTimeout"] = "00:00:01", ["Broker__Alpaca__TotalTimeout"] = "00:00:03",
-                     ["Broker__Alpaca__SyncInterval"] = "00:00:00.500", ["Broker__Alpaca__FailuresBeforeStale"] = "2",
+                     ["Broker__Alpaca__SyncInterval"] = "00:00:00.500", ["Broker__Alpaca__MinSyncGap"] = "00:00:00.050", ["Broker__Alpaca__FailuresBeforeStale"] = "2",
                      ["Broker__Alpaca__StreamReconnectDelay"] = "00:00:00.100",
                  })
             environment[key] = value;

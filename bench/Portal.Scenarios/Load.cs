@@ -53,7 +53,8 @@ public sealed class LoadRun(Api[] instances, Ledger ledger, string runId, int st
 
     public async Task RunAsync(double rate, TimeSpan duration, CancellationToken stop = default)
     {
-        var workers = (int)Math.Clamp(rate / 20, 8, 256);
+        // Enough workers that each one waits on a slow reply without the schedule falling behind (up to ~250 ms per request).
+        var workers = (int)Math.Clamp(rate / 4, 16, 512);
         var started = Stopwatch.GetTimestamp();
         await Task.WhenAll(Enumerable.Range(0, workers).Select(w => Task.Run(() => WorkerAsync(w, workers, rate, duration, started, stop))));
         Elapsed = Stopwatch.GetElapsedTime(started);

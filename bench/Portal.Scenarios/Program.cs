@@ -103,6 +103,8 @@ public static class Scenario
         environment["Demo__StrategyEnabled"] = "false";
         // The generated-input run sends many far-off orders per strategy: its refusals must not halt them all.
         environment["TradingState__OrderValueBreachesToHalt"] = "1000";
+        // Orders left unsent by the killed instance are resolved within seconds, so the reconciliation after the faults sees it.
+        environment["Broker__Paper__UnsentOrderTimeout"] = "00:00:05";
         return environment;
     }
 
@@ -164,6 +166,8 @@ public static class Scenario
                 await backgroundRun;
                 report.Section($"background load during the faults ({options.FaultRate:F0} orders/s)");
                 background.Print(report, options.FaultRate);
+                var pending = await Reconciliation.WaitForNoPendingAsync(owner, runId, TimeSpan.FromSeconds(30));
+                report.Line($"orders the killed instance left pending_submit were resolved after {Report.Ms(pending)}");
                 await Reconciliation.RunAsync(report, owner, runId, ledger.All);
             }
 

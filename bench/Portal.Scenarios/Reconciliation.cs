@@ -76,5 +76,21 @@ public static class Reconciliation
         report.Expect(duplicates.Count == 0, $"no clientOrderId twice at the broker: {duplicates.Count}{Sample(duplicates)}");
     }
 
+    /// <summary>Waits until no order of the run is pending_submit (the unsent-order resolver's job after a crash); returns the wait.</summary>
+    public static async Task<double> WaitForNoPendingAsync(string connectionString, string runId, TimeSpan timeout)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while (watch.Elapsed < timeout)
+        {
+            await using var connection = new NpgsqlConnection(connectionString);
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand("select count(*) from orders where status = 'pending_submit' and starts_with(client_order_id, $1)", connection);
+            command.Parameters.AddWithValue(runId + "-");
+            if ((long)(await command.ExecuteScalarAsync())! == 0) break;
+            await Task.Delay(500);
+        }
+        return watch.Elapsed.TotalMilliseconds;
+    }
+
     public static string Sample(IReadOnlyCollection<string> ids) => ids.Count == 0 ? "" : $" (e.g. {string.Join(", ", ids.Take(3))})";
 }

@@ -26,13 +26,13 @@ public static class BrokerStall
                      ["TradingState__MarketDataSilenceThreshold"] = "01:00:00", ["TradingState__SilenceHaltThreshold"] = "02:00:00",
                      ["Broker__Kind"] = "Alpaca", ["Broker__Alpaca__BaseUrl"] = alpaca.BaseUrl.ToString(),
                      ["Broker__Alpaca__KeyId"] = FakeAlpacaServer.KeyId, ["Broker__Alpaca__SecretKey"] = FakeAlpacaServer.SecretKey,
-                     ["Broker__Alpaca__RequestTimeout"] = "00:00:01", ["Broker__Alpaca__TotalTimeout"] = "00:00:03",
+                     ["Broker__Alpaca__RequestTimeout"] = "00:00:03", ["Broker__Alpaca__TotalTimeout"] = "00:00:10",
                      ["Broker__Alpaca__SyncInterval"] = "00:00:00.500", ["Broker__Alpaca__MinSyncGap"] = "00:00:00.050", ["Broker__Alpaca__FailuresBeforeStale"] = "2",
                      ["Broker__Alpaca__StreamReconnectDelay"] = "00:00:00.100",
                  })
             environment[key] = value;
         var portal = cluster.AddPortal("portal-alpaca", environment);
-        await portal.StartAsync(TimeSpan.FromSeconds(90));
+        await portal.StartAsync(TimeSpan.FromSeconds(180));
         var apiKey = await Scenario.CreateApiKeyAsync(cluster, "portal_alpaca", "scenario-alpaca", "all");
         using var api = new Api(portal.Url, apiKey, TimeSpan.FromSeconds(30));
         using var anonymous = new Api(portal.Url, null);
@@ -41,7 +41,7 @@ public static class BrokerStall
         var before = await ledger.ProbeAsync(api, 0, runId, strategy);
         report.Expect(before.Status == 422 && before.Reason == "NoReferencePrice", $"before the stall: ready, orders reach the checks (got {before.Status} {before.Reason})");
 
-        alpaca.Script("GET /v2/account", Enumerable.Repeat<Fault>(new Fault.Hang(TimeSpan.FromSeconds(2)), 10).ToArray());
+        alpaca.Script("GET /v2/account", Enumerable.Repeat<Fault>(new Fault.Hang(TimeSpan.FromSeconds(5)), 10).ToArray());
         var slow = await UntilSafeModeAsync(ledger, api, runId, strategy);
         report.Expect(slow is not null, $"account reads hanging: safe mode (broker-silent) refuses orders after {(slow is { } s ? Report.Ms(s) : "never")}");
 

@@ -129,7 +129,8 @@ public static class Scenario
             await cluster.CreateDatabaseAsync("portal");
             var environment = PortalEnvironment(cluster, "portal", "portal:");
             var portals = new[] { cluster.AddPortal("portal-a", environment), cluster.AddPortal("portal-b", environment) };
-            await Task.WhenAll(portals.Select(p => p.StartAsync(TimeSpan.FromSeconds(120))));
+            // Generous: on a starved machine a cold start (JIT, connections) has taken over two minutes.
+            await Task.WhenAll(portals.Select(p => p.StartAsync(TimeSpan.FromSeconds(300))));
             output.WriteLine($"Portal instances: {string.Join(", ", portals.Select(p => $"{p.Name} {p.Url}"))} (logs in {cluster.Work})");
             var keys = new Keys(
                 await CreateApiKeyAsync(cluster, "portal", "scenario-all", "all"),

@@ -72,6 +72,28 @@ public sealed class OrdersApiTests : IAsyncLifetime
         Assert.Equal(5, await CountAsync("select count(*) from paper_orders"));
     }
 
+    /// <summary>Found by bench/Portal.Scenarios: an instance killed between the decision and the broker left rows pending_submit for ever.</summary>
+    [Fact]
+    public async Task An_accepted_order_never_sent_because_its_instance_died_becomes_submit_failed_and_audited()
+    {
+        Assert.Equal(HttpStatusCode.Created, (await _client.PostOrderAsync(OrderRequests.Market("sent-1", 1m))).StatusCode);
+        // What a crash between the two commits leaves: the decision row, pending_submit, and no paper order.
+        var copy = "insert into orders select (jsonb_populate_record(null::orders, to_jsonb(o) || jsonb_build_object(" +
+                   "'id', gen_random_uuid(), 'client_order_id', $1::text, 'status', 'pending_submit', 'broker_order_id', null, 'created_at', $2::timestamptz))).* " +
+                   "from orders o where client_order_id = 'sent-1'";
+        await OrderRequests.ScalarAsync(_portal.OwnerConnectionString, copy + " returning 1", "crashed-old", DateTimeOffset.UtcNow.AddMinutes(-5));
+        await OrderRequests.ScalarAsync(_portal.OwnerConnectionString, copy + " returning 1", "in-flight", DateTimeOffset.UtcNow);
+
+        Assert.Equal(1, await _portal.Get<Portal.Features.Broker.UnsentOrderResolver>().ResolveAsync(CancellationToken.None));
+
+        Assert.Equal(1, await CountAsync("select count(*) from orders where client_order_id = 'crashed-old' and status = 'submit_failed'"));
+        Assert.Equal(1, await CountAsync("select count(*) from orders where client_order_id = 'in-flight' and status = 'pending_submit'"));
+        Assert.Equal(0, await CountAsync("select count(*) from orders where client_order_id = 'sent-1' and status in ('pending_submit', 'submit_failed')"));
+        Assert.Equal(1, await CountAsync("select count(*) from audit_events where type = 'order.submit_failed' and subject = 'order:crashed-old'"));
+        Assert.Equal(0, await CountAsync("select count(*) from paper_orders where client_order_id = 'crashed-old'"));
+        Assert.Equal(0, await _portal.Get<Portal.Features.Broker.UnsentOrderResolver>().ResolveAsync(CancellationToken.None));
+    }
+
     [Fact]
     public async Task A_repeat_returns_the_first_decision_and_never_reaches_the_broker_twice()
     {
@@ -136,6 +158,11 @@ public sealed class OrdersApiTests : IAsyncLifetime
         { """{"clientOrderId":""", "body" },
         { "{\"clientOrderId\":\"m\",\"strategyId\":\"s1\",\"symbol\":\"AAPL\",\"side\":\"buy\",\"quantity\":1,\"type\":\"market\",\"timeInForce\":\"day\",\"pad\":\"" + new string('x', 17_000) + "\"}", "body" },
         { new string('[', 100) + new string(']', 100), "body" },
+        // Found by bench/Portal.Scenarios: decimal rounded this to 1 and the order was accepted for 1 share.
+        { """{"clientOrderId":"m","strategyId":"s1","symbol":"AAPL","side":"buy","quantity":1.000000000000000000000000000001,"type":"market","timeInForce":"day"}""", "quantity" },
+        { """{"clientOrderId":"m","strategyId":"s1","symbol":"AAPL","side":"buy","quantity":1,"type":"limit","limitPrice":"100.0000000000000000000000000001","timeInForce":"day"}""", "limitPrice" },
+        // Found by bench/Portal.Scenarios: a lone surrogate escape threw while the field was read (500).
+        { """{"clientOrderId":"m","strategyId":"\ud800","symbol":"AAPL","side":"buy","quantity":1,"type":"market","timeInForce":"day"}""", "body" },
     };
 
     [Theory]

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
@@ -12,6 +13,7 @@ public sealed class ApiKeyAuthenticationHandler(
 {
     public const string SchemeName = "ApiKey";
     public const string ScopeClaim = "scope";
+    private const string KeyStoreUnavailable = "ApiKeyStoreUnavailable";
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -25,7 +27,18 @@ public sealed class ApiKeyAuthenticationHandler(
         // Browsers cannot set headers on WebSocket and server-sent-event connections; SignalR sends the token in the query.
         else if (Request.Path.StartsWithSegments("/hubs") && Request.Query["access_token"] is [{ Length: > 0 } queryToken]) token = queryToken;
         else return AuthenticateResult.NoResult();
-        var key = await keys.ValidateAsync(token, Context.RequestAborted);
+        ApiKey? key;
+        try
+        {
+            key = await keys.ValidateAsync(token, Context.RequestAborted);
+        }
+        catch (Exception ex) when (ex is DbException or TimeoutException || ex.InnerException is DbException or TimeoutException)
+        {
+            // A key not in the cache cannot be checked while Postgres is down: a 503 the caller retries, not a 500 nor a 401.
+            Logger.LogWarning("API key could not be checked: {Error}", ex.GetBaseException().Message);
+            Context.Items[KeyStoreUnavailable] = true;
+            return AuthenticateResult.Fail("API keys cannot be checked right now.");
+        }
         if (key is null) return AuthenticateResult.Fail("Unknown or revoked API key.");
 
         var claims = new List<Claim>
@@ -38,9 +51,14 @@ public sealed class ApiKeyAuthenticationHandler(
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
     }
 
-    protected override Task HandleChallengeAsync(AuthenticationProperties properties) =>
-        WriteProblemAsync(StatusCodes.Status401Unauthorized, "Authentication required",
-            "Send a valid API key as 'Authorization: Bearer <key>'.");
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        if (!Context.Items.ContainsKey(KeyStoreUnavailable))
+            return WriteProblemAsync(StatusCodes.Status401Unauthorized, "Authentication required", "Send a valid API key as 'Authorization: Bearer <key>'.");
+        Response.Headers.RetryAfter = "1";
+        return WriteProblemAsync(StatusCodes.Status503ServiceUnavailable, "API key not checked",
+            "The API key could not be checked because the database is unreachable; retry shortly.");
+    }
 
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
         WriteProblemAsync(StatusCodes.Status403Forbidden, "Forbidden", "The API key does not have the scope this endpoint requires.");

@@ -35,10 +35,16 @@ public static class BrokerSetup
             return builder;
         }
         builder.Services.AddOptions<PaperBrokerOptions>().BindConfiguration("Broker:Paper")
-            .Validate(o => o.StartingCash > 0m, "Broker:Paper:StartingCash must be greater than zero.").ValidateOnStart();
+            .Validate(o => o.StartingCash > 0m, "Broker:Paper:StartingCash must be greater than zero.")
+            // Well beyond any request's lifetime, so an order still on its way to the broker is never taken for an unsent one.
+            .Validate(o => o.UnsentOrderTimeout >= TimeSpan.FromSeconds(5) && o.UnsentOrderTimeout <= TimeSpan.FromHours(1),
+                "Broker:Paper:UnsentOrderTimeout must be between 00:00:05 and 01:00:00.")
+            .ValidateOnStart();
         builder.Services.AddSingleton<PaperBroker>();
         builder.Services.AddSingleton<IBroker>(sp => sp.GetRequiredService<PaperBroker>());
         builder.Services.AddHostedService<PaperBrokerLoader>();
+        builder.Services.AddSingleton<UnsentOrderResolver>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<UnsentOrderResolver>());
         return builder;
     }
 }

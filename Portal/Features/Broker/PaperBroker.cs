@@ -14,6 +14,8 @@ public sealed class PaperBrokerOptions
 {
     /// <summary>Cash of a new paper account.</summary>
     public decimal StartingCash { get; set; } = 100_000m;
+    /// <summary>An accepted order still pending_submit this long after its decision, with no paper order, was never sent (see <see cref="UnsentOrderResolver"/>).</summary>
+    public TimeSpan UnsentOrderTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>

@@ -4,11 +4,14 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Portal.Domain.Risk;
 using Portal.Features.Auth;
 using Portal.Features.Identity;
+using Portal.Infrastructure.Http;
 
 namespace Portal.Features.Limits;
 
 public static class LimitsApi
 {
+    private const int MaxBodyBytes = 16 * 1024;
+
     public static IEndpointRouteBuilder MapLimitsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/limits").WithTags("Limits");
@@ -71,50 +74,38 @@ public static class LimitsApi
         if (store.Current is not { } current)
             return TypedResults.Problem("Limits are not loaded yet.", statusCode: StatusCodes.Status503ServiceUnavailable);
         var errors = new Dictionary<string, string[]>();
-        JsonDocument document;
-        try
+        using var body = await JsonBody.ReadAsync(request, MaxBodyBytes, ct);
+        if (!body.IsValid) return TypedResults.ValidationProblem(body.Errors, title: "The limits request is not valid.");
+        var root = body.Root;
+        var reason = root.TryGetProperty("reason", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString()!.Trim() : "";
+        if (reason.Length is 0 or > 500) errors["reason"] = ["is required (1 to 500 characters)."];
+        var values = current.Limits.Entries().ToDictionary(e => e.Name, e => e.Value, StringComparer.OrdinalIgnoreCase);
+        if (!root.TryGetProperty("limits", out var limits) || limits.ValueKind != JsonValueKind.Object)
+            errors["limits"] = ["must be an object of limit name to number."];
+        else
         {
-            document = await JsonDocument.ParseAsync(request.Body, new JsonDocumentOptions { MaxDepth = 8 }, ct);
-        }
-        catch (JsonException ex)
-        {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["body"] = [$"is not valid JSON: {ex.Message}"] });
-        }
-        using (document)
-        {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["must be a JSON object."] });
-            var reason = root.TryGetProperty("reason", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString()!.Trim() : "";
-            if (reason.Length is 0 or > 500) errors["reason"] = ["is required (1 to 500 characters)."];
-            var values = current.Limits.Entries().ToDictionary(e => e.Name, e => e.Value, StringComparer.OrdinalIgnoreCase);
-            if (!root.TryGetProperty("limits", out var limits) || limits.ValueKind != JsonValueKind.Object)
-                errors["limits"] = ["must be an object of limit name to number."];
-            else
+            foreach (var property in limits.EnumerateObject())
             {
-                foreach (var property in limits.EnumerateObject())
-                {
-                    var field = FieldName(property.Name);
-                    if (!values.ContainsKey(property.Name)) errors[field] = ["is not a known limit."];
-                    else if (property.Value.ValueKind != JsonValueKind.Number || !property.Value.TryGetDecimal(out var value))
-                        errors[field] = ["must be a number."];
-                    else values[property.Name] = value;
-                }
+                var field = FieldName(property.Name);
+                if (!values.ContainsKey(property.Name)) errors[field] = ["is not a known limit."];
+                else if (property.Value.ValueKind != JsonValueKind.Number || !property.Value.TryGetDecimal(out var value))
+                    errors[field] = ["must be a number."];
+                else values[property.Name] = value;
             }
-            // Every field is judged, so one reply lists every problem.
-            var proposed = RiskOptions.ToLimits(values, null);
-            foreach (var (name, problem) in LimitRules.Validate(proposed, store.Ceilings))
-                errors.TryAdd(FieldName(name), [problem]);
-            if (errors.Count == 0)
+        }
+        // Every field is judged, so one reply lists every problem.
+        var proposed = RiskOptions.ToLimits(values, null);
+        foreach (var (name, problem) in LimitRules.Validate(proposed, store.Ceilings))
+            errors.TryAdd(FieldName(name), [problem]);
+        if (errors.Count == 0)
+        {
+            if (configuration.GetValue(RequireApprovalKey, true))
             {
-                if (configuration.GetValue(RequireApprovalKey, true))
-                {
-                    var pending = await store.ProposeAsync(proposed, reason, Actor(user), ct);
-                    return TypedResults.Accepted($"/api/limits/pending/{pending.Version}", pending);
-                }
-                var saved = await store.ChangeAsync(proposed, reason, Actor(user), ct);
-                return TypedResults.Ok(new LimitsResponse(saved.Version, saved.Limits, store.Ceilings, saved.ProposedBy, saved.ProposedAt));
+                var pending = await store.ProposeAsync(proposed, reason, Actor(user), ct);
+                return TypedResults.Accepted($"/api/limits/pending/{pending.Version}", pending);
             }
+            var saved = await store.ChangeAsync(proposed, reason, Actor(user), ct);
+            return TypedResults.Ok(new LimitsResponse(saved.Version, saved.Limits, store.Ceilings, saved.ProposedBy, saved.ProposedAt));
         }
         return TypedResults.ValidationProblem(errors, title: "The limits are not valid.");
     }

@@ -118,7 +118,35 @@ public sealed class OrderRequestParser(SymbolCatalog symbols)
             _ => null,
         };
         if (ok is null) errors[name] = ["must be a finite decimal number within range."];
+        else if (SignificantDigits(value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText()) > MaxSignificantDigits)
+        {
+            // decimal rounds silently beyond its precision: 1.000...0001 would become 1, not the number that was sent.
+            errors[name] = [$"has more than {MaxSignificantDigits} significant digits, which cannot be represented exactly."];
+            return null;
+        }
         return ok;
+    }
+
+    private const int MaxSignificantDigits = 28;
+
+    /// <summary>Digits of the mantissa without leading and trailing zeros ("001.2300e5" has 3).</summary>
+    private static int SignificantDigits(string number)
+    {
+        var mantissa = number.AsSpan().Trim();
+        var exponent = mantissa.IndexOfAny('e', 'E');
+        if (exponent >= 0) mantissa = mantissa[..exponent];
+        int first = -1, last = -1, count = 0;
+        for (var i = 0; i < mantissa.Length; i++)
+        {
+            if (!char.IsAsciiDigit(mantissa[i])) continue;
+            if (mantissa[i] != '0')
+            {
+                if (first < 0) first = count;
+                last = count;
+            }
+            count++;
+        }
+        return first < 0 ? 0 : last - first + 1;
     }
 
     /// <summary>Field names and symbols are echoed back; keep control characters out of the reply.</summary>

@@ -1,0 +1,38 @@
+using System.Diagnostics;
+using Portal.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace Portal.Tests.Bench;
+
+/// <summary>
+/// The scenario runner's short mode (bench/Portal.Scenarios --short): its own PostgreSQL, Redis and Portal processes,
+/// really killed and restarted, a few seconds of load, every fault, the abuse checks and 5,000 generated cases.
+/// The runner asserts each expectation itself and exits 1 if any failed; its report is the failure message.
+/// </summary>
+public sealed class ScenarioRunnerTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Short_scenario_run_meets_every_expectation()
+    {
+        // Same configuration as this test assembly: bin/<Configuration>/net10.0/.
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Parent!.Name;
+        var root = TestServices.RepositoryRoot;
+        var runner = Path.Combine(root, "bench", "Portal.Scenarios", "bin", configuration, "net10.0", "Portal.Scenarios.dll");
+        var portal = Path.Combine(root, "Portal", "bin", configuration, "net10.0", "Portal.dll");
+
+        var info = new ProcessStartInfo("dotnet", $"{runner} --short --portal-dll {portal}")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(15));
+        await process.WaitForExitAsync(timeout.Token);
+        var report = await stdout + await stderr;
+        output.WriteLine(report);
+
+        Assert.True(process.ExitCode == 0, report);
+        Assert.Contains("ALL EXPECTATIONS MET", report, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,75 @@
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Portal.Domain.Audit;
+using Portal.Features.Orders;
+using Portal.Infrastructure.Postgres;
+
+namespace Portal.Features.Broker;
+
+/// <summary>
+/// An accepted order is recorded <c>pending_submit</c> before it goes to the broker. If the instance deciding it dies in
+/// between (crash, SIGKILL; found by bench/Portal.Scenarios), nothing ever moves the row: it stays pending_submit for
+/// ever. The paper broker commits its order together with the row's new status, so a row still pending_submit after
+/// <see cref="PaperBrokerOptions.UnsentOrderTimeout"/> with no paper order was never sent: it becomes
+/// <c>submit_failed</c>, audited. It is never sent late: its caller got no acknowledgement and may have retried under a
+/// new id. Every instance runs this; the update only moves rows still pending, so two instances never both record one.
+/// </summary>
+public sealed class UnsentOrderResolver(
+    NpgsqlDataSource db, GroupCommitter writer, IOptions<PaperBrokerOptions> options, TimeProvider clock, ILogger<UnsentOrderResolver> logger)
+    : BackgroundService
+{
+    public const string Message = "Portal stopped before the order reached the broker; it was not sent.";
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.UnsentOrderTimeout / 3, clock);
+        do
+        {
+            try
+            {
+                var resolved = await ResolveAsync(stoppingToken);
+                if (resolved > 0) logger.LogWarning("{Count} accepted orders were never sent to the broker (an instance stopped in between); marked submit_failed", resolved);
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException && !stoppingToken.IsCancellationRequested)
+            {
+                logger.LogWarning("Unsent orders not checked this time: {Error}", ex.Message);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    /// <summary>Marks the orders left unsent; returns how many.</summary>
+    public async Task<int> ResolveAsync(CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        var unsent = new List<(Guid Id, string ClientOrderId)>();
+        await using (var command = db.CreateCommand("""
+            select o.id, o.client_order_id from orders o
+            where o.status = 'pending_submit' and o.created_at < $1
+              and not exists (select 1 from paper_orders p where p.client_order_id = o.client_order_id)
+            order by o.created_at limit 1000
+            """))
+        {
+            command.Parameters.AddWithValue(now - options.Value.UnsentOrderTimeout);
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct)) unsent.Add((reader.GetGuid(0), reader.GetString(1)));
+        }
+        var resolved = 0;
+        foreach (var (id, clientOrderId) in unsent)
+        {
+            var update = new NpgsqlBatchCommand(
+                "update orders set status = 'submit_failed', message = $2, updated_at = $3 where id = $1 and status = 'pending_submit'");
+            update.Parameters.Add(new NpgsqlParameter { Value = id });
+            update.Parameters.Add(new NpgsqlParameter { Value = Message });
+            update.Parameters.Add(new NpgsqlParameter { Value = now });
+            await writer.CommitAsync(new PgWork(update)
+            {
+                AuditEvents = [AuditEventDraft.Create(now, "system", "order.submit_failed", "order:" + clientOrderId,
+                    new { orderId = id, clientOrderId, code = "not_sent", kind = "InstanceStopped", message = Message })],
+                AuditWhen = () => update.RecordsAffected == 1,
+            });
+            if (update.RecordsAffected == 1) resolved++;
+        }
+        return resolved;
+    }
+}

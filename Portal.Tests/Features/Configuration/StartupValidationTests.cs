@@ -46,6 +46,8 @@ public sealed class StartupValidationTests
     [InlineData("Risk__InitialLimits__MaxOrderValueUsd", "20000", "Risk:InitialLimits:MaxOrderValueUsd")]
     [InlineData("TradingState__SilenceHaltThreshold", "00:00:01", "TradingState:SilenceHaltThreshold")]
     [InlineData("Market__Symbols__0__Symbol", "bad symbol", "Market:Symbols:0:Symbol")]
+    [InlineData("Metrics__AllowedNetworks", "10.0.0.0/8,10.1.2.3/40", "Metrics:AllowedNetworks")]
+    [InlineData("Metrics__ScrapeToken", "too-short", "Metrics:ScrapeToken")]
     public async Task An_invalid_value_stops_start_up_with_a_message_naming_the_key(string variable, string value, string key)
     {
         var (exitCode, output) = await RunPortalAsync((variable, value));

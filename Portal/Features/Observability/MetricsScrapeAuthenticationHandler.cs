@@ -45,7 +45,7 @@ public sealed class MetricsScrapeAuthenticationHandler(
             : null;
     }
 
-    private AuthenticateResult Admit(string how) => AuthenticateResult.Success(new AuthenticationTicket(
+    private static AuthenticateResult Admit(string how) => AuthenticateResult.Success(new AuthenticationTicket(
         new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Name, "metrics-scraper:" + how)], SchemeName)), SchemeName));
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)

@@ -50,6 +50,8 @@ public sealed class StartupValidationTests
     [InlineData("MarketData__Rules__MaxPrice", "0.001", "MarketData:Rules")]
     [InlineData("MarketData__Symbols__AAPL__SpikeWindow", "2", "MarketData:Symbols:AAPL")]
     [InlineData("ModelDrift__CheckCron", "every night", "ModelDrift:CheckCron")]
+    [InlineData("Metrics__AllowedNetworks", "10.0.0.0/8,10.1.2.3/40", "Metrics:AllowedNetworks")]
+    [InlineData("Metrics__ScrapeToken", "too-short", "Metrics:ScrapeToken")]
     public async Task An_invalid_value_stops_start_up_with_a_message_naming_the_key(string variable, string value, string key)
     {
         var (exitCode, output) = await RunPortalAsync((variable, value));

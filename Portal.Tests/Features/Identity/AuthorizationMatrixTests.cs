@@ -30,6 +30,8 @@ public sealed partial class AuthorizationMatrixTests : IAsyncLifetime
         [Policies.AuditReader] = [Roles.Compliance, Roles.Admin, Roles.RiskOfficer],
         [Policies.Compliance] = [Roles.Compliance, Roles.Admin],
         [Policies.Admin] = [Roles.Admin],
+        // Admitted by network or scrape token only (Metrics:*): no role, no API key; the matrix's callers come from no allowed network.
+        [Policies.MetricsScraper] = [],
     };
 
     private sealed record Caller(string Name, HttpClient Client, string? Role = null, string? Scope = null, bool Anonymous = false);
@@ -40,7 +42,11 @@ public sealed partial class AuthorizationMatrixTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         // As published: without the build-output-only static-file fallback endpoint ({**path:file}) that a test host adds.
-        _portal = await PortalFactory.StartAsync(new Dictionary<string, string?> { ["DisableStaticAssetNotFoundRuntimeFallback"] = "true" });
+        _portal = await PortalFactory.StartAsync(new Dictionary<string, string?>
+        {
+            ["DisableStaticAssetNotFoundRuntimeFallback"] = "true",
+            ["Metrics:AllowedNetworks"] = "192.0.2.0/24", // TEST-NET-1: no caller here comes from it
+        });
         _callers.Add(new Caller("anonymous", _portal.CreateBrowserClient(), Anonymous: true));
         foreach (var role in Roles.All) _callers.Add(new Caller(role, await _portal.ClientSignedInAsAsync(role), Role: role));
         _callers.Add(new Caller("signed-in, no role", await _portal.ClientSignedInAsAsync()));

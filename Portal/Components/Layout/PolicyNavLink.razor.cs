@@ -10,5 +10,7 @@ public partial class PolicyNavLink
     [Parameter, EditorRequired] public string Policy { get; set; } = default!;
     [Parameter] public string? Icon { get; set; }
     [Parameter] public NavLinkMatch Match { get; set; } = NavLinkMatch.Prefix;
+    /// <summary>"_blank" for pages outside the Blazor app (the API reference), which the interactive router cannot show.</summary>
+    [Parameter] public string? Target { get; set; }
     [Parameter] public RenderFragment? ChildContent { get; set; }
 }

@@ -34,6 +34,11 @@ public static class Policies
     public const string Admin = "role:Admin";
 
     /// <summary>
+    /// Prometheus scrapers: admitted by network or scrape token (Metrics:*), never by a person's role or an API key.
+    /// </summary>
+    public const string MetricsScraper = "scraper:Metrics";
+
+    /// <summary>
     /// Any API key (whatever its scope) or any staff member: for reading what every client may see,
     /// such as the trading state and the live event hub. Spelled as the alternatives it admits.
     /// </summary>

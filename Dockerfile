@@ -10,6 +10,7 @@ COPY Portal.Domain/ Portal.Domain/
 COPY Portal.Jobs/ Portal.Jobs/
 COPY Portal/ Portal/
 COPY migrations/ migrations/
+COPY docs/ docs/
 RUN dotnet publish Portal/Portal.csproj -c Release -o /app --no-restore
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0

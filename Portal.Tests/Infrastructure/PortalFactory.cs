@@ -43,8 +43,8 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
         await StartWithAsync(await NewSettingsAsync(overrides, redisConnection), configure);
 
     /// <summary>Portal on a real loopback port, for a browser (the in-memory test server has no socket).</summary>
-    public static async Task<PortalFactory> StartRealServerAsync(IReadOnlyDictionary<string, string?>? overrides = null) =>
-        await StartWithAsync(await NewSettingsAsync(overrides, null), null, realServer: true);
+    public static async Task<PortalFactory> StartRealServerAsync(IReadOnlyDictionary<string, string?>? overrides = null, Action<IWebHostBuilder>? configure = null) =>
+        await StartWithAsync(await NewSettingsAsync(overrides, null), configure, realServer: true);
 
     /// <summary>A fresh database and Redis key prefix, plus the test's overrides.</summary>
     private static async Task<Dictionary<string, string?>> NewSettingsAsync(IReadOnlyDictionary<string, string?>? overrides, string? redisConnection)

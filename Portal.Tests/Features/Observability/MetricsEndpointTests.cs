@@ -1,12 +1,8 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Http.Json;
-using System.Text.Json.Nodes;
 using Portal.Features.Auth;
 using Portal.Features.Halt;
-using Portal.Features.ModelDrift;
-using Portal.Tests.Features.ModelDrift;
 using Portal.Tests.Infrastructure;
 
 namespace Portal.Tests.Features.Observability;
@@ -40,8 +36,8 @@ public sealed class MetricsEndpointTests
         portal.SetPrice("AAPL", 1_000m);
         Assert.Equal(HttpStatusCode.UnprocessableEntity, (await orders.PostOrderAsync(OrderRequests.Market("metrics-big", 1_000m))).StatusCode);
         await portal.Get<KillSwitch>().HaltAsync("metrics test", HaltMode.Halt, "metrics-strategy", "test", automatic: false, CancellationToken.None);
-        await PostTicksAsync(portal);
-        await PostObservationsAndCheckDriftAsync(portal);
+        await SeedSeriesActivity.PostTicksAsync(portal);
+        await SeedSeriesActivity.PostObservationsAndCheckDriftAsync(portal);
 
         var text = await ScrapeAsync(scraper);
         var after = Parse(text);
@@ -105,34 +101,6 @@ public sealed class MetricsEndpointTests
     {
         var (key, _) = await portal.Get<ApiKeyService>().CreateAsync("metrics-" + Guid.NewGuid().ToString("N")[..12], [scope]);
         return WithBearer(portal, key);
-    }
-
-    /// <summary>One valid tick and one refused for its price.</summary>
-    private static async Task PostTicksAsync(PortalFactory portal)
-    {
-        using var feed = await ApiClientAsync(portal, Scopes.Ticks);
-        var now = portal.Get<TimeProvider>().GetUtcNow();
-        var ticks = new JsonObject
-        {
-            ["ticks"] = new JsonArray(
-                new JsonObject { ["symbol"] = "MSFT", ["price"] = 400m, ["timestamp"] = now.AddMilliseconds(-200).ToString("O") },
-                new JsonObject { ["symbol"] = "MSFT", ["price"] = 0.01m, ["timestamp"] = now.AddMilliseconds(-100).ToString("O") }),
-        };
-        Assert.Equal(HttpStatusCode.OK, (await feed.PostAsJsonAsync("/api/market-data/ticks", ticks)).StatusCode);
-    }
-
-    /// <summary>A baseline around 0 and a current window shifted far away: the check scores a D near 1.</summary>
-    private static async Task PostObservationsAndCheckDriftAsync(PortalFactory portal)
-    {
-        using var model = await ApiClientAsync(portal, Scopes.Observations);
-        var now = portal.Get<TimeProvider>().GetUtcNow();
-        var random = new Random(7);
-        await model.PostAllAsync(ObservationBatches.Normals(random, "metrics-model", 100, now.AddHours(-3)));
-        var pinned = await portal.Get<ModelDriftService>().PinBaselineAsync(
-            new BaselineRequest("metrics-model", "v1", null, null, 100, "metrics test"), "officer@test.local", CancellationToken.None);
-        Assert.NotNull(pinned.Baseline);
-        await model.PostAllAsync(ObservationBatches.Normals(random, "metrics-model", 100, now.AddMinutes(-61), shiftOfA: 10));
-        Assert.Equal(DriftCheckStatus.Completed, (await portal.Get<ModelDriftService>().CheckAsync("metrics-model", "test", CancellationToken.None)).Status);
     }
 
     private static async Task<string> ScrapeAsync(HttpClient client)

@@ -4,6 +4,7 @@ using Portal.Domain.Risk;
 using Portal.Domain.Trading;
 using Portal.Features.Limits;
 using Portal.Features.Risk;
+using Portal.Infrastructure.Redis;
 
 namespace Portal.Features.Halt;
 
@@ -23,7 +24,8 @@ public sealed class AutoHaltMonitor(
     /// <summary>Called by the order path after each refusal.</summary>
     public void OnRejected(string strategyId, string? reason)
     {
-        if (reason != nameof(RejectReason.MaxOrderValue)) return;
+        // Readiness drills breach the max order value on purpose; halting (and paging for) the drill strategy would prove nothing.
+        if (reason != nameof(RejectReason.MaxOrderValue) || strategyId == RateCounter.DrillStrategyId) return;
         var now = clock.GetUtcNow();
         var window = _orderValueBreaches.GetOrAdd(strategyId, _ => new Queue<DateTimeOffset>());
         int count;

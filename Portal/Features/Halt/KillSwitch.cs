@@ -136,6 +136,17 @@ public sealed class KillSwitch(
         return new(ResumeStatus.Resumed, "Resumed.", request, state);
     }
 
+    /// <summary>
+    /// Ends a readiness drill's halt of the drill strategy at once. Four-eyes protects real trading; the drill
+    /// strategy never holds real positions, and the drill must leave it as it found it. Audited like any resume.
+    /// </summary>
+    public async Task<TradingStateEntry?> ResumeDrillStrategyAsync(string reason, string actor, CancellationToken ct)
+    {
+        var scope = TradingScopes.ForStrategy(Portal.Infrastructure.Redis.RateCounter.DrillStrategyId);
+        if (store.Get(scope).Mode == TradingMode.Active) return null;
+        return await ResumeNowAsync(scope, TradingMode.Active, reason, actor, ct);
+    }
+
     public async Task<IReadOnlyList<ResumeRequestView>> PendingResumesAsync(CancellationToken ct)
     {
         await using var command = db.CreateCommand(

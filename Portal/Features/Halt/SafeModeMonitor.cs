@@ -6,6 +6,7 @@ using Portal.Features.Audit;
 using Portal.Features.Live;
 using Portal.Features.MarketData;
 using Portal.Features.Risk;
+using Portal.Infrastructure.Redis;
 using Prometheus;
 using StackExchange.Redis;
 
@@ -18,7 +19,7 @@ namespace Portal.Features.Halt;
 /// </summary>
 public sealed class SafeModeMonitor(
     IConnectionMultiplexer redis, NpgsqlDataSource db, TradingStateStore tradingState, RiskBook risk, MarketDataIngest marketData,
-    AlertPublisher alerts, OpsEventBus live, AuditTrail audit, IOptions<HaltOptions> options, TimeProvider clock, ILogger<SafeModeMonitor> logger) : BackgroundService
+    AlertPublisher alerts, OpsEventBus live, AuditTrail audit, RedisFaultSwitch redisFaults, IOptions<HaltOptions> options, TimeProvider clock, ILogger<SafeModeMonitor> logger) : BackgroundService
 {
     public const string RedisUnreachable = "redis-unreachable";
     public const string RedisStateUnverified = "redis-state-unverified";
@@ -103,7 +104,7 @@ public sealed class SafeModeMonitor(
 
     private async Task<bool> RedisAnswersAsync()
     {
-        if (!redis.IsConnected) return false;
+        if (redisFaults.Unreachable || !redis.IsConnected) return false;
         try
         {
             await redis.GetDatabase().PingAsync();

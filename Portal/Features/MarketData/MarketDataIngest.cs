@@ -126,6 +126,25 @@ public sealed class MarketDataIngest : IMarketDataView
     }
 
     /// <summary>
+    /// Validates a tick with the symbol's rules against its current reference price, as the feed's would be, and
+    /// counts a refusal in <c>data_validation_failures</c>; the symbol's state, status and price never change (the
+    /// readiness drill proves the rules hold in the running system without disturbing trading).
+    /// </summary>
+    public TickVerdict Probe(in Tick tick)
+    {
+        var now = _clock.GetUtcNow();
+        var validator = new TickValidator(_options.Rules, _options.Symbols);
+        if (_prices.Get(tick.Symbol) is { } mark)
+            validator.Validate(new Tick(tick.Symbol, mark.Price, null, null, null, now.AddSeconds(-1)), now);
+        var verdict = validator.Validate(in tick, now);
+        if (!verdict.Accepted) PortalMetrics.DataValidationFailures.WithLabels(verdict.Reason.ToString()).Inc();
+        return verdict;
+    }
+
+    /// <summary>Refused ticks counted for <paramref name="reason"/> since start-up.</summary>
+    public static double FailureCount(TickRejectReason reason) => PortalMetrics.DataValidationFailures.WithLabels(reason.ToString()).Value;
+
+    /// <summary>
     /// A tick whose numbers could not be represented (NaN, ±∞, beyond decimal) never becomes a
     /// <see cref="Tick"/>; the parser reports it here so it is counted and quarantined like any refusal.
     /// </summary>

@@ -11,6 +11,7 @@ using Portal.Features.Halt;
 using Portal.Features.Limits;
 using Portal.Features.Live;
 using Portal.Features.Observability;
+using Portal.Features.Readiness;
 using Portal.Features.Risk;
 using Portal.Infrastructure.Postgres;
 using Portal.Infrastructure.Redis;
@@ -32,7 +33,7 @@ public sealed record OrderOutcome(OutcomeKind Kind, OrderRow? Row, string? Detai
 /// </summary>
 public sealed class OrderGateway(
     RiskBook risk, LimitStore limits, RateCounter rates, IBroker broker, GroupCommitter writer, IDbContextFactory<PortalDbContext> dbFactory,
-    TradingStateStore tradingState, SafeModeMonitor safeMode, AutoHaltMonitor autoHalt, OpsEventBus live, TimeProvider clock, ILogger<OrderGateway> logger)
+    TradingStateStore tradingState, SafeModeMonitor safeMode, AutoHaltMonitor autoHalt, DeploymentPhaseStore phases, OpsEventBus live, TimeProvider clock, ILogger<OrderGateway> logger)
 {
     /// <summary>Not a pure-check reason: the state needed to decide could not be read.</summary>
     public const string RiskStateUnavailable = "RiskStateUnavailable";
@@ -91,13 +92,15 @@ public sealed class OrderGateway(
             decision = RiskDecision.Reject(RejectReason.TradingHalted, 0m, 0m);
         else if (safeMode.Reason is { } cause)
             refusal = new Refusal(SafeModePrefix + cause, $"Portal is in safe mode ({cause}); new orders are refused until it clears.");
-        else if (limits.Current is not { } current)
+        else if (limits.Current is not { } loaded)
             refusal = Unavailable("limits are not loaded");
         else if (!risk.IsReady)
             refusal = Unavailable("the portfolio view is not loaded");
         else
         {
-            decision = risk.DecideAndReserve(order.ClientOrderId, intent, current.Limits, mode, out referencePrice);
+            // The deployment phase's ceilings (e.g. Small Live's $100 positions) cap the operational limits.
+            var current = phases.Cap(loaded.Limits);
+            decision = risk.DecideAndReserve(order.ClientOrderId, intent, current, mode, out referencePrice);
             reserved = decision.IsAccepted;
             if (decision.IsAccepted)
             {
@@ -105,7 +108,7 @@ public sealed class OrderGateway(
                 {
                     var counters = await rates.ReserveAsync(intent.StrategyId, order.ClientOrderId, now);
                     countedRate = true;
-                    decision = PreTradeCheck.CheckRates(current.Limits, counters);
+                    decision = PreTradeCheck.CheckRates(current, counters);
                 }
                 catch (Exception ex) when (ex is RedisException or TimeoutException)
                 {

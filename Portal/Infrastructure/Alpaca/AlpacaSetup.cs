@@ -39,6 +39,8 @@ public static class AlpacaSetup
             })
             // Header values never reach a log, whatever the log level.
             .RedactLoggedHeaders(_ => true)
+            // Outermost, so a refused live URL fails once rather than being retried.
+            .AddHttpMessageHandler(sp => new LivePhaseGuard(sp.GetService<Portal.Features.Readiness.DeploymentPhaseStore>()))
             .AddResilienceHandler("alpaca", (pipeline, context) =>
             {
                 var options = context.ServiceProvider.GetRequiredService<IOptions<AlpacaOptions>>().Value;

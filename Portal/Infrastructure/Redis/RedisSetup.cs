@@ -28,6 +28,7 @@ public static class RedisSetup
             options.ReconnectRetryPolicy = new LinearRetry(250);
             return ConnectionMultiplexer.Connect(options);
         });
+        builder.Services.AddSingleton<RedisFaultSwitch>();
         builder.Services.AddSingleton<RateCounter>();
         return builder;
     }

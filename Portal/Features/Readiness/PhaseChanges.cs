@@ -1,0 +1,152 @@
+using Npgsql;
+using Portal.Domain.Audit;
+using Portal.Features.Audit;
+using Portal.Features.Live;
+using Portal.Infrastructure.Postgres;
+
+namespace Portal.Features.Readiness;
+
+public sealed record PhaseChangeRequest(Guid Id, DeploymentPhase Target, string Reason, string RequestedBy, DateTimeOffset RequestedAt)
+{
+    public string TargetName => DeploymentPhases.Format(Target);
+}
+
+public enum PhaseChangeStatus { Changed, PendingApproval, Refused, NotFound }
+
+public sealed record PhaseChangeOutcome(PhaseChangeStatus Status, string Detail, PhaseChangeRequest? Request = null, DeploymentPhaseView? Phase = null,
+    IReadOnlyList<string>? NotGreen = null);
+
+/// <summary>
+/// Moving between deployment phases. Up (Paper → Small Live → Scale Up, one step at a time) is refused unless every
+/// checklist item is green, and takes a second, different RiskOfficer's approval; the checklist is computed again at
+/// approval, so evidence that failed or aged in between stops the move. Down (towards Paper) reduces risk and takes
+/// effect at once. Requests, refusals and changes are audited; a change commits with its audit record.
+/// </summary>
+public sealed class PhaseChanges(NpgsqlDataSource db, DeploymentPhaseStore phases, Checklist checklist, AuditTrail audit, OpsEventBus live, TimeProvider clock)
+{
+    public const string PhaseEvent = "deploymentPhase";
+
+    public async Task<PhaseChangeOutcome> RequestAsync(DeploymentPhase target, string reason, string actor, CancellationToken ct)
+    {
+        var current = await phases.LoadAsync(ct);
+        if (target == current.Phase) return new(PhaseChangeStatus.Refused, $"The deployment is already in {current.Title}.", Phase: current);
+        if (target < current.Phase)
+        {
+            var changed = await ChangeAsync(current, target, reason, actor, null, ct);
+            return new(PhaseChangeStatus.Changed, $"Moved down to {changed.Title}.", Phase: changed);
+        }
+        if (target != current.Phase + 1)
+            return new(PhaseChangeStatus.Refused, $"Phases go up one step at a time: from {current.Title} the next is {DeploymentPhases.Title(current.Phase + 1)}.", Phase: current);
+        if (await RedItemsAsync(ct) is { Count: > 0 } notGreen)
+        {
+            await audit.AppendAsync(AuditEventDraft.Create(clock.GetUtcNow(), actor, "deployment_phase.refused", "deployment", new { target = DeploymentPhases.Format(target), reason, notGreen }));
+            return new(PhaseChangeStatus.Refused, $"Moving to {DeploymentPhases.Title(target)} needs every checklist item green; not green: {string.Join(", ", notGreen)}.",
+                Phase: current, NotGreen: notGreen);
+        }
+
+        var request = new PhaseChangeRequest(Guid.CreateVersion7(clock.GetUtcNow()), target, reason, actor, clock.GetUtcNow());
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        await using (var insert = new NpgsqlCommand("""
+            insert into phase_change_requests (id, target_phase, reason, requested_by, requested_at, state) values ($1, $2, $3, $4, $5, 'pending')
+            """, connection, transaction))
+        {
+            insert.Parameters.AddWithValue(request.Id);
+            insert.Parameters.AddWithValue(request.TargetName);
+            insert.Parameters.AddWithValue(reason);
+            insert.Parameters.AddWithValue(actor);
+            insert.Parameters.AddWithValue(request.RequestedAt);
+            await insert.ExecuteNonQueryAsync(ct);
+        }
+        await AuditChainWriter.AppendAsync(connection, transaction, [AuditEventDraft.Create(request.RequestedAt, actor, "deployment_phase.requested", "deployment",
+            new { requestId = request.Id, from = current.Name, target = request.TargetName, reason })], ct);
+        await transaction.CommitAsync(ct);
+        live.Publish(PhaseEvent, request);
+        return new(PhaseChangeStatus.PendingApproval, $"A second, different RiskOfficer must approve the move to {DeploymentPhases.Title(target)}.", request, current);
+    }
+
+    public async Task<PhaseChangeOutcome> ApproveAsync(Guid requestId, string approver, CancellationToken ct)
+    {
+        var request = (await PendingAsync(ct)).FirstOrDefault(r => r.Id == requestId);
+        if (request is null) return new(PhaseChangeStatus.NotFound, "No pending phase change has that id.");
+        if (string.Equals(request.RequestedBy, approver, StringComparison.Ordinal))
+            return new(PhaseChangeStatus.Refused, "The approver must be a different RiskOfficer from the requester.", request);
+        var current = await phases.LoadAsync(ct);
+        if (request.Target != current.Phase + 1)
+            return await DecideAsync(request, approver, $"The deployment is in {current.Title} now; this request no longer applies.", ct);
+        if (await RedItemsAsync(ct) is { Count: > 0 } notGreen)
+        {
+            await audit.AppendAsync(AuditEventDraft.Create(clock.GetUtcNow(), approver, "deployment_phase.refused", "deployment", new { requestId, target = request.TargetName, notGreen }));
+            return new(PhaseChangeStatus.Refused, $"Not every checklist item is green any more: {string.Join(", ", notGreen)}.", request, current, notGreen);
+        }
+        var changed = await ChangeAsync(current, request.Target, request.Reason, $"{request.RequestedBy}, approved by {approver}", (request, approver), ct);
+        return changed.Phase == request.Target
+            ? new(PhaseChangeStatus.Changed, $"Moved to {changed.Title}.", request, changed)
+            : new(PhaseChangeStatus.Refused, "The request was already decided.", request, changed);
+    }
+
+    public async Task<IReadOnlyList<PhaseChangeRequest>> PendingAsync(CancellationToken ct)
+    {
+        await using var command = db.CreateCommand(
+            "select id, target_phase, reason, requested_by, requested_at from phase_change_requests where state = 'pending' order by requested_at");
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var result = new List<PhaseChangeRequest>();
+        while (await reader.ReadAsync(ct))
+            result.Add(new PhaseChangeRequest(reader.GetGuid(0), DeploymentPhases.Parse(reader.GetString(1)) ?? DeploymentPhase.Paper, reader.GetString(2),
+                reader.GetString(3), reader.GetFieldValue<DateTimeOffset>(4)));
+        return result;
+    }
+
+    private async Task<IReadOnlyList<string>> RedItemsAsync(CancellationToken ct) =>
+        (await checklist.ComputeAsync(ct)).NotGreen.Select(i => $"{i.Title} ({i.StatusText})").ToList();
+
+    private async Task<PhaseChangeOutcome> DecideAsync(PhaseChangeRequest request, string decider, string note, CancellationToken ct)
+    {
+        await using var command = db.CreateCommand("""
+            update phase_change_requests set state = 'refused', decided_by = $2, decided_at = $3, decision_note = $4 where id = $1 and state = 'pending'
+            """);
+        command.Parameters.AddWithValue(request.Id);
+        command.Parameters.AddWithValue(decider);
+        command.Parameters.AddWithValue(clock.GetUtcNow());
+        command.Parameters.AddWithValue(note);
+        await command.ExecuteNonQueryAsync(ct);
+        return new(PhaseChangeStatus.Refused, note, request);
+    }
+
+    /// <summary>Sets the phase (and settles the approved request) with its audit record, in one transaction.</summary>
+    private async Task<DeploymentPhaseView> ChangeAsync(DeploymentPhaseView from, DeploymentPhase target, string reason, string actor,
+        (PhaseChangeRequest Request, string Approver)? approval, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        if (approval is { } a)
+        {
+            await using var settle = new NpgsqlCommand("""
+                update phase_change_requests set state = 'approved', decided_by = $2, decided_at = $3 where id = $1 and state = 'pending'
+                """, connection, transaction);
+            settle.Parameters.AddWithValue(a.Request.Id);
+            settle.Parameters.AddWithValue(a.Approver);
+            settle.Parameters.AddWithValue(now);
+            if (await settle.ExecuteNonQueryAsync(ct) != 1) return from;
+        }
+        await using (var update = new NpgsqlCommand("""
+            update deployment_phase set phase = $1, reason = $2, changed_by = $3, changed_at = $4, version = version + 1 where id = 1 and version = $5
+            """, connection, transaction))
+        {
+            update.Parameters.AddWithValue(DeploymentPhases.Format(target));
+            update.Parameters.AddWithValue(reason);
+            update.Parameters.AddWithValue(actor);
+            update.Parameters.AddWithValue(now);
+            update.Parameters.AddWithValue(from.Version);
+            // Another instance changed the phase since it was read: nothing happens here.
+            if (await update.ExecuteNonQueryAsync(ct) != 1) return await phases.LoadAsync(ct);
+        }
+        await AuditChainWriter.AppendAsync(connection, transaction, [AuditEventDraft.Create(now, actor, "deployment_phase.changed", "deployment",
+            new { from = from.Name, to = DeploymentPhases.Format(target), reason, requestId = approval?.Request.Id, approvedBy = approval?.Approver })], ct);
+        await transaction.CommitAsync(ct);
+        var changed = await phases.LoadAsync(ct);
+        live.Publish(PhaseEvent, changed);
+        return changed;
+    }
+}

@@ -35,6 +35,8 @@ public sealed class LimitsBrowserTests
         await Assertions.Expect(proposerPage.Locator("[data-limit='MaxOrderValueUsd']")).ToHaveTextAsync("250.00");
 
         var orders = await portal.ClientWithScopesAsync(Scopes.Orders);
+        // A fresh tick: the browser steps may outlast the price's 60 s freshness, and a stale symbol refuses first (DataStale).
+        portal.SetPrice("AAPL", 100m);
         var refused = await (await orders.PostOrderAsync(OrderRequests.Market("scenario-2", 3m))).JsonAsync();
         Assert.Equal("MaxOrderValue", refused.GetProperty("reason").GetString());
 

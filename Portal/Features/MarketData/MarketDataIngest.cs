@@ -92,7 +92,7 @@ public sealed class MarketDataIngest : IMarketDataView
                 continue;
             }
 
-            var feed = _feeds.GetOrAdd(tick.Symbol, symbol => new SymbolFeed(symbol, RulesFor(symbol)));
+            if (!_feeds.TryGetValue(tick.Symbol, out var feed)) feed = _feeds.GetOrAdd(tick.Symbol, new SymbolFeed(tick.Symbol, RulesFor(tick.Symbol)));
             var shard = ShardOf(tick.Symbol);
             TickVerdict verdict;
             lock (shard.Gate)

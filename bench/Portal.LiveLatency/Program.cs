@@ -31,9 +31,9 @@ await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeL
     Env = new Dictionary<string, string> { ["XDG_CONFIG_HOME"] = profile + "/config", ["XDG_CACHE_HOME"] = profile + "/cache" },
 });
 var context = await browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = a.ToString(), ViewportSize = new ViewportSize { Width = 1280, Height = 800 } });
-context.SetDefaultTimeout(30_000);
+context.SetDefaultTimeout(120_000);
 var page = await context.NewPageAsync();
-await page.GotoAsync("/account/login?returnUrl=%2Fpositions");
+await page.GotoAsync("/account/login?returnUrl=%2Fpositions", new PageGotoOptions { WaitUntil = WaitUntilState.DOMContentLoaded });
 await page.FillAsync("#email", options["email"]);
 await page.FillAsync("#password", options["password"]);
 await page.ClickAsync("button[type=submit]");

@@ -46,9 +46,6 @@ public sealed partial class AuditPage : IAsyncDisposable
     [Inject] private AuthenticationStateProvider Authentication { get; set; } = null!;
     [Inject] private ILogger<AuditPage> Logger { get; set; } = null!;
 
-    /// <summary>The filter as last applied (for tests and the export).</summary>
-    public AuditFilter Filter => _filter.Normalized();
-
     protected override void OnInitialized()
     {
         Feed.Appended += OnAppended;

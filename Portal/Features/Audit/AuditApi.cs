@@ -3,13 +3,16 @@ using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Portal.Domain.Audit;
 using Portal.Features.Auth;
+using Portal.Features.Identity;
 
 namespace Portal.Features.Audit;
 
 /// <summary>
-/// <c>GET /api/audit/public-key</c> (anonymous: it is public), and with the <c>audit</c> scope:
-/// <c>POST /api/audit/verify?mode=incremental|full</c>, <c>GET /api/audit/export?from&amp;to&amp;types&amp;actor&amp;format=jsonl|csv</c>
-/// and <c>GET /api/audit/export/manifest?from&amp;to</c>. See docs/audit-trail.md.
+/// <c>GET /api/audit/public-key</c> (anonymous: it is public); with the <c>audit</c> scope or as a Compliance/Admin
+/// person: <c>POST /api/audit/verify?mode=incremental|full</c>, <c>GET /api/audit/export?from&amp;to&amp;types&amp;actor&amp;subject&amp;format=jsonl|csv</c>
+/// and <c>GET /api/audit/export/manifest?from&amp;to</c>; with the <c>audit</c> scope or as any audit reader (RiskOfficer
+/// too): <c>GET /api/audit/events?before&amp;limit&amp;from&amp;to&amp;types&amp;actor&amp;subject</c> and <c>GET /api/audit/events/{seq}</c>.
+/// See docs/audit-trail.md.
 /// </summary>
 public static class AuditApi
 {
@@ -23,11 +26,60 @@ public static class AuditApi
             return TypedResults.Text(keys.PublicKeyPem, "application/x-pem-file");
         }).WithTags("Audit").AllowAnonymous();
 
-        var group = app.MapGroup("/api/audit").WithTags("Audit").RequireAuthorization(Scopes.Policy(Scopes.Audit));
-        group.MapPost("/verify", Verify);
-        group.MapGet("/export", Export);
-        group.MapGet("/export/manifest", Manifest);
+        var compliance = app.MapGroup("/api/audit").WithTags("Audit").RequireScopeOr(Scopes.Audit, Policies.Compliance);
+        compliance.MapPost("/verify", Verify);
+        compliance.MapGet("/export", Export);
+        compliance.MapGet("/export/manifest", Manifest);
+
+        var readers = app.MapGroup("/api/audit/events").WithTags("Audit").RequireScopeOr(Scopes.Audit, Policies.AuditReader);
+        readers.MapGet("", List);
+        readers.MapGet("/{seq:long}", Find);
         return app;
+    }
+
+    public const int MaxListLimit = 500;
+
+    /// <summary>Newest first; <c>before</c> is the keyset cursor (the last seq of the previous page, exclusive).</summary>
+    private static async Task<Results<Ok<AuditEventList>, ValidationProblem>> List(HttpContext http, IAuditSearch search, CancellationToken ct)
+    {
+        var q = http.Request.Query;
+        var errors = new Dictionary<string, string[]>();
+        long? before = null;
+        if (q["before"].ToString() is { Length: > 0 } beforeText)
+        {
+            if (long.TryParse(beforeText, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) && parsed >= 1) before = parsed;
+            else errors["before"] = ["must be a seq number (1 or more)."];
+        }
+        var limit = 100;
+        if (q["limit"].ToString() is { Length: > 0 } limitText
+            && !(int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) && limit is >= 1 and <= MaxListLimit))
+            errors["limit"] = [$"must be between 1 and {MaxListLimit}."];
+        var from = Time(q, "from", errors);
+        var to = Time(q, "to", errors);
+        if (errors.Count > 0) return TypedResults.ValidationProblem(errors, title: "The audit query is not valid.");
+
+        var filter = new AuditFilter(from, to, q["types"].ToString().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            q["actor"].ToString(), q["subject"].ToString()).Normalized();
+        var upTo = before is { } cursor ? cursor - 1 : await search.HeadSeqAsync(ct);
+        var items = await search.PageAsync(filter, upTo, 0, limit, ct);
+        return TypedResults.Ok(new AuditEventList(items, items.Count == limit ? items[^1].Seq : null));
+    }
+
+    private static async Task<Results<Ok<AuditEventDetail>, ProblemHttpResult>> Find(long seq, IAuditSearch search, CancellationToken ct) =>
+        await search.FindAsync(seq, ct) is { } found
+            ? TypedResults.Ok(found)
+            : TypedResults.Problem($"There is no audit event with seq {seq}.", statusCode: StatusCodes.Status404NotFound);
+
+    /// <summary>A page of the list; <paramref name="Next"/> is the <c>before</c> of the next page, null on the last.</summary>
+    public sealed record AuditEventList(IReadOnlyList<AuditListItem> Events, long? Next);
+
+    private static DateTimeOffset? Time(IQueryCollection q, string name, Dictionary<string, string[]> errors)
+    {
+        var text = q[name].ToString();
+        if (text.Length == 0) return null;
+        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time)) return time;
+        errors[name] = ["must be an ISO 8601 time such as 2025-03-01T00:00:00Z."];
+        return null;
     }
 
     private static async Task<Results<Ok<AuditVerificationReport>, ValidationProblem>> Verify(
@@ -54,7 +106,7 @@ public static class AuditApi
         {
             // Recorded before a byte leaves: an export that cannot be audited does not happen.
             await trail.AppendAsync(AuditEventDraft.Create(clock.GetUtcNow(), Actor(user), ExportedType, $"audit:{from}-{to}",
-                new { format, from, to, types = query.Types, actor = query.Actor }));
+                new { format, from, to, types = query.Types, actor = query.Actor, subject = query.Subject }));
         }
         catch (Exception ex)
         {
@@ -107,12 +159,15 @@ public static class AuditApi
         var (toSeq, toTime) = Bound(q, "to", errors);
         var types = q["types"].ToString().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var actor = q["actor"].ToString() is { Length: > 0 } a ? a : null;
+        var subject = q["subject"].ToString() is { Length: > 0 } s ? s : null;
         if (types.Length > 0 && (!allowFilters || format == AuditExportFormatKind.Jsonl))
             errors["types"] = ["filters only CSV exports: a JSONL export is a contiguous stretch of the chain so that its links can be verified."];
         if (actor is not null && (!allowFilters || format == AuditExportFormatKind.Jsonl))
             errors["actor"] = ["filters only CSV exports: a JSONL export is a contiguous stretch of the chain so that its links can be verified."];
+        if (subject is not null && (!allowFilters || format == AuditExportFormatKind.Jsonl))
+            errors["subject"] = ["filters only CSV exports: a JSONL export is a contiguous stretch of the chain so that its links can be verified."];
         if (!allowFilters && q.ContainsKey("format")) errors["format"] = ["is not used here: the manifest describes the JSONL export."];
-        return errors.Count > 0 ? (null, errors) : (new AuditExportQuery(format, fromSeq, fromTime, toSeq, toTime, types, actor), errors);
+        return errors.Count > 0 ? (null, errors) : (new AuditExportQuery(format, fromSeq, fromTime, toSeq, toTime, types, actor, subject), errors);
     }
 
     private static (long? Seq, DateTimeOffset? Time) Bound(IQueryCollection q, string name, Dictionary<string, string[]> errors)

@@ -158,8 +158,10 @@ public sealed class AuditChainStore(NpgsqlDataSource db, AuditKeys keys, AuditCh
     /// </summary>
     public async Task<RangeCheck> VerifyRangeAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, SignedCheckpoint? start, List<SignedCheckpoint> checkpoints,
-        (long Seq, byte[] Hash) head, CancellationToken ct, bool compareColumns = true)
+        (long Seq, byte[] Hash) head, CancellationToken ct, bool compareColumns = true, IProgress<AuditVerificationProgress>? progress = null)
     {
+        var total = head.Seq - (start?.Seq ?? 0);
+        long read = 0;
         var verifier = new AuditVerifier(new AuditVerifierOptions
         {
             StartSeq = start?.Seq ?? 0,
@@ -175,7 +177,11 @@ public sealed class AuditChainStore(NpgsqlDataSource db, AuditKeys keys, AuditCh
             try
             {
                 await foreach (var batch in rows.Reader.ReadAllAsync(ct))
+                {
                     if (!verifier.Append(batch)) break;
+                    read += batch.Length;
+                    progress?.Report(new AuditVerificationProgress(read, total));
+                }
             }
             finally
             {

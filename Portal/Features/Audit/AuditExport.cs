@@ -11,13 +11,13 @@ public enum AuditExportFormatKind { Jsonl, Csv }
 /// <summary>An export request after parsing: a seq or time bound for each end, optional filters.</summary>
 public sealed record AuditExportQuery(
     AuditExportFormatKind Format, long? FromSeq, DateTimeOffset? FromTime, long? ToSeq, DateTimeOffset? ToTime,
-    IReadOnlyList<string> Types, string? Actor);
+    IReadOnlyList<string> Types, string? Actor, string? Subject = null);
 
 /// <summary>
 /// Streams audit events out in constant memory: rows are read in bounded chunks in one read-only snapshot and
 /// written as they are read. JSONL (<see cref="AuditExportFormat"/>) is for proof and is always a contiguous seq
 /// range, because the offline verifier follows the hash links from line to line; CSV is for spreadsheets and may be
-/// filtered by type and actor.
+/// filtered by type, actor and subject.
 /// </summary>
 public sealed class AuditExport(AuditChainStore store, AuditKeys keys)
 {
@@ -77,6 +77,7 @@ public sealed class AuditExport(AuditChainStore store, AuditKeys keys)
         }
         if (query.Types.Count > 0) Filter("type = any(@)", query.Types.ToArray());
         if (query.Actor is not null) Filter("actor = @", query.Actor);
+        if (query.Subject is not null) Filter("subject = @", query.Subject);
         if (query.FromTime is { } fromTime) Filter("time >= @", fromTime.ToUniversalTime());
         if (query.ToTime is { } toTime) Filter("time < @", toTime.ToUniversalTime());
         var line = new StringBuilder();

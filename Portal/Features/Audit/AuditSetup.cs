@@ -6,7 +6,7 @@ namespace Portal.Features.Audit;
 
 public static class AuditSetup
 {
-    /// <summary>The audit trail, its checkpoints, verification (also as the nightly Hangfire job) and export. Needs <c>AddPortalJobs</c>.</summary>
+    /// <summary>The audit trail, its checkpoints, verification (also as the nightly Hangfire job), export, search and the live append feed. Needs <c>AddPortalJobs</c>.</summary>
     public static IHostApplicationBuilder AddAuditTrail(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<AuditOptions>().BindConfiguration(AuditOptions.Section).ValidateOnStart();
@@ -20,7 +20,12 @@ public static class AuditSetup
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditCheckpointer>());
         builder.Services.AddSingleton<AuditVerification>();
         builder.Services.AddSingleton<IAuditVerificationRunner>(sp => sp.GetRequiredService<AuditVerification>());
+        builder.Services.AddSingleton<IAuditChainVerifier>(sp => sp.GetRequiredService<AuditVerification>());
         builder.Services.AddSingleton<AuditExport>();
+        builder.Services.AddSingleton<IAuditSearch, AuditSearch>();
+        builder.Services.AddSingleton<AuditAppendedFeed>();
+        builder.Services.AddSingleton<IAuditAppendedFeed>(sp => sp.GetRequiredService<AuditAppendedFeed>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditAppendedFeed>());
         builder.Services.AddHostedService<AuditJobRegistration>();
         return builder;
     }

@@ -8,6 +8,9 @@ namespace Portal.Features.Audit;
 
 public enum AuditVerificationMode { Incremental, Full }
 
+/// <summary>Rows verified so far out of the rows the run will read.</summary>
+public sealed record AuditVerificationProgress(long Verified, long Total);
+
 /// <summary>What a verification run found.</summary>
 /// <param name="FromSeq">The run started after this seq (0: the chain's start; else a signed checkpoint).</param>
 /// <param name="ToSeq">The head when the run began: rows up to it were read.</param>
@@ -19,6 +22,12 @@ public sealed record AuditVerificationReport(
     string Mode, bool Ok, long FromSeq, long ToSeq, long Verified, long? FirstBadSeq, string? Problem,
     int Checkpoints, long? LastGoodCheckpointSeq, double Seconds);
 
+/// <summary>Runs a verification on request (API, audit page), recording its result in the trail.</summary>
+public interface IAuditChainVerifier
+{
+    Task<AuditVerificationReport> RunAsync(AuditVerificationMode mode, string actor, CancellationToken ct, IProgress<AuditVerificationProgress>? progress = null);
+}
+
 /// <summary>
 /// Verifies the chain as stored, in one read-only snapshot: each row's hash, its columns against its canonical
 /// bytes, the links, every signed checkpoint (from the database and from the checkpoint file), and that the head
@@ -27,11 +36,11 @@ public sealed record AuditVerificationReport(
 /// </summary>
 public sealed class AuditVerification(
     AuditChainStore store, AuditTrail trail, AuditCheckpointer checkpointer, TimeProvider clock,
-    ILogger<AuditVerification> logger) : IAuditVerificationRunner
+    ILogger<AuditVerification> logger) : IAuditVerificationRunner, IAuditChainVerifier
 {
     public const string VerifiedType = "audit.verified";
 
-    public async Task<AuditVerificationReport> VerifyAsync(AuditVerificationMode mode, CancellationToken ct)
+    public async Task<AuditVerificationReport> VerifyAsync(AuditVerificationMode mode, CancellationToken ct, IProgress<AuditVerificationProgress>? progress = null)
     {
         var started = Stopwatch.GetTimestamp();
         var fromFile = store.ReadFileCheckpoints();
@@ -42,7 +51,7 @@ public sealed class AuditVerification(
             var head = await AuditChainStore.ReadHeadAsync(connection, transaction, ct);
             var checkpoints = await store.ReadCheckpointsAsync(connection, transaction, fromFile, ct);
             var start = mode == AuditVerificationMode.Incremental ? store.LatestValid(checkpoints, head.Seq) : null;
-            var check = await store.VerifyRangeAsync(connection, transaction, start, checkpoints, head, ct);
+            var check = await store.VerifyRangeAsync(connection, transaction, start, checkpoints, head, ct, progress: progress);
             var name = mode == AuditVerificationMode.Full ? "full" : "incremental";
             return new AuditVerificationReport(name, check.Problem is null, start?.Seq ?? 0, head.Seq, check.Verified, check.FirstBadSeq, check.Problem,
                 checkpoints.Count, check.LastGoodCheckpointSeq, Stopwatch.GetElapsedTime(started).TotalSeconds);
@@ -50,9 +59,10 @@ public sealed class AuditVerification(
     }
 
     /// <summary>Runs a verification and reports it: metric, critical log on failure, and an <c>audit.verified</c> event.</summary>
-    public async Task<AuditVerificationReport> RunAsync(AuditVerificationMode mode, string actor, CancellationToken ct)
+    public async Task<AuditVerificationReport> RunAsync(
+        AuditVerificationMode mode, string actor, CancellationToken ct, IProgress<AuditVerificationProgress>? progress = null)
     {
-        var report = await VerifyAsync(mode, ct);
+        var report = await VerifyAsync(mode, ct, progress);
         AuditMetrics.VerificationOk.WithLabels(report.Mode).Set(report.Ok ? 1 : 0);
         if (report.Ok)
             logger.LogInformation("Audit chain verified ({Mode}): {Verified} rows after seq {From} up to {To} in {Seconds:F2} s",

@@ -61,6 +61,13 @@ public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory, 
         return true;
     }
 
+    /// <summary>Every key, revoked ones too, newest first (the records only: the keys themselves were never stored).</summary>
+    public async Task<IReadOnlyList<ApiKey>> ListAsync(CancellationToken ct)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        return await db.ApiKeys.AsNoTracking().OrderByDescending(k => k.CreatedAt).ToListAsync(ct);
+    }
+
     /// <summary>The active key matching the token, or null.</summary>
     public async Task<ApiKey?> ValidateAsync(string token, CancellationToken ct)
     {

@@ -1,0 +1,149 @@
+using Bunit;
+using Microsoft.Extensions.DependencyInjection;
+using MudBlazor;
+using Portal.Features.Admin;
+using Portal.Features.Admin.Pages;
+using Portal.Features.Auth;
+using Portal.Features.Identity;
+using MudBlazor.Services;
+
+namespace Portal.Tests.Features.Admin;
+
+/// <summary>The admin page's logic with bUnit: secrets are shown once, revocation takes a second click, refusals are shown.</summary>
+public sealed class AdminPageTests : IAsyncLifetime
+{
+    // Composed, not inherited: MudBlazor's popover and dialog services dispose only asynchronously, and xunit 2 disposes test classes synchronously.
+    private readonly BunitContext _bunit = new();
+    private readonly FakeAdministration _admin = new();
+
+    public AdminPageTests()
+    {
+        _bunit.Services.AddMudServices();
+        _bunit.JSInterop.Mode = JSRuntimeMode.Loose;
+        _bunit.Services.AddSingleton<IPortalAdministration>(_admin);
+        _bunit.Services.AddSingleton(TimeProvider.System);
+        _bunit.AddAuthorization().SetAuthorized("admin@test.local").SetPolicies(Policies.Admin);
+        _bunit.Render<MudPopoverProvider>();
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _bunit.DisposeAsync();
+
+    [Fact]
+    public void A_new_key_is_shown_once_and_never_again_after_it_is_dismissed()
+    {
+        var cut = _bunit.Render<AdminApiKeys>();
+
+        cut.Find("input#key-name").Change("wall-screen");
+        cut.Find("input[data-scope='orders']").Change(true);
+        cut.Find("input[data-scope='halt']").Change(true);
+        cut.Find("#create-key").Click();
+
+        cut.WaitForAssertion(() => Assert.Equal(FakeAdministration.Key, cut.Find("#new-key-value").TextContent));
+        var created = _admin.CreatedKeys.Single();
+        Assert.Equal(("wall-screen", "admin@test.local"), (created.Name, created.Actor));
+        Assert.Equal(["halt", "orders"], created.Scopes.Order());
+        Assert.Contains("wall-screen", cut.Find("#api-keys").TextContent);
+        Assert.DoesNotContain(FakeAdministration.Key, cut.Find("#api-keys").TextContent);
+
+        cut.Find("#dismiss-key").Click();
+
+        Assert.DoesNotContain(FakeAdministration.Key, cut.Markup);
+        var again = _bunit.Render<AdminApiKeys>();
+        Assert.DoesNotContain(FakeAdministration.Key, again.Markup);
+    }
+
+    [Fact]
+    public void A_refused_key_shows_why()
+    {
+        var cut = _bunit.Render<AdminApiKeys>();
+
+        cut.Find("input#key-name").Change("no-scopes");
+        cut.Find("#create-key").Click();
+
+        cut.WaitForAssertion(() => Assert.Contains("Scopes must be one or more", cut.Find("#key-error").TextContent));
+        Assert.Empty(cut.FindAll("#new-key"));
+    }
+
+    [Fact]
+    public void Revoking_takes_a_second_click_and_then_shows_the_key_revoked()
+    {
+        _admin.Keys.Add(new ApiKeySummary(Guid.NewGuid(), "old-bot", ["orders"], DateTimeOffset.UnixEpoch, null));
+        var cut = _bunit.Render<AdminApiKeys>();
+
+        cut.Find(".revoke-key").Click();
+        Assert.Empty(_admin.Revoked);
+        cut.Find(".confirm-revoke").Click();
+
+        cut.WaitForAssertion(() => Assert.StartsWith("Revoked", cut.Find(".key-status").TextContent));
+        Assert.Equal(("old-bot", "admin@test.local"), _admin.Revoked.Single());
+        Assert.Empty(cut.FindAll(".revoke-key"));
+    }
+
+    [Fact]
+    public void A_new_user_gets_a_password_shown_once_and_admin_refusals_are_explained()
+    {
+        var cut = _bunit.Render<AdminUsers>();
+
+        cut.Find("input#user-email").Change("new@test.local");
+        cut.Find("input[data-role='Compliance']").Change(true);
+        cut.Find("#create-user").Click();
+
+        cut.WaitForAssertion(() => Assert.Equal(FakeAdministration.Password, cut.Find("#new-user-password").TextContent));
+        Assert.Contains("new@test.local", cut.Find("#users").TextContent);
+        cut.Find("#dismiss-password").Click();
+        Assert.DoesNotContain(FakeAdministration.Password, cut.Markup);
+
+        _admin.Users.Add(new UserSummary("me", "admin@test.local", [Roles.Admin], null, 0));
+        var again = _bunit.Render<AdminUsers>();
+        again.FindAll(".lock-user")[^1].Click();
+        again.WaitForAssertion(() => Assert.Contains("cannot lock your own account", again.Find("#user-error").TextContent));
+    }
+
+    private sealed class FakeAdministration : IPortalAdministration
+    {
+        public const string Key = "pk_test-key-shown-once";
+        public const string Password = "correct horse battery staple";
+        public List<ApiKeySummary> Keys { get; } = [];
+        public List<UserSummary> Users { get; } = [];
+        public List<(string Name, IReadOnlyCollection<string> Scopes, string Actor)> CreatedKeys { get; } = [];
+        public List<(string Name, string Actor)> Revoked { get; } = [];
+
+        public Task<IReadOnlyList<UserSummary>> UsersAsync(CancellationToken ct) => Task.FromResult<IReadOnlyList<UserSummary>>(Users.ToList());
+
+        public Task<(UserSummary User, string Password)> CreateUserAsync(string email, IReadOnlyCollection<string> roles, string actor, CancellationToken ct)
+        {
+            var user = new UserSummary(Guid.NewGuid().ToString(), email, roles.ToList(), null, 0);
+            Users.Add(user);
+            return Task.FromResult((user, Password));
+        }
+
+        public Task AddRoleAsync(string userId, string role, string actor, CancellationToken ct) => Task.CompletedTask;
+        public Task RemoveRoleAsync(string userId, string role, string actor, CancellationToken ct) => Task.CompletedTask;
+
+        public Task LockAsync(string userId, string actor, CancellationToken ct) =>
+            Users.Single(u => u.Id == userId).Email == actor ? throw new ArgumentException("You cannot lock your own account.") : Task.CompletedTask;
+
+        public Task UnlockAsync(string userId, string actor, CancellationToken ct) => Task.CompletedTask;
+
+        public Task<IReadOnlyList<ApiKeySummary>> ApiKeysAsync(CancellationToken ct) => Task.FromResult<IReadOnlyList<ApiKeySummary>>(Keys.ToList());
+
+        public Task<(string Key, ApiKeySummary Record)> CreateApiKeyAsync(string name, IReadOnlyCollection<string> scopes, string actor, CancellationToken ct)
+        {
+            if (scopes.Count == 0) throw new ArgumentException("Scopes must be one or more of orders, ...");
+            CreatedKeys.Add((name, scopes, actor));
+            var record = new ApiKeySummary(Guid.NewGuid(), name, scopes.ToList(), DateTimeOffset.UnixEpoch, null);
+            Keys.Add(record);
+            return Task.FromResult((Key, record));
+        }
+
+        public Task<bool> RevokeApiKeyAsync(string name, string actor, CancellationToken ct)
+        {
+            Revoked.Add((name, actor));
+            var index = Keys.FindIndex(k => k.Name == name);
+            Keys[index] = Keys[index] with { RevokedAt = DateTimeOffset.UnixEpoch.AddDays(1) };
+            return Task.FromResult(true);
+        }
+    }
+}

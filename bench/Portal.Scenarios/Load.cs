@@ -48,7 +48,7 @@ public sealed class LoadRun(Api[] instances, Ledger ledger, string runId, int st
     public List<double> Latencies { get; } = [];
     public ConcurrentDictionary<int, int> StatusCounts { get; } = new();
     public ConcurrentDictionary<string, int> Reasons { get; } = new();
-    public int Completed;
+    private int _completed;
     public TimeSpan Elapsed { get; private set; }
 
     public async Task RunAsync(double rate, TimeSpan duration, CancellationToken stop = default)
@@ -92,7 +92,7 @@ public sealed class LoadRun(Api[] instances, Ledger ledger, string runId, int st
             if (answer.Status != 0) latencies.Add(latency);
             StatusCounts.AddOrUpdate(answer.Status, 1, (_, c) => c + 1);
             if (answer.Reason is { } reason && answer.Status is 422 or 503 or 502) Reasons.AddOrUpdate(reason, 1, (_, c) => c + 1);
-            Interlocked.Increment(ref Completed);
+            Interlocked.Increment(ref _completed);
         }
         lock (Latencies) Latencies.AddRange(latencies);
     }
@@ -100,7 +100,7 @@ public sealed class LoadRun(Api[] instances, Ledger ledger, string runId, int st
     public void Print(Report report, double targetRate)
     {
         var seconds = Elapsed.TotalSeconds;
-        report.Line($"target {targetRate:F0} orders/s over {instances.Length} instances; achieved {Completed / seconds:F0} requests/s ({Completed} in {seconds:F1} s)");
+        report.Line($"target {targetRate:F0} orders/s over {instances.Length} instances; achieved {_completed / seconds:F0} requests/s ({_completed} in {seconds:F1} s)");
         report.Line("latency from scheduled send: " + Report.Distribution(Latencies));
         report.Line("status codes: " + string.Join("  ", StatusCounts.OrderBy(p => p.Key).Select(p => $"{(p.Key == 0 ? "no answer" : p.Key)}: {p.Value}")));
         if (!Reasons.IsEmpty) report.Line("reasons: " + string.Join("  ", Reasons.OrderByDescending(p => p.Value).Take(8).Select(p => $"{p.Key}: {p.Value}")));

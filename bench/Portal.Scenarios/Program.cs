@@ -22,213 +22,216 @@ if (options.Help)
 }
 return await Scenario.RunAsync(options, Console.Out);
 
-public sealed record ScenarioOptions
+namespace Portal.Scenarios
 {
-    public const string Usage = """
-        usage: Portal.Scenarios --portal-dll PATH/Portal.dll [--short] [--duration SECONDS] [--rate ORDERS_PER_S]
-                                [--strategies N] [--fault-rate ORDERS_PER_S] [--halts N] [--fuzz-cases N] [--seed N] [--skip PHASES]
-          --short        seconds, not minutes: 5 s of load, 10 halts, 5,000 generated cases (what ./test runs)
-          --duration     sustained load, seconds (default 60)
-          --rate         target orders/s over both instances for the sustained load (default 1000)
-          --fault-rate   background orders/s while faults are injected (default: rate / 5, at most 500)
-          --halts        strategy halts for the halt-latency figure (default 100)
-          --fuzz-cases   generated order requests (default 1,000,000)
-          --seed         seed of the load mix and of the generated cases (default 1)
-          --skip         comma list of phases to leave out: load,faults,broker,abuse,fuzz
-        """;
-
-    public bool Help { get; private init; }
-    public string PortalDll { get; private init; } = "";
-    public bool Short { get; private init; }
-    public TimeSpan Duration { get; private init; } = TimeSpan.FromSeconds(60);
-    public double Rate { get; private init; } = 1000;
-    public double FaultRate { get; private init; }
-    public int Strategies { get; private init; } = 20;
-    public int Halts { get; private init; } = 100;
-    public int FuzzCases { get; private init; } = 1_000_000;
-    public int Seed { get; private init; } = 1;
-    public HashSet<string> Skip { get; private init; } = [];
-    /// <summary>How long each fault is held while the background load runs.</summary>
-    public TimeSpan FaultHold => Short ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(5);
-
-    public static ScenarioOptions Parse(string[] args)
+    public sealed record ScenarioOptions
     {
-        var o = new ScenarioOptions();
-        for (var i = 0; i < args.Length; i++)
+        public const string Usage = """
+            usage: Portal.Scenarios --portal-dll PATH/Portal.dll [--short] [--duration SECONDS] [--rate ORDERS_PER_S]
+                                    [--strategies N] [--fault-rate ORDERS_PER_S] [--halts N] [--fuzz-cases N] [--seed N] [--skip PHASES]
+              --short        seconds, not minutes: 5 s of load, 10 halts, 5,000 generated cases (what ./test runs)
+              --duration     sustained load, seconds (default 60)
+              --rate         target orders/s over both instances for the sustained load (default 1000)
+              --fault-rate   background orders/s while faults are injected (default: rate / 5, at most 500)
+              --halts        strategy halts for the halt-latency figure (default 100)
+              --fuzz-cases   generated order requests (default 1,000,000)
+              --seed         seed of the load mix and of the generated cases (default 1)
+              --skip         comma list of phases to leave out: load,faults,broker,abuse,fuzz
+            """;
+
+        public bool Help { get; private init; }
+        public string PortalDll { get; private init; } = "";
+        public bool Short { get; private init; }
+        public TimeSpan Duration { get; private init; } = TimeSpan.FromSeconds(60);
+        public double Rate { get; private init; } = 1000;
+        public double FaultRate { get; private init; }
+        public int Strategies { get; private init; } = 20;
+        public int Halts { get; private init; } = 100;
+        public int FuzzCases { get; private init; } = 1_000_000;
+        public int Seed { get; private init; } = 1;
+        public HashSet<string> Skip { get; private init; } = [];
+        /// <summary>How long each fault is held while the background load runs.</summary>
+        public TimeSpan FaultHold => Short ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(5);
+
+        public static ScenarioOptions Parse(string[] args)
         {
-            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
-            double Number() => double.TryParse(Value(), NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v > 0 ? v : throw new ArgumentException($"{args[i]} must be a positive number");
-            o = args[i] switch
+            var o = new ScenarioOptions();
+            for (var i = 0; i < args.Length; i++)
             {
-                "--help" or "-h" => o with { Help = true },
-                "--portal-dll" => o with { PortalDll = Path.GetFullPath(Value()) },
-                "--short" => o with { Short = true, Duration = TimeSpan.FromSeconds(5), Rate = 200, Halts = 10, FuzzCases = 5_000 },
-                "--duration" => o with { Duration = TimeSpan.FromSeconds(Number()) },
-                "--rate" => o with { Rate = Number() },
-                "--fault-rate" => o with { FaultRate = Number() },
-                "--strategies" => o with { Strategies = (int)Number() },
-                "--halts" => o with { Halts = (int)Number() },
-                "--fuzz-cases" => o with { FuzzCases = (int)Number() },
-                "--seed" => o with { Seed = (int)Number() },
-                "--skip" => o with { Skip = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet() },
-                _ => throw new ArgumentException($"unknown argument {args[i]}"),
-            };
-        }
-        if (!o.Help && !File.Exists(o.PortalDll)) throw new ArgumentException($"--portal-dll: '{o.PortalDll}' not found (publish Portal first; bench/scenarios.sh does)");
-        return o.FaultRate > 0 ? o : o with { FaultRate = Math.Min(500, Math.Max(50, o.Rate / 5)) };
-    }
-}
-
-public static class Scenario
-{
-    /// <summary>Limits raised out of the load's way (as bench/load.sh): the mix is built so only the intended orders break one.</summary>
-    private static readonly Dictionary<string, string> Limits = new()
-    {
-        ["MaxOrderValueUsd"] = "100000", ["MaxOrderQuantity"] = "10000", ["MaxPositionSizeUsd"] = "100000", ["MaxPositionPctPortfolio"] = "1",
-        ["MaxTotalExposureUsd"] = "100000000", ["MaxLeverage"] = "4", ["MaxOpenPositions"] = "10000", ["MaxOrdersPerMinute"] = "100000000",
-        ["MaxOrdersPerDay"] = "1000000000", ["MaxOrdersPerMinuteGlobal"] = "100000000", ["MaxOrdersPerDayGlobal"] = "1000000000",
-        ["MaxDailyLossUsd"] = "100000000", ["MaxWeeklyLossUsd"] = "100000000", ["MaxDrawdownPct"] = "1", ["PriceCollarPct"] = "0.10",
-    };
-
-    public static Dictionary<string, string> PortalEnvironment(Cluster cluster, string database, string redisPrefix)
-    {
-        var environment = cluster.BaseEnvironment(database, redisPrefix);
-        foreach (var (name, value) in Limits)
-        {
-            environment[$"Risk__Ceilings__{name}"] = value;
-            environment[$"Risk__InitialLimits__{name}"] = value;
-        }
-        environment["Broker__Paper__StartingCash"] = "10000000";
-        environment["Demo__Enabled"] = "true";
-        environment["Demo__StrategyEnabled"] = "false";
-        // The generated-input run sends many far-off orders per strategy: its refusals must not halt them all.
-        environment["TradingState__OrderValueBreachesToHalt"] = "1000";
-        // Orders left unsent by the killed instance are resolved within seconds, so the reconciliation after the faults sees it.
-        environment["Broker__Paper__UnsentOrderTimeout"] = "00:00:05";
-        return environment;
-    }
-
-    public static async Task<string> CreateApiKeyAsync(Cluster cluster, string database, string name, string scopes)
-    {
-        var output = await Cluster.RunAsync("dotnet", $"{cluster.PortalDll} create-api-key --name {name} --scopes {scopes}",
-            environment: cluster.BaseEnvironment(database, "unused:"));
-        var key = output.Trim().Split('\n')[^1].Trim();
-        return key.StartsWith("pk_", StringComparison.Ordinal) ? key : throw new InvalidOperationException("create-api-key printed no key: " + output);
-    }
-
-    public static async Task<int> RunAsync(ScenarioOptions options, TextWriter output)
-    {
-        var report = new Report(output);
-        var total = Stopwatch.StartNew();
-        var runId = "r" + DateTime.UtcNow.ToString("HHmmss", CultureInfo.InvariantCulture);
-        output.WriteLine($"Portal scenarios: {Environment.ProcessorCount} cores, load average {LoadAverage()}, {(options.Short ? "short mode" : "full mode")}, seed {options.Seed}");
-        Cluster? cluster = null;
-        try
-        {
-            cluster = await Cluster.StartAsync(options.PortalDll, output);
-            await cluster.CreateDatabaseAsync("portal");
-            var environment = PortalEnvironment(cluster, "portal", "portal:");
-            var portals = new[] { cluster.AddPortal("portal-a", environment), cluster.AddPortal("portal-b", environment) };
-            // Generous: on a starved machine a cold start (JIT, connections) has taken over two minutes.
-            await Task.WhenAll(portals.Select(p => p.StartAsync(TimeSpan.FromSeconds(300))));
-            output.WriteLine($"Portal instances: {string.Join(", ", portals.Select(p => $"{p.Name} {p.Url}"))} (logs in {cluster.Work})");
-            var keys = new Keys(
-                await CreateApiKeyAsync(cluster, "portal", "scenario-all", "all"),
-                await CreateApiKeyAsync(cluster, "portal", "scenario-observations", "observations"),
-                await CreateApiKeyAsync(cluster, "portal", "scenario-revoked", "all"));
-            await Cluster.RunAsync("dotnet", $"{cluster.PortalDll} revoke-api-key --name scenario-revoked", environment: cluster.BaseEnvironment("portal", "unused:"));
-            var apis = portals.Select(p => new Api(p.Url, keys.All, TimeSpan.FromSeconds(15))).ToArray();
-            var ledger = new Ledger();
-            var owner = cluster.OwnerConnectionString("portal");
-            await WarmUpAsync(apis, ledger, runId);
-
-            if (!options.Skip.Contains("load"))
-            {
-                report.Section($"sustained load: {options.Duration.TotalSeconds:F0} s at {options.Rate:F0} orders/s, {options.Strategies} strategies, both instances");
-                var load = new LoadRun(apis, ledger, runId, options.Strategies, options.Seed);
-                await load.RunAsync(options.Rate, options.Duration);
-                load.Print(report, options.Rate);
-                report.Expect(!load.StatusCounts.Keys.Any(s => s >= 500 || s == 0), "no 5xx and no unanswered request under sustained load");
-                await Reconciliation.RunAsync(report, owner, runId, ledger.All);
+                string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+                double Number() => double.TryParse(Value(), NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v > 0 ? v : throw new ArgumentException($"{args[i]} must be a positive number");
+                o = args[i] switch
+                {
+                    "--help" or "-h" => o with { Help = true },
+                    "--portal-dll" => o with { PortalDll = Path.GetFullPath(Value()) },
+                    "--short" => o with { Short = true, Duration = TimeSpan.FromSeconds(5), Rate = 200, Halts = 10, FuzzCases = 5_000 },
+                    "--duration" => o with { Duration = TimeSpan.FromSeconds(Number()) },
+                    "--rate" => o with { Rate = Number() },
+                    "--fault-rate" => o with { FaultRate = Number() },
+                    "--strategies" => o with { Strategies = (int)Number() },
+                    "--halts" => o with { Halts = (int)Number() },
+                    "--fuzz-cases" => o with { FuzzCases = (int)Number() },
+                    "--seed" => o with { Seed = (int)Number() },
+                    "--skip" => o with { Skip = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet() },
+                    _ => throw new ArgumentException($"unknown argument {args[i]}"),
+                };
             }
-
-            if (!options.Skip.Contains("faults"))
-            {
-                using var stopBackground = new CancellationTokenSource();
-                var background = new LoadRun(apis, ledger, runId + "-f", options.Strategies, options.Seed + 1);
-                var backgroundRun = background.RunAsync(options.FaultRate, TimeSpan.FromHours(1), stopBackground.Token);
-                var faults = new Faults(cluster, portals, apis, ledger, report, runId, options);
-                await faults.RedisKilledAsync();
-                await faults.FlushAllWhileHaltedAsync();
-                await faults.PostgresKilledAsync();
-                await faults.PortalKilledAsync();
-                await faults.HaltLatencyAsync(options.Halts);
-                stopBackground.Cancel();
-                await backgroundRun;
-                report.Section($"background load during the faults ({options.FaultRate:F0} orders/s)");
-                background.Print(report, options.FaultRate);
-                var pending = await Reconciliation.WaitForNoPendingAsync(owner, runId, TimeSpan.FromSeconds(30));
-                report.Line($"orders the killed instance left pending_submit were resolved after {Report.Ms(pending)}");
-                await Reconciliation.RunAsync(report, owner, runId, ledger.All);
-            }
-
-            if (!options.Skip.Contains("abuse"))
-            {
-                var abuse = new Abuse(report, portals[0].Url, keys, runId, owner);
-                await abuse.CredentialsAsync();
-                await abuse.HostileBodiesAsync();
-                if (!options.Skip.Contains("fuzz")) await abuse.GeneratedInputAsync(apis, options.FuzzCases, options.Seed, concurrency: 64);
-            }
-
-            report.Section("audit chain");
-            using (var verify = await apis[1].GetJsonAsync("api/audit/verify?mode=full", HttpMethod.Post))
-            {
-                var root = verify.RootElement;
-                report.Expect(root.GetProperty("ok").GetBoolean(),
-                    $"full verification through {portals[1].Name} (restarted mid-run): {root.GetProperty("verified").GetInt64()} events, {root.GetProperty("checkpoints").GetInt32()} checkpoints" +
-                    (root.GetProperty("ok").GetBoolean() ? "" : $", first bad seq {root.GetProperty("firstBadSeq")}: {root.GetProperty("problem")}"));
-            }
-
-            if (!options.Skip.Contains("broker")) await BrokerStall.RunAsync(cluster, report, runId, options.FaultHold);
-            foreach (var api in apis) api.Dispose();
-        }
-        catch (Exception ex)
-        {
-            report.Expect(false, $"the run itself failed: {ex.GetType().Name}: {ex.Message}");
-            output.WriteLine(ex.StackTrace);
-        }
-        finally
-        {
-            if (cluster is not null) await cluster.DisposeAsync();
-        }
-
-        report.Section("result");
-        output.WriteLine($"   {total.Elapsed.TotalMinutes:F1} min, load average now {LoadAverage()}");
-        output.WriteLine(report.Failures.Count == 0 ? "   ALL EXPECTATIONS MET" : $"   {report.Failures.Count} FAILED:\n     " + string.Join("\n     ", report.Failures));
-        if (report.Failures.Count == 0 && cluster is not null) TryDelete(cluster.Work);
-        return report.Failures.Count == 0 ? 0 : 1;
-    }
-
-    /// <summary>Orders are refused until prices arrive and the risk view is loaded; wait for one acceptance on each instance.</summary>
-    private static async Task WarmUpAsync(Api[] apis, Ledger ledger, string runId)
-    {
-        for (var i = 0; i < apis.Length; i++)
-        {
-            var watch = Stopwatch.StartNew();
-            while ((await ledger.ProbeAsync(apis[i], i, runId, $"{runId}-warmup")).Status != 201)
-            {
-                if (watch.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException($"instance {i} accepted no order within 60 s");
-                await Task.Delay(200);
-            }
+            if (!o.Help && !File.Exists(o.PortalDll)) throw new ArgumentException($"--portal-dll: '{o.PortalDll}' not found (publish Portal first; bench/scenarios.sh does)");
+            return o.FaultRate > 0 ? o : o with { FaultRate = Math.Min(500, Math.Max(50, o.Rate / 5)) };
         }
     }
 
-    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
-
-    private static void TryDelete(string directory)
+    public static class Scenario
     {
-        try { Directory.Delete(directory, recursive: true); }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
+        /// <summary>Limits raised out of the load's way (as bench/load.sh): the mix is built so only the intended orders break one.</summary>
+        private static readonly Dictionary<string, string> Limits = new()
+        {
+            ["MaxOrderValueUsd"] = "100000", ["MaxOrderQuantity"] = "10000", ["MaxPositionSizeUsd"] = "100000", ["MaxPositionPctPortfolio"] = "1",
+            ["MaxTotalExposureUsd"] = "100000000", ["MaxLeverage"] = "4", ["MaxOpenPositions"] = "10000", ["MaxOrdersPerMinute"] = "100000000",
+            ["MaxOrdersPerDay"] = "1000000000", ["MaxOrdersPerMinuteGlobal"] = "100000000", ["MaxOrdersPerDayGlobal"] = "1000000000",
+            ["MaxDailyLossUsd"] = "100000000", ["MaxWeeklyLossUsd"] = "100000000", ["MaxDrawdownPct"] = "1", ["PriceCollarPct"] = "0.10",
+        };
+
+        public static Dictionary<string, string> PortalEnvironment(Cluster cluster, string database, string redisPrefix)
+        {
+            var environment = cluster.BaseEnvironment(database, redisPrefix);
+            foreach (var (name, value) in Limits)
+            {
+                environment[$"Risk__Ceilings__{name}"] = value;
+                environment[$"Risk__InitialLimits__{name}"] = value;
+            }
+            environment["Broker__Paper__StartingCash"] = "10000000";
+            environment["Demo__Enabled"] = "true";
+            environment["Demo__StrategyEnabled"] = "false";
+            // The generated-input run sends many far-off orders per strategy: its refusals must not halt them all.
+            environment["TradingState__OrderValueBreachesToHalt"] = "1000";
+            // Orders left unsent by the killed instance are resolved within seconds, so the reconciliation after the faults sees it.
+            environment["Broker__Paper__UnsentOrderTimeout"] = "00:00:05";
+            return environment;
+        }
+
+        public static async Task<string> CreateApiKeyAsync(Cluster cluster, string database, string name, string scopes)
+        {
+            var output = await Cluster.RunAsync("dotnet", $"{cluster.PortalDll} create-api-key --name {name} --scopes {scopes}",
+                environment: cluster.BaseEnvironment(database, "unused:"));
+            var key = output.Trim().Split('\n')[^1].Trim();
+            return key.StartsWith("pk_", StringComparison.Ordinal) ? key : throw new InvalidOperationException("create-api-key printed no key: " + output);
+        }
+
+        public static async Task<int> RunAsync(ScenarioOptions options, TextWriter output)
+        {
+            var report = new Report(output);
+            var total = Stopwatch.StartNew();
+            var runId = "r" + DateTime.UtcNow.ToString("HHmmss", CultureInfo.InvariantCulture);
+            output.WriteLine($"Portal scenarios: {Environment.ProcessorCount} cores, load average {LoadAverage()}, {(options.Short ? "short mode" : "full mode")}, seed {options.Seed}");
+            Cluster? cluster = null;
+            try
+            {
+                cluster = await Cluster.StartAsync(options.PortalDll, output);
+                await cluster.CreateDatabaseAsync("portal");
+                var environment = PortalEnvironment(cluster, "portal", "portal:");
+                var portals = new[] { cluster.AddPortal("portal-a", environment), cluster.AddPortal("portal-b", environment) };
+                // Generous: on a starved machine a cold start (JIT, connections) has taken over two minutes.
+                await Task.WhenAll(portals.Select(p => p.StartAsync(TimeSpan.FromSeconds(300))));
+                output.WriteLine($"Portal instances: {string.Join(", ", portals.Select(p => $"{p.Name} {p.Url}"))} (logs in {cluster.Work})");
+                var keys = new Keys(
+                    await CreateApiKeyAsync(cluster, "portal", "scenario-all", "all"),
+                    await CreateApiKeyAsync(cluster, "portal", "scenario-observations", "observations"),
+                    await CreateApiKeyAsync(cluster, "portal", "scenario-revoked", "all"));
+                await Cluster.RunAsync("dotnet", $"{cluster.PortalDll} revoke-api-key --name scenario-revoked", environment: cluster.BaseEnvironment("portal", "unused:"));
+                var apis = portals.Select(p => new Api(p.Url, keys.All, TimeSpan.FromSeconds(15))).ToArray();
+                var ledger = new Ledger();
+                var owner = cluster.OwnerConnectionString("portal");
+                await WarmUpAsync(apis, ledger, runId);
+
+                if (!options.Skip.Contains("load"))
+                {
+                    report.Section($"sustained load: {options.Duration.TotalSeconds:F0} s at {options.Rate:F0} orders/s, {options.Strategies} strategies, both instances");
+                    var load = new LoadRun(apis, ledger, runId, options.Strategies, options.Seed);
+                    await load.RunAsync(options.Rate, options.Duration);
+                    load.Print(report, options.Rate);
+                    report.Expect(!load.StatusCounts.Keys.Any(s => s >= 500 || s == 0), "no 5xx and no unanswered request under sustained load");
+                    await Reconciliation.RunAsync(report, owner, runId, ledger.All);
+                }
+
+                if (!options.Skip.Contains("faults"))
+                {
+                    using var stopBackground = new CancellationTokenSource();
+                    var background = new LoadRun(apis, ledger, runId + "-f", options.Strategies, options.Seed + 1);
+                    var backgroundRun = background.RunAsync(options.FaultRate, TimeSpan.FromHours(1), stopBackground.Token);
+                    var faults = new Faults(cluster, portals, apis, ledger, report, runId, options);
+                    await faults.RedisKilledAsync();
+                    await faults.FlushAllWhileHaltedAsync();
+                    await faults.PostgresKilledAsync();
+                    await faults.PortalKilledAsync();
+                    await faults.HaltLatencyAsync(options.Halts);
+                    stopBackground.Cancel();
+                    await backgroundRun;
+                    report.Section($"background load during the faults ({options.FaultRate:F0} orders/s)");
+                    background.Print(report, options.FaultRate);
+                    var pending = await Reconciliation.WaitForNoPendingAsync(owner, runId, TimeSpan.FromSeconds(30));
+                    report.Line($"orders the killed instance left pending_submit were resolved after {Report.Ms(pending)}");
+                    await Reconciliation.RunAsync(report, owner, runId, ledger.All);
+                }
+
+                if (!options.Skip.Contains("abuse"))
+                {
+                    var abuse = new Abuse(report, portals[0].Url, keys, runId, owner);
+                    await abuse.CredentialsAsync();
+                    await abuse.HostileBodiesAsync();
+                    if (!options.Skip.Contains("fuzz")) await abuse.GeneratedInputAsync(apis, options.FuzzCases, options.Seed, concurrency: 64);
+                }
+
+                report.Section("audit chain");
+                using (var verify = await apis[1].GetJsonAsync("api/audit/verify?mode=full", HttpMethod.Post))
+                {
+                    var root = verify.RootElement;
+                    report.Expect(root.GetProperty("ok").GetBoolean(),
+                        $"full verification through {portals[1].Name} (restarted mid-run): {root.GetProperty("verified").GetInt64()} events, {root.GetProperty("checkpoints").GetInt32()} checkpoints" +
+                        (root.GetProperty("ok").GetBoolean() ? "" : $", first bad seq {root.GetProperty("firstBadSeq")}: {root.GetProperty("problem")}"));
+                }
+
+                if (!options.Skip.Contains("broker")) await BrokerStall.RunAsync(cluster, report, runId, options.FaultHold);
+                foreach (var api in apis) api.Dispose();
+            }
+            catch (Exception ex)
+            {
+                report.Expect(false, $"the run itself failed: {ex.GetType().Name}: {ex.Message}");
+                output.WriteLine(ex.StackTrace);
+            }
+            finally
+            {
+                if (cluster is not null) await cluster.DisposeAsync();
+            }
+
+            report.Section("result");
+            output.WriteLine($"   {total.Elapsed.TotalMinutes:F1} min, load average now {LoadAverage()}");
+            output.WriteLine(report.Failures.Count == 0 ? "   ALL EXPECTATIONS MET" : $"   {report.Failures.Count} FAILED:\n     " + string.Join("\n     ", report.Failures));
+            if (report.Failures.Count == 0 && cluster is not null) TryDelete(cluster.Work);
+            return report.Failures.Count == 0 ? 0 : 1;
+        }
+
+        /// <summary>Orders are refused until prices arrive and the risk view is loaded; wait for one acceptance on each instance.</summary>
+        private static async Task WarmUpAsync(Api[] apis, Ledger ledger, string runId)
+        {
+            for (var i = 0; i < apis.Length; i++)
+            {
+                var watch = Stopwatch.StartNew();
+                while ((await ledger.ProbeAsync(apis[i], i, runId, $"{runId}-warmup")).Status != 201)
+                {
+                    if (watch.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException($"instance {i} accepted no order within 60 s");
+                    await Task.Delay(200);
+                }
+            }
+        }
+
+        private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
+
+        private static void TryDelete(string directory)
+        {
+            try { Directory.Delete(directory, recursive: true); }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
     }
 }

@@ -111,7 +111,7 @@ public sealed class ReadinessDrills(
                 figures[scenario.Expected.ToString()] = "cannot be breached";
                 continue;
             }
-            var decision = PreTradeCheck.Evaluate(scenario.Order, scenario.Account, l, scenario.Counters, scenario.Mark, TradingMode.Active);
+            var decision = PreTradeCheck.Evaluate(scenario.Order, scenario.Account, l, scenario.Counters, scenario.Mark, SymbolDataStatus.Ok, TradingMode.Active);
             figures[scenario.Expected.ToString()] = decision.IsAccepted ? "accepted" : $"{decision.Reason} (limit {Text(decision.Limit)}, actual {Text(decision.Actual)})";
             if (decision.Reason != scenario.Expected) failures.Add($"{scenario.Expected}: a breaching order got {(decision.IsAccepted ? "accepted" : decision.Reason.ToString())}");
         }

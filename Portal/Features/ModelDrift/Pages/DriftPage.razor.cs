@@ -48,7 +48,7 @@ public sealed partial class DriftPage : IDisposable
         if ((await Authorization.AuthorizeAsync(user, Policies.RiskOfficer)).Succeeded) _actor = PortalActor.Of(user);
         _versions = await Store.ModelVersionsAsync(CancellationToken.None);
         var withBaseline = await Store.ModelsWithBaselineAsync(CancellationToken.None);
-        await SelectModelAsync(withBaseline.FirstOrDefault() ?? _versions.Keys.FirstOrDefault());
+        await SelectModelAsync(withBaseline.Count > 0 ? withBaseline[0] : _versions.Keys.FirstOrDefault());
     }
 
     public void Dispose() => Live.Received -= OnLiveEvent;
@@ -67,7 +67,7 @@ public sealed partial class DriftPage : IDisposable
     private async Task SelectModelAsync(string? model)
     {
         _model = model;
-        _pinVersion = model is null ? null : _versions?.GetValueOrDefault(model)?.LastOrDefault();
+        _pinVersion = model is not null && _versions?.GetValueOrDefault(model) is { Count: > 0 } versions ? versions[^1] : null;
         await LoadModelAsync();
     }
 
@@ -78,7 +78,7 @@ public sealed partial class DriftPage : IDisposable
         _run = await Store.LatestRunAsync(_model, CancellationToken.None);
         var keep = _selected;
         _selected = null;
-        var next = _run?.Results.FirstOrDefault(r => keep is not null && r.Kind == keep.Kind && r.Name == keep.Name) ?? _run?.Results.FirstOrDefault();
+        var next = _run?.Results.FirstOrDefault(r => keep is not null && r.Kind == keep.Kind && r.Name == keep.Name) ?? (_run is { Results.Count: > 0 } ? _run.Results[0] : null);
         if (next is not null) await SelectAsync(next);
     }
 

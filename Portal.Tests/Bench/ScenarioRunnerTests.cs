@@ -14,8 +14,8 @@ public sealed class ScenarioRunnerTests(ITestOutputHelper output)
     [Fact]
     public async Task Short_scenario_run_meets_every_expectation()
     {
-        // Same configuration as this test assembly: bin/<Configuration>/net10.0/.
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Parent!.Name;
+        // Same configuration as this test assembly: bin/<Configuration>/net10.0/ (the base directory ends with a separator).
+        var configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
         var root = TestServices.RepositoryRoot;
         var runner = Path.Combine(root, "bench", "Portal.Scenarios", "bin", configuration, "net10.0", "Portal.Scenarios.dll");
         var portal = Path.Combine(root, "Portal", "bin", configuration, "net10.0", "Portal.dll");

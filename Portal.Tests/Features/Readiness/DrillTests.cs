@@ -12,11 +12,17 @@ namespace Portal.Tests.Features.Readiness;
 /// <summary>Each drill against a Portal on real Postgres and Redis, with its stored and audited evidence.</summary>
 public sealed class DrillTests(ITestOutputHelper output) : IAsyncLifetime
 {
+    private const string ScrapeToken = "drill-tests-scrape-token-0123456789abcdef";
+
     private PortalFactory _portal = null!;
 
     public async Task InitializeAsync()
     {
-        _portal = await PortalFactory.StartAsync(new Dictionary<string, string?> { ["Readiness:DocsPath"] = ReadinessTestKit.DocsWithAllRunbooks() });
+        _portal = await PortalFactory.StartAsync(new Dictionary<string, string?>
+        {
+            ["Readiness:DocsPath"] = ReadinessTestKit.DocsWithAllRunbooks(),
+            ["Metrics:ScrapeToken"] = ScrapeToken,
+        });
         _portal.SetPrice("AAPL", 100m);
     }
 
@@ -140,7 +146,9 @@ public sealed class DrillTests(ITestOutputHelper output) : IAsyncLifetime
     {
         var run = await _portal.RunAsync(Drills.Metrics);
 
-        var scraped = await _portal.CreateClient().GetStringAsync("/metrics");
+        using var scraper = _portal.CreateClient();
+        scraper.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ScrapeToken);
+        var scraped = await scraper.GetStringAsync("/metrics");
         var missing = ReadinessDrills.RequiredSeries.Where(name => !scraped.Contains($"# TYPE {name} ", StringComparison.Ordinal)).ToList();
         Assert.Equal(missing.Count == 0, run.Ok);
         foreach (var name in ReadinessDrills.RequiredSeries) Assert.Equal(missing.Contains(name), run.Figures[name] == "missing");

@@ -90,6 +90,9 @@ public sealed class AuditBrowserTests : IAsyncLifetime
             ("/positions", "positions", "#order-blotter"),
             ("/audit", "audit", "tr.audit-row"),
             ("/admin", "admin", "#users .user-email"),
+            ("/market-data", "data-quality", "#symbol-status"),
+            ("/drift", "drift", "#no-models"),
+            ("/checklist", "checklist", ".checklist-item"),
             (IdentitySetup.ManagePath, "account", "#account-name"),
         };
         foreach (var (viewport, size) in new[] { (Desktop, "desktop"), (Browser.Phone, "phone") })
@@ -108,7 +111,19 @@ public sealed class AuditBrowserTests : IAsyncLifetime
                 await Browser.ScreenshotAsync(page, $"all-{name}-{size}");
             }
             await page.GotoAsync("/admin");
-            await page.ClickAsync(".mud-tab >> text=API keys");
+            await Assertions.Expect(page.Locator("#users .user-email").First).ToBeVisibleAsync(new() { Timeout = 30_000 });
+            // A click before the interactive circuit connects does nothing: click until the tab shows.
+            for (var attempt = 0; attempt < 30 && !await page.Locator("#api-keys").IsVisibleAsync(); attempt++)
+            {
+                await page.ClickAsync(".mud-tab >> text=API keys");
+                try
+                {
+                    await page.Locator("#api-keys").WaitForAsync(new LocatorWaitForOptions { Timeout = 1000 });
+                }
+                catch (TimeoutException)
+                {
+                }
+            }
             await Assertions.Expect(page.Locator("#api-keys")).ToBeVisibleAsync();
             await Browser.ScreenshotAsync(page, $"all-admin-keys-{size}");
             await page.Context.CloseAsync();

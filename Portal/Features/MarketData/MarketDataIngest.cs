@@ -97,6 +97,9 @@ public sealed class MarketDataIngest : IMarketDataView
             TickVerdict verdict;
             lock (shard.Gate)
             {
+                // A symbol that went stale since the monitor last looked is recorded as stale before this tick revives it.
+                if (feed.LastValidTimestamp is { } lastValid && now - lastValid > feed.Rules.MaxAge
+                    && UpdateStatus(feed, shard.Validator.Status(tick.Symbol, now), now) is { } lapse) (changes ??= []).Add(lapse);
                 verdict = shard.Validator.Validate(in tick, now);
                 if (verdict.Accepted)
                 {

@@ -23,34 +23,14 @@ public sealed record EcdfOverlay(double[] X, double[] Baseline, double[] Current
         for (int k = 0; k < points; k++)
         {
             x[k] = k == points - 1 ? hi : lo + (hi - lo) * k / (points - 1);
-            baseline[k] = (double)CountAtOrBelow(sortedBaseline, x[k]) / sortedBaseline.Length;
-            current[k] = (double)CountAtOrBelow(sortedCurrent, x[k]) / sortedCurrent.Length;
+            baseline[k] = (double)PopulationStabilityIndex.CountAtOrBelow(sortedBaseline, x[k]) / sortedBaseline.Length;
+            current[k] = (double)PopulationStabilityIndex.CountAtOrBelow(sortedCurrent, x[k]) / sortedCurrent.Length;
         }
 
         return new EcdfOverlay(x, baseline, current);
     }
 
     private static double Quantile(ReadOnlySpan<double> sorted, double q) => sorted[(int)Math.Floor(q * (sorted.Length - 1))];
-
-    private static int CountAtOrBelow(ReadOnlySpan<double> sorted, double value)
-    {
-        int lo = 0;
-        int hi = sorted.Length;
-        while (lo < hi)
-        {
-            int mid = (int)((uint)(lo + hi) >> 1);
-            if (sorted[mid] <= value)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid;
-            }
-        }
-
-        return lo;
-    }
 }
 
 /// <summary>The verdicts of one drift check and, in the same order, each column's ECDF overlay.</summary>

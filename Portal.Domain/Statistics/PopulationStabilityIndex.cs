@@ -92,7 +92,8 @@ public static class PopulationStabilityIndex
         return count;
     }
 
-    private static int CountAtOrBelow(ReadOnlySpan<double> sorted, double value)
+    /// <summary>How many values of an ascending sample are at or below <paramref name="value"/> (binary search).</summary>
+    internal static int CountAtOrBelow(ReadOnlySpan<double> sorted, double value)
     {
         int lo = 0;
         int hi = sorted.Length;

@@ -131,7 +131,7 @@ internal sealed class LoadOptions
           --clients      concurrent clients, each with its own connection, one request in flight each
           --duration     how long to send (30s, 2m, or seconds); --count sends that many orders instead
           --rate         target total orders/s, paced per client (open loop: latency counts from the scheduled send time)
-          --reject-share share of orders built to break a limit (far limit price → PriceCollar, 5000 shares → MaxOrderValue/MaxOrderQuantity)
+          --reject-share share of orders built to break a limit (far limit price → PriceCollar, 20,000 shares → MaxOrderQuantity; not MaxOrderValue, whose repeats halt the strategy as a runaway)
           --warmup       excluded from throughput and latency (still reconciled)
           --wait-ready   seconds to wait, sending probe orders, until Portal accepts an order (0: don't wait)
           --server-pid   Portal's process id (same machine): progress lines add its CPU use (cores, CPU ms per order)
@@ -321,7 +321,7 @@ internal sealed class LoadRun(HttpClient http, LoadOptions options)
                 var symbol = options.Symbols[random.Next(options.Symbols.Length)];
                 body = random.Next(2) == 0
                     ? OrderBodies.Limit(id, strategy, symbol, random.Next(2) == 0 ? "buy" : "sell", 1, "1.00")   // ~99 % off any real price: PriceCollar
-                    : OrderBodies.Market(id, strategy, symbol, "buy", 5000);                                     // MaxOrderValue (or MaxOrderQuantity)
+                    : OrderBodies.Market(id, strategy, symbol, "buy", 20000);                                    // MaxOrderQuantity
             }
             else
             {

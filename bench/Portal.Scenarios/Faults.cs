@@ -113,13 +113,17 @@ public sealed class Faults(Cluster cluster, PortalProcess[] portals, Api[] apis,
         report.Section($"fault: {portals[1].Name} killed with SIGKILL under load, then restarted");
         portals[1].Kill();
         var watch = Stopwatch.StartNew();
-        int accepted = 0, other = 0;
+        var accepted = 0;
+        var others = new List<Answer>();
         while (watch.Elapsed < options.FaultHold + TimeSpan.FromSeconds(1))
         {
-            if ((await ledger.ProbeAsync(apis[0], 0, runId, $"{runId}-survivor")).Status == 201) accepted++;
-            else other++;
+            var answer = await ledger.ProbeAsync(apis[0], 0, runId, $"{runId}-survivor");
+            if (answer.Status == 201) accepted++;
+            else others.Add(answer);
         }
-        report.Expect(accepted > 0 && other == 0, $"{portals[0].Name} keeps serving while {portals[1].Name} is dead: {accepted} accepted, {other} not");
+        var notAccepted = string.Join(", ", others.GroupBy(a => $"{a.Status} {a.Reason}").Select(g => $"{g.Count()} × {g.Key}"));
+        report.Expect(accepted > 0 && others.Count == 0,
+            $"{portals[0].Name} keeps serving while {portals[1].Name} is dead: {accepted} accepted, {others.Count} not{(others.Count > 0 ? $" ({notAccepted})" : "")}");
         var restart = Stopwatch.StartNew();
         await portals[1].StartAsync(Recovery);
         report.Line($"{portals[1].Name} ready again after {restart.Elapsed.TotalSeconds:F1} s");

@@ -100,7 +100,7 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
 
             var order = new PaperOrder(Guid.CreateVersion7(clock.GetUtcNow()), request.ClientOrderId, request.Symbol, request.Side,
                 request.Quantity, request.Type, request.LimitPrice, request.TimeInForce);
-            var work = new List<NpgsqlBatchCommand> { InsertOrder(order) };
+            var work = new List<NpgsqlBatchCommand>();
             var audit = new List<AuditEventDraft>();
             if (prices.Get(request.Symbol) is not { } mark)
             {
@@ -110,7 +110,8 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
             else if (IsMarketable(order, mark.Price)) Fill(order, mark, work, audit);
             else if (order.TimeInForce is TimeInForce.Ioc or TimeInForce.Fok) order.Status = BrokerOrderStatus.Canceled;
             Track(order);
-            work.Add(UpdateOrder(order));
+            // Inserted as it stands after an immediate fill: one statement instead of an insert and an update.
+            work.Insert(0, InsertOrder(order));
             work.Add(OrderStatusSql.Update(order.State, clock.GetUtcNow()));
             state = order.State;
             audit.Insert(0, Event("broker.order.acknowledged", order, new
@@ -339,10 +340,12 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
         AuditEventDraft.Create(clock.GetUtcNow(), "broker:" + Name, type, "order:" + order.ClientOrderId, payload);
 
     private NpgsqlBatchCommand InsertOrder(PaperOrder order) => Command("""
-        insert into paper_orders (broker_order_id, client_order_id, symbol, side, quantity, order_type, limit_price, time_in_force, status, created_at, updated_at)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, 'new', $9, $9)
+        insert into paper_orders (broker_order_id, client_order_id, symbol, side, quantity, order_type, limit_price, time_in_force,
+            status, filled_quantity, avg_fill_price, created_at, updated_at)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
         """, order.BrokerOrderId, order.ClientOrderId, order.Symbol, OrderText.Format(order.Side), order.Quantity,
-        OrderText.Format(order.Type), (object?)order.LimitPrice ?? DBNull.Value, OrderText.Format(order.TimeInForce), clock.GetUtcNow());
+        OrderText.Format(order.Type), (object?)order.LimitPrice ?? DBNull.Value, OrderText.Format(order.TimeInForce),
+        OrderText.Format(order.Status), order.FilledQuantity, (object?)order.AvgFillPrice ?? DBNull.Value, clock.GetUtcNow());
 
     private NpgsqlBatchCommand UpdateOrder(PaperOrder order) => Command(
         "update paper_orders set status = $2, filled_quantity = $3, avg_fill_price = $4, updated_at = $5 where broker_order_id = $1",

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Threading.Channels;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 using Portal.Infrastructure.Redis;
@@ -28,16 +29,25 @@ public static class OpsEventTypes
 /// delivered to this instance's subscribers at once and to every other instance through Redis
 /// pub/sub, which delivers it to theirs. No polling anywhere. If Redis is down, this instance's
 /// views still see its own events (including the safe mode that Redis' absence causes).
+/// Events bound for other instances leave in batches: one Redis message carries whatever queued while the previous
+/// one was being sent, so thousands of order events a second cost a few messages, not thousands, on both ends of the
+/// pub/sub connection that also carries halts.
 /// </summary>
 public sealed class OpsEventBus(IConnectionMultiplexer redis, IOptions<RedisOptions> redisOptions, TimeProvider clock, ILogger<OpsEventBus> logger)
-    : IHostedService
+    : BackgroundService
 {
+    private const int MaxBatch = 500;
+
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };
 
     private readonly RedisChannel _channel = RedisChannel.Literal(redisOptions.Value.KeyPrefix + "ops-events");
+
+    // Bounded: while Redis is down other instances miss these events anyway (they are not replayed), so the oldest go first.
+    private readonly Channel<OpsEvent> _outbox = Channel.CreateBounded<OpsEvent>(
+        new BoundedChannelOptions(10_000) { SingleReader = true, FullMode = BoundedChannelFullMode.DropOldest });
 
     /// <summary>This process, so it can ignore its own events coming back from Redis.</summary>
     public string Origin { get; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
@@ -48,10 +58,10 @@ public sealed class OpsEventBus(IConnectionMultiplexer redis, IOptions<RedisOpti
     {
         var opsEvent = new OpsEvent(type, clock.GetUtcNow(), Origin, JsonSerializer.SerializeToElement(data, Json));
         Deliver(opsEvent);
-        _ = BroadcastAsync(opsEvent);
+        _outbox.Writer.TryWrite(opsEvent);
     }
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    public override async Task StartAsync(CancellationToken cancellationToken)
     {
         try
         {
@@ -62,19 +72,36 @@ public sealed class OpsEventBus(IConnectionMultiplexer redis, IOptions<RedisOpti
             // Live views of other instances' events resume when Redis does; the multiplexer resubscribes.
             logger.LogWarning("Live events from other instances unavailable until Redis answers: {Error}", ex.Message);
         }
+        await base.StartAsync(cancellationToken);
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var batch = new List<OpsEvent>(MaxBatch);
+        var reader = _outbox.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(stoppingToken))
+            {
+                batch.Clear();
+                while (batch.Count < MaxBatch && reader.TryRead(out var opsEvent)) batch.Add(opsEvent);
+                await BroadcastAsync(batch);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
 
-    private async Task BroadcastAsync(OpsEvent opsEvent)
+    private async Task BroadcastAsync(List<OpsEvent> batch)
     {
         try
         {
-            await redis.GetSubscriber().PublishAsync(_channel, JsonSerializer.Serialize(opsEvent, Json));
+            await redis.GetSubscriber().PublishAsync(_channel, JsonSerializer.SerializeToUtf8Bytes(batch, Json));
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
-            logger.LogDebug("Live event {Type} not broadcast: {Error}", opsEvent.Type, ex.Message);
+            logger.LogDebug("{Count} live events not broadcast: {Error}", batch.Count, ex.Message);
         }
     }
 
@@ -82,7 +109,9 @@ public sealed class OpsEventBus(IConnectionMultiplexer redis, IOptions<RedisOpti
     {
         try
         {
-            if (JsonSerializer.Deserialize<OpsEvent>(message.ToString(), Json) is { } opsEvent && opsEvent.Origin != Origin) Deliver(opsEvent);
+            if (JsonSerializer.Deserialize<OpsEvent[]>((byte[])message!, Json) is not { } batch) return;
+            foreach (var opsEvent in batch)
+                if (opsEvent.Origin != Origin) Deliver(opsEvent);
         }
         catch (JsonException ex)
         {

@@ -47,14 +47,18 @@ public sealed class DemoMarket(IOptions<DemoOptions> demo, IOptions<MarketOption
             var verdicts = ingest.Ingest(ticks, Source);
             for (var i = 0; i < ticks.Count; i++)
             {
-                if (!verdicts[i].Accepted || prices.Get(ticks[i].Symbol) is not { } mark) continue;
+                var symbol = ticks[i].Symbol;
+                // A walk the validator refused (a z-score spike on a trending walk) restarts from the last valid price,
+                // so the demo keeps feeding valid data instead of drifting on until the symbol turns suspect.
+                if (!verdicts[i].Accepted && prices.Get(symbol) is { } lastValid) levels[symbol] = lastValid.Price;
+                if (!verdicts[i].Accepted || prices.Get(symbol) is not { } mark) continue;
                 try
                 {
                     await broker.OnPriceAsync(mark, stoppingToken);
                 }
                 catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
-                    logger.LogWarning(ex, "The paper broker could not process a price for {Symbol}", ticks[i].Symbol);
+                    logger.LogWarning(ex, "The paper broker could not process a price for {Symbol}", symbol);
                 }
             }
         }

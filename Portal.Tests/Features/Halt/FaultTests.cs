@@ -81,6 +81,26 @@ public sealed class FaultTests(ITestOutputHelper output)
         Assert.Equal("TradingHalted", await RefusalReasonAsync(orders, "after-reconcile"));
     }
 
+    /// <summary>The test limits allow 5 orders a minute per strategy and 5 for all strategies together.</summary>
+    [Fact]
+    public async Task FLUSHALL_does_not_give_strategies_a_fresh_order_allowance()
+    {
+        await using var redis = await RedisServer.StartNewAsync();
+        await using var portal = await PortalFactory.StartAsync(redisConnection: redis.ConnectionString);
+        portal.SetPrice("AAPL", 100m);
+        var orders = await portal.ClientWithScopesAsync(Scopes.Orders);
+        for (var i = 0; i < 5; i++) Assert.Equal("accepted", await RefusalReasonAsync(orders, $"before-flush-{i}", "busy"));
+        Assert.Equal("MaxOrdersPerMinute", await RefusalReasonAsync(orders, "at-the-limit", "busy"));
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString + ",allowAdmin=true");
+
+        await admin.GetServers()[0].FlushAllDatabasesAsync();
+
+        Assert.Equal("MaxOrdersPerMinute", await RefusalReasonAsync(orders, "after-flush", "busy"));
+        Assert.Equal("MaxOrdersPerMinuteGlobal", await RefusalReasonAsync(orders, "other-strategy", "quiet"));
+        await Poll.UntilAsync(async () => await OrderRequests.ScalarAsync(portal.AppConnectionString,
+            "select count(*) from audit_events where type = 'rate_counters.restored'") == 1, "the rebuild is in the audit trail");
+    }
+
     [Fact]
     public async Task Postgres_stopped_means_no_order_is_acknowledged_and_trading_recovers_after_restart()
     {

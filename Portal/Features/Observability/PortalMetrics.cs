@@ -14,6 +14,9 @@ public static class PortalMetrics
     public static readonly Counter RiskBreaches = Metrics.CreateCounter(
         "trading_risk_breaches", "Orders that would have breached a hard risk limit, by limit.", new CounterConfiguration { LabelNames = ["limit"] });
 
+    public static readonly Counter RateCounterRestores = Metrics.CreateCounter(
+        "portal_rate_counter_restores_total", "Times the shared order-rate counters were lost in Redis and rebuilt from Postgres.");
+
     public static readonly Histogram OrderDecisionSeconds = Metrics.CreateHistogram(
         "portal_order_decision_seconds", "Time from a parsed order request to its durable decision and broker reply.",
         new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0005, 2, 14) });

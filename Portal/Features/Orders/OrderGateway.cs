@@ -32,7 +32,7 @@ public sealed record OrderOutcome(OutcomeKind Kind, OrderRow? Row, string? Detai
 /// cannot be audited is not sent.
 /// </summary>
 public sealed class OrderGateway(
-    RiskBook risk, LimitStore limits, RateCounter rates, IBroker broker, GroupCommitter writer, IDbContextFactory<PortalDbContext> dbFactory,
+    RiskBook risk, LimitStore limits, RateCounter rates, RateCounterRestorer rateRestorer, IBroker broker, GroupCommitter writer, IDbContextFactory<PortalDbContext> dbFactory,
     TradingStateStore tradingState, SafeModeMonitor safeMode, AutoHaltMonitor autoHalt, DeploymentPhaseStore phases, OpsEventBus live, TimeProvider clock, ILogger<OrderGateway> logger)
 {
     /// <summary>Not a pure-check reason: the state needed to decide could not be read.</summary>
@@ -106,7 +106,7 @@ public sealed class OrderGateway(
             {
                 try
                 {
-                    var counters = await rates.ReserveAsync(intent.StrategyId, order.ClientOrderId, now);
+                    var counters = await ReserveRateAsync(intent.StrategyId, order.ClientOrderId, now);
                     countedRate = true;
                     decision = PreTradeCheck.CheckRates(current, counters);
                 }
@@ -114,6 +114,11 @@ public sealed class OrderGateway(
                 {
                     logger.LogWarning(ex, "Rate counters unavailable; refusing order {ClientOrderId}", order.ClientOrderId);
                     refusal = Unavailable("rate counters in Redis cannot be reached");
+                }
+                catch (Exception ex) when (ex is RateCountersLostException or NpgsqlException)
+                {
+                    logger.LogWarning(ex, "Rate counters lost in Redis and not restored; refusing order {ClientOrderId}", order.ClientOrderId);
+                    refusal = Unavailable("rate counters were lost in Redis and could not be rebuilt from Postgres");
                 }
             }
         }
@@ -195,6 +200,20 @@ public sealed class OrderGateway(
                 logger.LogError(writeFailure, "Could not record the broker failure of {ClientOrderId}", order.ClientOrderId);
             }
             return new OrderOutcome(OutcomeKind.BrokerFailed, row, row.Message);
+        }
+    }
+
+    /// <summary>Counts the order; if Redis lost the counters, they are rebuilt from Postgres first, then it is counted once.</summary>
+    private async Task<OrderCounters> ReserveRateAsync(string strategyId, string clientOrderId, DateTimeOffset now)
+    {
+        try
+        {
+            return await rates.ReserveAsync(strategyId, clientOrderId, now);
+        }
+        catch (RateCountersLostException)
+        {
+            await rateRestorer.RestoreAsync();
+            return await rates.ReserveAsync(strategyId, clientOrderId, now);
         }
     }
 

@@ -22,6 +22,7 @@ public static class OrdersSetup
         builder.Services.AddSingleton<RiskBook>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RiskBook>());
         builder.Services.AddSingleton<OrderRequestParser>();
+        builder.Services.AddSingleton<RateCounterRestorer>();
         builder.Services.AddSingleton<OrderGateway>();
         return builder;
     }

@@ -8,7 +8,8 @@ namespace Portal.Infrastructure.Redis;
 /// Orders per minute (a rolling 60 s window) and per UTC day, per strategy and global, shared by
 /// every Portal instance through Redis. A reservation counts the order atomically and returns the
 /// counts before it, so the pure <see cref="PreTradeCheck.CheckRates"/> decides; a refused order
-/// releases its reservation. Counts can only over-estimate for an instant, never under-estimate.
+/// releases its reservation. Counts can only over-estimate for an instant, never under-estimate, except across a loss of
+/// Redis' data: then nothing is counted until <see cref="RestoreAsync"/> rebuilt them from Postgres (see RateCounterRestorer).
 /// The readiness drill strategy (<see cref="DrillStrategyId"/>) counts in global counters of its own, so a drill
 /// burst can neither use up the real strategies' global allowance nor find it already used by them.
 /// </summary>
@@ -17,7 +18,10 @@ public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOpti
     /// <summary>The strategy id readiness drills trade under (see Features/Readiness/DrillStrategy).</summary>
     public const string DrillStrategyId = "drill";
 
+    // Redis keeps no durable copy of the counters: after a restart or FLUSHALL the marker is gone and nothing is
+    // counted against empty counters until they were rebuilt from the order decisions in Postgres.
     private const string ReserveScript = """
+        if redis.call('EXISTS', KEYS[5]) == 0 then return false end
         local windowStart = tonumber(ARGV[1]) - 60000
         redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', windowStart)
         redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', windowStart)
@@ -42,8 +46,9 @@ public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOpti
     public async Task<OrderCounters> ReserveAsync(string strategyId, string reservationId, DateTimeOffset now)
     {
         faults.ThrowIfUnreachable();
-        var result = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(
-            ReserveScript, Keys(strategyId, now), [now.ToUnixTimeMilliseconds(), reservationId]))!;
+        var reply = await redis.GetDatabase().ScriptEvaluateAsync(ReserveScript, [.. Keys(strategyId, now), RestoredMarker], [now.ToUnixTimeMilliseconds(), reservationId]);
+        if (reply.IsNull) throw new RateCountersLostException();
+        var result = (RedisResult[])reply!;
         return new OrderCounters(
             StrategyLastMinute: (long)result[0], StrategyToday: (long)result[1],
             GlobalLastMinute: (long)result[2], GlobalToday: (long)result[3]);
@@ -69,6 +74,42 @@ public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOpti
         return new OrderCounters(await strategyMinute, (long?)await strategyDay ?? 0, await globalMinute, (long?)await globalDay ?? 0);
     }
 
+    /// <summary>
+    /// Rebuilds lost counters from <paramref name="snapshot"/> (the orders accepted today), unless another instance
+    /// already did: the writes and the marker commit together, only while the marker is still missing.
+    /// </summary>
+    /// <returns>False when the counters were already there.</returns>
+    public async Task<bool> RestoreAsync(RateCounterSnapshot snapshot)
+    {
+        faults.ThrowIfUnreachable();
+        var transaction = redis.GetDatabase().CreateTransaction();
+        transaction.AddCondition(Condition.KeyNotExists(RestoredMarker));
+        var dayTotals = new Dictionary<RedisKey, long>();
+        foreach (var (strategyId, count) in snapshot.TodayByStrategy)
+        {
+            var keys = Keys(strategyId, snapshot.At);
+            dayTotals[keys[2]] = dayTotals.GetValueOrDefault(keys[2]) + count;
+            dayTotals[keys[3]] = dayTotals.GetValueOrDefault(keys[3]) + count;
+        }
+        foreach (var (key, count) in dayTotals)
+            _ = transaction.StringSetAsync(key, count, TimeSpan.FromSeconds(172_800));
+        var minuteKeys = new HashSet<RedisKey>();
+        foreach (var (strategyId, reservationId, at) in snapshot.LastMinute)
+        {
+            var keys = Keys(strategyId, snapshot.At);
+            foreach (var key in keys[..2])
+            {
+                _ = transaction.SortedSetAddAsync(key, reservationId, at.ToUnixTimeMilliseconds());
+                minuteKeys.Add(key);
+            }
+        }
+        foreach (var key in minuteKeys) _ = transaction.KeyExpireAsync(key, TimeSpan.FromMilliseconds(61_000));
+        _ = transaction.StringSetAsync(RestoredMarker, snapshot.At.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+        return await transaction.ExecuteAsync();
+    }
+
+    private RedisKey RestoredMarker => options.Value.KeyPrefix + "rate:restored";
+
     private RedisKey[] Keys(string strategyId, DateTimeOffset now)
     {
         var prefix = options.Value.KeyPrefix;
@@ -83,3 +124,10 @@ public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOpti
         ];
     }
 }
+
+/// <summary>Orders accepted so far today per strategy, and those of the last minute, read from the durable decisions.</summary>
+public sealed record RateCounterSnapshot(
+    DateTimeOffset At, IReadOnlyDictionary<string, long> TodayByStrategy, IReadOnlyList<(string StrategyId, string ReservationId, DateTimeOffset At)> LastMinute);
+
+/// <summary>Redis lost the counters (restart or flush); they must be restored before anything is counted.</summary>
+public sealed class RateCountersLostException() : Exception("The rate counters in Redis were lost and are not restored yet.");

@@ -47,8 +47,7 @@ public static class JobsSetup
         return builder;
     }
 
-    /// <summary>The dashboard at <c>/jobs</c>, for Admins only (see <see cref="AdminOnlyDashboardFilter"/>).</summary>
-    /// <summary>The dashboard; the caller adds the endpoint's authorization policy (Admin), the filter checks again.</summary>
+    /// <summary>The dashboard at <c>/jobs</c>; the caller adds the endpoint's authorization policy (Admin), <see cref="AdminOnlyDashboardFilter"/> checks again.</summary>
     public static IEndpointConventionBuilder MapJobsDashboard(this IEndpointRouteBuilder app) =>
         app.MapHangfireDashboard("/jobs", new DashboardOptions
         {

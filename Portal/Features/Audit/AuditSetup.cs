@@ -1,5 +1,5 @@
-using Hangfire;
 using Microsoft.Extensions.Options;
+using Portal.Jobs;
 using Portal.Jobs.Audit;
 
 namespace Portal.Features.Audit;
@@ -26,32 +26,8 @@ public static class AuditSetup
         builder.Services.AddSingleton<AuditAppendedFeed>();
         builder.Services.AddSingleton<IAuditAppendedFeed>(sp => sp.GetRequiredService<AuditAppendedFeed>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditAppendedFeed>());
-        builder.Services.AddHostedService<AuditJobRegistration>();
+        builder.Services.AddRecurringJob<AuditVerificationJob>(AuditVerificationJob.RecurringJobId,
+            sp => sp.GetRequiredService<IOptions<AuditOptions>>().Value.VerifyCron, job => job.RunAsync(CancellationToken.None));
         return builder;
-    }
-}
-
-/// <summary>Schedules the nightly verification (<c>Audit:VerifyCron</c>, UTC); retries while the database is unreachable.</summary>
-public sealed class AuditJobRegistration(IRecurringJobManager jobs, IOptions<AuditOptions> options, ILogger<AuditJobRegistration> logger)
-    : BackgroundService
-{
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        // AddOrUpdate blocks on the database: off the start-up path.
-        await Task.Yield();
-        while (true)
-        {
-            try
-            {
-                jobs.AddOrUpdate<AuditVerificationJob>(AuditVerificationJob.RecurringJobId, job => job.RunAsync(CancellationToken.None),
-                    options.Value.VerifyCron, new RecurringJobOptions { TimeZone = TimeZoneInfo.Utc });
-                return;
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                logger.LogWarning(ex, "Could not schedule the audit verification job; retrying");
-            }
-            await Task.Delay(TimeSpan.FromSeconds(5), stoppingToken);
-        }
     }
 }

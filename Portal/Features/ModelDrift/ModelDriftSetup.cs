@@ -1,5 +1,5 @@
-using Hangfire;
 using Microsoft.Extensions.Options;
+using Portal.Jobs;
 using Portal.Jobs.ModelDrift;
 
 namespace Portal.Features.ModelDrift;
@@ -15,32 +15,8 @@ public static class ModelDriftSetup
         builder.Services.AddSingleton<ModelDriftStore>();
         builder.Services.AddSingleton<ModelDriftService>();
         builder.Services.AddSingleton<IModelDriftRunner>(sp => sp.GetRequiredService<ModelDriftService>());
-        builder.Services.AddHostedService<ModelDriftJobRegistration>();
+        builder.Services.AddRecurringJob<ModelDriftJob>(ModelDriftJob.RecurringJobId,
+            sp => sp.GetRequiredService<IOptions<ModelDriftOptions>>().Value.CheckCron, job => job.RunAsync(CancellationToken.None));
         return builder;
-    }
-}
-
-/// <summary>Schedules the drift check (<c>ModelDrift:CheckCron</c>, UTC); retries while the database is unreachable.</summary>
-public sealed class ModelDriftJobRegistration(IRecurringJobManager jobs, IOptions<ModelDriftOptions> options, ILogger<ModelDriftJobRegistration> logger)
-    : BackgroundService
-{
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        // AddOrUpdate blocks on the database: off the start-up path.
-        await Task.Yield();
-        while (true)
-        {
-            try
-            {
-                jobs.AddOrUpdate<ModelDriftJob>(ModelDriftJob.RecurringJobId, job => job.RunAsync(CancellationToken.None),
-                    options.Value.CheckCron, new RecurringJobOptions { TimeZone = TimeZoneInfo.Utc });
-                return;
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                logger.LogWarning(ex, "Could not schedule the model drift job; retrying");
-            }
-            await Task.Delay(TimeSpan.FromSeconds(5), stoppingToken);
-        }
     }
 }

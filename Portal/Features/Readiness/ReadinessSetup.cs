@@ -1,5 +1,5 @@
-using Hangfire;
 using Microsoft.Extensions.Options;
+using Portal.Jobs;
 using Portal.Jobs.Readiness;
 
 namespace Portal.Features.Readiness;
@@ -19,32 +19,8 @@ public static class ReadinessSetup
         builder.Services.AddTransient<ReadinessDrillJob>();
         builder.Services.AddSingleton<Checklist>();
         builder.Services.AddSingleton<PhaseChanges>();
-        builder.Services.AddHostedService<ReadinessJobRegistration>();
+        builder.Services.AddRecurringJob<ReadinessDrillJob>(ReadinessDrillJob.RecurringJobId,
+            sp => sp.GetRequiredService<IOptions<ReadinessOptions>>().Value.DrillCron, job => job.RunAsync(CancellationToken.None));
         return builder;
-    }
-}
-
-/// <summary>Schedules the drills (<c>Readiness:DrillCron</c>, UTC); retries while the database is unreachable.</summary>
-public sealed class ReadinessJobRegistration(IRecurringJobManager jobs, IOptions<ReadinessOptions> options, ILogger<ReadinessJobRegistration> logger)
-    : BackgroundService
-{
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        // AddOrUpdate blocks on the database: off the start-up path.
-        await Task.Yield();
-        while (true)
-        {
-            try
-            {
-                jobs.AddOrUpdate<ReadinessDrillJob>(ReadinessDrillJob.RecurringJobId, job => job.RunAsync(CancellationToken.None),
-                    options.Value.DrillCron, new RecurringJobOptions { TimeZone = TimeZoneInfo.Utc });
-                return;
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                logger.LogWarning(ex, "Could not schedule the readiness drills; retrying");
-            }
-            await Task.Delay(TimeSpan.FromSeconds(5), stoppingToken);
-        }
     }
 }

@@ -1,4 +1,5 @@
 using Microsoft.Playwright;
+using Portal.Features.Identity;
 
 namespace Portal.Tests.Infrastructure;
 
@@ -43,6 +44,44 @@ public static class Browser
         });
         context.SetDefaultTimeout(15_000);
         return await context.NewPageAsync();
+    }
+
+    /// <summary>
+    /// Opens <paramref name="path"/> on a new page, is sent to the sign-in page, signs <paramref name="user"/> in, and
+    /// waits until it is back on <paramref name="path"/> with the interactive circuit up.
+    /// </summary>
+    public static async Task<IPage> SignedInPageAsync(PortalFactory portal, TestUser user, ViewportSize viewport, string path)
+    {
+        var page = await NewPageAsync(portal.RealAddress!, viewport);
+        await page.GotoAsync(path);
+        await page.WaitForURLAsync(url => url.Contains(IdentitySetup.LoginPath, StringComparison.Ordinal));
+        await page.Locator("#email").FillAsync(user.Email);
+        await page.Locator("#password").FillAsync(user.Password);
+        await page.Locator("button[type=submit]").First.ClickAsync();
+        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == path);
+        // Interactive once the circuit is up: MudBlazor's inputs carry their handlers from then on.
+        await page.WaitForFunctionAsync("() => window.Blazor !== undefined");
+        await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
+        return page;
+    }
+
+    /// <summary>Clicks until <paramref name="appears"/> shows: a click before the interactive circuit connects does nothing.</summary>
+    public static async Task ClickUntilVisibleAsync(IPage page, string selector, string appears)
+    {
+        for (var attempt = 0; attempt < 30; attempt++)
+        {
+            if (await page.Locator(appears).IsVisibleAsync()) return;
+            await page.ClickAsync(selector);
+            try
+            {
+                await page.Locator(appears).WaitForAsync(new LocatorWaitForOptions { Timeout = 1000 });
+                return;
+            }
+            catch (TimeoutException)
+            {
+            }
+        }
+        throw new TimeoutException($"{appears} never appeared after clicking {selector}.");
     }
 
     public static Task ScreenshotAsync(IPage page, string name) =>

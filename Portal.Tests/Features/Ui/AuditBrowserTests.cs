@@ -21,18 +21,6 @@ public sealed class AuditBrowserTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _portal.DisposeAsync();
 
-    private async Task<IPage> SignedInPageAsync(TestUser user, ViewportSize viewport, string path)
-    {
-        var page = await Browser.NewPageAsync(_portal.RealAddress!, viewport);
-        await page.GotoAsync(path);
-        await page.WaitForURLAsync(url => url.Contains(IdentitySetup.LoginPath, StringComparison.Ordinal));
-        await page.FillAsync("#email", user.Email);
-        await page.FillAsync("#password", user.Password);
-        await page.ClickAsync("button[type=submit]");
-        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == path);
-        return page;
-    }
-
     [Fact]
     public async Task Compliance_exports_a_filtered_CSV_from_the_audit_page_and_the_file_holds_exactly_the_known_events()
     {
@@ -44,7 +32,7 @@ public sealed class AuditBrowserTests : IAsyncLifetime
         foreach (var draft in known) await trail.AppendAsync(draft);
         await trail.AppendAsync(AuditEventDraft.Create(DateTimeOffset.UtcNow, "someone-else", "test.known", "known:other", new { index = 0 }));
 
-        var page = await SignedInPageAsync(await _portal.CreateUserAsync(Roles.Compliance), Desktop, "/audit");
+        var page = await Browser.SignedInPageAsync(_portal, await _portal.CreateUserAsync(Roles.Compliance), Desktop, "/audit");
         // The rows come from the interactive circuit (server data), so they also show it is connected; slow under load.
         await Assertions.Expect(page.Locator("tr.audit-row").First).ToBeVisibleAsync(new() { Timeout = 30_000 });
         await page.FillAsync("input#filter-actor", actor);
@@ -103,7 +91,7 @@ public sealed class AuditBrowserTests : IAsyncLifetime
             await Browser.ScreenshotAsync(anonymous, $"all-login-{size}");
             await anonymous.Context.CloseAsync();
 
-            var page = await SignedInPageAsync(user, viewport, "/");
+            var page = await Browser.SignedInPageAsync(_portal, user, viewport, "/");
             foreach (var (path, name, ready) in pages)
             {
                 await page.GotoAsync(path);
@@ -112,19 +100,7 @@ public sealed class AuditBrowserTests : IAsyncLifetime
             }
             await page.GotoAsync("/admin");
             await Assertions.Expect(page.Locator("#users .user-email").First).ToBeVisibleAsync(new() { Timeout = 30_000 });
-            // A click before the interactive circuit connects does nothing: click until the tab shows.
-            for (var attempt = 0; attempt < 30 && !await page.Locator("#api-keys").IsVisibleAsync(); attempt++)
-            {
-                await page.ClickAsync(".mud-tab >> text=API keys");
-                try
-                {
-                    await page.Locator("#api-keys").WaitForAsync(new LocatorWaitForOptions { Timeout = 1000 });
-                }
-                catch (TimeoutException)
-                {
-                }
-            }
-            await Assertions.Expect(page.Locator("#api-keys")).ToBeVisibleAsync();
+            await Browser.ClickUntilVisibleAsync(page, ".mud-tab >> text=API keys", "#api-keys");
             await Browser.ScreenshotAsync(page, $"all-admin-keys-{size}");
             await page.Context.CloseAsync();
         }

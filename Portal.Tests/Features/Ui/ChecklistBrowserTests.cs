@@ -20,22 +20,11 @@ public sealed class ChecklistBrowserTests
         await SeedSeriesActivity.PostTicksAsync(portal);
         await SeedSeriesActivity.PostObservationsAndCheckDriftAsync(portal);
         var officer = await portal.CreateUserAsync(Roles.RiskOfficer);
-        var page = await LimitsBrowserTests.SignedInPageAsync(portal, officer, Browser.Desktop, "/checklist");
+        var page = await Browser.SignedInPageAsync(portal, officer, Browser.Desktop, "/checklist");
         await Assertions.Expect(page.Locator(".checklist-item")).ToHaveCountAsync(14);
         await Assertions.Expect(page.Locator("#deployment-phase")).ToHaveAttributeAsync("data-phase", "paper");
 
-        // A click before the interactive circuit connects does nothing: click until the drills report progress.
-        for (var attempt = 0; attempt < 30 && !await page.Locator("#drill-progress").IsVisibleAsync(); attempt++)
-        {
-            await page.Locator("#run-all-drills").ClickAsync();
-            try
-            {
-                await page.Locator("#drill-progress").WaitForAsync(new LocatorWaitForOptions { Timeout = 1000 });
-            }
-            catch (TimeoutException)
-            {
-            }
-        }
+        await Browser.ClickUntilVisibleAsync(page, "#run-all-drills", "#drill-progress");
 
         var slow = new LocatorAssertionsToHaveAttributeOptions { Timeout = 90_000 };
         await Assertions.Expect(page.Locator("#drill-progress")).ToHaveAttributeAsync("data-state", "finished", slow);
@@ -49,7 +38,7 @@ public sealed class ChecklistBrowserTests
         await Assertions.Expect(manualStop.Locator(".audit-link")).ToContainTextAsync("audit record #");
         await Browser.ScreenshotAsync(page, "checklist-desktop");
 
-        var phone = await LimitsBrowserTests.SignedInPageAsync(portal, officer, Browser.Phone, "/checklist");
+        var phone = await Browser.SignedInPageAsync(portal, officer, Browser.Phone, "/checklist");
         await Assertions.Expect(phone.Locator(".checklist-item[data-status='green']")).ToHaveCountAsync(14);
         var overflow = await phone.EvaluateAsync<bool>("() => document.documentElement.scrollWidth > window.innerWidth");
         Assert.False(overflow, "the checklist is wider than a 375 px phone");

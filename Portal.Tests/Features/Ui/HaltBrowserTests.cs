@@ -20,46 +20,16 @@ public sealed class HaltBrowserTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _portal.DisposeAsync();
 
-    private async Task<IPage> SignedInPageAsync(TestUser user, ViewportSize viewport, string path)
-    {
-        var page = await Browser.NewPageAsync(_portal.RealAddress!, viewport);
-        await page.GotoAsync(path);
-        await page.WaitForURLAsync(url => url.Contains(IdentitySetup.LoginPath, StringComparison.Ordinal));
-        await page.FillAsync("#email", user.Email);
-        await page.FillAsync("#password", user.Password);
-        await page.ClickAsync("button[type=submit]");
-        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == path);
-        return page;
-    }
-
-    /// <summary>Clicks until the interactive circuit answers (a click before it connects does nothing).</summary>
-    private static async Task ClickWhenInteractiveAsync(IPage page, string selector, string appears)
-    {
-        for (var attempt = 0; attempt < 30; attempt++)
-        {
-            await page.ClickAsync(selector);
-            try
-            {
-                await page.Locator(appears).WaitForAsync(new LocatorWaitForOptions { Timeout = 500 });
-                return;
-            }
-            catch (TimeoutException)
-            {
-            }
-        }
-        throw new TimeoutException($"{appears} never appeared after clicking {selector}.");
-    }
-
     [Fact]
     public async Task OnCall_halts_with_cancel_from_a_phone_and_the_next_order_is_refused()
     {
         var orders = await _portal.ClientWithScopesAsync(Scopes.Orders);
-        var page = await SignedInPageAsync(await _portal.CreateUserAsync(Roles.OnCall), Browser.Phone, "/halt");
+        var page = await Browser.SignedInPageAsync(_portal, await _portal.CreateUserAsync(Roles.OnCall), Browser.Phone, "/halt");
         await Assertions.Expect(page.Locator(".trading-state-banner")).ToHaveAttributeAsync("data-state", "Active");
         await Browser.ScreenshotAsync(page, "halt-phone");
 
-        await ClickWhenInteractiveAsync(page, "#halt-mode >> text=Cancel orders", "#halt-mode .mud-toggle-item-selected >> text=Cancel orders");
-        await ClickWhenInteractiveAsync(page, "#halt-button", "#halt-confirm");
+        await Browser.ClickUntilVisibleAsync(page, "#halt-mode >> text=Cancel orders", "#halt-mode .mud-toggle-item-selected >> text=Cancel orders");
+        await Browser.ClickUntilVisibleAsync(page, "#halt-button", "#halt-confirm");
         await Browser.ScreenshotAsync(page, "halt-phone-armed");
         await page.ClickAsync("#halt-confirm");
 
@@ -82,7 +52,7 @@ public sealed class HaltBrowserTests : IAsyncLifetime
     {
         var orders = await _portal.ClientWithScopesAsync(Scopes.Orders);
         await orders.PostOrderAsync(OrderRequests.Market("too-big", 100_000m));
-        var page = await SignedInPageAsync(await _portal.CreateUserAsync(Roles.RiskOfficer), Browser.Desktop, "/");
+        var page = await Browser.SignedInPageAsync(_portal, await _portal.CreateUserAsync(Roles.RiskOfficer), Browser.Desktop, "/");
         await Assertions.Expect(page.Locator(".refusal").First).ToBeVisibleAsync();
         await Assertions.Expect(page.Locator("#dependency-health")).ToContainTextAsync("Postgres");
         await Browser.ScreenshotAsync(page, "dashboard-desktop");

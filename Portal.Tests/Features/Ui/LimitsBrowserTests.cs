@@ -16,7 +16,7 @@ public sealed class LimitsBrowserTests
         var proposer = await portal.CreateUserAsync(Roles.RiskOfficer);
         var approver = await portal.CreateUserAsync(Roles.RiskOfficer);
 
-        var proposerPage = await SignedInPageAsync(portal, proposer, Browser.Desktop, "/limits");
+        var proposerPage = await Browser.SignedInPageAsync(portal, proposer, Browser.Desktop, "/limits");
         await proposerPage.Locator("[id='limits.maxOrderValueUsd']").FillAsync("250");
         await proposerPage.Locator("[id='limits.maxOrderValueUsd']").PressAsync("Tab");
         await proposerPage.Locator("#limit-reason").FillAsync("Tighter while the new strategy runs in");
@@ -27,7 +27,7 @@ public sealed class LimitsBrowserTests
         await Assertions.Expect(ownProposal.Locator(".approve-limit-change")).ToBeDisabledAsync();
         await Browser.ScreenshotAsync(proposerPage, "limits-desktop");
 
-        var approverPage = await SignedInPageAsync(portal, approver, Browser.Desktop, "/limits");
+        var approverPage = await Browser.SignedInPageAsync(portal, approver, Browser.Desktop, "/limits");
         await approverPage.Locator(".pending-limit-change .approve-limit-change").ClickAsync();
         await Assertions.Expect(approverPage.Locator("[data-limit='MaxOrderValueUsd']")).ToHaveTextAsync("250.00");
         // The proposer's page follows live: the change is no longer pending there either.
@@ -40,23 +40,9 @@ public sealed class LimitsBrowserTests
         var refused = await (await orders.PostOrderAsync(OrderRequests.Market("scenario-2", 3m))).JsonAsync();
         Assert.Equal("MaxOrderValue", refused.GetProperty("reason").GetString());
 
-        var phonePage = await SignedInPageAsync(portal, approver, Browser.Phone, "/limits");
+        var phonePage = await Browser.SignedInPageAsync(portal, approver, Browser.Phone, "/limits");
         await Assertions.Expect(phonePage.Locator("#limit-history")).ToContainTextAsync(proposer.Email);
         await Browser.ScreenshotAsync(phonePage, "limits-phone");
         foreach (var page in new[] { proposerPage, approverPage, phonePage }) await page.Context.CloseAsync();
-    }
-
-    internal static async Task<IPage> SignedInPageAsync(PortalFactory portal, TestUser user, ViewportSize viewport, string path)
-    {
-        var page = await Browser.NewPageAsync(portal.RealAddress!, viewport);
-        await page.GotoAsync(IdentitySetup.LoginPath + "?returnUrl=" + Uri.EscapeDataString(path));
-        await page.Locator("#email").FillAsync(user.Email);
-        await page.Locator("#password").FillAsync(user.Password);
-        await page.Locator("button[type=submit]").First.ClickAsync();
-        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == path);
-        // Interactive once the circuit is up: MudBlazor's inputs carry their handlers from then on.
-        await page.WaitForFunctionAsync("() => window.Blazor !== undefined");
-        await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
-        return page;
     }
 }

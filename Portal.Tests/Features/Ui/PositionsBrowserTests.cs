@@ -17,7 +17,7 @@ public sealed class PositionsBrowserTests
         await orders.PostOrderAsync(OrderRequests.Limit("resting", 5m, 97m));
         var onCall = await portal.CreateUserAsync(Roles.OnCall);
 
-        var page = await LimitsBrowserTests.SignedInPageAsync(portal, onCall, Browser.Desktop, "/positions");
+        var page = await Browser.SignedInPageAsync(portal, onCall, Browser.Desktop, "/positions");
         await Assertions.Expect(page.Locator("#positions-table")).ToContainTextAsync("AAPL");
         await Assertions.Expect(page.Locator("#open-orders")).ToContainTextAsync("resting");
         await Assertions.Expect(page.Locator("#order-blotter")).ToContainTextAsync("bought");
@@ -30,7 +30,7 @@ public sealed class PositionsBrowserTests
         await page.Locator("#open-orders .cancel-order").First.ClickAsync();
         await Assertions.Expect(page.Locator("#open-orders")).Not.ToContainTextAsync("resting");
 
-        var phone = await LimitsBrowserTests.SignedInPageAsync(portal, onCall, Browser.Phone, "/positions");
+        var phone = await Browser.SignedInPageAsync(portal, onCall, Browser.Phone, "/positions");
         await Assertions.Expect(phone.Locator("#order-blotter")).ToContainTextAsync("too-big");
         await Browser.ScreenshotAsync(phone, "positions-phone");
         foreach (var p in new[] { page, phone }) await p.Context.CloseAsync();

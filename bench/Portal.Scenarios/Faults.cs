@@ -10,6 +10,7 @@ namespace Portal.Scenarios;
 public sealed class Faults(Cluster cluster, PortalProcess[] portals, Api[] apis, Ledger ledger, Report report, string runId, ScenarioOptions options)
 {
     private static readonly TimeSpan Recovery = TimeSpan.FromSeconds(180);
+    private static readonly TimeSpan HaltProbeInterval = TimeSpan.FromMilliseconds(5);
 
     /// <summary>Polls with probe orders until <paramref name="done"/> holds for an answer; returns the time taken, or null on timeout.</summary>
     private async Task<double?> ProbeUntilAsync(int instance, string strategy, Func<Answer, bool> done, TimeSpan timeout)
@@ -134,9 +135,10 @@ public sealed class Faults(Cluster cluster, PortalProcess[] portals, Api[] apis,
 
     /// <summary>
     /// Halts of many different strategies (no resume needed): from the halt request to the first refusal on the other
-    /// instance, probed back to back by two concurrent probers there; and how long the halting instance took to answer.
-    /// The refusal is timed twice: when the other instance decided it (its order row's time, same machine clock), and
-    /// when its reply arrived, which adds that probe's whole order path (the durable write of the decision included).
+    /// instance, and how long the halting instance took to answer. The other instance is probed open loop, one probe
+    /// every <see cref="HaltProbeInterval"/> whatever the replies, so refusals are seen at that resolution and not at the
+    /// order path's round trip. The refusal is timed twice: when the other instance decided it (its order row's time,
+    /// same machine clock), and when its reply arrived, which adds that probe's order path (the durable write included).
     /// </summary>
     public async Task HaltLatencyAsync(int halts)
     {
@@ -154,16 +156,22 @@ public sealed class Faults(Cluster cluster, PortalProcess[] portals, Api[] apis,
             using var probing = new CancellationTokenSource();
             var haltSent = 0L;
             var firstRefusal = new TaskCompletionSource<double>(TaskCreationOptions.RunContinuationsAsynchronously);
-            async Task ProbeAsync()
+            var probes = new List<Task>();
+            async Task ProbeOnceAsync()
+            {
+                var answer = await ledger.ProbeAsync(apis[other], other, runId, strategy);
+                if (answer.Refused("TradingHalted") && Volatile.Read(ref haltSent) != 0)
+                    firstRefusal.TrySetResult(Stopwatch.GetElapsedTime(Volatile.Read(ref haltSent)).TotalMilliseconds);
+            }
+            async Task ProbeOpenLoopAsync()
             {
                 while (!probing.IsCancellationRequested)
                 {
-                    var answer = await ledger.ProbeAsync(apis[other], other, runId, strategy);
-                    if (answer.Refused("TradingHalted") && Volatile.Read(ref haltSent) != 0)
-                        firstRefusal.TrySetResult(Stopwatch.GetElapsedTime(Volatile.Read(ref haltSent)).TotalMilliseconds);
+                    probes.Add(ProbeOnceAsync());
+                    await Task.Delay(HaltProbeInterval, CancellationToken.None);
                 }
             }
-            var probers = new[] { Task.Run(ProbeAsync), Task.Run(ProbeAsync) };
+            var prober = Task.Run(ProbeOpenLoopAsync);
             await Task.Delay(20);
             sentAt[strategy] = DateTimeOffset.UtcNow;
             Volatile.Write(ref haltSent, Stopwatch.GetTimestamp());
@@ -171,7 +179,8 @@ public sealed class Faults(Cluster cluster, PortalProcess[] portals, Api[] apis,
             reply.Add(Stopwatch.GetElapsedTime(haltSent).TotalMilliseconds);
             var done = await Task.WhenAny(firstRefusal.Task, Task.Delay(5000));
             probing.Cancel();
-            await Task.WhenAll(probers);
+            await prober;
+            await Task.WhenAll(probes);
             if (done == firstRefusal.Task) toOtherReply.Add(await firstRefusal.Task);
             else late++;
         }

@@ -72,7 +72,12 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
     }
 
     /// <summary>A second Portal instance sharing this one's database and Redis, as in a multi-instance deployment.</summary>
-    public Task<PortalFactory> StartPeerAsync(bool realServer = false) => StartWithAsync(new Dictionary<string, string?>(_settings), _configure, realServer);
+    public Task<PortalFactory> StartPeerAsync(bool realServer = false, IReadOnlyDictionary<string, string?>? overrides = null)
+    {
+        var settings = new Dictionary<string, string?>(_settings);
+        foreach (var (key, value) in overrides ?? new Dictionary<string, string?>()) settings[key] = value;
+        return StartWithAsync(settings, _configure, realServer);
+    }
 
     private static async Task<PortalFactory> StartWithAsync(Dictionary<string, string?> settings, Action<IWebHostBuilder>? configure, bool realServer = false)
     {

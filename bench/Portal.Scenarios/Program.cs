@@ -28,7 +28,7 @@ namespace Portal.Scenarios
     {
         public const string Usage = """
             usage: Portal.Scenarios --portal-dll PATH/Portal.dll [--short] [--duration SECONDS] [--rate ORDERS_PER_S]
-                                    [--strategies N] [--fault-rate ORDERS_PER_S] [--halts N] [--fuzz-cases N] [--seed N] [--skip PHASES]
+                                    [--strategies N] [--fault-rate ORDERS_PER_S] [--halts N] [--fuzz-cases N] [--seed N] [--skip PHASES | --only PHASES]
               --short        seconds, not minutes: 5 s of load, 10 halts, 5,000 generated cases (what ./test runs)
               --duration     sustained load, seconds (default 60)
               --rate         target orders/s over both instances for the sustained load (default 1000)
@@ -36,7 +36,8 @@ namespace Portal.Scenarios
               --halts        strategy halts for the halt-latency figure (default 100)
               --fuzz-cases   generated order requests (default 1,000,000)
               --seed         seed of the load mix and of the generated cases (default 1)
-              --skip         comma list of phases to leave out: load,faults,broker,abuse,fuzz
+              --skip         comma list of phases to leave out: load,faults,halts,broker,abuse,fuzz
+              --only         comma list of the phases to run, e.g. --only halts (the halt latency under --fault-rate load)
             """;
 
         public bool Help { get; private init; }
@@ -52,6 +53,14 @@ namespace Portal.Scenarios
         public HashSet<string> Skip { get; private init; } = [];
         /// <summary>How long each fault is held while the background load runs.</summary>
         public TimeSpan FaultHold => Short ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(5);
+
+        public static readonly string[] Phases = ["load", "faults", "halts", "broker", "abuse", "fuzz"];
+
+        private static HashSet<string> PhaseList(string value)
+        {
+            var phases = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
+            return phases.Except(Phases).FirstOrDefault() is { } unknown ? throw new ArgumentException($"unknown phase '{unknown}'") : phases;
+        }
 
         public static ScenarioOptions Parse(string[] args)
         {
@@ -72,7 +81,8 @@ namespace Portal.Scenarios
                     "--halts" => o with { Halts = (int)Number() },
                     "--fuzz-cases" => o with { FuzzCases = (int)Number() },
                     "--seed" => o with { Seed = (int)Number() },
-                    "--skip" => o with { Skip = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet() },
+                    "--skip" => o with { Skip = PhaseList(Value()) },
+                    "--only" => o with { Skip = Phases.Except(PhaseList(Value())).ToHashSet() },
                     _ => throw new ArgumentException($"unknown argument {args[i]}"),
                 };
             }
@@ -154,17 +164,20 @@ namespace Portal.Scenarios
                     await Reconciliation.RunAsync(report, owner, runId, ledger.All);
                 }
 
-                if (!options.Skip.Contains("faults"))
+                if (!options.Skip.Contains("faults") || !options.Skip.Contains("halts"))
                 {
                     using var stopBackground = new CancellationTokenSource();
                     var background = new LoadRun(apis, ledger, runId + "-f", options.Strategies, options.Seed + 1);
                     var backgroundRun = background.RunAsync(options.FaultRate, TimeSpan.FromHours(1), stopBackground.Token);
                     var faults = new Faults(cluster, portals, apis, ledger, report, runId, options);
-                    await faults.RedisKilledAsync();
-                    await faults.FlushAllWhileHaltedAsync();
-                    await faults.PostgresKilledAsync();
-                    await faults.PortalKilledAsync();
-                    await faults.HaltLatencyAsync(options.Halts);
+                    if (!options.Skip.Contains("faults"))
+                    {
+                        await faults.RedisKilledAsync();
+                        await faults.FlushAllWhileHaltedAsync();
+                        await faults.PostgresKilledAsync();
+                        await faults.PortalKilledAsync();
+                    }
+                    if (!options.Skip.Contains("halts")) await faults.HaltLatencyAsync(options.Halts);
                     stopBackground.Cancel();
                     await backgroundRun;
                     report.Section($"background load during the faults ({options.FaultRate:F0} orders/s)");
@@ -187,7 +200,7 @@ namespace Portal.Scenarios
                 {
                     var root = verify.RootElement;
                     report.Expect(root.GetProperty("ok").GetBoolean(),
-                        $"full verification through {portals[1].Name} (restarted mid-run): {root.GetProperty("verified").GetInt64()} events, {root.GetProperty("checkpoints").GetInt32()} checkpoints" +
+                        $"full verification through {portals[1].Name}{(options.Skip.Contains("faults") ? "" : " (restarted mid-run)")}: {root.GetProperty("verified").GetInt64()} events, {root.GetProperty("checkpoints").GetInt32()} checkpoints" +
                         (root.GetProperty("ok").GetBoolean() ? "" : $", first bad seq {root.GetProperty("firstBadSeq")}: {root.GetProperty("problem")}"));
                 }
 

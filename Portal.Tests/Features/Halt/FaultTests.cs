@@ -40,6 +40,30 @@ public sealed class FaultTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task The_other_instance_applies_a_halt_from_the_Redis_message_on_its_own_thread_without_waiting_for_a_reconcile()
+    {
+        await using var a = await PortalFactory.StartAsync();
+        // B re-reads Postgres at start-up and then only every 30 s: within the poll below only the message can halt it.
+        await using var b = await a.StartPeerAsync(overrides: new Dictionary<string, string?> { ["TradingState:ReconcileInterval"] = "00:00:30" });
+        b.SetPrice("AAPL", 100m);
+        var appliedOn = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        b.Get<TradingStateStore>().Changed += entry =>
+        {
+            if (entry.Scope == TradingScopes.ForStrategy("s1")) appliedOn.TrySetResult(Thread.CurrentThread.Name);
+        };
+        var pager = await a.ClientWithScopesAsync(Scopes.Halt);
+        var ordersOnB = await b.ClientWithScopesAsync(Scopes.Orders);
+
+        (await pager.PostAsJsonAsync("/api/emergency/stop", new { reason = "peer test", mode = "halt", strategyId = "s1" })).EnsureSuccessStatusCode();
+
+        await Poll.UntilAsync(() => b.Get<TradingStateStore>().ModeFor("s1") == TradingMode.Halted, "instance B sees the halt");
+        // Not a thread-pool thread: a busy instance's queued requests cannot delay the halt.
+        Assert.Equal("trading-state-messages", await appliedOn.Task);
+        Assert.Equal("TradingHalted", await RefusalReasonAsync(ordersOnB, "after"));
+        Assert.Equal("accepted", await RefusalReasonAsync(ordersOnB, "other-strategy", strategyId: "s2"));
+    }
+
+    [Fact]
     public async Task Redis_killed_means_safe_mode_and_restarted_Redis_keeps_an_earlier_halt()
     {
         await using var redis = await RedisServer.StartNewAsync();

@@ -42,13 +42,13 @@ public sealed class KillSwitch(
         var entry = store.Next(scope, TradingMode.Halted, reason, actor);
         store.Apply(entry);
         var refusingAfter = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        // Other instances stop on the Redis message: it leaves before anything else is done here.
+        var failures = new List<string>();
+        var published = WithTimeout(_ => store.PublishAsync(entry), "redis", failures);
+        var persisted = WithTimeout(token => store.PersistAsync(entry, token), "postgres", failures);
         live.Publish(OpsEventTypes.TradingState, entry);
         Halts.WithLabels(automatic ? "automatic" : "manual").Inc();
         logger.LogCritical("HALT {Scope} by {Actor} ({Mode}): {Reason}", scope, actor, mode, reason);
-
-        var failures = new List<string>();
-        var persisted = WithTimeout(token => store.PersistAsync(entry, token), "postgres", failures);
-        var published = WithTimeout(_ => store.PublishAsync(entry), "redis", failures);
         await Task.WhenAll(persisted, published);
         alerts.Publish(AlertSeverity.Critical, "trading.halted",
             $"Trading HALTED ({scope}) by {actor}: {reason}" + (failures.Count > 0 ? $" — not yet written to: {string.Join(", ", failures)}" : ""));

@@ -28,6 +28,7 @@ public sealed class TradingStateStore(
     private volatile bool _loaded;
     private volatile bool _redisVerified;
     private volatile bool _subscribed;
+    private readonly DedicatedSubscriberThread _messages = new("trading-state-messages", logger);
 
     /// <summary>Raised on this instance whenever an entry changes, whatever the source.</summary>
     public event Action<TradingStateEntry>? Changed;
@@ -88,13 +89,15 @@ public sealed class TradingStateStore(
         await batch.ExecuteNonQueryAsync(ct);
     }
 
-    /// <summary>Sets the key (no expiry) and tells every instance.</summary>
+    /// <summary>Tells every instance and sets the key (no expiry).</summary>
     public async Task PublishAsync(TradingStateEntry entry)
     {
         var json = JsonSerializer.Serialize(entry, Json);
-        var database = redis.GetDatabase();
-        await database.StringSetAsync(Key(entry.Scope), json);
-        await redis.GetSubscriber().PublishAsync(Channel, json);
+        // Both commands are written before either is awaited: the message, which other instances act on, does not wait
+        // for the key's round trip (nobody reads the key on a message; the reconcile loop repairs it if it is older).
+        var published = redis.GetSubscriber().PublishAsync(Channel, json);
+        var stored = redis.GetDatabase().StringSetAsync(Key(entry.Scope), json);
+        await Task.WhenAll(published, stored);
     }
 
     public override async Task StartAsync(CancellationToken cancellationToken)
@@ -112,6 +115,12 @@ public sealed class TradingStateStore(
         return base.StopAsync(cancellationToken);
     }
 
+    public override void Dispose()
+    {
+        _messages.Dispose();
+        base.Dispose();
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(options.Value.ReconcileInterval, clock);
@@ -122,13 +131,17 @@ public sealed class TradingStateStore(
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }
 
-    /// <summary>Once subscribed, the multiplexer resubscribes by itself after reconnects; until then the reconcile loop carries the state.</summary>
+    /// <summary>
+    /// Messages are applied on a thread of their own, so a halt takes effect here as soon as it arrives, not after the
+    /// requests queued on the thread pool of a busy instance. Once subscribed, the multiplexer resubscribes by itself after reconnects;
+    /// until then the reconcile loop carries the state.
+    /// </summary>
     private async Task SubscribeAsync()
     {
         if (_subscribed) return;
         try
         {
-            await redis.GetSubscriber().SubscribeAsync(Channel, (_, message) => OnMessage(message));
+            _messages.Consume(await redis.GetSubscriber().SubscribeAsync(Channel), OnMessage);
             _subscribed = true;
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)

@@ -76,7 +76,7 @@ public sealed class GroupCommitter(NpgsqlDataSource dataSource, IOptions<GroupCo
     {
         try
         {
-            await ExecuteInTransactionAsync(batch, ct);
+            await ExecuteRetryingDeadlocksAsync(batch, ct);
             foreach (var work in batch) work.Completion.TrySetResult();
         }
         catch (Exception ex) when (batch.Count > 1 && IsUnitLevel(ex))
@@ -86,7 +86,7 @@ public sealed class GroupCommitter(NpgsqlDataSource dataSource, IOptions<GroupCo
             {
                 try
                 {
-                    await ExecuteInTransactionAsync([work], ct);
+                    await ExecuteRetryingDeadlocksAsync([work], ct);
                     work.Completion.TrySetResult();
                 }
                 catch (Exception single)
@@ -101,6 +101,29 @@ public sealed class GroupCommitter(NpgsqlDataSource dataSource, IOptions<GroupCo
             foreach (var work in batch) work.Completion.TrySetException(ex);
         }
     }
+
+    /// <summary>
+    /// Two instances' batches can lock the same rows (the paper account, a position) in different orders; PostgreSQL then
+    /// rolls one back whole, so running it again is safe and usually succeeds at once.
+    /// </summary>
+    private async Task ExecuteRetryingDeadlocksAsync(IReadOnlyList<PgWork> units, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await ExecuteInTransactionAsync(units, ct);
+                return;
+            }
+            catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure && attempt < MaxAttempts)
+            {
+                logger.LogWarning("Group commit of {Count} units was a {SqlState} victim; attempt {Attempt} of {MaxAttempts}", units.Count, ex.SqlState, attempt + 1, MaxAttempts);
+                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 20)), ct);
+            }
+        }
+    }
+
+    private const int MaxAttempts = 4;
 
     /// <summary>
     /// BEGIN, the units' statements and COMMIT travel in one round trip. With audit events, the batch ends with the

@@ -55,6 +55,27 @@ public sealed class OrdersApiTests : IAsyncLifetime
         Assert.Equal(3, await CountAsync("select quantity::bigint from paper_positions where symbol = 'AAPL'"));
     }
 
+    /// <summary>Each instance's paper broker fills its own orders on the one paper account in Postgres: neither overwrites the other's.</summary>
+    [Fact]
+    public async Task Fills_on_two_instances_all_count_in_the_stored_account_and_position()
+    {
+        var startingCash = await CountAsync("select cash::bigint from paper_account");
+        await using var peer = await _portal.StartPeerAsync();
+        peer.SetPrice("AAPL", 100m);
+        var peerClient = await peer.ClientWithScopesAsync(Scopes.Orders);
+
+        Assert.Equal(HttpStatusCode.Created, (await _client.PostOrderAsync(OrderRequests.Market("two-a-1", 3m))).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await peerClient.PostOrderAsync(OrderRequests.Market("two-b-1", 2m))).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await _client.PostOrderAsync(OrderRequests.Market("two-a-2", 1m, side: "sell"))).StatusCode);
+
+        Assert.Equal(4, await CountAsync("select quantity::bigint from paper_positions where symbol = 'AAPL'"));
+        // Cash moved by every fill, whichever instance made it (to the cent, in hundredths).
+        Assert.Equal(await CountAsync("select round((" + startingCash + " - sum(case side when 'buy' then quantity else -quantity end * price)) * 100)::bigint from paper_fills"),
+            await CountAsync("select round(cash * 100)::bigint from paper_account"));
+        Assert.Equal(await CountAsync("select round(sum(quantity * price) filter (where side = 'buy') / 5 * 10000)::bigint from paper_fills"),
+            await CountAsync("select round(avg_price * 10000)::bigint from paper_positions where symbol = 'AAPL'"));
+    }
+
     [Fact]
     public async Task Hundred_orders_within_one_second_accept_exactly_the_per_minute_allowance()
     {

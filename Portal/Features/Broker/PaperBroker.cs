@@ -67,7 +67,7 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
             await using (var cash = new NpgsqlCommand("select cash from paper_account where id = 1", connection))
                 _cash = (decimal)(await cash.ExecuteScalarAsync(ct))!;
             _positions.Clear();
-            await using (var positions = new NpgsqlCommand("select symbol, quantity, avg_price from paper_positions", connection))
+            await using (var positions = new NpgsqlCommand("select symbol, quantity, avg_price from paper_positions where quantity <> 0", connection))
             await using (var reader = await positions.ExecuteReaderAsync(ct))
                 while (await reader.ReadAsync(ct))
                     _positions[reader.GetString(0)] = new BrokerPosition(reader.GetString(0), reader.GetDecimal(1), reader.GetDecimal(2));
@@ -306,28 +306,32 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
 
         var before = _positions.TryGetValue(order.Symbol, out var p) ? p : new BrokerPosition(order.Symbol, 0m, 0m);
         var after = before.Quantity + signed;
-        var realized = 0m;
-        decimal avg;
-        if (before.Quantity == 0m || Math.Sign(before.Quantity) == Math.Sign(signed)) avg = after == 0m ? 0m : (before.AvgPrice * before.Quantity + price * signed) / after;
-        else
-        {
-            var closed = Math.Min(Math.Abs(signed), Math.Abs(before.Quantity));
-            realized = closed * (price - before.AvgPrice) * Math.Sign(before.Quantity);
-            avg = Math.Abs(signed) > Math.Abs(before.Quantity) ? price : before.AvgPrice;
-        }
+        var avg = before.Quantity == 0m || Math.Sign(before.Quantity) == Math.Sign(signed)
+            ? after == 0m ? 0m : (before.AvgPrice * before.Quantity + price * signed) / after
+            : Math.Abs(signed) > Math.Abs(before.Quantity) ? price : before.AvgPrice;
         if (after == 0m) _positions.Remove(order.Symbol);
         else _positions[order.Symbol] = new BrokerPosition(order.Symbol, after, avg);
 
         var now = clock.GetUtcNow();
         work.Add(Command("insert into paper_fills (broker_order_id, symbol, side, quantity, price, filled_at) values ($1, $2, $3, $4, $5, $6)",
             order.BrokerOrderId, order.Symbol, OrderText.Format(order.Side), quantity, price, now));
-        work.Add(after == 0m
-            ? Command("delete from paper_positions where symbol = $1", order.Symbol)
-            : Command("""
-                insert into paper_positions (symbol, quantity, avg_price, realized_pnl, updated_at) values ($1, $2, $3, $4, $5)
-                on conflict (symbol) do update set quantity = $2, avg_price = $3, realized_pnl = paper_positions.realized_pnl + $4, updated_at = $5
-                """, order.Symbol, after, avg, realized, now));
-        work.Add(Command("update paper_account set cash = $1, updated_at = $2 where id = 1", _cash, now));
+        // Written as changes to what the database holds, not as this instance's view of the result: another instance's
+        // paper broker may have filled orders of its own on the same account and symbol in between.
+        work.Add(Command("""
+            insert into paper_positions as p (symbol, quantity, avg_price, realized_pnl, updated_at) values ($1, $2, $3, 0, $4)
+            on conflict (symbol) do update set
+                quantity = p.quantity + $2,
+                avg_price = case
+                    when p.quantity + $2 = 0 then 0
+                    when p.quantity = 0 or sign(p.quantity) = sign($2) then (p.avg_price * p.quantity + $3 * $2) / (p.quantity + $2)
+                    when abs($2) > abs(p.quantity) then $3
+                    else p.avg_price end,
+                realized_pnl = p.realized_pnl + case when p.quantity <> 0 and sign(p.quantity) <> sign($2)
+                    then least(abs($2), abs(p.quantity)) * ($3 - p.avg_price) * sign(p.quantity) else 0 end,
+                updated_at = $4
+            """, order.Symbol, signed, price, now));
+        if (after == 0m) work.Add(Command("delete from paper_positions where symbol = $1 and quantity = 0", order.Symbol));
+        work.Add(Command("update paper_account set cash = cash - $1, updated_at = $2 where id = 1", signed * price, now));
         audit.Add(Event("broker.fill", order, new
         {
             brokerOrderId = order.BrokerOrderId, clientOrderId = order.ClientOrderId, symbol = order.Symbol, side = OrderText.Format(order.Side),

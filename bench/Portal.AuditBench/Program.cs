@@ -8,7 +8,8 @@ using Portal.Features.Audit;
 using Portal.Infrastructure.Postgres;
 
 // The audit trail's throughput on a real PostgreSQL (bench/audit.sh sets one up):
-//   append  SECONDS WRITERS INFLIGHT  sustained appends through a GroupCommitter, as Portal makes them
+//   append  SECONDS WRITERS INFLIGHT  sustained appends through a GroupCommitter, as Portal makes them, measured
+//                                     after a warm-up of WarmUpSeconds
 //   fill    COUNT                     bulk-append COUNT events (setup for verify/export)
 //   verify columns|links              full verification: everything, or the chain only (hashes, links)
 //   export  FILE                      JSONL export of the whole chain to FILE, constant memory
@@ -28,7 +29,8 @@ switch (mode)
 }
 return 0;
 
-// Wall-clock rates depend on what else the machine runs; CPU time shows this code's own cost.
+// Wall-clock rates depend on what else the machine runs; CPU time shows this code's own cost. Both are also given
+// for the steady state, after JIT compilation and tiering, which cost a short run as much as the work itself.
 static double CpuSeconds()
 {
     using var self = Process.GetCurrentProcess();
@@ -43,14 +45,20 @@ static AuditEventDraft Draft(long n) => AuditEventDraft.Create(DateTimeOffset.Ut
 // PgWork, so batching is the group committer's doing.
 async Task AppendAsync(int seconds, int writers, int inflight)
 {
+    const int WarmUpSeconds = 5;
     var committer = new GroupCommitter(dataSource, Options.Create(new GroupCommitOptions()), NullLogger<GroupCommitter>.Instance);
     await committer.StartAsync(CancellationToken.None);
     long appended = 0;
-    var until = Stopwatch.StartNew();
+    var clock = Stopwatch.StartNew();
+    var measuring = Task.Run(async () =>
+    {
+        await Task.Delay(TimeSpan.FromSeconds(WarmUpSeconds));
+        return (Events: Interlocked.Read(ref appended), Cpu: CpuSeconds(), Seconds: clock.Elapsed.TotalSeconds);
+    });
     await Task.WhenAll(Enumerable.Range(0, writers).Select(w => Task.Run(async () =>
     {
         var pending = new Queue<Task>();
-        for (long n = 0; until.Elapsed.TotalSeconds < seconds; n++)
+        for (long n = 0; clock.Elapsed.TotalSeconds < WarmUpSeconds + seconds; n++)
         {
             pending.Enqueue(committer.CommitAsync(new PgWork { AuditEvents = [Draft((w * 1_000_000_000L) + n)] }));
             if (pending.Count >= inflight)
@@ -65,11 +73,13 @@ async Task AppendAsync(int seconds, int writers, int inflight)
             Interlocked.Increment(ref appended);
         }
     })));
-    var elapsed = until.Elapsed.TotalSeconds;
+    var (end, cpu) = (clock.Elapsed.TotalSeconds, CpuSeconds());
+    var start = await measuring;
     await committer.StopAsync(CancellationToken.None);
-    Console.WriteLine($"append_events {appended} events");
-    Console.WriteLine($"append_rate {appended / elapsed:F0} events/s");
-    Console.WriteLine($"append_cpu {CpuSeconds():F1} s of this process's CPU");
+    var events = appended - start.Events;
+    Console.WriteLine($"append_events {events} events in {end - start.Seconds:F1} s after a {WarmUpSeconds} s warm-up");
+    Console.WriteLine($"append_rate {events / (end - start.Seconds):F0} events/s");
+    Console.WriteLine($"append_cpu {cpu - start.Cpu:F1} s of this process's CPU, {(cpu - start.Cpu) * 1e6 / events:F1} us per event");
 }
 
 async Task FillAsync(int count)
@@ -106,11 +116,16 @@ async Task VerifyAsync(bool compareColumns)
         await using (transaction)
         {
             var head = await AuditChainStore.ReadHeadAsync(connection, transaction, CancellationToken.None);
-            var check = await store.VerifyRangeAsync(connection, transaction, null, [], head, CancellationToken.None, compareColumns);
+            var steady = new SteadyStateMark(head.Seq / 10, watch);
+            var check = await store.VerifyRangeAsync(connection, transaction, null, [], head, CancellationToken.None, compareColumns, steady);
             if (check.Problem is not null) throw new InvalidOperationException(check.Problem);
+            var (seconds, cpu) = (watch.Elapsed.TotalSeconds, CpuSeconds());
             var name = compareColumns ? "verify_with_columns" : "verify_links_only";
-            Console.WriteLine($"{name}_rate {check.Verified / watch.Elapsed.TotalSeconds:F0} events/s ({check.Verified} events)");
-            Console.WriteLine($"{name}_cpu {CpuSeconds():F1} s of this process's CPU (PostgreSQL's not included)");
+            Console.WriteLine($"{name}_rate {check.Verified / seconds:F0} events/s ({check.Verified} events)");
+            Console.WriteLine($"{name}_cpu {cpu:F1} s of this process's CPU (PostgreSQL's not included)");
+            var steadyEvents = check.Verified - steady.Verified;
+            Console.WriteLine($"{name}_steady_rate {steadyEvents / (seconds - steady.Seconds):F0} events/s after the first {steady.Verified} events, " +
+                $"{(cpu - steady.Cpu) * 1e6 / steadyEvents:F2} us CPU per event");
         }
     }
 }
@@ -132,5 +147,23 @@ async Task ExportAsync(string path)
         Console.WriteLine($"export_cpu {CpuSeconds():F1} s of this process's CPU (PostgreSQL's not included)");
         Console.WriteLine($"export_peak_working_set {self.PeakWorkingSet64 / (1024 * 1024)} MiB");
         Console.WriteLine($"export_gc_heap_after {GC.GetTotalMemory(false) / (1024 * 1024)} MiB");
+    }
+}
+
+/// <summary>Notes time and CPU once verification has passed <paramref name="after"/> rows, synchronously (unlike <see cref="Progress{T}"/>).</summary>
+sealed class SteadyStateMark(long after, Stopwatch watch) : IProgress<AuditVerificationProgress>
+{
+    public long Verified { get; private set; }
+
+    public double Seconds { get; private set; }
+
+    public double Cpu { get; private set; }
+
+    public void Report(AuditVerificationProgress value)
+    {
+        if (Verified > 0 || value.Verified < after) return;
+        (Verified, Seconds) = (value.Verified, watch.Elapsed.TotalSeconds);
+        using var self = Process.GetCurrentProcess();
+        Cpu = self.TotalProcessorTime.TotalSeconds;
     }
 }

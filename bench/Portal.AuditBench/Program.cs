@@ -11,7 +11,7 @@ using Portal.Infrastructure.Postgres;
 //   append  SECONDS WRITERS INFLIGHT  sustained appends through a GroupCommitter, as Portal makes them, measured
 //                                     after a warm-up of WarmUpSeconds
 //   fill    COUNT                     bulk-append COUNT events (setup for verify/export)
-//   verify columns|links              full verification: everything, or the chain only (hashes, links)
+//   verify columns|links              full verification, twice (cold, then warm): everything, or the chain only (hashes, links)
 //   export  FILE                      JSONL export of the whole chain to FILE, constant memory
 // Connection string: PORTAL_BENCH_PG. Results are printed as one "name value unit" line each.
 var connectionString = Environment.GetEnvironmentVariable("PORTAL_BENCH_PG") ?? throw new InvalidOperationException("Set PORTAL_BENCH_PG.");
@@ -105,27 +105,28 @@ async Task FillAsync(int count)
     return (new AuditChainStore(dataSource, keys, new AuditCheckpointFile(options, NullLogger<AuditCheckpointFile>.Instance)), keys);
 }
 
+// Two full runs in one process: the first ("cold") includes JIT compilation and tiering, the second ("warm") is what a
+// long-running Portal, which verifies every checkpoint, spends.
 async Task VerifyAsync(bool compareColumns)
 {
     var (store, keys) = Store();
     using (keys)
     {
-        var watch = Stopwatch.StartNew();
-        var (connection, transaction) = await store.OpenSnapshotAsync(CancellationToken.None);
-        await using (connection)
-        await using (transaction)
+        var name = compareColumns ? "verify_with_columns" : "verify_links_only";
+        foreach (var run in new[] { "cold", "warm" })
         {
-            var head = await AuditChainStore.ReadHeadAsync(connection, transaction, CancellationToken.None);
-            var steady = new SteadyStateMark(head.Seq / 10, watch);
-            var check = await store.VerifyRangeAsync(connection, transaction, null, [], head, CancellationToken.None, compareColumns, steady);
-            if (check.Problem is not null) throw new InvalidOperationException(check.Problem);
-            var (seconds, cpu) = (watch.Elapsed.TotalSeconds, CpuSeconds());
-            var name = compareColumns ? "verify_with_columns" : "verify_links_only";
-            Console.WriteLine($"{name}_rate {check.Verified / seconds:F0} events/s ({check.Verified} events)");
-            Console.WriteLine($"{name}_cpu {cpu:F1} s of this process's CPU (PostgreSQL's not included)");
-            var steadyEvents = check.Verified - steady.Verified;
-            Console.WriteLine($"{name}_steady_rate {steadyEvents / (seconds - steady.Seconds):F0} events/s after the first {steady.Verified} events, " +
-                $"{(cpu - steady.Cpu) * 1e6 / steadyEvents:F2} us CPU per event");
+            var (watch, cpuBefore) = (Stopwatch.StartNew(), CpuSeconds());
+            var (connection, transaction) = await store.OpenSnapshotAsync(CancellationToken.None);
+            await using (connection)
+            await using (transaction)
+            {
+                var head = await AuditChainStore.ReadHeadAsync(connection, transaction, CancellationToken.None);
+                var check = await store.VerifyRangeAsync(connection, transaction, null, [], head, CancellationToken.None, compareColumns);
+                if (check.Problem is not null) throw new InvalidOperationException(check.Problem);
+                var cpu = CpuSeconds() - cpuBefore;
+                Console.WriteLine($"{name}_{run} {check.Verified / watch.Elapsed.TotalSeconds:F0} events/s ({check.Verified} events), " +
+                    $"{cpu:F1} s of this process's CPU (PostgreSQL's not included), {cpu * 1e6 / check.Verified:F2} us per event");
+            }
         }
     }
 }
@@ -147,23 +148,5 @@ async Task ExportAsync(string path)
         Console.WriteLine($"export_cpu {CpuSeconds():F1} s of this process's CPU (PostgreSQL's not included)");
         Console.WriteLine($"export_peak_working_set {self.PeakWorkingSet64 / (1024 * 1024)} MiB");
         Console.WriteLine($"export_gc_heap_after {GC.GetTotalMemory(false) / (1024 * 1024)} MiB");
-    }
-}
-
-/// <summary>Notes time and CPU once verification has passed <paramref name="after"/> rows, synchronously (unlike <see cref="Progress{T}"/>).</summary>
-sealed class SteadyStateMark(long after, Stopwatch watch) : IProgress<AuditVerificationProgress>
-{
-    public long Verified { get; private set; }
-
-    public double Seconds { get; private set; }
-
-    public double Cpu { get; private set; }
-
-    public void Report(AuditVerificationProgress value)
-    {
-        if (Verified > 0 || value.Verified < after) return;
-        (Verified, Seconds) = (value.Verified, watch.Elapsed.TotalSeconds);
-        using var self = Process.GetCurrentProcess();
-        Cpu = self.TotalProcessorTime.TotalSeconds;
     }
 }

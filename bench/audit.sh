@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Audit trail benchmark on a throwaway PostgreSQL with durable commits (fsync and synchronous_commit on):
 # sustained append rate from 2 processes, full verification rate (with and without comparing the
-# queryable columns to the hashed bytes), and the time and peak memory of a
-# JSONL export of 1M events. Usage: bench/audit.sh [SECONDS] [WRITERS] [INFLIGHT]   (defaults 20 8 64)
+# queryable columns to the hashed bytes), and the time and peak memory of a JSONL export of the chain.
+# Usage: bench/audit.sh [SECONDS] [WRITERS] [INFLIGHT] [EVENTS]   (defaults 20 8 64 1000000)
+# EVENTS is the chain length verified and exported (at least what the append run left); 1M takes about 3 GB of disk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/services.sh
-SECONDS_PER_RUN=${1:-20} WRITERS=${2:-8} INFLIGHT=${3:-64}
+SECONDS_PER_RUN=${1:-20} WRITERS=${2:-8} INFLIGHT=${3:-64} EVENTS=${4:-1000000}
 
 ensure_postgres_binaries
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -33,7 +34,7 @@ cat "$work/a1" "$work/a2" | sed 's/^/process: /'
 awk '/append_rate/ {s += $2} END {printf "append_rate_total %d events/s\n", s}' "$work/a1" "$work/a2"
 
 have=$(pg_run psql -h "$work/pg/sock" -p "$port" -U postgres -d portal -qAt -c "select seq from audit_head")
-need=$((1000000 - have))
+need=$((EVENTS - have))
 [ "$need" -gt 0 ] && bench fill "$need"
 bench verify columns
 bench verify links

@@ -47,7 +47,7 @@ public static class AuditChain
             draft.Actor,
             draft.Type,
             draft.Subject,
-            canonical[payloadRange],
+            payloadRange,
             prevHash.ToArray(),
             SHA256.HashData(canonical),
             canonical);

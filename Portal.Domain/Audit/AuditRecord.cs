@@ -5,14 +5,14 @@ public sealed class AuditRecord
 {
     internal AuditRecord(
         long seq, DateTimeOffset time, string actor, string type, string subject,
-        byte[] payload, byte[] prevHash, byte[] hash, byte[] canonical)
+        Range payloadRange, byte[] prevHash, byte[] hash, byte[] canonical)
     {
         Seq = seq;
         Time = time;
         Actor = actor;
         Type = type;
         Subject = subject;
-        Payload = payload;
+        PayloadRange = payloadRange;
         PrevHash = prevHash;
         Hash = hash;
         Canonical = canonical;
@@ -30,7 +30,11 @@ public sealed class AuditRecord
     public string Subject { get; }
 
     /// <summary>The payload's canonical JSON (UTF-8), ready for a jsonb column.</summary>
-    public byte[] Payload { get; }
+    /// <remarks>Copied out of <see cref="Canonical"/> on first use: storing the record needs only <see cref="PayloadRange"/>.</remarks>
+    public byte[] Payload => field ??= Canonical[PayloadRange];
+
+    /// <summary>Where the payload's canonical JSON lies within <see cref="Canonical"/>.</summary>
+    public Range PayloadRange { get; }
 
     /// <summary>Hash of the previous record; 32 zero bytes for the first record of a chain.</summary>
     public byte[] PrevHash { get; }

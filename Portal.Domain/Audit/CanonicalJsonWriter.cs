@@ -25,6 +25,9 @@ internal sealed class CanonicalJsonWriter
 
     private static readonly Comparison<Member> OrdinalByName = static (a, b) => string.CompareOrdinal(a.Name, b.Name);
 
+    private static readonly Comparison<JsonProperty> RawNameOrder = static (a, b) =>
+        JsonMarshal.GetRawUtf8PropertyName(a).SequenceCompareTo(JsonMarshal.GetRawUtf8PropertyName(b));
+
     private byte[] buffer = new byte[1024];
     private int length;
 
@@ -180,23 +183,80 @@ internal sealed class CanonicalJsonWriter
             return;
         }
 
-        var members = ArrayPool<Member>.Shared.Rent(count);
+        var properties = ArrayPool<JsonProperty>.Shared.Rent(count);
         try
         {
             var index = 0;
+            var plainAsciiNames = true;
             foreach (var property in element.EnumerateObject())
             {
-                members[index++] = new Member(DecodeOrReject(property, static p => p.Name), property.Value);
+                properties[index++] = property;
+                plainAsciiNames &= IsPlainAscii(JsonMarshal.GetRawUtf8PropertyName(property));
             }
 
-            var sorted = members.AsSpan(0, count);
+            if (plainAsciiNames)
+            {
+                WriteMembersByRawName(properties.AsSpan(0, count));
+            }
+            else
+            {
+                WriteMembersByDecodedName(properties.AsSpan(0, count));
+            }
+        }
+        finally
+        {
+            ArrayPool<JsonProperty>.Shared.Return(properties, clearArray: true);
+        }
+    }
+
+    /// <summary>
+    /// Names of ASCII without backslashes (nearly all) are already canonical as they stand, and their bytes sort as
+    /// their UTF-16 code units do, so they are neither decoded nor allocated.
+    /// </summary>
+    private void WriteMembersByRawName(Span<JsonProperty> properties)
+    {
+        properties.Sort(RawNameOrder);
+        WriteByte((byte)'{');
+        for (var i = 0; i < properties.Length; i++)
+        {
+            var name = JsonMarshal.GetRawUtf8PropertyName(properties[i]);
+            if (i > 0)
+            {
+                // RFC 8785 section 3.1 requires I-JSON input, which has no duplicate names; after sorting they are adjacent.
+                if (name.SequenceEqual(JsonMarshal.GetRawUtf8PropertyName(properties[i - 1])))
+                {
+                    throw new FormatException($"Duplicate property name \"{properties[i].Name}\".");
+                }
+
+                WriteByte((byte)',');
+            }
+
+            WriteByte((byte)'"');
+            WriteRaw(name);
+            WriteRaw("\":"u8);
+            WriteElement(properties[i].Value);
+        }
+
+        WriteByte((byte)'}');
+    }
+
+    private void WriteMembersByDecodedName(Span<JsonProperty> properties)
+    {
+        var members = ArrayPool<Member>.Shared.Rent(properties.Length);
+        try
+        {
+            for (var i = 0; i < properties.Length; i++)
+            {
+                members[i] = new Member(DecodeOrReject(properties[i], static p => p.Name), properties[i].Value);
+            }
+
+            var sorted = members.AsSpan(0, properties.Length);
             sorted.Sort(OrdinalByName);
             WriteByte((byte)'{');
             for (var i = 0; i < sorted.Length; i++)
             {
                 if (i > 0)
                 {
-                    // RFC 8785 section 3.1 requires I-JSON input, which has no duplicate names; after sorting they are adjacent.
                     if (string.Equals(sorted[i].Name, sorted[i - 1].Name, StringComparison.Ordinal))
                     {
                         throw new FormatException($"Duplicate property name \"{sorted[i].Name}\".");
@@ -217,6 +277,9 @@ internal sealed class CanonicalJsonWriter
             ArrayPool<Member>.Shared.Return(members, clearArray: true);
         }
     }
+
+    private static bool IsPlainAscii(ReadOnlySpan<byte> rawName) =>
+        System.Text.Ascii.IsValid(rawName) && rawName.IndexOf((byte)'\\') < 0;
 
     private void WriteStringElement(JsonElement element)
     {

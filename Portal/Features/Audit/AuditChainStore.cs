@@ -112,7 +112,9 @@ public sealed class AuditChainStore(NpgsqlDataSource db, AuditKeys keys, AuditCh
                 after.TypedValue = last;
                 var read = 0;
                 var batch = new List<AuditRow>(Batch);
-                await using (var reader = await command.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct))
+                // Rows are small: reading each whole into the buffer makes every column read synchronous and cheaper
+                // than sequential access would.
+                await using (var reader = await command.ExecuteReaderAsync(ct))
                 {
                     while (await reader.ReadAsync(ct))
                     {

@@ -19,12 +19,14 @@ public static class AuditChainWriter
     // Aliased so the group committer can tell this result from any its units' statements return.
     private const string LockHead = "select seq as audit_head_seq, hash as audit_head_hash from audit_head where id = 1 for update";
 
-    // unnest turns the arrays into rows: one statement however many events there are.
+    // unnest turns the arrays into rows: one statement however many events there are. The payload column is cut
+    // out of the canonical bytes (1-based substring) rather than sent a second time as text.
     private const string Insert = """
         insert into audit_events (seq, time, actor, type, subject, payload, prev_hash, hash, canonical, format_version)
-        select seq, time, actor, type, subject, payload::jsonb, prev_hash, hash, canonical, $10
-        from unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::bytea[], $9::bytea[])
-            as e (seq, time, actor, type, subject, payload, prev_hash, hash, canonical)
+        select seq, time, actor, type, subject, convert_from(substring(canonical from payload_at + 1 for payload_length), 'UTF8')::jsonb,
+            prev_hash, hash, canonical, $11
+        from unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::bytea[], $9::bytea[], $10::bytea[])
+            as e (seq, time, actor, type, subject, payload_at, payload_length, prev_hash, hash, canonical)
         """;
 
     private const string MoveHead = "update audit_head set seq = $1, hash = $2 where id = 1";
@@ -71,7 +73,8 @@ public static class AuditChainWriter
         var actors = new string[n];
         var types = new string[n];
         var subjects = new string[n];
-        var payloads = new string[n];
+        var payloadStarts = new int[n];
+        var payloadLengths = new int[n];
         var prevs = new byte[n][];
         var hashes = new byte[n][];
         var canonicals = new byte[n][];
@@ -83,7 +86,7 @@ public static class AuditChainWriter
             actors[i] = r.Actor;
             types[i] = r.Type;
             subjects[i] = r.Subject;
-            payloads[i] = System.Text.Encoding.UTF8.GetString(r.Payload);
+            (payloadStarts[i], payloadLengths[i]) = r.PayloadRange.GetOffsetAndLength(r.Canonical.Length);
             prevs[i] = r.PrevHash;
             hashes[i] = r.Hash;
             canonicals[i] = r.Canonical;
@@ -95,7 +98,8 @@ public static class AuditChainWriter
         insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = actors, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = types, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = subjects, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = payloads, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        insert.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = payloadStarts, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+        insert.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = payloadLengths, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
         insert.Parameters.Add(new NpgsqlParameter<byte[][]> { TypedValue = prevs, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
         insert.Parameters.Add(new NpgsqlParameter<byte[][]> { TypedValue = hashes, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
         insert.Parameters.Add(new NpgsqlParameter<byte[][]> { TypedValue = canonicals, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });

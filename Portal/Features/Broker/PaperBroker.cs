@@ -316,7 +316,10 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
         work.Add(Command("insert into paper_fills (broker_order_id, symbol, side, quantity, price, filled_at) values ($1, $2, $3, $4, $5, $6)",
             order.BrokerOrderId, order.Symbol, OrderText.Format(order.Side), quantity, price, now));
         // Written as changes to what the database holds, not as this instance's view of the result: another instance's
-        // paper broker may have filled orders of its own on the same account and symbol in between.
+        // paper broker may have filled orders of its own on the same account and symbol in between. The account row is
+        // locked before any position, in every transaction, so two instances' batches wait for each other instead of
+        // deadlocking (each deadlock stalls both for PostgreSQL's deadlock_timeout, a second).
+        work.Add(Command("update paper_account set cash = cash - $1, updated_at = $2 where id = 1", signed * price, now));
         work.Add(Command("""
             insert into paper_positions as p (symbol, quantity, avg_price, realized_pnl, updated_at) values ($1, $2, $3, 0, $4)
             on conflict (symbol) do update set
@@ -331,7 +334,6 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
                 updated_at = $4
             """, order.Symbol, signed, price, now));
         if (after == 0m) work.Add(Command("delete from paper_positions where symbol = $1 and quantity = 0", order.Symbol));
-        work.Add(Command("update paper_account set cash = cash - $1, updated_at = $2 where id = 1", signed * price, now));
         audit.Add(Event("broker.fill", order, new
         {
             brokerOrderId = order.BrokerOrderId, clientOrderId = order.ClientOrderId, symbol = order.Symbol, side = OrderText.Format(order.Side),

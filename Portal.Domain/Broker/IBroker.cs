@@ -18,8 +18,12 @@ public sealed record BrokerOrderState(
 
 public sealed record BrokerPosition(string Symbol, decimal Quantity, decimal AvgPrice);
 
-/// <summary>Cash, positions and open orders as of one moment, so a risk view built from it is consistent.</summary>
-public sealed record BrokerPortfolio(decimal Cash, IReadOnlyList<BrokerPosition> Positions, IReadOnlyList<BrokerOrderState> OpenOrders);
+/// <summary>
+/// Cash, positions and open orders as of one moment, so a risk view built from it is consistent. <paramref name="AsOf"/> is
+/// when the broker last answered for it: an adapter serving a cached view says how old it is, so broker silence is measured
+/// from the broker's last answer, not from when Portal last read the cache.
+/// </summary>
+public sealed record BrokerPortfolio(decimal Cash, IReadOnlyList<BrokerPosition> Positions, IReadOnlyList<BrokerOrderState> OpenOrders, DateTimeOffset AsOf);
 
 public enum BrokerErrorKind { Rejected, Unavailable }
 

@@ -187,13 +187,13 @@ namespace Portal.Scenarios
                     await Reconciliation.RunAsync(report, owner, runId, ledger.All);
                 }
 
+                var abuse = new Abuse(report, portals[0].Url, keys, runId, owner);
                 if (!options.Skip.Contains("abuse"))
                 {
-                    var abuse = new Abuse(report, portals[0].Url, keys, runId, owner);
                     await abuse.CredentialsAsync();
                     await abuse.HostileBodiesAsync();
-                    if (!options.Skip.Contains("fuzz")) await abuse.GeneratedInputAsync(apis, options.FuzzCases, options.Seed, concurrency: 64);
                 }
+                if (!options.Skip.Contains("fuzz")) await abuse.GeneratedInputAsync(apis, options.FuzzCases, options.Seed, concurrency: 64);
 
                 report.Section("audit chain");
                 using (var verify = await apis[1].GetJsonAsync("api/audit/verify?mode=full", HttpMethod.Post))

@@ -200,6 +200,23 @@ public sealed class AlpacaPortalTests : IAsyncLifetime
         await Poll.UntilAsync(() => _portal.Get<RiskBook>().Snapshot?.Book("AAPL") is { PositionQuantity: 2m, OpenBuyQuantity: 0m }, "the risk view holds the fill, not the order");
     }
 
+    /// <summary>Found by bench/Portal.Scenarios: safe mode came only once the adapter stopped serving its cached view (24 s, not 5 s).</summary>
+    [Fact]
+    public async Task Broker_silence_counts_from_Alpacas_last_answer_even_while_a_cached_view_is_still_served()
+    {
+        await StartAsync(new()
+        {
+            ["TradingState:BrokerSilenceThreshold"] = "00:00:02", ["Broker:Alpaca:StaleAfter"] = "00:30:00", ["Broker:Alpaca:FailuresBeforeStale"] = "100",
+        });
+
+        _alpaca.FailEverything = 500;
+
+        await Poll.UntilAsync(() => _portal.Get<SafeModeMonitor>().Reason == SafeModeMonitor.BrokerSilent, "safe mode: broker-silent", TimeSpan.FromSeconds(20));
+        // Still fresh enough to serve by the adapter's own rules: the silence was seen through it, not after it.
+        var cached = await _portal.Get<IBroker>().GetPortfolioAsync(CancellationToken.None);
+        Assert.True(DateTimeOffset.UtcNow - cached.AsOf >= TimeSpan.FromSeconds(2), $"served a view from {cached.AsOf:O}");
+    }
+
     [Fact]
     public async Task Repeated_Alpaca_failures_put_Portal_in_safe_mode_until_Alpaca_answers_again()
     {

@@ -157,7 +157,7 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
         {
             EnsureLoaded();
             return new BrokerPortfolio(_cash, _positions.Values.ToList(),
-                _open.Values.Select(o => o.State).ToList());
+                _open.Values.Select(o => o.State).ToList(), clock.GetUtcNow());
         }
         finally
         {

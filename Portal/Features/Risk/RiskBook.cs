@@ -92,7 +92,7 @@ public sealed class RiskBook(IBroker broker, PriceBook prices, MarketDataIngest 
             _portfolio = portfolio;
             foreach (var (id, reservation) in _pending.ToList())
                 if (reservation.ClearAtSync <= generation) _pending.Remove(id);
-            _lastSync = clock.GetUtcNow();
+            _lastSync = portfolio.AsOf;
             _snapshot = null;
         }
         await UpdateEquityMarksAsync(ct);
@@ -133,7 +133,7 @@ public sealed class RiskBook(IBroker broker, PriceBook prices, MarketDataIngest 
     private PortfolioSnapshot BuildSnapshot()
     {
         if (_snapshot is not null) return _snapshot;
-        var portfolio = _portfolio ?? new BrokerPortfolio(0m, [], []);
+        var portfolio = _portfolio ?? new BrokerPortfolio(0m, [], [], default);
         var books = new Dictionary<string, SymbolBook>(StringComparer.Ordinal);
         var equity = portfolio.Cash;
         foreach (var position in portfolio.Positions)

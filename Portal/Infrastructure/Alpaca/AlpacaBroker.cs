@@ -84,7 +84,7 @@ public sealed class AlpacaBroker(
             if (_consecutiveFailures >= _options.FailuresBeforeStale || age > _options.StaleAfter)
                 throw new BrokerException(BrokerErrorKind.Unavailable, "stale",
                     $"Alpaca's account view is {age.TotalSeconds:0} s old ({_consecutiveFailures} failed refreshes in a row).");
-            return Task.FromResult(new BrokerPortfolio(_cash, _positions.Values.ToList(), _open.Values.ToList()));
+            return Task.FromResult(new BrokerPortfolio(_cash, _positions.Values.ToList(), _open.Values.ToList(), _lastRefresh));
         }
     }
 

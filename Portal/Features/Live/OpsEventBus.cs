@@ -1,6 +1,6 @@
 using System.Text.Json;
-using System.Threading.Channels;
 using System.Text.Json.Serialization;
+using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Portal.Infrastructure.Redis;
 using StackExchange.Redis;

@@ -48,10 +48,14 @@ public sealed class DemoMarket(IOptions<DemoOptions> demo, IOptions<MarketOption
             for (var i = 0; i < ticks.Count; i++)
             {
                 var symbol = ticks[i].Symbol;
-                // A walk the validator refused (a z-score spike on a trending walk) restarts from the last valid price,
-                // so the demo keeps feeding valid data instead of drifting on until the symbol turns suspect.
-                if (!verdicts[i].Accepted && prices.Get(symbol) is { } lastValid) levels[symbol] = lastValid.Price;
-                if (!verdicts[i].Accepted || prices.Get(symbol) is not { } mark) continue;
+                if (prices.Get(symbol) is not { } mark) continue;
+                if (!verdicts[i].Accepted)
+                {
+                    // A walk the validator refused (a z-score spike on a trending walk) restarts from the last valid price,
+                    // so the demo keeps feeding valid data instead of drifting on until the symbol turns suspect.
+                    levels[symbol] = mark.Price;
+                    continue;
+                }
                 try
                 {
                     await broker.OnPriceAsync(mark, stoppingToken);

@@ -22,10 +22,10 @@ public static class PostgresSetup
 
     /// <summary>
     /// Statements are prepared once per connection after their second use (unless the connection string says otherwise):
-    /// the order path runs the same few statements thousands of times a second, and parsing and planning each of them
-    /// again was most of PostgreSQL's CPU per order.
+    /// the order path runs the same few statements thousands of times a second, and PostgreSQL need not parse and plan
+    /// each of them again every time.
     /// </summary>
-    public static NpgsqlDataSource DataSource(string connectionString)
+    private static NpgsqlDataSource DataSource(string connectionString)
     {
         var builder = new NpgsqlDataSourceBuilder(connectionString);
         var given = new NpgsqlConnectionStringBuilder(connectionString);

@@ -79,6 +79,9 @@ public sealed class OrdersApiTests : IAsyncLifetime
     [Fact]
     public async Task Hundred_orders_within_one_second_accept_exactly_the_per_minute_allowance()
     {
+        // All hundred are in flight at once, each holding its reservation until decided: at $10 a share they stay far
+        // inside the position limits (100 × $100 would be the whole 10 % of equity), so only the rate limit refuses.
+        _portal.SetPrice("AAPL", 10m);
         var responses = await Task.WhenAll(Enumerable.Range(0, 100)
             .Select(i => _client.PostOrderAsync(OrderRequests.Market($"burst-{i}", 1m, strategyId: "burst"))));
 
@@ -131,6 +134,34 @@ public sealed class OrdersApiTests : IAsyncLifetime
         }
         Assert.Equal(1, await CountAsync("select count(*) from orders where client_order_id = 'idem-1'"));
         Assert.Equal(1, await CountAsync("select count(*) from paper_orders where client_order_id = 'idem-1'"));
+    }
+
+    /// <summary>
+    /// The paper broker's writes commit in the decision's transaction, guarded on the decision's row: a repeat of a refused
+    /// order, sent when it would now pass, gets the refusal and must not reach the broker, in Postgres or in its memory.
+    /// </summary>
+    [Fact]
+    public async Task A_refused_order_repeated_once_it_would_pass_gets_its_refusal_and_reaches_no_broker()
+    {
+        var startingCash = await CountAsync("select cash::bigint from paper_account");
+        var order = OrderRequests.Market("later-1", 10m);
+        _portal.SetPrice("AAPL", 1_000m);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, (await _client.PostOrderAsync(order)).StatusCode);
+
+        _portal.SetPrice("AAPL", 100m);
+        var repeat = await _client.PostOrderAsync(order);
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, repeat.StatusCode);
+        Assert.Equal("MaxOrderValue", (await repeat.JsonAsync()).GetProperty("reason").GetString());
+        Assert.Equal(0, await CountAsync("select (select count(*) from paper_orders) + (select count(*) from paper_fills) + (select count(*) from paper_positions)"));
+        Assert.Equal(startingCash, await CountAsync("select cash::bigint from paper_account"));
+        Assert.Equal(1, await CountAsync("select count(*) from audit_events where subject = 'order:later-1'"));
+        var portfolio = await _portal.Get<Portal.Features.Broker.PaperBroker>().GetPortfolioAsync(CancellationToken.None);
+        Assert.Empty(portfolio.Positions);
+        Assert.Equal(startingCash, portfolio.Cash);
+        // The broker took nothing from the refused repeat: the next new order is accepted and fills as usual.
+        Assert.Equal(HttpStatusCode.Created, (await _client.PostOrderAsync(OrderRequests.Market("later-2", 10m))).StatusCode);
+        Assert.Equal(1, await CountAsync("select count(*) from paper_orders where client_order_id = 'later-2' and status = 'filled'"));
     }
 
     [Fact]

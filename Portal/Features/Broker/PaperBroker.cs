@@ -1,3 +1,4 @@
+using System.Globalization;
 using Npgsql;
 using Portal.Domain.Audit;
 using Portal.Domain.Broker;
@@ -39,6 +40,8 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
     private readonly Dictionary<string, BrokerPosition> _positions = new(StringComparer.Ordinal);
     private decimal _cash;
     private volatile bool _loaded;
+    // Counts loads, so a submission prepared before a reload is not applied on top of it.
+    private long _generation;
 
     public string Name => "paper";
 
@@ -80,6 +83,7 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
                 connection))
             await using (var reader = await orders.ExecuteReaderAsync(ct))
                 while (await reader.ReadAsync(ct)) Track(ReadOrder(reader));
+            _generation++;
             _loaded = true;
         }
         finally
@@ -90,46 +94,73 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
 
     public async Task<BrokerOrderState> SubmitAsync(BrokerOrderRequest request, CancellationToken ct)
     {
-        BrokerOrderState state;
+        PaperSubmission submission;
         Task committed;
         await _gate.WaitAsync(ct);
         try
         {
             EnsureLoaded();
             if (Known(request.ClientOrderId) is { } existing) return existing;
-
-            var order = new PaperOrder(Guid.CreateVersion7(clock.GetUtcNow()), request.ClientOrderId, request.Symbol, request.Side,
-                request.Quantity, request.Type, request.LimitPrice, request.TimeInForce);
-            var work = new List<NpgsqlBatchCommand>();
-            var audit = new List<AuditEventDraft>();
-            if (prices.Get(request.Symbol) is not { } mark)
-            {
-                order.Status = BrokerOrderStatus.Rejected;
-                order.RejectReason = "no market price for the symbol";
-            }
-            else if (IsMarketable(order, mark.Price)) Fill(order, mark, work, audit);
-            else if (order.TimeInForce is TimeInForce.Ioc or TimeInForce.Fok) order.Status = BrokerOrderStatus.Canceled;
-            Track(order);
-            // Inserted as it stands after an immediate fill: one statement instead of an insert and an update.
-            work.Insert(0, InsertOrder(order));
-            work.Add(OrderStatusSql.Update(order.State, clock.GetUtcNow()));
-            state = order.State;
-            audit.Insert(0, Event("broker.order.acknowledged", order, new
-            {
-                brokerOrderId = order.BrokerOrderId, clientOrderId = order.ClientOrderId, symbol = order.Symbol, side = OrderText.Format(order.Side),
-                quantity = AuditTrail.Text(order.Quantity), orderType = OrderText.Format(order.Type), limitPrice = AuditTrail.Text(order.LimitPrice),
-                timeInForce = OrderText.Format(order.TimeInForce), status = OrderText.Format(order.Status), rejectReason = order.RejectReason,
-            }));
+            submission = Prepare(request, decisionId: null);
+            Apply(submission);
             // Enqueued under the lock, so commits happen in the order the state changed.
-            committed = writer.CommitAsync(new PgWork([.. work]) { AuditEvents = audit });
+            committed = writer.CommitAsync(new PgWork([.. submission.Commands, OrderStatusSql.Update(submission.State, clock.GetUtcNow())])
+            {
+                AuditEvents = submission.AuditEvents,
+            });
         }
         finally
         {
             _gate.Release();
         }
         await AwaitCommitAsync(committed);
-        OrderUpdated?.Invoke(state);
-        return state;
+        OrderUpdated?.Invoke(submission.State);
+        return submission.State;
+    }
+
+    /// <summary>
+    /// Prepares a new order's acknowledgement (and immediate fill) to commit in the transaction that records its decision,
+    /// so an accepted order costs one commit, not two. Its statements only take effect if that transaction's
+    /// <c>orders</c> row with id <see cref="BrokerOrderRequest.OrderId"/> exists, i.e. if this request's decision was the
+    /// one recorded; memory changes only in <see cref="CommittedWithDecisionAsync"/>, once that is known. Null when the
+    /// order must take the ordinary path (broker unreachable or not loaded: <see cref="SubmitAsync"/> says why; or the
+    /// client order id is known here already).
+    /// </summary>
+    public async Task<PaperSubmission?> PrepareWithDecisionAsync(BrokerOrderRequest request, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            return Unreachable || !_loaded || Known(request.ClientOrderId) is not null ? null : Prepare(request, request.OrderId);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>The decision and <paramref name="submission"/> committed (its row was inserted): memory catches up.</summary>
+    public async Task CommittedWithDecisionAsync(PaperSubmission submission)
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            // A reload since the submission was prepared may or may not have read its rows: read everything again.
+            if (submission.Generation != _generation) _loaded = false;
+            else Apply(submission);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+        OrderUpdated?.Invoke(submission.State);
+    }
+
+    /// <summary>The transaction carrying <paramref name="submission"/> failed, perhaps after it committed: memory cannot be trusted.</summary>
+    public void CommitFailed(PaperSubmission submission)
+    {
+        logger.LogError("The decision carrying paper order {ClientOrderId} could not be committed; reloading from Postgres", submission.State.ClientOrderId);
+        _loaded = false;
     }
 
     public async Task<BrokerOrderState?> GetOrderAsync(string clientOrderId, CancellationToken ct)
@@ -242,7 +273,7 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
             var audit = new List<AuditEventDraft>();
             foreach (var order in _open.Values.Where(o => o.Symbol == mark.Symbol && IsMarketable(o, mark.Price)).ToList())
             {
-                Fill(order, mark, work, audit);
+                Apply(Fill(order, mark, decisionId: null, work, audit));
                 Track(order);
                 work.Add(UpdateOrder(order));
                 work.Add(OrderStatusSql.Update(order.State, clock.GetUtcNow()));
@@ -256,6 +287,38 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
         }
         await AwaitCommitAsync(committed);
         foreach (var state in changed) OrderUpdated?.Invoke(state);
+    }
+
+    /// <summary>What a new order does, as statements and audit events; memory is left alone. The caller holds the gate.</summary>
+    private PaperSubmission Prepare(BrokerOrderRequest request, Guid? decisionId)
+    {
+        var order = new PaperOrder(Guid.CreateVersion7(clock.GetUtcNow()), request.ClientOrderId, request.Symbol, request.Side,
+            request.Quantity, request.Type, request.LimitPrice, request.TimeInForce);
+        var work = new List<NpgsqlBatchCommand>();
+        var audit = new List<AuditEventDraft>();
+        FillResult? fill = null;
+        if (prices.Get(request.Symbol) is not { } mark)
+        {
+            order.Status = BrokerOrderStatus.Rejected;
+            order.RejectReason = "no market price for the symbol";
+        }
+        else if (IsMarketable(order, mark.Price)) fill = Fill(order, mark, decisionId, work, audit);
+        else if (order.TimeInForce is TimeInForce.Ioc or TimeInForce.Fok) order.Status = BrokerOrderStatus.Canceled;
+        // Inserted as it stands after an immediate fill: one statement instead of an insert and an update.
+        work.Insert(0, InsertOrder(order, decisionId));
+        audit.Insert(0, Event("broker.order.acknowledged", order, new
+        {
+            brokerOrderId = order.BrokerOrderId, clientOrderId = order.ClientOrderId, symbol = order.Symbol, side = OrderText.Format(order.Side),
+            quantity = AuditTrail.Text(order.Quantity), orderType = OrderText.Format(order.Type), limitPrice = AuditTrail.Text(order.LimitPrice),
+            timeInForce = OrderText.Format(order.TimeInForce), status = OrderText.Format(order.Status), rejectReason = order.RejectReason,
+        }));
+        return new PaperSubmission(order, fill, work, audit, _generation);
+    }
+
+    private void Apply(PaperSubmission submission)
+    {
+        Track(submission.Order);
+        if (submission.Fill is { } fill) Apply(fill);
     }
 
     private const string OrderColumns =
@@ -290,7 +353,15 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
     private static bool IsMarketable(PaperOrder order, decimal price) => order.Type == OrderType.Market
         || (order.Side == OrderSide.Buy ? price <= order.LimitPrice : price >= order.LimitPrice);
 
-    private void Fill(PaperOrder order, PriceMark mark, List<NpgsqlBatchCommand> work, List<AuditEventDraft> audit)
+    /// <summary>One fill: a change to the account and a position, applied to memory by <see cref="Apply(FillResult)"/>.</summary>
+    internal readonly record struct FillResult(string Symbol, decimal Signed, decimal Price);
+
+    /// <summary>
+    /// Fills the rest of <paramref name="order"/> and writes the statements for it. With a <paramref name="decisionId"/>, every
+    /// statement is guarded on that decision's row, so none takes effect if the decision's insert found its client order
+    /// id already recorded.
+    /// </summary>
+    private FillResult Fill(PaperOrder order, PriceMark mark, Guid? decisionId, List<NpgsqlBatchCommand> work, List<AuditEventDraft> audit)
     {
         var quantity = order.Quantity - order.FilledQuantity;
         var price = _slippage.FillPrice(order.Side, mark.Price, quantity, mark.Volatility);
@@ -302,26 +373,17 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
         order.AvgFillPrice = ((order.AvgFillPrice ?? 0m) * order.FilledQuantity + price * quantity) / (order.FilledQuantity + quantity);
         order.FilledQuantity += quantity;
         order.Status = BrokerOrderStatus.Filled;
-        _cash -= signed * price;
-
-        var before = _positions.TryGetValue(order.Symbol, out var p) ? p : new BrokerPosition(order.Symbol, 0m, 0m);
-        var after = before.Quantity + signed;
-        var avg = before.Quantity == 0m || Math.Sign(before.Quantity) == Math.Sign(signed)
-            ? after == 0m ? 0m : (before.AvgPrice * before.Quantity + price * signed) / after
-            : Math.Abs(signed) > Math.Abs(before.Quantity) ? price : before.AvgPrice;
-        if (after == 0m) _positions.Remove(order.Symbol);
-        else _positions[order.Symbol] = new BrokerPosition(order.Symbol, after, avg);
 
         var now = clock.GetUtcNow();
-        work.Add(Command("insert into paper_fills (broker_order_id, symbol, side, quantity, price, filled_at) values ($1, $2, $3, $4, $5, $6)",
-            order.BrokerOrderId, order.Symbol, OrderText.Format(order.Side), quantity, price, now));
+        work.Add(Guarded("insert into paper_fills (broker_order_id, symbol, side, quantity, price, filled_at) select $1, $2, $3, $4, $5, $6 where {0}",
+            decisionId, order.BrokerOrderId, order.Symbol, OrderText.Format(order.Side), quantity, price, now));
         // Written as changes to what the database holds, not as this instance's view of the result: another instance's
         // paper broker may have filled orders of its own on the same account and symbol in between. The account row is
         // locked before any position, in every transaction, so two instances' batches wait for each other instead of
         // deadlocking (each deadlock stalls both for PostgreSQL's deadlock_timeout, a second).
-        work.Add(Command("update paper_account set cash = cash - $1, updated_at = $2 where id = 1", signed * price, now));
-        work.Add(Command("""
-            insert into paper_positions as p (symbol, quantity, avg_price, realized_pnl, updated_at) values ($1, $2, $3, 0, $4)
+        work.Add(Guarded("update paper_account set cash = cash - $1, updated_at = $2 where id = 1 and {0}", decisionId, signed * price, now));
+        work.Add(Guarded("""
+            insert into paper_positions as p (symbol, quantity, avg_price, realized_pnl, updated_at) select $1, $2, $3, 0, $4 where {0}
             on conflict (symbol) do update set
                 quantity = p.quantity + $2,
                 avg_price = case
@@ -332,30 +394,53 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
                 realized_pnl = p.realized_pnl + case when p.quantity <> 0 and sign(p.quantity) <> sign($2)
                     then least(abs($2), abs(p.quantity)) * ($3 - p.avg_price) * sign(p.quantity) else 0 end,
                 updated_at = $4
-            """, order.Symbol, signed, price, now));
-        if (after == 0m) work.Add(Command("delete from paper_positions where symbol = $1 and quantity = 0", order.Symbol));
+            """, decisionId, order.Symbol, signed, price, now));
+        // Memory may not hold every committed fill yet (see PrepareWithDecisionAsync); the quantity = 0 test keeps this right.
+        var before = _positions.TryGetValue(order.Symbol, out var p) ? p.Quantity : 0m;
+        if (before + signed == 0m) work.Add(Command("delete from paper_positions where symbol = $1 and quantity = 0", order.Symbol));
         audit.Add(Event("broker.fill", order, new
         {
             brokerOrderId = order.BrokerOrderId, clientOrderId = order.ClientOrderId, symbol = order.Symbol, side = OrderText.Format(order.Side),
             quantity = AuditTrail.Text(quantity), price = AuditTrail.Text(price), filledQuantity = AuditTrail.Text(order.FilledQuantity),
             avgFillPrice = AuditTrail.Text(order.AvgFillPrice), status = OrderText.Format(order.Status),
         }));
+        return new FillResult(order.Symbol, signed, price);
+    }
+
+    private void Apply(FillResult fill)
+    {
+        _cash -= fill.Signed * fill.Price;
+        var before = _positions.TryGetValue(fill.Symbol, out var p) ? p : new BrokerPosition(fill.Symbol, 0m, 0m);
+        var after = before.Quantity + fill.Signed;
+        var avg = before.Quantity == 0m || Math.Sign(before.Quantity) == Math.Sign(fill.Signed)
+            ? after == 0m ? 0m : (before.AvgPrice * before.Quantity + fill.Price * fill.Signed) / after
+            : Math.Abs(fill.Signed) > Math.Abs(before.Quantity) ? fill.Price : before.AvgPrice;
+        if (after == 0m) _positions.Remove(fill.Symbol);
+        else _positions[fill.Symbol] = new BrokerPosition(fill.Symbol, after, avg);
     }
 
     private AuditEventDraft Event<T>(string type, PaperOrder order, T payload) =>
         AuditEventDraft.Create(clock.GetUtcNow(), "broker:" + Name, type, "order:" + order.ClientOrderId, payload);
 
-    private NpgsqlBatchCommand InsertOrder(PaperOrder order) => Command("""
+    private NpgsqlBatchCommand InsertOrder(PaperOrder order, Guid? decisionId) => Guarded("""
         insert into paper_orders (broker_order_id, client_order_id, symbol, side, quantity, order_type, limit_price, time_in_force,
             status, filled_quantity, avg_fill_price, created_at, updated_at)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
-        """, order.BrokerOrderId, order.ClientOrderId, order.Symbol, OrderText.Format(order.Side), order.Quantity,
+        select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12 where {0}
+        """, decisionId, order.BrokerOrderId, order.ClientOrderId, order.Symbol, OrderText.Format(order.Side), order.Quantity,
         OrderText.Format(order.Type), (object?)order.LimitPrice ?? DBNull.Value, OrderText.Format(order.TimeInForce),
         OrderText.Format(order.Status), order.FilledQuantity, (object?)order.AvgFillPrice ?? DBNull.Value, clock.GetUtcNow());
 
     private NpgsqlBatchCommand UpdateOrder(PaperOrder order) => Command(
         "update paper_orders set status = $2, filled_quantity = $3, avg_fill_price = $4, updated_at = $5 where broker_order_id = $1",
         order.BrokerOrderId, OrderText.Format(order.Status), order.FilledQuantity, (object?)order.AvgFillPrice ?? DBNull.Value, clock.GetUtcNow());
+
+    /// <summary>
+    /// <paramref name="sql"/> with its <c>{0}</c> replaced by a test that the decision's row exists (the row is inserted
+    /// earlier in the same transaction), or by <c>true</c> without a decision.
+    /// </summary>
+    private static NpgsqlBatchCommand Guarded(string sql, Guid? decisionId, params object[] values) => decisionId is { } id
+        ? Command(string.Format(CultureInfo.InvariantCulture, sql, $"exists (select 1 from orders where id = ${values.Length + 1})"), [.. values, id])
+        : Command(string.Format(CultureInfo.InvariantCulture, sql, "true"), values);
 
     private static NpgsqlBatchCommand Command(string sql, params object[] values)
     {
@@ -385,7 +470,28 @@ public sealed class PaperBroker(GroupCommitter writer, NpgsqlDataSource db, Pric
         }
     }
 
-    private sealed class PaperOrder(
+    /// <summary>A new order prepared by <see cref="PrepareWithDecisionAsync"/>: what to commit with its decision, and its state after.</summary>
+    public sealed class PaperSubmission
+    {
+        internal PaperSubmission(PaperOrder order, FillResult? fill, IReadOnlyList<NpgsqlBatchCommand> commands, IReadOnlyList<AuditEventDraft> auditEvents, long generation)
+        {
+            Order = order;
+            Fill = fill;
+            Commands = commands;
+            AuditEvents = auditEvents;
+            Generation = generation;
+            State = order.State;
+        }
+
+        internal PaperOrder Order { get; }
+        internal FillResult? Fill { get; }
+        internal long Generation { get; }
+        public IReadOnlyList<NpgsqlBatchCommand> Commands { get; }
+        public IReadOnlyList<AuditEventDraft> AuditEvents { get; }
+        public BrokerOrderState State { get; }
+    }
+
+    internal sealed class PaperOrder(
         Guid brokerOrderId, string clientOrderId, string symbol, OrderSide side, decimal quantity,
         OrderType type, decimal? limitPrice, TimeInForce timeInForce)
     {

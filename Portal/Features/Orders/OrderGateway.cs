@@ -7,6 +7,7 @@ using Portal.Domain.Broker;
 using Portal.Domain.Risk;
 using Portal.Domain.Trading;
 using Portal.Features.Audit;
+using Portal.Features.Broker;
 using Portal.Features.Halt;
 using Portal.Features.Limits;
 using Portal.Features.Live;
@@ -25,7 +26,9 @@ public sealed record OrderOutcome(OutcomeKind Kind, OrderRow? Row, string? Detai
 
 /// <summary>
 /// The one path every order takes: pre-trade check with reservation, shared rate counters, a
-/// durable decision row committed (group commit) before anything else, then the broker. Fails
+/// durable decision row committed (group commit) before anything else, then the broker. The in-process paper broker's
+/// writes for an accepted order go in the decision's transaction instead (one commit, not two; see
+/// <see cref="PaperBroker.PrepareWithDecisionAsync"/>); an external broker is called once the decision is durable. Fails
 /// closed: if the limits, the portfolio view or Redis cannot be trusted, the order is refused
 /// with <c>RiskStateUnavailable</c>; if the decision cannot be committed, nothing is acknowledged. The decision's
 /// audit event (<c>order.accepted</c> / <c>order.rejected</c>) commits in the same transaction, so an order that
@@ -124,17 +127,27 @@ public sealed class OrderGateway(
         }
 
         var row = NewRow(order, hash, actor, now, referencePrice, decision, refusal);
+        var decisionEvent = DecisionEvent(row);
+        // The in-process paper broker's writes commit with the decision: one commit per accepted order instead of two.
+        var paper = broker as PaperBroker;
+        var submission = row.Decision == "accepted" && paper is not null ? await paper.PrepareWithDecisionAsync(BrokerRequest(order, row), ct) : null;
+        if (submission is not null) Record(row, submission.State);
         bool inserted;
         try
         {
             var insert = InsertCommand(row);
-            // A repeat of a decided clientOrderId inserts nothing and has nothing new to audit.
-            await writer.CommitAsync(new PgWork(insert) { AuditEvents = [DecisionEvent(row)], AuditWhen = () => insert.RecordsAffected == 1 });
+            // A repeat of a decided clientOrderId inserts nothing, has nothing new to audit, and its paper statements do nothing.
+            await writer.CommitAsync(new PgWork([insert, .. submission?.Commands ?? []])
+            {
+                AuditEvents = [decisionEvent, .. submission?.AuditEvents ?? []],
+                AuditWhen = () => insert.RecordsAffected == 1,
+            });
             inserted = insert.RecordsAffected == 1;
         }
         catch (Exception ex)
         {
             logger.LogError(ex, "Could not record the decision for {ClientOrderId}; nothing acknowledged", order.ClientOrderId);
+            if (submission is not null) paper!.CommitFailed(submission);
             await ReleaseAsync(order, reserved, countedRate, now);
             return new OrderOutcome(OutcomeKind.Unavailable, null, "The decision could not be recorded durably; the order was not sent.");
         }
@@ -157,25 +170,39 @@ public sealed class OrderGateway(
             return new OrderOutcome(OutcomeKind.Decided, row);
         }
 
-        var outcome = await SendToBrokerAsync(order, row, ct);
+        OrderOutcome outcome;
+        if (submission is not null)
+        {
+            await paper!.CommittedWithDecisionAsync(submission);
+            risk.Acknowledged(order.ClientOrderId);
+            outcome = new OrderOutcome(OutcomeKind.Decided, row);
+        }
+        else outcome = await SendToBrokerAsync(order, row, ct);
         Count(row);
         PortalMetrics.OrderDecisionSeconds.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
         return outcome;
     }
 
+    private static BrokerOrderRequest BrokerRequest(ParsedOrder order, OrderRow row) => new(row.Id, order.ClientOrderId, order.Intent.StrategyId,
+        order.Intent.Symbol, order.Intent.Side, order.Intent.Quantity, order.Intent.Type, order.Intent.LimitPrice, order.TimeInForce);
+
+    /// <summary>The broker's answer, as the order's row shows it.</summary>
+    private static void Record(OrderRow row, BrokerOrderState state)
+    {
+        row.Status = OrderText.Format(state.Status);
+        row.BrokerOrderId = state.BrokerOrderId;
+        row.FilledQuantity = state.FilledQuantity;
+        row.AvgFillPrice = state.AvgFillPrice;
+        row.Message = state.RejectReason ?? row.Message;
+    }
+
     private async Task<OrderOutcome> SendToBrokerAsync(ParsedOrder order, OrderRow row, CancellationToken ct)
     {
-        var intent = order.Intent;
         try
         {
-            var state = await broker.SubmitAsync(new BrokerOrderRequest(row.Id, order.ClientOrderId, intent.StrategyId, intent.Symbol,
-                intent.Side, intent.Quantity, intent.Type, intent.LimitPrice, order.TimeInForce), ct);
+            var state = await broker.SubmitAsync(BrokerRequest(order, row), ct);
             risk.Acknowledged(order.ClientOrderId);
-            row.Status = OrderText.Format(state.Status);
-            row.BrokerOrderId = state.BrokerOrderId;
-            row.FilledQuantity = state.FilledQuantity;
-            row.AvgFillPrice = state.AvgFillPrice;
-            row.Message = state.RejectReason ?? row.Message;
+            Record(row, state);
             return new OrderOutcome(OutcomeKind.Decided, row);
         }
         catch (BrokerException ex)
@@ -306,12 +333,14 @@ public sealed class OrderGateway(
     {
         var command = new NpgsqlBatchCommand("""
             insert into orders (id, client_order_id, request_hash, strategy_id, symbol, side, quantity, order_type, limit_price,
-                time_in_force, decision, reason, limit_value, actual_value, message, reference_price, status, actor, created_at, updated_at)
-            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19)
+                time_in_force, decision, reason, limit_value, actual_value, message, reference_price, status, actor, created_at, updated_at,
+                broker_order_id, filled_quantity, avg_fill_price)
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $21, $22)
             on conflict (client_order_id) do nothing
             """);
         foreach (var value in new object?[] { r.Id, r.ClientOrderId, r.RequestHash, r.StrategyId, r.Symbol, r.Side, r.Quantity, r.OrderType,
-                     r.LimitPrice, r.TimeInForce, r.Decision, r.Reason, r.LimitValue, r.ActualValue, r.Message, r.ReferencePrice, r.Status, r.Actor, r.CreatedAt })
+                     r.LimitPrice, r.TimeInForce, r.Decision, r.Reason, r.LimitValue, r.ActualValue, r.Message, r.ReferencePrice, r.Status, r.Actor, r.CreatedAt,
+                     r.BrokerOrderId, r.FilledQuantity, r.AvgFillPrice })
             command.Parameters.Add(new NpgsqlParameter { Value = value ?? DBNull.Value });
         return command;
     }

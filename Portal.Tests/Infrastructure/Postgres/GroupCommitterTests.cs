@@ -36,4 +36,32 @@ public sealed class GroupCommitterTests
         Assert.Equal(21, await OrderRequests.ScalarAsync(portal.AppConnectionString, "select quantity::bigint from paper_positions where symbol = 'DLA'"));
         Assert.Equal(11, await OrderRequests.ScalarAsync(portal.AppConnectionString, "select quantity::bigint from paper_positions where symbol = 'DLB'"));
     }
+
+    /// <summary>The committer keeps one connection between batches; when the server ends it, the next batch gets a new one.</summary>
+    [Fact]
+    public async Task A_batch_after_the_committers_connection_was_terminated_commits_on_a_new_one()
+    {
+        await using var portal = await PortalFactory.StartAsync();
+        var committer = portal.Get<GroupCommitter>();
+        await OrderRequests.ScalarAsync(portal.AppConnectionString,
+            "insert into paper_positions (symbol, quantity, avg_price, realized_pnl, updated_at) values ('TRM', 0, 1, 0, now()) returning 1");
+        await committer.CommitAsync(new PgWork(Add("TRM")));
+
+        // Every connection of the app to this test's database (the committer's among them), as a server restart would.
+        var app = new NpgsqlConnectionStringBuilder(portal.AppConnectionString);
+        var superuser = (await TestServices.GetAsync()).Postgres.ConnectionString(app.Database!);
+        Assert.True(await OrderRequests.ScalarAsync(superuser,
+            "select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = current_database() and usename = $1", app.Username!) > 0);
+        // The first batch may be the one that finds the connection gone (it fails, nothing acknowledged); the next commits.
+        try
+        {
+            await committer.CommitAsync(new PgWork(Add("TRM")));
+        }
+        catch (NpgsqlException)
+        {
+        }
+        await committer.CommitAsync(new PgWork(Add("TRM")));
+
+        Assert.InRange(await OrderRequests.ScalarAsync(portal.OwnerConnectionString, "select quantity::bigint from paper_positions where symbol = 'TRM'"), 2, 3);
+    }
 }

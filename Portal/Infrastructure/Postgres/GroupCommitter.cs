@@ -39,6 +39,8 @@ public sealed class GroupCommitter(NpgsqlDataSource dataSource, IOptions<GroupCo
     : BackgroundService
 {
     private readonly Channel<PgWork> _queue = Channel.CreateUnbounded<PgWork>(new UnboundedChannelOptions { SingleReader = true });
+    // Kept open between batches: its statements stay prepared and no pool reset runs before every batch. Only the loop uses it.
+    private NpgsqlConnection? _connection;
 
     public Task CommitAsync(PgWork work)
     {
@@ -65,6 +67,7 @@ public sealed class GroupCommitter(NpgsqlDataSource dataSource, IOptions<GroupCo
         }
         finally
         {
+            await DropConnectionAsync();
             _queue.Writer.TryComplete();
             // Nothing queued may be left waiting forever: its caller must see the failure.
             foreach (var work in batch) work.Completion.TrySetException(new OperationCanceledException("Shutting down."));
@@ -125,14 +128,36 @@ public sealed class GroupCommitter(NpgsqlDataSource dataSource, IOptions<GroupCo
 
     private const int MaxAttempts = 4;
 
+    private async Task ExecuteInTransactionAsync(IReadOnlyList<PgWork> units, CancellationToken ct)
+    {
+        var connection = _connection ??= await dataSource.OpenConnectionAsync(ct);
+        try
+        {
+            await ExecuteInTransactionAsync(connection, units, ct);
+        }
+        catch
+        {
+            // Whatever failed (a statement, the server, the network), the pool's reset rolls the transaction back; the
+            // next batch starts on a fresh connection.
+            await DropConnectionAsync();
+            throw;
+        }
+    }
+
+    private async Task DropConnectionAsync()
+    {
+        if (_connection is null) return;
+        await _connection.DisposeAsync();
+        _connection = null;
+    }
+
     /// <summary>
     /// BEGIN, the units' statements and COMMIT travel in one round trip. With audit events, the batch ends with the
     /// head lock instead, and the sealed events go with the COMMIT: two round trips, and the head is locked only
     /// for the second one and the commit.
     /// </summary>
-    private async Task ExecuteInTransactionAsync(IReadOnlyList<PgWork> units, CancellationToken ct)
+    private static async Task ExecuteInTransactionAsync(NpgsqlConnection connection, IReadOnlyList<PgWork> units, CancellationToken ct)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var npgsqlBatch = new NpgsqlBatch(connection);
         npgsqlBatch.BatchCommands.Add(new NpgsqlBatchCommand("begin"));
         foreach (var unit in units)

@@ -6,7 +6,8 @@ namespace Portal.Tests.Bench;
 
 /// <summary>
 /// The scenario runner's short mode (bench/Portal.Scenarios --short): its own PostgreSQL, Redis and Portal processes,
-/// really killed and restarted, a few seconds of load, every fault, the abuse checks and 5,000 generated cases.
+/// really killed and restarted, a few seconds of load, every fault, the abuse checks and 2,500 generated cases per API
+/// (order requests and tick batches).
 /// The runner asserts each expectation itself and exits 1 if any failed; its report is the failure message.
 /// </summary>
 public sealed class ScenarioRunnerTests(ITestOutputHelper output)

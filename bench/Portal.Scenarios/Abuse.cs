@@ -8,7 +8,7 @@ using Npgsql;
 namespace Portal.Scenarios;
 
 /// <summary>Hostile callers: wrong credentials on every API route, hostile bodies and filters, and a seeded generated-input run.</summary>
-public sealed class Abuse(Report report, Uri baseUrl, Keys keys, string runId, string connectionString)
+public sealed partial class Abuse(Report report, Uri baseUrl, Keys keys, string runId, string connectionString)
 {
     private static readonly (string Method, string Path, string? Body)[] Routes =
     [

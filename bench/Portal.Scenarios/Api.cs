@@ -56,6 +56,25 @@ public sealed class Api : IDisposable
         }
     }
 
+    /// <summary>A POST whose reply body is needed; the body is null when there was no answer.</summary>
+    public async Task<(Answer Answer, string? Body)> PostForBodyAsync(string path, string json)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            using var response = await _http.SendAsync(request);
+            var body = await response.Content.ReadAsStringAsync();
+            var status = (int)response.StatusCode;
+            return (new Answer(status, status >= 400 ? ReasonOf(body) : null, Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+                response.Content.Headers.ContentType?.MediaType), body);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException)
+        {
+            return (new Answer(0, ex.GetType().Name, Stopwatch.GetElapsedTime(started).TotalMilliseconds), null);
+        }
+    }
+
     public async Task<JsonDocument> GetJsonAsync(string path, HttpMethod? method = null)
     {
         using var response = await _http.SendAsync(new HttpRequestMessage(method ?? HttpMethod.Get, path));

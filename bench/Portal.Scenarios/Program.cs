@@ -29,12 +29,12 @@ namespace Portal.Scenarios
         public const string Usage = """
             usage: Portal.Scenarios --portal-dll PATH/Portal.dll [--short] [--duration SECONDS] [--rate ORDERS_PER_S]
                                     [--strategies N] [--fault-rate ORDERS_PER_S] [--halts N] [--fuzz-cases N] [--seed N] [--skip PHASES | --only PHASES]
-              --short        seconds, not minutes: 5 s of load, 10 halts, 5,000 generated cases (what ./test runs)
+              --short        seconds, not minutes: 5 s of load, 10 halts, 2,500 generated cases per API (what ./test runs)
               --duration     sustained load, seconds (default 60)
               --rate         target orders/s over both instances for the sustained load (default 1000)
               --fault-rate   background orders/s while faults are injected (default: rate / 5, at most 500)
               --halts        strategy halts for the halt-latency figure (default 100)
-              --fuzz-cases   generated order requests (default 1,000,000)
+              --fuzz-cases   generated cases per API: order requests, then tick batches (default 500,000 each)
               --seed         seed of the load mix and of the generated cases (default 1)
               --skip         comma list of phases to leave out: load,faults,halts,broker,abuse,fuzz
               --only         comma list of the phases to run, e.g. --only halts (the halt latency under --fault-rate load)
@@ -48,7 +48,7 @@ namespace Portal.Scenarios
         public double FaultRate { get; private init; }
         public int Strategies { get; private init; } = 20;
         public int Halts { get; private init; } = 100;
-        public int FuzzCases { get; private init; } = 1_000_000;
+        public int FuzzCases { get; private init; } = 500_000;
         public int Seed { get; private init; } = 1;
         public HashSet<string> Skip { get; private init; } = [];
         /// <summary>How long each fault is held while the background load runs.</summary>
@@ -73,7 +73,7 @@ namespace Portal.Scenarios
                 {
                     "--help" or "-h" => o with { Help = true },
                     "--portal-dll" => o with { PortalDll = Path.GetFullPath(Value()) },
-                    "--short" => o with { Short = true, Duration = TimeSpan.FromSeconds(5), Rate = 200, Halts = 10, FuzzCases = 5_000 },
+                    "--short" => o with { Short = true, Duration = TimeSpan.FromSeconds(5), Rate = 200, Halts = 10, FuzzCases = 2_500 },
                     "--duration" => o with { Duration = TimeSpan.FromSeconds(Number()) },
                     "--rate" => o with { Rate = Number() },
                     "--fault-rate" => o with { FaultRate = Number() },
@@ -193,7 +193,11 @@ namespace Portal.Scenarios
                     await abuse.CredentialsAsync();
                     await abuse.HostileBodiesAsync();
                 }
-                if (!options.Skip.Contains("fuzz")) await abuse.GeneratedInputAsync(apis, options.FuzzCases, options.Seed, concurrency: 64);
+                if (!options.Skip.Contains("fuzz"))
+                {
+                    await abuse.GeneratedInputAsync(apis, options.FuzzCases, options.Seed, concurrency: 64);
+                    await abuse.GeneratedTicksAsync(apis, options.FuzzCases, options.Seed, concurrency: 64);
+                }
 
                 report.Section("audit chain");
                 using (var verify = await apis[1].GetJsonAsync("api/audit/verify?mode=full", HttpMethod.Post))

@@ -151,27 +151,16 @@ public sealed partial class Abuse(Report report, Uri baseUrl, Keys keys, string 
         var statuses = new ConcurrentDictionary<int, int>();
         var serverErrors = new ConcurrentQueue<string>();
         var watch = Stopwatch.StartNew();
-        var next = -1;
-        const int Chunk = 1000;
-        var generator = OrderBodyGenerator($"{runId}-g");
-        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(worker => Task.Run(async () =>
+        await InChunksAsync(apis, cases, concurrency, OrderBodyGenerator($"{runId}-g"), (ulong)seed * 1_000_003UL, async (api, chunk, bodies) =>
         {
-            var api = apis[worker % apis.Length];
-            while (true)
+            for (var i = 0; i < bodies.Length; i++)
             {
-                var chunk = Interlocked.Increment(ref next);
-                if (chunk * Chunk >= cases) return;
-                // Each chunk has its own seed, so any case can be regenerated without the ones before it.
-                var bodies = generator.Sample(Math.Min(Chunk, cases - chunk * Chunk), new Rnd((ulong)seed * 1_000_003UL + (ulong)chunk), 10);
-                for (var i = 0; i < bodies.Length; i++)
-                {
-                    var body = bodies[i].Replace("#ID#", $"{chunk}-{i}", StringComparison.Ordinal);
-                    var answer = await api.PostOrderAsync(body);
-                    statuses.AddOrUpdate(answer.Status, 1, (_, c) => c + 1);
-                    if (answer.Status >= 500 && answer.Status != 503 || answer.Status == 0) serverErrors.Enqueue($"chunk {chunk} case {i}: {answer.Status} {body[..Math.Min(body.Length, 200)]}");
-                }
+                var body = bodies[i].Replace("#ID#", $"{chunk}-{i}", StringComparison.Ordinal);
+                var answer = await api.PostOrderAsync(body);
+                statuses.AddOrUpdate(answer.Status, 1, (_, c) => c + 1);
+                if (answer.Status >= 500 && answer.Status != 503 || answer.Status == 0) serverErrors.Enqueue($"chunk {chunk} case {i}: {answer.Status} {body[..Math.Min(body.Length, 200)]}");
             }
-        })));
+        });
         report.Line($"{cases:N0} cases in {watch.Elapsed.TotalSeconds:F1} s ({cases / watch.Elapsed.TotalSeconds:F0}/s); status codes: " +
                     string.Join("  ", statuses.OrderBy(p => p.Key).Select(p => $"{p.Key}: {p.Value}")));
         report.Expect(serverErrors.IsEmpty, $"no 500 (nor 502, nor a dropped connection): {serverErrors.Count}{(serverErrors.IsEmpty ? "" : " e.g. " + string.Join(" | ", serverErrors.Take(3)))}");
@@ -194,6 +183,27 @@ public sealed partial class Abuse(Report report, Uri baseUrl, Keys keys, string 
         var (quantity, value, collar, accepted) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
         report.Expect(quantity + value + collar == 0,
             $"no accepted generated order breaks a limit: {accepted} accepted; over MaxOrderQuantity {quantity}, over MaxOrderValueUsd {value}, outside the collar {collar}");
+    }
+
+    /// <summary>
+    /// Generates <paramref name="cases"/> in chunks of 1,000, each from its own seed (<paramref name="seed"/> + chunk number, so
+    /// any case can be regenerated without the ones before it), and hands each chunk to one of <paramref name="concurrency"/>
+    /// workers spread over the instances.
+    /// </summary>
+    private static Task InChunksAsync<T>(Api[] apis, int cases, int concurrency, Gen<T> generator, ulong seed, Func<Api, int, T[], Task> send)
+    {
+        const int Chunk = 1000;
+        var next = -1;
+        return Task.WhenAll(Enumerable.Range(0, concurrency).Select(worker => Task.Run(async () =>
+        {
+            var api = apis[worker % apis.Length];
+            while (true)
+            {
+                var chunk = Interlocked.Increment(ref next);
+                if (chunk * Chunk >= cases) return;
+                await send(api, chunk, generator.Sample(Math.Min(Chunk, cases - chunk * Chunk), new Rnd(seed + (ulong)chunk), 10));
+            }
+        })));
     }
 
     /// <summary>A JSON body per case; <c>#ID#</c> is replaced by a unique suffix so valid cases are new orders.</summary>

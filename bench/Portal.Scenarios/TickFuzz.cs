@@ -29,52 +29,43 @@ public sealed partial class Abuse
         var failures = new ConcurrentQueue<string>();
         long ticksSent = 0, ticksAccepted = 0;
         var watch = Stopwatch.StartNew();
-        var next = -1;
-        const int Chunk = 1000;
-        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(worker => Task.Run(async () =>
+        // Seeds apart from the order run's, so the two runs do not share cases.
+        await InChunksAsync(apis, cases, concurrency, generator, (ulong)seed * 2_000_003UL, async (api, chunk, batches) =>
         {
-            var api = apis[worker % apis.Length];
-            while (true)
+            for (var i = 0; i < batches.Length; i++)
             {
-                var chunk = Interlocked.Increment(ref next);
-                if (chunk * Chunk >= cases) return;
-                // Each chunk has its own seed (apart from the order run's), so any case can be regenerated alone.
-                var batches = generator.Sample(Math.Min(Chunk, cases - chunk * Chunk), new Rnd((ulong)seed * 2_000_003UL + (ulong)chunk), 10);
-                for (var i = 0; i < batches.Length; i++)
+                var sentAt = DateTimeOffset.UtcNow;
+                var batch = batches[i];
+                var (answer, body) = await api.PostForBodyAsync("api/market-data/ticks", batch.Json(sentAt));
+                statuses.AddOrUpdate(answer.Status, 1, (_, c) => c + 1);
+                var where = $"chunk {chunk} case {i}";
+                if (answer.Status >= 500 && answer.Status != 503 || answer.Status == 0)
+                    failures.Enqueue($"{where}: {answer.Status}");
+                else if (answer.Status == 400 && answer.ContentType != "application/problem+json")
+                    failures.Enqueue($"{where}: 400 without problem details");
+                else if (answer.Status == 200)
                 {
-                    var sentAt = DateTimeOffset.UtcNow;
-                    var batch = batches[i];
-                    var (answer, body) = await api.PostForBodyAsync("api/market-data/ticks", batch.Json(sentAt));
-                    statuses.AddOrUpdate(answer.Status, 1, (_, c) => c + 1);
-                    var where = $"chunk {chunk} case {i}";
-                    if (answer.Status >= 500 && answer.Status != 503 || answer.Status == 0)
-                        failures.Enqueue($"{where}: {answer.Status}");
-                    else if (answer.Status == 400 && answer.ContentType != "application/problem+json")
-                        failures.Enqueue($"{where}: 400 without problem details");
-                    else if (answer.Status == 200)
+                    var verdicts = Verdicts(body);
+                    Interlocked.Add(ref ticksSent, batch.Ticks.Length);
+                    if (verdicts is null || verdicts.Length != batch.Ticks.Length)
                     {
-                        var verdicts = Verdicts(body);
-                        Interlocked.Add(ref ticksSent, batch.Ticks.Length);
-                        if (verdicts is null || verdicts.Length != batch.Ticks.Length)
+                        failures.Enqueue($"{where}: {verdicts?.Length.ToString(CultureInfo.InvariantCulture) ?? "no"} verdicts for {batch.Ticks.Length} ticks");
+                        continue;
+                    }
+                    for (var t = 0; t < verdicts.Length; t++)
+                    {
+                        if (verdicts[t] is { } reason)
                         {
-                            failures.Enqueue($"{where}: {verdicts?.Length.ToString(CultureInfo.InvariantCulture) ?? "no"} verdicts for {batch.Ticks.Length} ticks");
+                            refusals.AddOrUpdate(reason, 1, (_, c) => c + 1);
                             continue;
                         }
-                        for (var t = 0; t < verdicts.Length; t++)
-                        {
-                            if (verdicts[t] is { } reason)
-                            {
-                                refusals.AddOrUpdate(reason, 1, (_, c) => c + 1);
-                                continue;
-                            }
-                            Interlocked.Increment(ref ticksAccepted);
-                            if (batch.Ticks[t].BreaksAStatelessRule(sentAt, DateTimeOffset.UtcNow) is { } broken)
-                                failures.Enqueue($"{where} tick {t} accepted although {broken}");
-                        }
+                        Interlocked.Increment(ref ticksAccepted);
+                        if (batch.Ticks[t].BreaksAStatelessRule(sentAt, DateTimeOffset.UtcNow) is { } broken)
+                            failures.Enqueue($"{where} tick {t} accepted although {broken}");
                     }
                 }
             }
-        })));
+        });
         report.Line($"{cases:N0} batches in {watch.Elapsed.TotalSeconds:F1} s ({cases / watch.Elapsed.TotalSeconds:F0}/s); status codes: " +
                     string.Join("  ", statuses.OrderBy(p => p.Key).Select(p => $"{p.Key}: {p.Value}")) +
                     $"; in the 200s {ticksSent:N0} ticks, {ticksAccepted:N0} accepted");

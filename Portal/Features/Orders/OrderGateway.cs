@@ -99,6 +99,8 @@ public sealed class OrderGateway(
             refusal = Unavailable("limits are not loaded");
         else if (!risk.IsReady)
             refusal = Unavailable("the portfolio view is not loaded");
+        else if (broker is PaperBroker { IsLoaded: false })
+            refusal = Unavailable("the paper broker is loading its state from Postgres");
         else
         {
             // The deployment phase's ceilings (e.g. Small Live's $100 positions) cap the operational limits.

@@ -135,11 +135,13 @@ public sealed class GroupCommitter(NpgsqlDataSource dataSource, IOptions<GroupCo
         {
             await ExecuteInTransactionAsync(connection, units, ct);
         }
-        catch
+        catch (Exception ex)
         {
             // Whatever failed (a statement, the server, the network), the pool's reset rolls the transaction back; the
-            // next batch starts on a fresh connection.
+            // next batch starts on a fresh connection. If the server or the network failed, the pool's idle connections
+            // are most likely dead too (e.g. PostgreSQL restarted): the next batch must not pick one of them.
             await DropConnectionAsync();
+            if (!IsUnitLevel(ex)) dataSource.Clear();
             throw;
         }
     }

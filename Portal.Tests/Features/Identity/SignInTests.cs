@@ -1,12 +1,16 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Portal.Features.Auth;
 using Portal.Features.Identity;
 using Portal.Tests.Infrastructure;
@@ -119,6 +123,39 @@ public sealed class SignInTests : IAsyncLifetime
             Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
             Assert.Equal(401, (await response.JsonAsync()).GetProperty("status").GetInt32());
         }
+    }
+
+    /// <summary>
+    /// A session cookie signed with Portal's own keys, for a real user, but past its expiry is refused like no cookie. The
+    /// same cookie minted unexpired is accepted, so the refusal is the expiry's doing.
+    /// </summary>
+    [Fact]
+    public async Task An_expired_session_cookie_signed_with_portals_keys_gets_401()
+    {
+        var user = await _portal.CreateUserAsync(Roles.Compliance);
+        ClaimsPrincipal principal;
+        await using (var scope = _portal.Services.CreateAsyncScope())
+        {
+            var users = scope.ServiceProvider.GetRequiredService<UserManager<IdentityUser>>();
+            principal = await scope.ServiceProvider.GetRequiredService<SignInManager<IdentityUser>>().CreateUserPrincipalAsync((await users.FindByEmailAsync(user.Email))!);
+        }
+        var cookies = _portal.Services.GetRequiredService<IOptionsMonitor<CookieAuthenticationOptions>>().Get(IdentityConstants.ApplicationScheme);
+        var now = DateTimeOffset.UtcNow;
+        string Mint(DateTimeOffset issued, DateTimeOffset expires) => cookies.TicketDataFormat.Protect(
+            new AuthenticationTicket(principal, new AuthenticationProperties { IssuedUtc = issued, ExpiresUtc = expires }, IdentityConstants.ApplicationScheme));
+        async Task<HttpResponseMessage> MeWith(string cookie)
+        {
+            var client = _portal.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = false });
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/account/me");
+            request.Headers.Add("Cookie", $"{IdentitySetup.CookieName}={cookie}");
+            return await client.SendAsync(request);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await MeWith(Mint(now.AddMinutes(-1), now.AddHours(1)))).StatusCode);
+        var expired = await MeWith(Mint(now - IdentitySetup.SessionLifetime - TimeSpan.FromHours(1), now.AddHours(-1)));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, expired.StatusCode);
+        Assert.Equal("application/problem+json", expired.Content.Headers.ContentType?.MediaType);
     }
 
     [Fact]

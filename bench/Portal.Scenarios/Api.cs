@@ -32,7 +32,17 @@ public sealed class Api : IDisposable
 
     public Task<Answer> PostOrderAsync(string json) => SendAsync(HttpMethod.Post, "api/orders", json);
 
-    public async Task<Answer> SendAsync(HttpMethod method, string path, string? json = null, IEnumerable<KeyValuePair<string, string>>? headers = null)
+    /// <summary>The body of a success is not read (an audit export can be large); a problem's is, for its reason.</summary>
+    public async Task<Answer> SendAsync(HttpMethod method, string path, string? json = null, IEnumerable<KeyValuePair<string, string>>? headers = null) =>
+        (await SendAsync(method, path, json, headers, readSuccessBody: false)).Answer;
+
+    /// <summary>A POST whose reply body is needed.</summary>
+    public Task<(Answer Answer, string? Body)> PostForBodyAsync(string path, string json) =>
+        SendAsync(HttpMethod.Post, path, json, headers: null, readSuccessBody: true);
+
+    /// <summary>The answer and the reply's body read; the body is null when there was no answer or it was not read.</summary>
+    private async Task<(Answer Answer, string? Body)> SendAsync(HttpMethod method, string path, string? json,
+        IEnumerable<KeyValuePair<string, string>>? headers, bool readSuccessBody)
     {
         using var request = new HttpRequestMessage(method, path);
         if (json is not null) request.Content = new StringContent(json, Encoding.UTF8, "application/json");
@@ -42,31 +52,8 @@ public sealed class Api : IDisposable
         {
             using var response = await _http.SendAsync(request);
             var status = (int)response.StatusCode;
-            string? reason = null;
-            if (status >= 400)
-            {
-                var body = await response.Content.ReadAsStringAsync();
-                reason = ReasonOf(body);
-            }
-            return new Answer(status, reason, Stopwatch.GetElapsedTime(started).TotalMilliseconds, response.Content.Headers.ContentType?.MediaType);
-        }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException)
-        {
-            return new Answer(0, ex.GetType().Name, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-        }
-    }
-
-    /// <summary>A POST whose reply body is needed; the body is null when there was no answer.</summary>
-    public async Task<(Answer Answer, string? Body)> PostForBodyAsync(string path, string json)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
-        var started = Stopwatch.GetTimestamp();
-        try
-        {
-            using var response = await _http.SendAsync(request);
-            var body = await response.Content.ReadAsStringAsync();
-            var status = (int)response.StatusCode;
-            return (new Answer(status, status >= 400 ? ReasonOf(body) : null, Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+            var body = readSuccessBody || status >= 400 ? await response.Content.ReadAsStringAsync() : null;
+            return (new Answer(status, status >= 400 ? ReasonOf(body!) : null, Stopwatch.GetElapsedTime(started).TotalMilliseconds,
                 response.Content.Headers.ContentType?.MediaType), body);
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException)

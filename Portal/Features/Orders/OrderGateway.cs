@@ -48,6 +48,8 @@ public sealed class OrderGateway(
         reason == RiskStateUnavailable || (reason?.StartsWith(SafeModePrefix, StringComparison.Ordinal) ?? false);
 
     private readonly ConcurrentDictionary<string, Task<OrderOutcome>> _inFlight = new(StringComparer.Ordinal);
+    // The in-process paper broker, whose writes for an accepted order commit with the decision; null with an external broker.
+    private readonly PaperBroker? _paper = broker as PaperBroker;
 
     public async Task<OrderOutcome> SubmitAsync(ParsedOrder order, string actor, CancellationToken ct)
     {
@@ -99,7 +101,7 @@ public sealed class OrderGateway(
             refusal = Unavailable("limits are not loaded");
         else if (!risk.IsReady)
             refusal = Unavailable("the portfolio view is not loaded");
-        else if (broker is PaperBroker { IsLoaded: false })
+        else if (_paper is { IsLoaded: false })
             refusal = Unavailable("the paper broker is loading its state from Postgres");
         else
         {
@@ -131,8 +133,7 @@ public sealed class OrderGateway(
         var row = NewRow(order, hash, actor, now, referencePrice, decision, refusal);
         var decisionEvent = DecisionEvent(row);
         // The in-process paper broker's writes commit with the decision: one commit per accepted order instead of two.
-        var paper = broker as PaperBroker;
-        var submission = row.Decision == "accepted" && paper is not null ? await paper.PrepareWithDecisionAsync(BrokerRequest(order, row), ct) : null;
+        var submission = row.Decision == "accepted" && _paper is not null ? await _paper.PrepareWithDecisionAsync(BrokerRequest(order, row), ct) : null;
         if (submission is not null) Record(row, submission.State);
         bool inserted;
         try
@@ -149,7 +150,7 @@ public sealed class OrderGateway(
         catch (Exception ex)
         {
             logger.LogError(ex, "Could not record the decision for {ClientOrderId}; nothing acknowledged", order.ClientOrderId);
-            if (submission is not null) paper!.CommitFailed(submission);
+            if (submission is not null) _paper!.CommitFailed(submission);
             await ReleaseAsync(order, reserved, countedRate, now);
             return new OrderOutcome(OutcomeKind.Unavailable, null, "The decision could not be recorded durably; the order was not sent.");
         }
@@ -175,7 +176,7 @@ public sealed class OrderGateway(
         OrderOutcome outcome;
         if (submission is not null)
         {
-            await paper!.CommittedWithDecisionAsync(submission);
+            await _paper!.CommittedWithDecisionAsync(submission);
             risk.Acknowledged(order.ClientOrderId);
             outcome = new OrderOutcome(OutcomeKind.Decided, row);
         }

@@ -18,7 +18,7 @@ namespace Portal.Features.Halt;
 /// Redis loss is seen at once through the connection's failure event, the rest within a check period.
 /// </summary>
 public sealed class SafeModeMonitor(
-    IConnectionMultiplexer redis, NpgsqlDataSource db, TradingStateStore tradingState, RiskBook risk, MarketDataIngest marketData,
+    IConnectionMultiplexer redis, NpgsqlDataSource db, TradingStateStore tradingState, RiskBook risk, MarketDataIngest marketData, MarketDataRelay marketDataRelay,
     AlertPublisher alerts, OpsEventBus live, AuditTrail audit, RedisFaultSwitch redisFaults, IOptions<HaltOptions> options, TimeProvider clock, ILogger<SafeModeMonitor> logger) : BackgroundService
 {
     public const string RedisUnreachable = "redis-unreachable";
@@ -27,9 +27,10 @@ public sealed class SafeModeMonitor(
     public const string TradingStateUnknown = "trading-state-unknown";
     public const string BrokerSilent = "broker-silent";
     public const string MarketDataSilent = "market-data-silent";
+    public const string MarketDataRelayDown = "market-data-relay-down";
 
     /// <summary>In the order they are reported when several hold at once.</summary>
-    public static readonly IReadOnlyList<string> Causes = [PostgresUnreachable, RedisUnreachable, TradingStateUnknown, RedisStateUnverified, BrokerSilent, MarketDataSilent];
+    public static readonly IReadOnlyList<string> Causes = [PostgresUnreachable, RedisUnreachable, TradingStateUnknown, RedisStateUnverified, BrokerSilent, MarketDataRelayDown, MarketDataSilent];
 
     private static readonly Gauge SafeModeGauge = Metrics.CreateGauge("portal_safe_mode", "1 while the cause holds Portal in safe mode.",
         new GaugeConfiguration { LabelNames = ["reason"] });
@@ -97,7 +98,9 @@ public sealed class SafeModeMonitor(
         // A fresh process gets its first grace period to hear from the broker and the feed.
         var lastSync = risk.LastSync == default ? _startedAt : risk.LastSync;
         Set(BrokerSilent, now - lastSync > options.Value.BrokerSilenceThreshold);
-        // Silent = no tick accepted from any feed: a feed sending only refused ticks tells us nothing either.
+        // Not listening to the other instances' ticks: this instance cannot know the shared feed, and its prices may be stale.
+        Set(MarketDataRelayDown, !marketDataRelay.Listening);
+        // Silent = no tick accepted from any feed, on any instance: a feed sending only refused ticks tells us nothing either.
         var lastTick = marketData.LastAcceptedAt ?? _startedAt;
         Set(MarketDataSilent, now - lastTick > options.Value.MarketDataSilenceThreshold);
     }

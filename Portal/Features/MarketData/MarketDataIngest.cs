@@ -15,7 +15,9 @@ namespace Portal.Features.MarketData;
 /// The one path every tick takes, whatever its feed (API batches, the demo market, a broker stream,
 /// readiness drills): validation against the symbol's rules, then only valid ticks reach the
 /// <see cref="PriceBook"/>; refused ticks are counted and queued for the quarantine table. All state is
-/// in memory: no database round trip per tick.
+/// in memory: no database round trip per tick. Every tick that changes a symbol's validation state (valid, or
+/// aberrant) and every reset is also queued for the other instances (<see cref="MarketDataRelay"/>), which feed it
+/// through their own ingest as a peer's: validated again, but neither shared again, quarantined, counted nor audited there.
 /// </summary>
 /// <remarks>
 /// Status per symbol (see <see cref="TickValidator.Status"/>): Stale until a valid tick stamped within
@@ -38,6 +40,7 @@ public sealed class MarketDataIngest : IMarketDataView
     private readonly MarketDataOptions _options;
     private readonly PriceBook _prices;
     private readonly QuarantineQueue _quarantine;
+    private readonly TickRelayQueue _relay;
     private readonly OpsEventBus _live;
     private readonly AuditTrail _audit;
     private readonly TimeProvider _clock;
@@ -47,11 +50,12 @@ public sealed class MarketDataIngest : IMarketDataView
     private long _lastAcceptedAtUtcTicks;
 
     public MarketDataIngest(IOptions<MarketDataOptions> options, IOptions<MarketOptions> market, PriceBook prices, QuarantineQueue quarantine,
-        OpsEventBus live, AuditTrail audit, TimeProvider clock)
+        TickRelayQueue relay, OpsEventBus live, AuditTrail audit, TimeProvider clock)
     {
         _options = options.Value;
         _prices = prices;
         _quarantine = quarantine;
+        _relay = relay;
         _live = live;
         _audit = audit;
         _clock = clock;
@@ -59,7 +63,10 @@ public sealed class MarketDataIngest : IMarketDataView
         for (var i = 0; i < ShardCount; i++) _shards[i] = new Shard(new TickValidator(_options.Rules, _options.Symbols));
     }
 
-    /// <summary>When this process last accepted a tick from any feed; null before the first.</summary>
+    /// <summary>The source recorded for ticks another instance validated first.</summary>
+    public const string PeerSource = "peer";
+
+    /// <summary>When this process last accepted a tick from any feed, its own or a peer's; null before the first.</summary>
     public DateTimeOffset? LastAcceptedAt
     {
         get
@@ -75,8 +82,16 @@ public sealed class MarketDataIngest : IMarketDataView
     /// <param name="source">The feed, e.g. <c>demo</c>, <c>alpaca:iex</c> or <c>apikey:NAME</c>; recorded with refusals.</param>
     public TickVerdict[] Ingest(IReadOnlyList<Tick> ticks, string source)
     {
-        ArgumentNullException.ThrowIfNull(ticks);
         ArgumentException.ThrowIfNullOrEmpty(source);
+        return Ingest(ticks, source, fromPeer: false);
+    }
+
+    /// <summary>Ticks another instance validated and shared, in its order: validated here too, so windows and statuses agree.</summary>
+    public void IngestFromPeer(IReadOnlyList<Tick> ticks) => Ingest(ticks, PeerSource, fromPeer: true);
+
+    private TickVerdict[] Ingest(IReadOnlyList<Tick> ticks, string source, bool fromPeer)
+    {
+        ArgumentNullException.ThrowIfNull(ticks);
         var now = _clock.GetUtcNow();
         var verdicts = new TickVerdict[ticks.Count];
         List<StatusChange>? changes = null;
@@ -88,7 +103,7 @@ public sealed class MarketDataIngest : IMarketDataView
             if (!_tradable.Contains(tick.Symbol))
             {
                 verdicts[i] = TickVerdict.Reject(TickRejectReason.UnknownSymbol, $"'{tick.Symbol}' is not a symbol Portal trades");
-                Refused(tick, verdicts[i], source, now);
+                Refused(tick, verdicts[i], source, now, fromPeer: fromPeer);
                 continue;
             }
 
@@ -101,6 +116,8 @@ public sealed class MarketDataIngest : IMarketDataView
                 if (feed.LastValidTimestamp is { } lastValid && now - lastValid > feed.Rules.MaxAge
                     && UpdateStatus(feed, shard.Validator.Status(tick.Symbol, now), now) is { } lapse) (changes ??= []).Add(lapse);
                 verdict = shard.Validator.Validate(in tick, now);
+                // Shared under the lock, so peers validate a symbol's ticks in the order this instance did.
+                if (!fromPeer && ChangesValidationState(verdict)) _relay.Enqueue(in tick);
                 if (verdict.Accepted)
                 {
                     feed.Accept(in tick, now);
@@ -117,14 +134,14 @@ public sealed class MarketDataIngest : IMarketDataView
                 if (verdict.Anomaly != TickAnomaly.None)
                     RecordAnomaly(new DataAnomaly(now, tick.Symbol, verdict.Anomaly.ToString(), AnomalyDetail(verdict.Anomaly, feed.Rules), source));
             }
-            else Refused(tick, verdict, source, now);
+            else Refused(tick, verdict, source, now, fromPeer: fromPeer);
         }
         if (marks is not null)
         {
             foreach (var mark in marks.Values) _prices.Update(mark);
             Interlocked.Exchange(ref _lastAcceptedAtUtcTicks, now.UtcTicks);
         }
-        if (changes is not null) foreach (var change in changes) Announce(change);
+        if (changes is not null) foreach (var change in changes) Announce(change, fromPeer);
         return verdicts;
     }
 
@@ -207,25 +224,35 @@ public sealed class MarketDataIngest : IMarketDataView
     /// Forgets a symbol's history (last valid price, spike window, anomalies) after an operator confirmed a
     /// genuine re-pricing that the jump check keeps refusing. The symbol is Stale until its next valid tick.
     /// </summary>
-    public void Reset(string symbol, string actor)
+    public void Reset(string symbol, string actor) => Reset(symbol, actor, fromPeer: false);
+
+    /// <summary>A reset made on another instance, applied here between the same ticks as there.</summary>
+    public void ResetFromPeer(string symbol) => Reset(symbol, PeerSource, fromPeer: true);
+
+    private void Reset(string symbol, string actor, bool fromPeer)
     {
         var shard = ShardOf(symbol);
         StatusChange? change = null;
         lock (shard.Gate)
         {
             shard.Validator.Reset(symbol);
+            if (!fromPeer) _relay.EnqueueReset(symbol);
             if (_feeds.TryGetValue(symbol, out var feed))
             {
                 feed.Forget();
                 change = UpdateStatus(feed, SymbolDataStatus.Stale, _clock.GetUtcNow(), "reset by " + actor);
             }
         }
-        if (change is { } c) Announce(c);
+        if (change is { } c) Announce(c, fromPeer);
     }
 
     private TickRules RulesFor(string symbol) => _options.Symbols.GetValueOrDefault(symbol, _options.Rules);
 
     private Shard ShardOf(string symbol) => _shards[(int)((uint)StringComparer.Ordinal.GetHashCode(symbol) % ShardCount)];
+
+    /// <summary>Late or repeated ticks (stale, out of order, duplicate) change nothing a peer would need.</summary>
+    private static bool ChangesValidationState(TickVerdict verdict) =>
+        verdict.Accepted || verdict.Reason is not (TickRejectReason.Stale or TickRejectReason.OutOfOrder or TickRejectReason.Duplicate);
 
     private static StatusChange? UpdateStatus(SymbolFeed feed, SymbolDataStatus status, DateTimeOffset now, string? why = null)
     {
@@ -246,13 +273,17 @@ public sealed class MarketDataIngest : IMarketDataView
         ? $"no valid tick for longer than {rules.ExpectedCadence * rules.GapMultiple}"
         : $"{rules.FlatlineCount} identical prices in a row";
 
-    private void Refused(in Tick tick, TickVerdict verdict, string source, DateTimeOffset now, bool pricesKnown = true)
+    private void Refused(in Tick tick, TickVerdict verdict, string source, DateTimeOffset now, bool pricesKnown = true, bool fromPeer = false)
     {
         var reason = verdict.Reason.ToString();
-        PortalMetrics.DataValidationFailures.WithLabels(reason).Inc();
         _refusals.Add(verdict.Reason, now);
-        _quarantine.Enqueue(new QuarantinedTick(now, source, tick.Symbol, pricesKnown ? tick.Price : null, tick.Bid, tick.Ask, tick.Size,
-            tick.Timestamp, reason, verdict.Detail));
+        // The instance that received the tick counted and quarantined it.
+        if (!fromPeer)
+        {
+            PortalMetrics.DataValidationFailures.WithLabels(reason).Inc();
+            _quarantine.Enqueue(new QuarantinedTick(now, source, tick.Symbol, pricesKnown ? tick.Price : null, tick.Bid, tick.Ask, tick.Size,
+                tick.Timestamp, reason, verdict.Detail));
+        }
         if (verdict.Reason is not (TickRejectReason.Stale or TickRejectReason.OutOfOrder or TickRejectReason.Duplicate))
             RecordAnomaly(new DataAnomaly(now, tick.Symbol, reason, verdict.Detail, source));
     }
@@ -266,9 +297,11 @@ public sealed class MarketDataIngest : IMarketDataView
         }
     }
 
-    private void Announce(StatusChange change)
+    private void Announce(StatusChange change, bool fromPeer = false)
     {
         PortalMetrics.DataStatus.WithLabels(change.Symbol).Set((int)change.To);
+        // The instance whose tick or reset caused the change published and audited it.
+        if (fromPeer) return;
         _live.Publish(OpsEventTypes.MarketData, change);
         _ = _audit.AppendEventuallyAsync(AuditEventDraft.Create(change.At, "system:market-data", "market_data.status_changed", "symbol:" + change.Symbol,
             new { symbol = change.Symbol, from = change.From.ToString(), to = change.To.ToString(), reason = change.Reason }));

@@ -29,6 +29,15 @@ public sealed class MarketDataOptions
 
     /// <summary>How often statuses are re-judged without ticks (a symbol going stale, anomalies ageing out).</summary>
     public TimeSpan StatusCheckInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Validated ticks waiting to be shared with the other instances; beyond this they are counted and dropped.</summary>
+    public int RelayQueueCapacity { get; set; } = 100_000;
+
+    /// <summary>Wait before listening again after the shared market-data connection was lost (safe mode meanwhile).</summary>
+    public TimeSpan RelayReconnectDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A quiet listening connection is checked this often, so a connection that died silently is noticed.</summary>
+    public TimeSpan RelayKeepAliveInterval { get; set; } = TimeSpan.FromSeconds(5);
 }
 
 public sealed class MarketDataOptionsValidator(IOptions<MarketOptions> market) : IValidateOptions<MarketDataOptions>
@@ -43,6 +52,11 @@ public sealed class MarketDataOptionsValidator(IOptions<MarketOptions> market) :
         if (options.QuarantineQueueCapacity is < 100 or > 10_000_000) errors.Add($"{s}:QuarantineQueueCapacity must be between 100 and 10000000.");
         if (options.StatusCheckInterval < TimeSpan.FromMilliseconds(50) || options.StatusCheckInterval > TimeSpan.FromMinutes(1))
             errors.Add($"{s}:StatusCheckInterval must be between 00:00:00.05 and 00:01:00.");
+        if (options.RelayQueueCapacity is < 1_000 or > 10_000_000) errors.Add($"{s}:RelayQueueCapacity must be between 1000 and 10000000.");
+        if (options.RelayReconnectDelay < TimeSpan.FromMilliseconds(100) || options.RelayReconnectDelay > TimeSpan.FromMinutes(1))
+            errors.Add($"{s}:RelayReconnectDelay must be between 00:00:00.1 and 00:01:00.");
+        if (options.RelayKeepAliveInterval < TimeSpan.FromSeconds(1) || options.RelayKeepAliveInterval > TimeSpan.FromMinutes(1))
+            errors.Add($"{s}:RelayKeepAliveInterval must be between 00:00:01 and 00:01:00.");
         Check(options.Rules, $"{s}:Rules", errors);
         var known = market.Value.Symbols.Select(x => x.Symbol).ToHashSet(StringComparer.Ordinal);
         foreach (var (symbol, rules) in options.Symbols)

@@ -7,7 +7,8 @@ namespace Portal.Tests.Bench;
 /// <summary>
 /// The scenario runner's short mode (bench/Portal.Scenarios --short): its own PostgreSQL, Redis and Portal processes,
 /// really killed and restarted, a few seconds of load, every fault, the abuse checks and 2,500 generated cases per API
-/// (order requests and tick batches).
+/// (order requests and tick batches), buys on both instances at once that fit the position limit alone but not together, and
+/// the joint position limit replayed from every fill in Postgres.
 /// The runner asserts each expectation itself and exits 1 if any failed; its report is the failure message.
 /// </summary>
 public sealed class ScenarioRunnerTests(ITestOutputHelper output)

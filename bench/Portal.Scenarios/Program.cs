@@ -36,7 +36,7 @@ namespace Portal.Scenarios
               --halts        strategy halts for the halt-latency figure (default 100)
               --fuzz-cases   generated cases per API: order requests, then tick batches (default 500,000 each)
               --seed         seed of the load mix and of the generated cases (default 1)
-              --skip         comma list of phases to leave out: load,faults,halts,broker,abuse,fuzz
+              --skip         comma list of phases to leave out: ticks,load,joint,faults,halts,broker,abuse,fuzz
               --only         comma list of the phases to run, e.g. --only halts (the halt latency under --fault-rate load)
             """;
 
@@ -54,7 +54,7 @@ namespace Portal.Scenarios
         /// <summary>How long each fault is held while the background load runs.</summary>
         public TimeSpan FaultHold => Short ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(5);
 
-        public static readonly string[] Phases = ["load", "faults", "halts", "broker", "abuse", "fuzz"];
+        public static readonly string[] Phases = ["ticks", "load", "joint", "faults", "halts", "broker", "abuse", "fuzz"];
 
         private static HashSet<string> PhaseList(string value)
         {
@@ -154,6 +154,8 @@ namespace Portal.Scenarios
                 var owner = cluster.OwnerConnectionString("portal");
                 await WarmUpAsync(apis, ledger, runId);
 
+                if (!options.Skip.Contains("ticks")) await SharedTicks.MeasureAsync(report, apis[0], owner, options.Short ? 50 : 500);
+
                 if (!options.Skip.Contains("load"))
                 {
                     report.Section($"sustained load: {options.Duration.TotalSeconds:F0} s at {options.Rate:F0} orders/s, {options.Strategies} strategies, both instances");
@@ -163,6 +165,8 @@ namespace Portal.Scenarios
                     report.Expect(!load.StatusCounts.Keys.Any(s => s >= 500 || s == 0), "no 5xx and no unanswered request under sustained load");
                     await Reconciliation.RunAsync(report, owner, runId, ledger.All);
                 }
+
+                if (!options.Skip.Contains("joint")) await JointLimits.PushAsync(report, apis, ledger, owner, runId);
 
                 if (!options.Skip.Contains("faults") || !options.Skip.Contains("halts"))
                 {
@@ -198,6 +202,8 @@ namespace Portal.Scenarios
                     await abuse.GeneratedInputAsync(apis, options.FuzzCases, options.Seed, concurrency: 64);
                     await abuse.GeneratedTicksAsync(apis, options.FuzzCases, options.Seed, concurrency: 64);
                 }
+
+                await JointLimits.CheckAsync(report, owner);
 
                 report.Section("audit chain");
                 using (var verify = await apis[1].GetJsonAsync("api/audit/verify?mode=full", HttpMethod.Post))

@@ -22,12 +22,7 @@ public sealed class SharedMarketDataTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _a = await PortalFactory.StartAsync(new Dictionary<string, string?>
-        {
-            // Short enough that the silence is seen within the test, long before the halt.
-            ["TradingState:MarketDataSilenceThreshold"] = "00:00:02",
-            ["TradingState:SilenceHaltThreshold"] = "01:00:00",
-        });
+        _a = await PortalFactory.StartAsync();
         _b = await _a.StartPeerAsync();
         _feedA = await _a.ClientWithScopesAsync(Scopes.Ticks);
     }
@@ -45,9 +40,11 @@ public sealed class SharedMarketDataTests : IAsyncLifetime
         ["symbol"] = symbol, ["price"] = price, ["bid"] = bid, ["ask"] = ask, ["size"] = 100m, ["timestamp"] = at.ToString("O"),
     };
 
-    private async Task<JsonObject> PostToAAsync(params JsonObject[] ticks)
+    private Task<JsonObject> PostToAAsync(params JsonObject[] ticks) => PostAsync(_feedA, ticks);
+
+    private static async Task<JsonObject> PostAsync(HttpClient feed, params JsonObject[] ticks)
     {
-        var response = await _feedA.PostAsync("/api/market-data/ticks",
+        var response = await feed.PostAsync("/api/market-data/ticks",
             new StringContent(new JsonObject { ["ticks"] = new JsonArray(ticks) }.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject();
@@ -74,14 +71,22 @@ public sealed class SharedMarketDataTests : IAsyncLifetime
     [Fact]
     public async Task Instance_B_leaves_market_data_silent_when_only_instance_A_hears_the_feed()
     {
-        var safeModeB = _b.Get<SafeModeMonitor>();
+        await using var a = await PortalFactory.StartAsync(new Dictionary<string, string?>
+        {
+            // Short enough that the silence is seen within the test, long before the halt.
+            ["TradingState:MarketDataSilenceThreshold"] = "00:00:02",
+            ["TradingState:SilenceHaltThreshold"] = "01:00:00",
+        });
+        await using var b = await a.StartPeerAsync();
+        using var feedA = await a.ClientWithScopesAsync(Scopes.Ticks);
+        var safeModeB = b.Get<SafeModeMonitor>();
         // Nobody has sent a tick yet: both instances are rightly silent.
         await Poll.UntilAsync(() => safeModeB.Active.ContainsKey(SafeModeMonitor.MarketDataSilent), "instance B silent before any tick");
 
-        Assert.Equal(1, (int)(await PostToAAsync(Tick("MSFT", 401m, Now)))["accepted"]!);
+        Assert.Equal(1, (int)(await PostAsync(feedA, Tick("MSFT", 401m, a.Get<TimeProvider>().GetUtcNow())))["accepted"]!);
 
         await Poll.UntilAsync(() => !safeModeB.Active.ContainsKey(SafeModeMonitor.MarketDataSilent), "instance B hears A's feed");
-        Assert.NotNull(_b.Get<MarketDataIngest>().LastAcceptedAt);
+        Assert.NotNull(b.Get<MarketDataIngest>().LastAcceptedAt);
     }
 
     [Fact]

@@ -122,7 +122,7 @@ namespace Portal.Scenarios
 
         public static async Task<string> CreateApiKeyAsync(Cluster cluster, string database, string name, string scopes)
         {
-            var output = await Cluster.RunAsync("dotnet", $"{cluster.PortalDll} create-api-key --name {name} --scopes {scopes}",
+            var output = await Cluster.RunAsync("dotnet", $"{cluster.PortalDll} create-api-key --name {name} --scopes {scopes} --owner none",
                 environment: cluster.BaseEnvironment(database, "unused:"));
             var key = output.Trim().Split('\n')[^1].Trim();
             return key.StartsWith("pk_", StringComparison.Ordinal) ? key : throw new InvalidOperationException("create-api-key printed no key: " + output);

@@ -101,6 +101,36 @@ public sealed class AdminPageTests : IAsyncLifetime
         again.WaitForAssertion(() => Assert.Contains("cannot lock your own account", again.Find("#user-error").TextContent));
     }
 
+    [Fact]
+    public void Pending_role_requests_offer_approval_only_to_an_admin_other_than_the_requester_and_the_person()
+    {
+        var mine = new RoleGrantView(Guid.NewGuid(), "u1", "someone@test.local", Roles.RiskOfficer, "admin@test.local", DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddDays(1));
+        var forMe = new RoleGrantView(Guid.NewGuid(), "u2", "admin@test.local", Roles.RiskOfficer, "other@test.local", DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddDays(1));
+        var theirs = new RoleGrantView(Guid.NewGuid(), "u3", "third@test.local", Roles.Admin, "other@test.local", DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddDays(1));
+        _admin.Grants.AddRange([mine, forMe, theirs]);
+        var cut = _bunit.Render<AdminUsers>();
+
+        Assert.Equal(3, cut.FindAll(".role-grant").Count);
+        Assert.Empty(cut.FindAll($"[data-grant='{mine.Id}'] .approve-grant"));
+        Assert.Empty(cut.FindAll($"[data-grant='{forMe.Id}'] .approve-grant"));
+        cut.Find($"[data-grant='{theirs.Id}'] .approve-grant").Click();
+
+        cut.WaitForAssertion(() => Assert.Equal(2, cut.FindAll(".role-grant").Count));
+        Assert.Equal((theirs.Id, "admin@test.local"), _admin.Approved.Single());
+    }
+
+    [Fact]
+    public void Asking_for_a_privileged_role_says_it_waits_for_another_admin()
+    {
+        var cut = _bunit.Render<AdminUsers>();
+
+        cut.Find("input#user-email").Change("officer@test.local");
+        cut.Find("input[data-role='RiskOfficer']").Change(true);
+        cut.Find("#create-user").Click();
+
+        cut.WaitForAssertion(() => Assert.Contains("waits for another Admin", cut.Find("#user-notice").TextContent));
+    }
+
     private sealed class FakeAdministration : IPortalAdministration
     {
         public const string Key = "pk_test-key-shown-once";
@@ -114,12 +144,31 @@ public sealed class AdminPageTests : IAsyncLifetime
 
         public Task<(UserSummary User, string Password)> CreateUserAsync(string email, IReadOnlyCollection<string> roles, string actor, CancellationToken ct)
         {
-            var user = new UserSummary(Guid.NewGuid().ToString(), email, roles.ToList(), null, 0);
+            var user = new UserSummary(Guid.NewGuid().ToString(), email, roles.Except(Roles.NeedingApproval).ToList(), null, 0);
             Users.Add(user);
             return Task.FromResult((user, Password));
         }
 
-        public Task AddRoleAsync(string userId, string role, string actor, CancellationToken ct) => Task.CompletedTask;
+        public List<RoleGrantView> Grants { get; } = [];
+        public List<(Guid Id, string Actor)> Approved { get; } = [];
+
+        public Task<RoleChange> AddRoleAsync(string userId, string role, string actor, CancellationToken ct) =>
+            Task.FromResult(Roles.NeedingApproval.Contains(role) ? RoleChange.PendingApproval : RoleChange.Granted);
+
+        public Task<IReadOnlyList<RoleGrantView>> PendingRoleGrantsAsync(CancellationToken ct) => Task.FromResult<IReadOnlyList<RoleGrantView>>(Grants.ToList());
+
+        public Task ApproveRoleGrantAsync(Guid grantId, string actor, CancellationToken ct)
+        {
+            Approved.Add((grantId, actor));
+            Grants.RemoveAll(g => g.Id == grantId);
+            return Task.CompletedTask;
+        }
+
+        public Task RejectRoleGrantAsync(Guid grantId, string actor, CancellationToken ct)
+        {
+            Grants.RemoveAll(g => g.Id == grantId);
+            return Task.CompletedTask;
+        }
         public Task RemoveRoleAsync(string userId, string role, string actor, CancellationToken ct) => Task.CompletedTask;
 
         public Task LockAsync(string userId, string actor, CancellationToken ct) =>

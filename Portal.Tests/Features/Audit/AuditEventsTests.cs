@@ -69,7 +69,7 @@ public sealed class AuditEventsTests : IAsyncLifetime
     [Fact]
     public async Task A_limit_change_is_recorded_with_old_and_new_values_and_who()
     {
-        var admin = await _portal.ClientWithScopesAsync(Scopes.Limits);
+        var admin = await _portal.ClientWithOwnedKeyAsync("key-owner@test.local", Scopes.Limits);
         // Four-eyes: the change is proposed now and takes effect when a second person approves it.
         Assert.Equal(HttpStatusCode.Accepted, (await admin.PutAsJsonAsync("/api/limits", new { reason = "tighten", limits = new { MaxOrderValueUsd = 250m } })).StatusCode);
 

@@ -72,6 +72,25 @@ public sealed partial class IdentityCliProcessTests : IAsyncLifetime
         Assert.Contains("usage:", usage.Err);
     }
 
+    [Fact]
+    public async Task Create_api_key_needs_an_owner_an_existing_person_or_explicitly_none()
+    {
+        var missing = await Portal("Production", "create-api-key", "--name", "bot", "--scopes", "limits");
+        Assert.Equal(2, missing.Code);
+        Assert.Contains("--owner", missing.Err);
+        var unknown = await Portal("Production", "create-api-key", "--name", "bot", "--scopes", "limits", "--owner", "ghost@corp.example");
+        Assert.Equal(2, unknown.Code);
+        Assert.Contains("ghost@corp.example", unknown.Err);
+
+        Assert.Equal(0, (await Portal("Production", "create-user", "--email", "Owner@corp.example", "--role", "RiskOfficer")).Code);
+        var owned = await Portal("Production", "create-api-key", "--name", "bot", "--scopes", "limits", "--owner", "owner@corp.example");
+        Assert.True(owned.Code == 0, owned.Err);
+        Assert.Contains("owner Owner@corp.example", owned.Out);
+        var none = await Portal("Production", "create-api-key", "--name", "monitor", "--scopes", "halt", "--owner", "none");
+        Assert.True(none.Code == 0, none.Err);
+        Assert.Contains("owner none", none.Out);
+    }
+
     [GeneratedRegex("^Demo user: [^ ]+@portal\\.local [^ ]+ (?<role>[A-Za-z]+)$")]
     private static partial Regex DemoLine();
 }

@@ -25,7 +25,7 @@ public sealed class LimitsApiTests : IAsyncLifetime
     [Fact]
     public async Task A_lowered_limit_from_a_key_waits_for_a_risk_officer_and_is_enforced_once_approved()
     {
-        var admin = await _portal.ClientWithScopesAsync(Scopes.Limits);
+        var admin = await _portal.ClientWithOwnedKeyAsync("key-owner@test.local", Scopes.Limits);
         var orders = await _portal.ClientWithScopesAsync(Scopes.Orders);
 
         var put = await admin.PutAsJsonAsync("/api/limits", new { reason = "tighten for test", limits = new { MaxOrderValueUsd = 250m } });
@@ -65,6 +65,40 @@ public sealed class LimitsApiTests : IAsyncLifetime
         Assert.Equal("active", approved.GetProperty("state").GetString());
         Assert.NotEqual(approved.GetProperty("proposedBy").GetString(), approved.GetProperty("approvedBy").GetString());
         Assert.Equal(HttpStatusCode.Conflict, (await second.PostAsync($"/api/limits/pending/{version}/approve", null)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_change_proposed_with_a_key_cannot_be_approved_by_the_keys_owner()
+    {
+        // One person who is both Admin and RiskOfficer makes a limits key on the admin page: they own it.
+        var owner = await _portal.CreateUserAsync(Roles.Admin, Roles.RiskOfficer);
+        var (key, _) = await _portal.Get<Portal.Features.Admin.IPortalAdministration>().CreateApiKeyAsync(
+            "owned-" + Guid.NewGuid().ToString("N")[..8], [Scopes.Limits], owner.Email, CancellationToken.None);
+        var bot = _portal.CreateClient();
+        bot.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        var version = await ProposeAsync(bot, 350m);
+
+        var own = await (await _portal.SignInAsync(owner)).PostAsync($"/api/limits/pending/{version}/approve", null);
+
+        Assert.Equal(HttpStatusCode.Forbidden, own.StatusCode);
+        var second = await _portal.ClientSignedInAsAsync(Roles.RiskOfficer);
+        var pending = (await (await second.GetAsync("/api/limits/pending")).JsonAsync())[0];
+        Assert.Equal("pending", pending.GetProperty("state").GetString());
+        Assert.StartsWith("apikey:", pending.GetProperty("proposedBy").GetString());
+        Assert.Equal(owner.Email, pending.GetProperty("keyOwner").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await second.PostAsync($"/api/limits/pending/{version}/approve", null)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_key_without_an_owner_cannot_propose_a_change_and_nothing_is_recorded()
+    {
+        var ownerless = await _portal.ClientWithScopesAsync(Scopes.Limits);
+
+        var response = await ownerless.PutAsJsonAsync("/api/limits", new { reason = "who answers for this?", limits = new { MaxOrderValueUsd = 300m } });
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Contains("owner", (await response.JsonAsync()).GetProperty("detail").GetString());
+        Assert.Empty((await (await ownerless.GetAsync("/api/limits/pending")).JsonAsync()).EnumerateArray());
     }
 
     [Fact]

@@ -1,14 +1,17 @@
 using Bunit;
+using Bunit.TestDoubles;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Portal.Features.Halt;
 using Portal.Features.Halt.Pages;
+using Portal.Features.Identity;
 
 namespace Portal.Tests.Features.Ui;
 
 public sealed class HaltControlTests : ComponentTestContext
 {
     private readonly RecordingHaltCommands _commands = new();
+    private readonly BunitAuthorizationContext _authorization;
     private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 11, 26, 3, 0, 0, TimeSpan.Zero));
 
     private sealed class RecordingHaltCommands : IHaltCommands
@@ -30,7 +33,8 @@ public sealed class HaltControlTests : ComponentTestContext
     {
         Services.AddSingleton<IHaltCommands>(_commands);
         Services.AddSingleton<TimeProvider>(_clock);
-        AddAuthorization().SetAuthorized("oncall@test.local");
+        _authorization = AddAuthorization();
+        _authorization.SetAuthorized("oncall@test.local");
     }
 
     [Fact]
@@ -48,6 +52,7 @@ public sealed class HaltControlTests : ComponentTestContext
     [Fact]
     public void Confirming_within_the_window_halts_once_with_the_chosen_mode()
     {
+        _authorization.SetPolicies(Policies.MayFlatten);
         HaltResult? reported = null;
         var cut = Render<HaltControl>(p => p.Add(c => c.Halted, result => reported = result));
         cut.FindAll("#halt-mode .mud-toggle-item").Single(e => e.TextContent.Contains("Flatten", StringComparison.Ordinal)).Click();
@@ -62,6 +67,15 @@ public sealed class HaltControlTests : ComponentTestContext
         Assert.Equal("halt and flatten from the portal by oncall@test.local", halt.Reason);
         Assert.Equal(3, reported!.CancelledOrders);
         Assert.NotNull(cut.Find("#halt-button"));
+    }
+
+    [Fact]
+    public void Flatten_is_offered_only_to_whoever_may_flatten()
+    {
+        var cut = Render<HaltControl>();
+
+        Assert.DoesNotContain(cut.FindAll("#halt-mode .mud-toggle-item"), e => e.TextContent.Contains("Flatten", StringComparison.Ordinal));
+        Assert.Contains(cut.FindAll("#halt-mode .mud-toggle-item"), e => e.TextContent.Contains("Cancel orders", StringComparison.Ordinal));
     }
 
     [Fact]

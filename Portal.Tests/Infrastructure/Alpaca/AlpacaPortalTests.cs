@@ -31,7 +31,7 @@ public sealed class AlpacaPortalTests : IAsyncLifetime
         _portal.SetPrice("AAPL", 100m);
         _portal.SetPrice("MSFT", 400m);
         _orders = await _portal.ClientWithScopesAsync(Scopes.Orders);
-        _pager = await _portal.ClientWithScopesAsync(Scopes.Halt);
+        _pager = await _portal.ClientWithScopesAsync(Scopes.Halt, Scopes.Flatten);
     }
 
     public async Task DisposeAsync()

@@ -38,7 +38,7 @@ public static class ApiDocsSetup
                 {
                     Type = SecuritySchemeType.Http,
                     Scheme = "bearer",
-                    Description = "An API key created with `dotnet Portal.dll create-api-key --name NAME --scopes orders[,ticks,observations,halt,limits,audit]`, "
+                    Description = "An API key created with `dotnet Portal.dll create-api-key --name NAME --scopes orders[,ticks,observations,halt,flatten,limits,audit] --owner EMAIL|none`, "
                                   + "sent as `Authorization: Bearer pk_...`. Missing, unknown or revoked: 401; without the operation's scope: 403.",
                 };
                 return Task.CompletedTask;

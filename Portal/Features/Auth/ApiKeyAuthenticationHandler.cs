@@ -13,6 +13,9 @@ public sealed class ApiKeyAuthenticationHandler(
 {
     public const string SchemeName = "ApiKey";
     public const string ScopeClaim = "scope";
+
+    /// <summary>The key's owner (a person's user name), when it has one: four-eyes treats the key's changes as theirs.</summary>
+    public const string OwnerClaim = "key_owner";
     private const string KeyStoreUnavailable = "ApiKeyStoreUnavailable";
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
@@ -47,6 +50,7 @@ public sealed class ApiKeyAuthenticationHandler(
             new(ClaimTypes.Name, "apikey:" + key.Name),
         };
         claims.AddRange(key.Scopes.Select(s => new Claim(ScopeClaim, s)));
+        if (key.Owner is { } owner) claims.Add(new Claim(OwnerClaim, owner));
         var identity = new ClaimsIdentity(claims, SchemeName);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
     }

@@ -20,8 +20,9 @@ public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory, 
     public const string SystemActor = "system";
     private static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(5);
 
+    /// <param name="owner">The person answerable for the key (their user name); null when no person is.</param>
     public async Task<(string Key, ApiKey Record)> CreateAsync(
-        string name, IReadOnlyCollection<string> scopes, string actor = SystemActor, CancellationToken ct = default)
+        string name, IReadOnlyCollection<string> scopes, string actor = SystemActor, string? owner = null, CancellationToken ct = default)
     {
         if (string.IsNullOrWhiteSpace(name) || name.Length > 80) throw new ArgumentException("The name must be 1 to 80 characters.", nameof(name));
         var unknown = scopes.Where(s => !Scopes.All.Contains(s)).ToList();
@@ -37,12 +38,13 @@ public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory, 
             KeyHash = Hash(key),
             Scopes = scopes.Distinct().Order(StringComparer.Ordinal).ToArray(),
             CreatedAt = clock.GetUtcNow(),
+            Owner = string.IsNullOrWhiteSpace(owner) ? null : owner.Trim(),
         };
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
         db.ApiKeys.Add(record);
         await db.SaveChangesAsync(ct);
-        await AuditTrail.AppendInTransactionAsync(db, [Event(actor, "apikey.created", record, new { id = record.Id, name, scopes = record.Scopes })], ct);
+        await AuditTrail.AppendInTransactionAsync(db, [Event(actor, "apikey.created", record, new { id = record.Id, name, scopes = record.Scopes, owner = record.Owner })], ct);
         await transaction.CommitAsync(ct);
         return (key, record);
     }

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Identity;
 using Portal.Features.Audit;
 using Portal.Features.Auth;
 using Portal.Features.Identity;
@@ -41,13 +42,14 @@ public static class CliCommands
         {
             case "create-api-key":
             {
-                if (!options.TryGetValue("name", out var name) || !options.TryGetValue("scopes", out var scopeList))
-                    return Usage("create-api-key --name NAME --scopes orders[,ticks,observations,halt,limits,audit]");
+                if (!options.TryGetValue("name", out var name) || !options.TryGetValue("scopes", out var scopeList) || !options.TryGetValue("owner", out var ownerOption))
+                    return Usage(CreateApiKeyUsage);
                 var scopes = scopeList == "all" ? Scopes.All.ToArray() : scopeList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                 try
                 {
-                    var (key, record) = await keys.CreateAsync(name, scopes, CliActor);
-                    Console.WriteLine($"Created API key '{record.Name}' (id {record.Id}, scopes {string.Join(",", record.Scopes)}). It is shown once:");
+                    var owner = await KeyOwnerAsync(app.Services, ownerOption);
+                    var (key, record) = await keys.CreateAsync(name, scopes, CliActor, owner: owner);
+                    Console.WriteLine($"Created API key '{record.Name}' (id {record.Id}, scopes {string.Join(",", record.Scopes)}, owner {record.Owner ?? "none"}). It is shown once:");
                     Console.WriteLine(key);
                     return 0;
                 }
@@ -77,7 +79,24 @@ public static class CliCommands
         }
     }
 
-    /// <summary>Development only: one all-scope key, kept in a local file (never the repository) so every run prints the same one.</summary>
+    public const string CreateApiKeyUsage =
+        "create-api-key --name NAME --scopes orders[,ticks,observations,halt,flatten,limits,audit] --owner EMAIL|none  (the person answerable for the key, or none)";
+
+    /// <summary>
+    /// <c>--owner</c> is required so that a key nobody answers for is a choice, not an omission: <c>none</c>, or the email of
+    /// an existing person, stored as their user name (four-eyes compares it with whoever approves the key's changes).
+    /// </summary>
+    private static async Task<string?> KeyOwnerAsync(IServiceProvider services, string owner)
+    {
+        if (string.Equals(owner, "none", StringComparison.OrdinalIgnoreCase)) return null;
+        await using var scope = services.CreateAsyncScope();
+        var users = scope.ServiceProvider.GetRequiredService<UserManager<IdentityUser>>();
+        var user = await users.FindByEmailAsync(owner.Trim()) ?? await users.FindByNameAsync(owner.Trim())
+            ?? throw new ArgumentException($"No person has the email '{owner}'; create them first (create-user) or use --owner none.", nameof(owner));
+        return user.UserName ?? user.Email;
+    }
+
+    /// <summary>Development only: one all-scope key (no owner), kept in a local file (never the repository) so every run prints the same one.</summary>
     private static async Task<int> SeedDemoAsync(ApiKeyService keys, string keyFile)
     {
         var key = File.Exists(keyFile) ? (await File.ReadAllTextAsync(keyFile)).Trim() : null;

@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Portal.Domain.Trading;
 using Portal.Features.Auth;
@@ -13,20 +14,29 @@ public static class EmergencyApi
 
     public static IEndpointRouteBuilder MapEmergencyApi(this IEndpointRouteBuilder app)
     {
-        // A pager or monitor (scope halt) or an OnCall/RiskOfficer person may halt; only RiskOfficer people resume.
-        app.MapPost("/api/emergency/stop", Stop).WithTags("Emergency").RequireScopeOr(Scopes.Halt, Policies.CanHalt);
+        // A pager or monitor (scope halt) or an OnCall/RiskOfficer person may halt; flattening needs scope flatten or a
+        // RiskOfficer (checked per request: the mode is in the body); only RiskOfficer people resume.
+        app.MapPost("/api/emergency/stop", Stop).WithTags("Emergency").RequireAuthorization(Policies.EmergencyStop);
         app.MapPost("/api/emergency/resume", Resume).WithTags("Emergency").RequireAuthorization(Policies.RiskOfficer);
         app.MapPost("/api/emergency/resume/{requestId:guid}/approve", Approve).WithTags("Emergency").RequireAuthorization(Policies.RiskOfficer);
         app.MapGet("/api/trading-state", GetState).WithTags("Emergency").RequireAuthorization(Policies.AnyCaller);
         return app;
     }
 
-    /// <summary>Body: <c>{"reason": "...", "mode": "halt|cancel|flatten", "strategyId": "optional"}</c>.</summary>
-    private static async Task<Results<Ok<HaltResult>, ValidationProblem>> Stop(HttpRequest request, KillSwitch killSwitch, ClaimsPrincipal user, CancellationToken ct)
+    /// <summary>
+    /// Body: <c>{"reason": "...", "mode": "halt|cancel|flatten", "strategyId": "optional"}</c>. A caller who may not flatten
+    /// asking for <c>flatten</c> gets 403 and nothing happens, not even a halt: a halt they did not ask for would surprise
+    /// as much as a flatten they may not do.
+    /// </summary>
+    private static async Task<Results<Ok<HaltResult>, ValidationProblem, ProblemHttpResult>> Stop(
+        HttpRequest request, KillSwitch killSwitch, ClaimsPrincipal user, IAuthorizationService authorization, CancellationToken ct)
     {
         using var body = await JsonBody.ReadAsync(request, MaxBodyBytes, ct);
         var reason = body.IsValid ? body.String("reason", required: true) : null;
         var mode = body.IsValid ? body.OneOf("mode", required: true, "halt", "cancel", "flatten") : null;
+        if (mode == "flatten" && !(await authorization.AuthorizeAsync(user, Policies.MayFlatten)).Succeeded)
+            return TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden",
+                detail: "Mode 'flatten' closes every position: it needs an API key with the 'flatten' scope or a RiskOfficer. Nothing was halted; use 'halt' or 'cancel'.");
         var strategyId = body.IsValid ? StrategyId(body) : null;
         if (mode == "flatten" && strategyId is not null)
             body.Errors["mode"] = ["'flatten' closes every position of the account; it cannot be limited to one strategy (use 'cancel')."];

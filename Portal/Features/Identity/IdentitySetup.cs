@@ -139,6 +139,10 @@ public static class IdentitySetup
                     .RequireAuthenticatedUser()
                     .AddRequirements(new ScopeOrRoleRequirement([scope], roles)));
         }
+        authorization.AddPolicy(Policies.EmergencyStop, p => p
+            .AddAuthenticationSchemes(ApiKeyOrCookieScheme)
+            .RequireAuthenticatedUser()
+            .AddRequirements(new ScopeOrRoleRequirement([Scopes.Halt, Scopes.Flatten], Policies.RolesOf[Policies.CanHalt])));
         authorization.AddPolicy(Policies.AnyCaller, p => p
             .AddAuthenticationSchemes(ApiKeyOrCookieScheme)
             .RequireAuthenticatedUser()

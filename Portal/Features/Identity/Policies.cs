@@ -44,6 +44,15 @@ public static class Policies
     /// </summary>
     public static readonly string AnyCaller = string.Join("|", Scopes.All.Select(Scopes.Policy)) + "|" + AnyStaff;
 
+    /// <summary>
+    /// The emergency stop: an API key with <c>halt</c> or <c>flatten</c>, or an OnCall/RiskOfficer person. Which mode each
+    /// may choose is <see cref="MayFlatten"/>'s to say: flattening liquidates the book, so a halt key or OnCall cannot.
+    /// </summary>
+    public static readonly string EmergencyStop = Scopes.Policy(Scopes.Halt) + "|" + Scopes.Policy(Scopes.Flatten) + "|" + CanHalt;
+
+    /// <summary>May close every position (halt mode <c>flatten</c>): an API key with the <c>flatten</c> scope or a RiskOfficer person.</summary>
+    public static readonly string MayFlatten = Scopes.Policy(Scopes.Flatten) + "|" + RiskOfficer;
+
     /// <summary>The roles each role policy admits.</summary>
     public static readonly IReadOnlyDictionary<string, IReadOnlyList<string>> RolesOf = new Dictionary<string, IReadOnlyList<string>>
     {

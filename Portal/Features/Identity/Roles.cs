@@ -20,6 +20,13 @@ public static class Roles
 
     public static readonly IReadOnlyList<string> All = [RiskOfficer, OnCall, Compliance, Admin];
 
+    /// <summary>
+    /// Roles an Admin's grant does not give at once: a second, different Admin approves it (the admin page). They can loosen
+    /// controls (limits, resume, approvals; users and keys). OnCall and Compliance only halt or read, and removing any role
+    /// only tightens, so those take effect at once. The CLI (<c>create-user</c>) is the bootstrap path for the first Admin.
+    /// </summary>
+    public static readonly IReadOnlyList<string> NeedingApproval = [RiskOfficer, Admin];
+
     /// <summary>The canonical spelling of a role name given in any letter case, or null if it is not a role.</summary>
     public static string? Parse(string? name) =>
         All.FirstOrDefault(r => string.Equals(r, name?.Trim(), StringComparison.OrdinalIgnoreCase));

@@ -51,18 +51,23 @@ public sealed class LimitStore(
         return view;
     }
 
-    /// <summary>Four-eyes: records <paramref name="proposed"/> as a pending version that a different RiskOfficer must approve.</summary>
-    public async Task<LimitVersionView> ProposeAsync(RiskLimits proposed, string reason, string actor, CancellationToken ct)
+    /// <summary>
+    /// Four-eyes: records <paramref name="proposed"/> as a pending version that a different RiskOfficer must approve. A change
+    /// proposed with an API key names the key's owner in <paramref name="keyOwner"/>: they may not approve it either.
+    /// </summary>
+    public async Task<LimitVersionView> ProposeAsync(RiskLimits proposed, string reason, string actor, string? keyOwner, CancellationToken ct)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var row = await SaveAuditedAsync(db, _current, NewVersion(proposed, reason, actor, LimitStates.Pending), ct);
+        var version = NewVersion(proposed, reason, actor, LimitStates.Pending);
+        version.KeyOwner = keyOwner;
+        var row = await SaveAuditedAsync(db, _current, version, ct);
         var view = ToView(row);
         live.Publish(OpsEventTypes.Limits, view);
         return view;
     }
 
     /// <summary>
-    /// Puts a pending version in force if <paramref name="approver"/> is not its proposer, it still fits
+    /// Puts a pending version in force if <paramref name="approver"/> is neither its proposer nor the owner of the key that proposed it, it still fits
     /// the ceilings, and no other version was put in force since it was proposed (it would silently undo that change).
     /// </summary>
     public Task<LimitDecision> ApproveAsync(long version, string approver, CancellationToken ct) =>
@@ -89,7 +94,7 @@ public sealed class LimitStore(
         if (row.State != LimitStates.Pending) return new LimitDecision(LimitDecisionStatus.NotPending, ToView(row));
         if (approve)
         {
-            if (row.ProposedBy == decider) return new LimitDecision(LimitDecisionStatus.SameOfficer, ToView(row));
+            if (SamePerson(row.ProposedBy, decider) || SamePerson(row.KeyOwner, decider)) return new LimitDecision(LimitDecisionStatus.SameOfficer, ToView(row));
             var errors = LimitRules.Validate(ToView(row).Limits, Ceilings);
             if (errors.Count > 0) return new LimitDecision(LimitDecisionStatus.Invalid, ToView(row), errors);
             var active = await db.LimitVersions.Where(v => v.State == LimitStates.Active).ToListAsync(ct);
@@ -101,13 +106,16 @@ public sealed class LimitStore(
         row.ApprovedAt = clock.GetUtcNow();
         await db.SaveChangesAsync(ct);
         await AuditTrail.AppendInTransactionAsync(db, [AuditEventDraft.Create(row.ApprovedAt.Value, decider, approve ? "limits.approved" : "limits.rejected", "limits",
-            new { version = row.Version, proposedBy = row.ProposedBy, reason = row.Reason })], ct);
+            new { version = row.Version, proposedBy = row.ProposedBy, keyOwner = row.KeyOwner, reason = row.Reason })], ct);
         await transaction.CommitAsync(ct);
         var view = ToView(row);
         if (approve) _current = view with { Limits = Clamp(view.Limits) };
         live.Publish(OpsEventTypes.Limits, view);
         return new LimitDecision(LimitDecisionStatus.Done, view);
     }
+
+    /// <summary>User names and emails are case-insensitive, as Identity normalizes them.</summary>
+    private static bool SamePerson(string? a, string b) => a is not null && string.Equals(a.Trim(), b.Trim(), StringComparison.OrdinalIgnoreCase);
 
     public async Task<IReadOnlyList<LimitVersionView>> HistoryAsync(int take, CancellationToken ct)
     {
@@ -146,6 +154,7 @@ public sealed class LimitStore(
             previousVersion = previous?.Version,
             reason = row.Reason,
             approvedBy = row.ApprovedBy,
+            keyOwner = row.KeyOwner,
             from = previous is null ? null : AsText(previous.Limits),
             to = AsText(limits),
         })], ct);
@@ -177,7 +186,7 @@ public sealed class LimitStore(
 
     private static LimitVersionView ToView(LimitVersion row) => new(
         row.Version, JsonSerializer.Deserialize<RiskLimits>(row.LimitsJson)!, row.State, row.Reason,
-        row.ProposedBy, row.ProposedAt, row.ApprovedBy, row.ApprovedAt);
+        row.ProposedBy, row.ProposedAt, row.ApprovedBy, row.ApprovedAt, row.KeyOwner);
 }
 
 public static class LimitStates
@@ -195,4 +204,4 @@ public sealed record LimitDecision(LimitDecisionStatus Status, LimitVersionView?
 
 public sealed record LimitVersionView(
     long Version, RiskLimits Limits, string State, string Reason, string ProposedBy, DateTimeOffset ProposedAt,
-    string? ApprovedBy, DateTimeOffset? ApprovedAt);
+    string? ApprovedBy, DateTimeOffset? ApprovedAt, string? KeyOwner = null);

@@ -10,4 +10,7 @@ public sealed class LimitVersion
     public DateTimeOffset ProposedAt { get; set; }
     public string? ApprovedBy { get; set; }
     public DateTimeOffset? ApprovedAt { get; set; }
+
+    /// <summary>When an API key proposed it: the key's owner, who may not approve it either.</summary>
+    public string? KeyOwner { get; set; }
 }

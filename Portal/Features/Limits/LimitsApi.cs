@@ -50,7 +50,8 @@ public static class LimitsApi
                 errors.ToDictionary(e => FieldName(e.Key), e => new[] { e.Value }), title: "The pending limits no longer fit the ceilings."),
             { Status: LimitDecisionStatus.NotFound } => TypedResults.Problem("No such limit version.", statusCode: StatusCodes.Status404NotFound),
             { Status: LimitDecisionStatus.SameOfficer } => TypedResults.Problem(
-                "The proposer of a limit change cannot approve it; another RiskOfficer must.", statusCode: StatusCodes.Status403Forbidden),
+                "The proposer of a limit change (or the owner of the API key that proposed it) cannot approve it; another RiskOfficer must.",
+                statusCode: StatusCodes.Status403Forbidden),
             { Status: LimitDecisionStatus.Stale } => TypedResults.Problem(
                 "Other limits were put in force after this change was proposed; reject it and propose again.", statusCode: StatusCodes.Status409Conflict),
             var other => TypedResults.Problem($"The version is {other.Version?.State}, not pending.", statusCode: StatusCodes.Status409Conflict),
@@ -101,7 +102,13 @@ public static class LimitsApi
         {
             if (configuration.GetValue(RequireApprovalKey, true))
             {
-                var pending = await store.ProposeAsync(proposed, reason, Actor(user), ct);
+                var isKey = user.Identity?.AuthenticationType == ApiKeyAuthenticationHandler.SchemeName;
+                var keyOwner = isKey ? user.FindFirstValue(ApiKeyAuthenticationHandler.OwnerClaim) : null;
+                // Whoever holds an ownerless key could approve its change: four-eyes needs to know who answers for it.
+                if (isKey && keyOwner is null)
+                    return TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden",
+                        detail: "This API key has no owner, so its limit changes cannot be approved by someone independent of it; create a key with an owner (create-api-key --owner EMAIL, or on the admin page).");
+                var pending = await store.ProposeAsync(proposed, reason, Actor(user), keyOwner, ct);
                 return TypedResults.Accepted($"/api/limits/pending/{pending.Version}", pending);
             }
             var saved = await store.ChangeAsync(proposed, reason, Actor(user), ct);

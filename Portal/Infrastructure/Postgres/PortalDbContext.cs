@@ -30,6 +30,7 @@ internal sealed class ApiKeyConfiguration : IEntityTypeConfiguration<ApiKey>
         b.Property(k => k.Scopes).HasColumnName("scopes");
         b.Property(k => k.CreatedAt).HasColumnName("created_at");
         b.Property(k => k.RevokedAt).HasColumnName("revoked_at");
+        b.Property(k => k.Owner).HasColumnName("owner");
     }
 }
 
@@ -47,6 +48,7 @@ internal sealed class LimitVersionConfiguration : IEntityTypeConfiguration<Limit
         b.Property(v => v.ProposedAt).HasColumnName("proposed_at");
         b.Property(v => v.ApprovedBy).HasColumnName("approved_by");
         b.Property(v => v.ApprovedAt).HasColumnName("approved_at");
+        b.Property(v => v.KeyOwner).HasColumnName("key_owner");
     }
 }
 

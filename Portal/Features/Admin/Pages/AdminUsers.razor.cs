@@ -8,6 +8,9 @@ namespace Portal.Features.Admin.Pages;
 public sealed partial class AdminUsers
 {
     private IReadOnlyList<UserSummary> _users = [];
+    private IReadOnlyList<RoleGrantView> _grants = [];
+    private string? _me;
+    private string? _notice;
     private readonly HashSet<string> _roles = [];
     private string? _email;
     private (UserSummary User, string Password)? _created;
@@ -18,7 +21,21 @@ public sealed partial class AdminUsers
     [Inject] private AuthenticationStateProvider Authentication { get; set; } = null!;
     [Inject] private TimeProvider Clock { get; set; } = null!;
 
-    protected override async Task OnInitializedAsync() => _users = await Administration.UsersAsync(CancellationToken.None);
+    protected override async Task OnInitializedAsync()
+    {
+        _me = LimitsApi.Actor((await Authentication.GetAuthenticationStateAsync()).User);
+        await ReloadAsync();
+    }
+
+    private async Task ReloadAsync()
+    {
+        _users = await Administration.UsersAsync(CancellationToken.None);
+        _grants = await Administration.PendingRoleGrantsAsync(CancellationToken.None);
+    }
+
+    /// <summary>A hint only: the service refuses an approval by the requester or the person, whatever the page shows.</summary>
+    private bool MayApprove(RoleGrantView grant) =>
+        !string.Equals(grant.Email, _me, StringComparison.OrdinalIgnoreCase) && !string.Equals(grant.RequestedBy, _me, StringComparison.OrdinalIgnoreCase);
 
     private void Toggle(string role, bool on)
     {
@@ -33,12 +50,22 @@ public sealed partial class AdminUsers
         {
             if (_roles.Count == 0) throw new ArgumentException("Give the user at least one role.");
             _created = await Administration.CreateUserAsync(_email ?? "", _roles.ToList(), actor, CancellationToken.None);
+            if (_roles.Except(_created.Value.User.Roles).ToList() is { Count: > 0 } waiting)
+                _notice = $"{string.Join(" and ", waiting)} for {_created.Value.User.Email} waits for another Admin's approval.";
             _email = null;
             _roles.Clear();
         });
     }
 
-    private Task AddRoleAsync(UserSummary user, string role) => RunAsync(actor => Administration.AddRoleAsync(user.Id, role, actor, CancellationToken.None));
+    private Task AddRoleAsync(UserSummary user, string role) => RunAsync(async actor =>
+    {
+        if (await Administration.AddRoleAsync(user.Id, role, actor, CancellationToken.None) == RoleChange.PendingApproval)
+            _notice = $"{role} for {user.Email} waits for another Admin's approval.";
+    });
+
+    private Task ApproveAsync(RoleGrantView grant) => RunAsync(actor => Administration.ApproveRoleGrantAsync(grant.Id, actor, CancellationToken.None));
+
+    private Task RejectAsync(RoleGrantView grant) => RunAsync(actor => Administration.RejectRoleGrantAsync(grant.Id, actor, CancellationToken.None));
 
     private Task RemoveRoleAsync(UserSummary user, string role) => RunAsync(actor => Administration.RemoveRoleAsync(user.Id, role, actor, CancellationToken.None));
 
@@ -50,6 +77,7 @@ public sealed partial class AdminUsers
     private async Task RunAsync(Func<string, Task> action)
     {
         _error = null;
+        _notice = null;
         _busy = true;
         try
         {
@@ -63,7 +91,7 @@ public sealed partial class AdminUsers
         {
             _busy = false;
         }
-        _users = await Administration.UsersAsync(CancellationToken.None);
+        await ReloadAsync();
     }
 
     private string Status(UserSummary user) =>

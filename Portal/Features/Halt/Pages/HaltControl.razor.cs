@@ -1,5 +1,7 @@
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
+using Portal.Features.Identity;
 
 namespace Portal.Features.Halt.Pages;
 
@@ -14,6 +16,7 @@ public sealed partial class HaltControl : IDisposable
 
     [Inject] private IHaltCommands Commands { get; set; } = default!;
     [Inject] private TimeProvider Clock { get; set; } = default!;
+    [Inject] private IAuthorizationService Authorization { get; set; } = default!;
     [CascadingParameter] private Task<AuthenticationState> Authentication { get; set; } = default!;
 
     /// <summary>Raised with the result once the halt has completed (cancels and closes included).</summary>
@@ -24,6 +27,12 @@ public sealed partial class HaltControl : IDisposable
     private DateTimeOffset? _armedUntil;
     private ITimer? _countdown;
     private bool _halting;
+
+    /// <summary>Flatten is offered to RiskOfficers only (<see cref="Policies.MayFlatten"/>), and checked again on confirm.</summary>
+    private bool _mayFlatten;
+
+    protected override async Task OnInitializedAsync() =>
+        _mayFlatten = (await Authorization.AuthorizeAsync((await Authentication).User, Policies.MayFlatten)).Succeeded;
 
     private double Remaining => _armedUntil is { } until ? Math.Max(0, (until - Clock.GetUtcNow()).TotalMilliseconds) : 0;
     private double RemainingPercent => 100 * Remaining / ConfirmWindow.TotalMilliseconds;
@@ -64,8 +73,9 @@ public sealed partial class HaltControl : IDisposable
             return;
         }
         Disarm();
-        _halting = true;
         var user = (await Authentication).User;
+        if (Mode == HaltMode.Flatten && !(await Authorization.AuthorizeAsync(user, Policies.MayFlatten)).Succeeded) return;
+        _halting = true;
         var actor = PortalActor.Of(user);
         var reason = string.IsNullOrWhiteSpace(Reason) ? $"{ModeText(Mode)} from the portal by {user.Identity?.Name ?? actor}" : Reason.Trim();
         try

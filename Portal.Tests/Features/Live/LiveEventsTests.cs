@@ -2,8 +2,11 @@ using System.Collections.Concurrent;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Connections;
+using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Extensions.DependencyInjection;
 using Portal.Features.Auth;
+using Portal.Features.Identity;
 using Portal.Features.Live;
 using Portal.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -126,5 +129,34 @@ public sealed class LiveEventsTests(ITestOutputHelper output)
         await Poll.UntilAsync(() => closed.Task.IsCompleted, "the server closes the revoked key's connection");
         Assert.Equal(HubConnectionState.Disconnected, hub.State);
         await Assert.ThrowsAsync<HttpRequestException>(() => hub.StartAsync());
+    }
+
+    [Fact]
+    public async Task A_demoted_persons_hub_connection_is_closed()
+    {
+        await using var portal = await PortalFactory.StartAsync();
+        var user = await portal.CreateUserAsync(Roles.OnCall);
+        var client = await portal.SignInAsync(user);
+        var cookie = (await client.GetAsync("/api/account/me")).RequestMessage!.Headers.GetValues("Cookie").Single();
+        await using var hub = new HubConnectionBuilder()
+            .WithUrl(new Uri(portal.Server.BaseAddress, LiveSetup.HubPath), o =>
+            {
+                o.HttpMessageHandlerFactory = _ => portal.Server.CreateHandler();
+                o.Transports = HttpTransportType.LongPolling;
+                o.Headers["Cookie"] = cookie;
+            })
+            .Build();
+        var closed = new TaskCompletionSource();
+        hub.Closed += _ => { closed.TrySetResult(); return Task.CompletedTask; };
+        await hub.StartAsync();
+
+        await using (var scope = portal.Services.CreateAsyncScope())
+        {
+            var users = scope.ServiceProvider.GetRequiredService<UserManager<IdentityUser>>();
+            var identity = await users.FindByEmailAsync(user.Email);
+            Assert.True((await users.RemoveFromRoleAsync(identity!, Roles.OnCall)).Succeeded);
+        }
+
+        await Poll.UntilAsync(() => closed.Task.IsCompleted, "the server closes the demoted person's connection");
     }
 }

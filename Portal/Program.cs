@@ -52,6 +52,7 @@ builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Ad
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseCookieApiWriteGuard();
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseAntiforgery();

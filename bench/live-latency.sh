@@ -16,7 +16,7 @@ pid_a= pid_b= started_pg= started_redis=
 cleanup() {
   local status=$?
   for pid in $pid_a $pid_b; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
-  [ -n "$started_redis" ] && redis_stop "$REDIS_PORT"
+  [ -n "$started_redis" ] && redis_stop "$REDIS_PORT" "$REDIS_PW"
   [ -n "$started_pg" ] && pg_stop "$WORK/pg"
   if [ "${KEEP:-}" = 1 ]; then echo "kept: $WORK"; else rm -rf "$WORK"; fi
   exit $status
@@ -38,13 +38,15 @@ PG_PORT=$(free_port)
 SUPER_PW=$(random_secret) OWNER_PW=$(random_secret) APP_PW=$(random_secret)
 pg_start "$WORK/pg" "$PG_PORT" "$SUPER_PW"; started_pg=1
 pg_create_roles "$WORK/pg" "$PG_PORT" portal portal_owner "$OWNER_PW" portal_app "$APP_PW"
-REDIS_PORT=$(free_port)
-redis_start "$WORK/redis" "$REDIS_PORT"; started_redis=1
+REDIS_PORT=$(free_port) REDIS_PW=$(random_secret)
+redis_start "$WORK/redis" "$REDIS_PORT" "$REDIS_PW"; started_redis=1
 
 export ASPNETCORE_ENVIRONMENT=Production
 export ConnectionStrings__Postgres="Host=127.0.0.1;Port=$PG_PORT;Database=portal;Username=portal_app;Password=$APP_PW"
 export ConnectionStrings__PostgresMigrations="Host=127.0.0.1;Port=$PG_PORT;Database=portal;Username=portal_owner;Password=$OWNER_PW"
-export ConnectionStrings__Redis="127.0.0.1:$REDIS_PORT"
+export ConnectionStrings__Redis=$(redis_connection_string "$REDIS_PORT" "$REDIS_PW")
+# Outside Development Portal refuses to start without a certificate protecting its data-protection keys.
+export DataProtection__CertificatePath="$WORK/data-protection.pem"; make_data_protection_certificate "$DataProtection__CertificatePath"
 export Demo__Enabled=true Demo__StrategyEnabled=false Logging__LogLevel__Default=Warning
 
 cd "$WORK/portal"

@@ -33,7 +33,7 @@ cleanup() {
   local status=$?
   if [ -n "${perf_pid:-}" ]; then kill -INT "$perf_pid" 2>/dev/null || true; fi
   if [ -n "$portal_pid" ]; then kill -TERM "$portal_pid" 2>/dev/null || true; wait "$portal_pid" 2>/dev/null || true; rm -f "/tmp/perf-$portal_pid.map"; fi
-  [ -n "$started_redis" ] && redis_stop "$REDIS_PORT"
+  [ -n "$started_redis" ] && redis_stop "$REDIS_PORT" "$REDIS_PW"
   [ -n "$started_pg" ] && pg_stop "$WORK/pg"
   if [ "${KEEP:-}" = 1 ]; then echo "kept: $WORK"; else rm -rf "$WORK"; fi
   exit $status
@@ -59,14 +59,16 @@ pg_start "$WORK/pg" "$PG_PORT" "$SUPER_PW" -c track_wal_io_timing=on ${PG_OPTS:-
 pg_create_roles "$WORK/pg" "$PG_PORT" portal portal_owner "$OWNER_PW" portal_app "$APP_PW"
 echo "   $(pg_sql "$WORK/pg" "$PG_PORT" "select 'fsync=' || current_setting('fsync') || ' synchronous_commit=' || current_setting('synchronous_commit') || ' wal_sync_method=' || current_setting('wal_sync_method') || ' max_connections=' || current_setting('max_connections')")"
 
-REDIS_PORT=$(free_port)
+REDIS_PORT=$(free_port) REDIS_PW=$(random_secret)
 echo "== Redis on 127.0.0.1:$REDIS_PORT"
-redis_start "$WORK/redis" "$REDIS_PORT" --appendonly yes; started_redis=1
+redis_start "$WORK/redis" "$REDIS_PORT" "$REDIS_PW" --appendonly yes; started_redis=1
 
 export ASPNETCORE_ENVIRONMENT=Production
 export ConnectionStrings__Postgres="Host=127.0.0.1;Port=$PG_PORT;Database=portal;Username=portal_app;Password=$APP_PW${PG_POOL:+;Maximum Pool Size=$PG_POOL}"
 export ConnectionStrings__PostgresMigrations="Host=127.0.0.1;Port=$PG_PORT;Database=portal;Username=portal_owner;Password=$OWNER_PW"
-export ConnectionStrings__Redis="127.0.0.1:$REDIS_PORT"
+export ConnectionStrings__Redis=$(redis_connection_string "$REDIS_PORT" "$REDIS_PW")
+# Outside Development Portal refuses to start without a certificate protecting its data-protection keys.
+export DataProtection__CertificatePath="$WORK/data-protection.pem"; make_data_protection_certificate "$DataProtection__CertificatePath"
 
 cd "$WORK/portal"
 dotnet Portal.dll migrate >"$WORK/migrate.log" 2>&1 || { cat "$WORK/migrate.log"; die "migration failed"; }

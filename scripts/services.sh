@@ -79,16 +79,36 @@ pg_create_roles() {
   pg_sql "$dir" "$port" "revoke all on database $db from public; grant connect on database $db to $app"
 }
 
-# redis_start DIR PORT [extra options]
+# redis_start DIR PORT PASSWORD [extra options]: Redis answers only the ACL user 'portal' with PASSWORD (anything on
+# the Redis network may be hostile); the default user is off. DIR/users.acl keeps the password's SHA-256, never the
+# password, and redis-cli gets it from REDISCLI_AUTH, never from its command line.
 redis_start() {
-  local dir=$1 port=$2; shift 2
-  mkdir -p "$dir"
-  redis-server --bind 127.0.0.1 --port "$port" --daemonize yes --dir "$dir" \
+  local dir=$1 port=$2 pw=$3; shift 3
+  mkdir -p "$dir"; chmod 700 "$dir"
+  printf 'user default off\nuser portal on #%s ~* &* +@all\n' "$(printf '%s' "$pw" | sha256sum | cut -d' ' -f1)" > "$dir/users.acl"
+  chmod 600 "$dir/users.acl"
+  redis-server --bind 127.0.0.1 --port "$port" --daemonize yes --dir "$dir" --aclfile "$dir/users.acl" \
     --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "$@" || die "redis-server did not start, see $dir/redis.log"
-  for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+  for _ in $(seq 50); do [ "$(redis_cli "$port" "$pw" ping 2>/dev/null)" = PONG ] && return 0; sleep 0.1; done
   die "redis-server did not answer on port $port, see $dir/redis.log"
 }
 
-redis_stop() { redis-cli -p "$1" shutdown nosave >/dev/null 2>&1 || true; }
+# redis_cli PORT PASSWORD COMMAND...: as Portal's ACL user.
+redis_cli() { local port=$1 pw=$2; shift 2; REDISCLI_AUTH=$pw redis-cli --no-auth-warning --user portal -p "$port" "$@"; }
+
+redis_stop() { redis_cli "$1" "$2" shutdown nosave >/dev/null 2>&1 || true; }
+
+# redis_connection_string PORT PASSWORD: for ConnectionStrings__Redis (StackExchange.Redis syntax).
+redis_connection_string() { echo "127.0.0.1:$1,user=portal,password=$2"; }
+
+# make_data_protection_certificate FILE: a self-signed certificate and its private key in one PEM file (mode 600),
+# for DataProtection:CertificatePath (the key ring is encrypted to it at rest).
+make_data_protection_certificate() {
+  local file=$1 tmp; tmp=$(mktemp -d)
+  openssl req -x509 -newkey rsa:3072 -nodes -days 3650 -subj "/CN=Portal data protection" \
+    -keyout "$tmp/key.pem" -out "$tmp/cert.pem" >/dev/null 2>&1 || { rm -rf "$tmp"; die "openssl could not make $file"; }
+  (umask 077; cat "$tmp/cert.pem" "$tmp/key.pem" > "$file")
+  rm -rf "$tmp"
+}
 
 random_secret() { head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24; }

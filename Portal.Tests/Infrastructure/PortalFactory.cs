@@ -24,6 +24,9 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
     /// <summary>One audit signing key for the whole run, as a deployment has one.</summary>
     public static readonly string AuditSigningKeyPem = GenerateSigningKey();
 
+    /// <summary>One certificate encrypting the data-protection key ring for the whole run (instances of a deployment share it).</summary>
+    public static readonly string DataProtectionCertificatePem = GenerateDataProtectionCertificate();
+
     private PortalFactory(Dictionary<string, string?> settings, Action<IWebHostBuilder>? configure)
     {
         _settings = settings;
@@ -63,6 +66,7 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
             ["TradingState:MarketDataSilenceThreshold"] = "01:00:00",
             ["TradingState:SilenceHaltThreshold"] = "02:00:00",
             ["Audit:SigningKeyPem"] = AuditSigningKeyPem,
+            ["DataProtection:CertificatePem"] = DataProtectionCertificatePem,
             ["Audit:CheckpointFile"] = Path.Combine(Path.GetTempPath(), "portal-tests", $"checkpoints-{Guid.NewGuid():N}.jsonl"),
             // Hangfire is process-global: no job server in tests; jobs are called directly.
             ["Hangfire:ServerEnabled"] = "false",
@@ -128,6 +132,15 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
         var client = CreateClient();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         return client;
+    }
+
+    private static string GenerateDataProtectionCertificate()
+    {
+        using var rsa = System.Security.Cryptography.RSA.Create(2048);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=Portal tests data protection", rsa,
+            System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1));
+        return certificate.ExportCertificatePem() + "\n" + rsa.ExportPkcs8PrivateKeyPem();
     }
 
     private static string GenerateSigningKey()

@@ -85,27 +85,42 @@ public sealed class PostgresServer : IAsyncDisposable
     }
 }
 
-/// <summary>A throwaway Redis server.</summary>
+/// <summary>
+/// A throwaway Redis server that, like ./run's, answers only Portal's ACL user (<see cref="User"/>, a password made
+/// for this server) and has the default user switched off. The ACL file holds the password's SHA-256 only; a
+/// restart (<see cref="StartAsync"/> after <see cref="Kill"/>) uses the same file.
+/// </summary>
 public sealed class RedisServer : IAsyncDisposable
 {
+    public const string User = "portal";
     private Process? _process;
 
-    private RedisServer(int port) => Port = port;
+    private RedisServer(int port, string directory)
+    {
+        Port = port;
+        Directory = directory;
+    }
 
     public int Port { get; }
-    public string ConnectionString => $"127.0.0.1:{Port}";
+    public string Directory { get; }
+    public string Password { get; } = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
+    public string ConnectionString => $"127.0.0.1:{Port},user={User},password={Password}";
 
     public static async Task<RedisServer> StartNewAsync()
     {
-        var server = new RedisServer(ServerProcesses.FreePort());
+        var server = new RedisServer(ServerProcesses.FreePort(), System.IO.Directory.CreateTempSubdirectory("portal-redis-").FullName);
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(server.Password)));
+        await File.WriteAllTextAsync(server.AclFile, $"user default off\nuser {User} on #{hash} ~* &* +@all\n");
         await server.StartAsync();
         return server;
     }
 
+    private string AclFile => Path.Combine(Directory, "users.acl");
+
     public async Task StartAsync()
     {
         _process = Process.Start(new ProcessStartInfo("redis-server",
-            $"--bind 127.0.0.1 --port {Port} --save \"\" --appendonly no")
+            $"--bind 127.0.0.1 --port {Port} --save \"\" --appendonly no --dir {Directory} --aclfile {AclFile}")
             { RedirectStandardOutput = true, UseShellExecute = false })!;
         _process.OutputDataReceived += (_, _) => { };
         _process.BeginOutputReadLine();
@@ -136,6 +151,7 @@ public sealed class RedisServer : IAsyncDisposable
     {
         if (_process is { HasExited: false }) Kill();
         _process?.Dispose();
+        try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         return ValueTask.CompletedTask;
     }
 }

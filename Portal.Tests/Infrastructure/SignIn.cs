@@ -31,9 +31,16 @@ public static partial class SignIn
         return new TestUser(email, password, roles);
     }
 
-    /// <summary>A client that keeps cookies and does not follow redirects, not signed in.</summary>
-    public static HttpClient CreateBrowserClient(this WebApplicationFactory<Program> factory) =>
-        factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+    /// <summary>
+    /// A client that keeps cookies and does not follow redirects, not signed in. Like a browser on a Portal page it sends
+    /// Portal's own Origin, which cookie-authenticated API writes require (CookieApiWriteGuard).
+    /// </summary>
+    public static HttpClient CreateBrowserClient(this WebApplicationFactory<Program> factory)
+    {
+        var client = factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+        client.DefaultRequestHeaders.TryAddWithoutValidation("Origin", client.BaseAddress!.GetLeftPart(UriPartial.Authority));
+        return client;
+    }
 
     /// <summary>A cookie-keeping client signed in as <paramref name="user"/>; throws if the sign-in form refuses.</summary>
     public static async Task<HttpClient> SignInAsync(this WebApplicationFactory<Program> factory, TestUser user)

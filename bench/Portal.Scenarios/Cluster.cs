@@ -27,6 +27,10 @@ public sealed class Cluster : IAsyncDisposable
     public string PortalDll { get; }
     public int PostgresPort { get; } = FreePort();
     public int RedisPort { get; } = FreePort();
+    /// <summary>Redis answers only this ACL user and password (the default user is off), as under ./run.</summary>
+    public string RedisPassword { get; } = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
+    public string RedisConnectionString => $"127.0.0.1:{RedisPort},user=portal,password={RedisPassword}";
+    public string DataProtectionCertificateFile => Path.Combine(Work, "data-protection.pem");
     public string AuditKeyFile => Path.Combine(Work, "audit-key.pem");
     public string CheckpointFile => Path.Combine(Work, "audit-checkpoints.jsonl");
     public static string PostgresBin { get; } = Directory.GetDirectories("/usr/lib/postgresql").OrderDescending()
@@ -49,7 +53,10 @@ public sealed class Cluster : IAsyncDisposable
         if (IsRoot) await RunAsync("chown", $"-R postgres:postgres {pgDir}");
         await RunAsync(Path.Combine(PostgresBin, "initdb"), $"-D {pgDir}/data -U postgres --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8", asPostgres: true);
         await cluster.StartPostgresAsync();
+        await File.WriteAllTextAsync(Path.Combine(work, "users.acl"),
+            $"user default off\nuser portal on #{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(cluster.RedisPassword)))} ~* &* +@all\n");
         await cluster.StartRedisAsync();
+        await File.WriteAllTextAsync(cluster.DataProtectionCertificateFile, DataProtectionCertificatePem());
         log.WriteLine($"PostgreSQL 127.0.0.1:{cluster.PostgresPort} (durable: fsync and synchronous_commit on), Redis 127.0.0.1:{cluster.RedisPort} (no persistence), work dir {work}");
         await using (var connection = new NpgsqlConnection($"Host={pgDir};Port={cluster.PostgresPort};Username=postgres;Database=postgres;Pooling=false"))
         {
@@ -80,7 +87,7 @@ public sealed class Cluster : IAsyncDisposable
 
     public async Task StartRedisAsync()
     {
-        _redis = Process.Start(new ProcessStartInfo("redis-server", $"--bind 127.0.0.1 --port {RedisPort} --save \"\" --appendonly no --dir {Work}")
+        _redis = Process.Start(new ProcessStartInfo("redis-server", $"--bind 127.0.0.1 --port {RedisPort} --save \"\" --appendonly no --dir {Work} --aclfile {Work}/users.acl")
             { RedirectStandardOutput = true, UseShellExecute = false })!;
         _redis.OutputDataReceived += (_, _) => { };
         _redis.BeginOutputReadLine();
@@ -96,14 +103,26 @@ public sealed class Cluster : IAsyncDisposable
         _redis = null;
     }
 
-    public Task RedisCommandAsync(string command) => RunAsync("redis-cli", $"-p {RedisPort} {command}");
+    public Task RedisCommandAsync(string command) => RunAsync("redis-cli", $"--no-auth-warning --user portal -p {RedisPort} {command}",
+        environment: new() { ["REDISCLI_AUTH"] = RedisPassword });
+
+    /// <summary>A self-signed certificate with its key, for DataProtection:CertificatePath (required outside Development).</summary>
+    private static string DataProtectionCertificatePem()
+    {
+        using var rsa = System.Security.Cryptography.RSA.Create(3072);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=Portal scenarios data protection", rsa,
+            System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1));
+        return certificate.ExportCertificatePem() + "\n" + rsa.ExportPkcs8PrivateKeyPem();
+    }
 
     public Dictionary<string, string> BaseEnvironment(string database, string redisPrefix) => new()
     {
         ["ASPNETCORE_ENVIRONMENT"] = "Production",
         ["ConnectionStrings__Postgres"] = AppConnectionString(database),
         ["ConnectionStrings__PostgresMigrations"] = OwnerConnectionString(database),
-        ["ConnectionStrings__Redis"] = $"127.0.0.1:{RedisPort}",
+        ["ConnectionStrings__Redis"] = RedisConnectionString,
+        ["DataProtection__CertificatePath"] = DataProtectionCertificateFile,
         ["Redis__KeyPrefix"] = redisPrefix,
         ["Audit__SigningKeyPath"] = AuditKeyFile,
         ["Audit__CheckpointFile"] = CheckpointFile,

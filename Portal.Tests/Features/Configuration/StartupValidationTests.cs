@@ -21,6 +21,7 @@ public sealed class StartupValidationTests
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         // Everything else valid, so the failure can only come from the variable under test.
         info.Environment["Audit__SigningKeyPem"] = PortalFactory.AuditSigningKeyPem;
+        info.Environment["DataProtection__CertificatePem"] = PortalFactory.DataProtectionCertificatePem;
         info.Environment["Audit__CheckpointFile"] = Path.Combine(Path.GetTempPath(), "portal-tests", $"startup-{Guid.NewGuid():N}.jsonl");
         info.Environment["Hangfire__ServerEnabled"] = "false";
         foreach (var (key, value) in environment) info.Environment[key] = value;
@@ -52,6 +53,8 @@ public sealed class StartupValidationTests
     [InlineData("ModelDrift__CheckCron", "every night", "ModelDrift:CheckCron")]
     [InlineData("Metrics__AllowedNetworks", "10.0.0.0/8,10.1.2.3/40", "Metrics:AllowedNetworks")]
     [InlineData("Metrics__ScrapeToken", "too-short", "Metrics:ScrapeToken")]
+    [InlineData("DataProtection__CertificatePem", "", "DataProtection:CertificatePath")]
+    [InlineData("DataProtection__CertificatePem", "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----", "DataProtection:CertificatePem")]
     public async Task An_invalid_value_stops_start_up_with_a_message_naming_the_key(string variable, string value, string key)
     {
         var (exitCode, output) = await RunPortalAsync((variable, value));

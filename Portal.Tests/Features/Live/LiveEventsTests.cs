@@ -1,8 +1,12 @@
 using System.Collections.Concurrent;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Connections;
+using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Extensions.DependencyInjection;
 using Portal.Features.Auth;
+using Portal.Features.Identity;
 using Portal.Features.Live;
 using Portal.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -59,5 +63,100 @@ public sealed class LiveEventsTests(ITestOutputHelper output)
             .Build();
         var error = await Assert.ThrowsAsync<HttpRequestException>(() => hub.StartAsync());
         Assert.Equal(System.Net.HttpStatusCode.Unauthorized, error.StatusCode);
+    }
+
+    private static HubConnection HubFor(PortalFactory portal, string key) => new HubConnectionBuilder()
+        .WithUrl(new Uri(portal.Server.BaseAddress, LiveSetup.HubPath), o =>
+        {
+            o.HttpMessageHandlerFactory = _ => portal.Server.CreateHandler();
+            o.Transports = HttpTransportType.LongPolling;
+            o.AccessTokenProvider = () => Task.FromResult<string?>(key);
+        })
+        .Build();
+
+    private static ConcurrentQueue<string> RecordEventTypes(HubConnection hub)
+    {
+        var seen = new ConcurrentQueue<string>();
+        foreach (var type in new[]
+                 {
+                     OpsEventTypes.OrderDecision, OpsEventTypes.OrderUpdate, OpsEventTypes.TradingState, OpsEventTypes.HaltProgress,
+                     OpsEventTypes.SafeMode, OpsEventTypes.Limits, OpsEventTypes.Alert, OpsEventTypes.MarketData, OpsEventTypes.ModelDrift,
+                 })
+            hub.On<JsonElement>(type, _ => seen.Enqueue(type));
+        return seen;
+    }
+
+    [Fact]
+    public async Task A_ticks_only_key_gets_the_public_trading_state_but_no_order_decisions()
+    {
+        await using var portal = await PortalFactory.StartAsync();
+        portal.SetPrice("AAPL", 100m);
+        var (ticksKey, _) = await portal.Get<ApiKeyService>().CreateAsync("ticks-feed", [Scopes.Ticks]);
+        var (ordersKey, _) = await portal.Get<ApiKeyService>().CreateAsync("order-screen", [Scopes.Orders]);
+        await using var ticksHub = HubFor(portal, ticksKey);
+        await using var ordersHub = HubFor(portal, ordersKey);
+        var ticksSeen = RecordEventTypes(ticksHub);
+        var ordersSeen = RecordEventTypes(ordersHub);
+        await ticksHub.StartAsync();
+        await ordersHub.StartAsync();
+
+        var orders = await portal.ClientWithScopesAsync(Scopes.Orders);
+        await orders.PostOrderAsync(OrderRequests.Market("filtered-1", 1m));
+        await Poll.UntilAsync(() => ordersSeen.Contains(OpsEventTypes.OrderDecision), "the orders key's connection gets the decision");
+        var pager = await portal.ClientWithScopesAsync(Scopes.Halt);
+        (await pager.PostAsJsonAsync("/api/emergency/stop", new { reason = "hub filter test", mode = "halt" })).EnsureSuccessStatusCode();
+
+        // The halt comes after the decision: once the ticks key's connection has the halt, a decision sent to it would have arrived.
+        await Poll.UntilAsync(() => ticksSeen.Contains(OpsEventTypes.TradingState), "the ticks key's connection gets the trading state");
+        await Poll.UntilAsync(() => ordersSeen.Contains(OpsEventTypes.TradingState), "the orders key's connection gets the trading state");
+        Assert.DoesNotContain(OpsEventTypes.OrderDecision, ticksSeen);
+        Assert.DoesNotContain(OpsEventTypes.OrderUpdate, ticksSeen);
+        Assert.DoesNotContain(OpsEventTypes.Limits, ticksSeen);
+    }
+
+    [Fact]
+    public async Task A_revoked_keys_hub_connection_is_closed()
+    {
+        await using var portal = await PortalFactory.StartAsync();
+        var (key, _) = await portal.Get<ApiKeyService>().CreateAsync("wall-screen-revoked", [Scopes.Orders]);
+        await using var hub = HubFor(portal, key);
+        var closed = new TaskCompletionSource();
+        hub.Closed += _ => { closed.TrySetResult(); return Task.CompletedTask; };
+        await hub.StartAsync();
+
+        Assert.True(await portal.Get<ApiKeyService>().RevokeAsync("wall-screen-revoked"));
+
+        await Poll.UntilAsync(() => closed.Task.IsCompleted, "the server closes the revoked key's connection");
+        Assert.Equal(HubConnectionState.Disconnected, hub.State);
+        await Assert.ThrowsAsync<HttpRequestException>(() => hub.StartAsync());
+    }
+
+    [Fact]
+    public async Task A_demoted_persons_hub_connection_is_closed()
+    {
+        await using var portal = await PortalFactory.StartAsync();
+        var user = await portal.CreateUserAsync(Roles.OnCall);
+        var client = await portal.SignInAsync(user);
+        var cookie = (await client.GetAsync("/api/account/me")).RequestMessage!.Headers.GetValues("Cookie").Single();
+        await using var hub = new HubConnectionBuilder()
+            .WithUrl(new Uri(portal.Server.BaseAddress, LiveSetup.HubPath), o =>
+            {
+                o.HttpMessageHandlerFactory = _ => portal.Server.CreateHandler();
+                o.Transports = HttpTransportType.LongPolling;
+                o.Headers["Cookie"] = cookie;
+            })
+            .Build();
+        var closed = new TaskCompletionSource();
+        hub.Closed += _ => { closed.TrySetResult(); return Task.CompletedTask; };
+        await hub.StartAsync();
+
+        await using (var scope = portal.Services.CreateAsyncScope())
+        {
+            var users = scope.ServiceProvider.GetRequiredService<UserManager<IdentityUser>>();
+            var identity = await users.FindByEmailAsync(user.Email);
+            Assert.True((await users.RemoveFromRoleAsync(identity!, Roles.OnCall)).Succeeded);
+        }
+
+        await Poll.UntilAsync(() => closed.Task.IsCompleted, "the server closes the demoted person's connection");
     }
 }

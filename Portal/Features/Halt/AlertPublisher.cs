@@ -77,11 +77,30 @@ public sealed class AlertPublisher(
             await DeliverAsync(alert, stoppingToken);
     }
 
+    /// <summary>
+    /// The chat line: reasons inside the message are typed by people and clients, so the characters Slack-style markup
+    /// acts on (<c>&lt;!channel&gt;</c> mentions, <c>&lt;url|label&gt;</c> links) are escaped and control characters blanked.
+    /// </summary>
+    public static string WebhookText(Alert alert)
+    {
+        var text = new System.Text.StringBuilder($"[{alert.Severity}] ");
+        foreach (var c in alert.Message)
+            text.Append(c switch
+            {
+                '&' => "&amp;",
+                '<' => "&lt;",
+                '>' => "&gt;",
+                _ when char.IsControl(c) => " ",
+                _ => c.ToString(),
+            });
+        return text.ToString();
+    }
+
     private async Task DeliverAsync(Alert alert, CancellationToken ct)
     {
         var payload = new
         {
-            text = $"[{alert.Severity}] {alert.Message}",
+            text = WebhookText(alert),
             summary = alert.Message,
             severity = alert.Severity.ToString().ToLowerInvariant(),
             source = alert.Source,

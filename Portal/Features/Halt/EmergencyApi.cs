@@ -32,7 +32,7 @@ public static class EmergencyApi
         HttpRequest request, KillSwitch killSwitch, ClaimsPrincipal user, IAuthorizationService authorization, CancellationToken ct)
     {
         using var body = await JsonBody.ReadAsync(request, MaxBodyBytes, ct);
-        var reason = body.IsValid ? body.String("reason", required: true) : null;
+        var reason = body.IsValid ? body.Reason() : null;
         var mode = body.IsValid ? body.OneOf("mode", required: true, "halt", "cancel", "flatten") : null;
         if (mode == "flatten" && !(await authorization.AuthorizeAsync(user, Policies.MayFlatten)).Succeeded)
             return TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden",
@@ -52,7 +52,7 @@ public static class EmergencyApi
     private static async Task<IResult> Resume(HttpRequest request, KillSwitch killSwitch, ClaimsPrincipal user, CancellationToken ct)
     {
         using var body = await JsonBody.ReadAsync(request, MaxBodyBytes, ct);
-        var reason = body.IsValid ? body.String("reason", required: true) : null;
+        var reason = body.IsValid ? body.Reason() : null;
         var target = body.IsValid ? body.OneOf("mode", required: false, "active", "reduce_only") : null;
         var strategyId = body.IsValid ? StrategyId(body) : null;
         if (!body.IsValid) return TypedResults.ValidationProblem(body.Errors, title: "The resume request is not valid.");

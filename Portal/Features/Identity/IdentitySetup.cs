@@ -28,8 +28,6 @@ public static class IdentitySetup
     public const string LogoutPath = "/account/logout";
     public const string AccessDeniedPath = "/account/access-denied";
     public const string ManagePath = "/account/manage";
-    public const int MaxFailedAttempts = 5;
-    public static readonly TimeSpan LockoutDuration = TimeSpan.FromMinutes(15);
     public static readonly TimeSpan SessionLifetime = TimeSpan.FromHours(12);
     public static readonly TimeSpan RevalidationInterval = TimeSpan.FromMinutes(5);
 
@@ -55,8 +53,7 @@ public static class IdentitySetup
         o.Password.RequireLowercase = false;
         o.Password.RequireUppercase = false;
         o.Password.RequireNonAlphanumeric = false;
-        o.Lockout.MaxFailedAccessAttempts = MaxFailedAttempts;
-        o.Lockout.DefaultLockoutTimeSpan = LockoutDuration;
+        // Failed passwords never lock an account (SignInThrottle slows guessing instead); an Admin's lock still holds.
         o.Lockout.AllowedForNewUsers = true;
         o.User.RequireUniqueEmail = true;
         o.SignIn.RequireConfirmedAccount = false;
@@ -68,6 +65,9 @@ public static class IdentitySetup
         // Token providers (password reset and the like) need Data Protection, which only the web host has.
         services.AddPortalIdentityStores().AddSignInManager().AddDefaultTokenProviders();
         services.AddScoped<PasswordSignIn>();
+        services.AddSingleton<SignInThrottle>();
+        services.AddOptions<SignInThrottleOptions>().BindConfiguration(SignInThrottleOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<SignInThrottleOptions>, SignInThrottleOptionsValidator>();
         services.AddScoped<ExternalSignIn>();
 
         services.AddAuthentication()
@@ -112,7 +112,13 @@ public static class IdentitySetup
             o.Cookie.SameSite = SameSiteMode.Strict;
             o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
         });
-        services.AddDataProtection().SetApplicationName("Portal");
+        var dataProtection = services.AddDataProtection().SetApplicationName("Portal");
+        services.AddOptions<KeyRingProtectionOptions>().BindConfiguration(KeyRingProtectionOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<KeyRingProtectionOptions>, KeyRingProtectionOptionsValidator>();
+        // Read now: the key ring's encryptor is fixed when services are registered. A missing certificate is left to the
+        // validator (which allows it only in Development and Test); an unusable one stops start-up here, naming the key.
+        if (builder.Configuration.GetSection(KeyRingProtectionOptions.Section).Get<KeyRingProtectionOptions>()?.LoadCertificate() is { } certificate)
+            dataProtection.ProtectKeysWithCertificate(certificate).UnprotectKeysWithAnyCertificate(certificate);
         services.AddOptions<KeyManagementOptions>().Configure<NpgsqlDataSource>((o, dataSource) => o.XmlRepository = new PostgresXmlRepository(dataSource));
 
         AddPolicies(services);

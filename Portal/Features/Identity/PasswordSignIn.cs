@@ -2,16 +2,16 @@ using Microsoft.AspNetCore.Identity;
 
 namespace Portal.Features.Identity;
 
-public enum SignInOutcome { Succeeded, Failed, LockedOut }
+public enum SignInOutcome { Succeeded, Failed, Throttled }
 
 /// <summary>
-/// Password sign-in for the sign-in page: locks the account after
-/// <see cref="IdentitySetup.MaxFailedAttempts"/> failures, answers an unknown email exactly as a
-/// wrong password (same reply, and a password hash is checked either way so the time taken does
-/// not tell them apart), and records every attempt in the <see cref="ISecurityEventSink"/>.
+/// Password sign-in for the sign-in page: slows guessing down with <see cref="SignInThrottle"/> (seconds of backoff per
+/// account and per address, never Identity's lockout, which an attacker could keep renewing for every officer), answers
+/// an unknown email exactly as a wrong password (same reply, same throttle, and a password hash is checked either way so
+/// the time taken does not tell them apart), and records every attempt in the <see cref="ISecurityEventSink"/>.
 /// </summary>
 public sealed class PasswordSignIn(
-    SignInManager<IdentityUser> signInManager, UserManager<IdentityUser> users, ISecurityEventSink sink, TimeProvider clock)
+    SignInManager<IdentityUser> signInManager, UserManager<IdentityUser> users, SignInThrottle throttle, ISecurityEventSink sink, TimeProvider clock)
 {
     public const string Method = "password";
     private static readonly Lazy<string> DummyHash = new(() =>
@@ -22,30 +22,32 @@ public sealed class PasswordSignIn(
         email = email.Trim();
         var ip = http.Connection.RemoteIpAddress?.ToString();
         var ct = http.RequestAborted;
+        // Decided before the account is looked up, so a throttled reply is the same whether it exists or not.
+        if (await throttle.IsThrottledAsync(email, ip))
+        {
+            await RecordAsync(SecurityEventKind.SignInFailed, null, email, ip, "throttled", null, ct);
+            return SignInOutcome.Throttled;
+        }
         var user = await users.FindByEmailAsync(email);
         if (user is null)
         {
             users.PasswordHasher.VerifyHashedPassword(new IdentityUser(), DummyHash.Value, password);
+            await throttle.RecordFailureAsync(email, ip);
             await RecordAsync(SecurityEventKind.SignInFailed, null, email, ip, "unknown user", null, ct);
             return SignInOutcome.Failed;
         }
 
-        var lockedBefore = await users.IsLockedOutAsync(user);
-        var result = await signInManager.PasswordSignInAsync(user, password, isPersistent: false, lockoutOnFailure: true);
+        var result = await signInManager.PasswordSignInAsync(user, password, isPersistent: false, lockoutOnFailure: false);
         if (result.Succeeded)
         {
+            await throttle.RecordSuccessAsync(email);
             await RecordAsync(SecurityEventKind.SignInSucceeded, user.Id, email, ip, null, [.. await users.GetRolesAsync(user)], ct);
             return SignInOutcome.Succeeded;
         }
-        if (result.IsLockedOut)
-        {
-            await RecordAsync(SecurityEventKind.SignInFailed, user.Id, email, ip, lockedBefore ? "locked out" : "wrong password", null, ct);
-            if (!lockedBefore)
-                await RecordAsync(SecurityEventKind.LockedOut, user.Id, email, ip,
-                    $"{IdentitySetup.MaxFailedAttempts} failed attempts; locked until {await users.GetLockoutEndDateAsync(user):O}", null, ct);
-            return SignInOutcome.LockedOut;
-        }
-        await RecordAsync(SecurityEventKind.SignInFailed, user.Id, email, ip, result.IsNotAllowed ? "not allowed" : "wrong password", null, ct);
+        await throttle.RecordFailureAsync(email, ip);
+        // An account an Admin locked answers as a wrong password: the reply never tells an account's state.
+        await RecordAsync(SecurityEventKind.SignInFailed, user.Id, email, ip,
+            result.IsLockedOut ? "locked out" : result.IsNotAllowed ? "not allowed" : "wrong password", null, ct);
         return SignInOutcome.Failed;
     }
 

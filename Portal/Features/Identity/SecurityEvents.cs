@@ -4,8 +4,6 @@ public enum SecurityEventKind
 {
     SignInSucceeded,
     SignInFailed,
-    /// <summary>This failure locked the account (raised in addition to <see cref="SignInFailed"/>).</summary>
-    LockedOut,
     SignedOut,
     UserCreated,
     PasswordChanged,
@@ -44,7 +42,7 @@ public sealed partial class LoggingSecurityEventSink(ILogger<LoggingSecurityEven
 {
     public ValueTask RecordAsync(SecurityEvent e, CancellationToken ct)
     {
-        var level = e.Kind is SecurityEventKind.SignInFailed or SecurityEventKind.LockedOut ? LogLevel.Warning : LogLevel.Information;
+        var level = e.Kind is SecurityEventKind.SignInFailed ? LogLevel.Warning : LogLevel.Information;
         Log(logger, level, e.Kind, e.Subject, e.UserId, e.Method, e.RemoteIp, e.Reason, e.Roles is null ? null : string.Join(",", e.Roles));
         return ValueTask.CompletedTask;
     }

@@ -79,7 +79,7 @@ public static class LimitsApi
         if (!body.IsValid) return TypedResults.ValidationProblem(body.Errors, title: "The limits request is not valid.");
         var root = body.Root;
         var reason = root.TryGetProperty("reason", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString()!.Trim() : "";
-        if (reason.Length is 0 or > 500) errors["reason"] = ["is required (1 to 500 characters)."];
+        if (ReasonText.Problem(reason) is { } reasonProblem) errors["reason"] = [reasonProblem];
         var values = current.Limits.Entries().ToDictionary(e => e.Name, e => e.Value, StringComparer.OrdinalIgnoreCase);
         if (!root.TryGetProperty("limits", out var limits) || limits.ValueKind != JsonValueKind.Object)
             errors["limits"] = ["must be an object of limit name to number."];

@@ -22,6 +22,10 @@ public static class LiveSetup
             o.Configuration.AbortOnConnectFail = false;
         });
         builder.Services.AddHostedService<OpsHubForwarder>();
+        builder.Services.AddSingleton<OpsHubConnections>();
+        builder.Services.AddOptions<LiveOptions>().BindConfiguration(LiveOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<LiveOptions>, LiveOptionsValidator>();
+        builder.Services.AddHostedService<OpsHubRevalidator>();
         builder.Services.AddHostedService<BrokerUpdatesForwarder>();
         return builder;
     }

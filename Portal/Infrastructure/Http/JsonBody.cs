@@ -67,6 +67,15 @@ public sealed class JsonBody : IDisposable
         return null;
     }
 
+    /// <summary>A required free-text reason (see <see cref="ReasonText"/>); null with an error recorded if it breaks the rule.</summary>
+    public string? Reason(string name = "reason")
+    {
+        var text = String(name, required: true, ReasonText.MaxLength);
+        if (text is null || ReasonText.Problem(text) is not { } problem) return text;
+        Errors[name] = [problem];
+        return null;
+    }
+
     /// <summary>A string field that must be one of the allowed words; null when absent and optional.</summary>
     public string? OneOf(string name, bool required, params string[] allowed)
     {

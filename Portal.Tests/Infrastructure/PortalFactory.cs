@@ -39,6 +39,9 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
     public string AppConnectionString => _settings["ConnectionStrings:Postgres"]!;
     public string OwnerConnectionString => _settings["ConnectionStrings:PostgresMigrations"]!;
     public string CheckpointFile => _settings["Audit:CheckpointFile"]!;
+    /// <summary>The Redis this instance uses and its key prefix, for tests acting as something else on the Redis network.</summary>
+    public string RedisConnectionString => _settings["ConnectionStrings:Redis"]!;
+    public string RedisKeyPrefix => _settings["Redis:KeyPrefix"]!;
 
     /// <param name="configure">Optional extra host setup, e.g. replacing a service with a test double.</param>
     public static async Task<PortalFactory> StartAsync(IReadOnlyDictionary<string, string?>? overrides = null, string? redisConnection = null,

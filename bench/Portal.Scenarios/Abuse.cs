@@ -23,6 +23,7 @@ public sealed partial class Abuse(Report report, Uri baseUrl, Keys keys, string 
         ("POST", "api/emergency/stop", """{"reason":"abuse","mode":"halt"}"""),
         ("POST", "api/emergency/resume", """{"reason":"abuse"}"""),
         ("POST", $"api/emergency/resume/{Guid.Empty}/approve", null),
+        ("POST", $"api/emergency/resume/{Guid.Empty}/reject", null),
         ("GET", "api/trading-state", null),
         ("POST", "api/audit/verify", null),
         ("GET", "api/audit/export", null),
@@ -31,7 +32,8 @@ public sealed partial class Abuse(Report report, Uri baseUrl, Keys keys, string 
     ];
 
     private static readonly HashSet<string> PersonOnly =
-        ["api/limits/pending/1/approve", "api/limits/pending/1/reject", "api/emergency/resume", $"api/emergency/resume/{Guid.Empty}/approve", "api/account/me"];
+        ["api/limits/pending/1/approve", "api/limits/pending/1/reject", "api/emergency/resume", $"api/emergency/resume/{Guid.Empty}/approve",
+         $"api/emergency/resume/{Guid.Empty}/reject", "api/account/me"];
 
     public async Task CredentialsAsync()
     {

@@ -196,6 +196,7 @@ namespace Portal.Scenarios
                 {
                     await abuse.CredentialsAsync();
                     await abuse.HostileBodiesAsync();
+                    await abuse.ForgedRedisAsync(cluster, "portal:", apis);
                 }
                 if (!options.Skip.Contains("fuzz"))
                 {

@@ -19,6 +19,7 @@ public static class EmergencyApi
         app.MapPost("/api/emergency/stop", Stop).WithTags("Emergency").RequireAuthorization(Policies.EmergencyStop);
         app.MapPost("/api/emergency/resume", Resume).WithTags("Emergency").RequireAuthorization(Policies.RiskOfficer);
         app.MapPost("/api/emergency/resume/{requestId:guid}/approve", Approve).WithTags("Emergency").RequireAuthorization(Policies.RiskOfficer);
+        app.MapPost("/api/emergency/resume/{requestId:guid}/reject", Reject).WithTags("Emergency").RequireAuthorization(Policies.RiskOfficer);
         app.MapGet("/api/trading-state", GetState).WithTags("Emergency").RequireAuthorization(Policies.AnyCaller);
         return app;
     }
@@ -62,6 +63,9 @@ public static class EmergencyApi
     private static async Task<IResult> Approve(Guid requestId, KillSwitch killSwitch, ClaimsPrincipal user, CancellationToken ct) =>
         ToResult(await killSwitch.ApproveResumeAsync(requestId, Actor(user), ct));
 
+    private static async Task<IResult> Reject(Guid requestId, KillSwitch killSwitch, ClaimsPrincipal user, CancellationToken ct) =>
+        ToResult(await killSwitch.RejectResumeAsync(requestId, Actor(user), ct));
+
     public sealed record TradingStateView(
         IReadOnlyCollection<TradingStateEntry> Scopes, bool SafeMode, IReadOnlyDictionary<string, DateTimeOffset> SafeModeCauses,
         IReadOnlyList<ResumeRequestView> PendingResumes, string? LastWebhookFailure);
@@ -75,7 +79,7 @@ public static class EmergencyApi
 
     private static IResult ToResult(ResumeOutcome outcome) => outcome.Status switch
     {
-        ResumeStatus.Resumed => TypedResults.Ok(outcome),
+        ResumeStatus.Resumed or ResumeStatus.Rejected => TypedResults.Ok(outcome),
         ResumeStatus.PendingApproval => TypedResults.Accepted((string?)null, outcome),
         _ => TypedResults.Problem(outcome.Detail, statusCode: StatusCodes.Status409Conflict, title: "Resume refused"),
     };

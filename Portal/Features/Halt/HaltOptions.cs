@@ -13,6 +13,13 @@ public sealed class HaltOptions
     public TimeSpan ReconcileInterval { get; set; } = TimeSpan.FromSeconds(1);
     /// <summary>A resume takes effect only after a second, different RiskOfficer approves.</summary>
     public bool RequireSecondApprover { get; set; } = true;
+    /// <summary>A resume request not approved within this is void (it must be made again).</summary>
+    public TimeSpan ResumeRequestExpiry { get; set; } = TimeSpan.FromMinutes(15);
+    /// <summary>
+    /// How long a tightening hint from Redis (a halt or reduce-only Postgres does not show yet) holds once Postgres can be
+    /// read: long enough for another instance's halt to land in Postgres, short enough that a forged one soon ends.
+    /// </summary>
+    public TimeSpan UnconfirmedHintGrace { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>Broker silence (no successful portfolio refresh) that puts Portal in safe mode.</summary>
     public TimeSpan BrokerSilenceThreshold { get; set; } = TimeSpan.FromSeconds(5);
@@ -38,6 +45,8 @@ public sealed class HaltOptionsValidator : IValidateOptions<HaltOptions>
             if (value <= TimeSpan.Zero || value > max) errors.Add($"{HaltOptions.Section}:{key} must be greater than zero and at most {max} (was {value}).");
         }
         Positive(o.ReconcileInterval, nameof(o.ReconcileInterval), TimeSpan.FromSeconds(30));
+        Positive(o.ResumeRequestExpiry, nameof(o.ResumeRequestExpiry), TimeSpan.FromDays(1));
+        Positive(o.UnconfirmedHintGrace, nameof(o.UnconfirmedHintGrace), TimeSpan.FromMinutes(10));
         Positive(o.BrokerSilenceThreshold, nameof(o.BrokerSilenceThreshold), TimeSpan.FromHours(1));
         Positive(o.MarketDataSilenceThreshold, nameof(o.MarketDataSilenceThreshold), TimeSpan.FromDays(1));
         Positive(o.SilenceHaltThreshold, nameof(o.SilenceHaltThreshold), TimeSpan.FromDays(1));

@@ -7,6 +7,7 @@ using Portal.Domain.Trading;
 using Portal.Features.Audit;
 using Portal.Features.Live;
 using Portal.Features.Risk;
+using Portal.Infrastructure.Postgres;
 using Prometheus;
 
 namespace Portal.Features.Halt;
@@ -15,17 +16,20 @@ public sealed record HaltResult(
     string State, string Scope, DateTimeOffset HaltedAt, double RefusingAfterMs, double ElapsedMs,
     int CancelledOrders, int ClosedPositions, IReadOnlyList<string> Failures);
 
-public sealed record ResumeRequestView(Guid Id, string Scope, string TargetMode, string Reason, string RequestedBy, DateTimeOffset RequestedAt);
+public sealed record ResumeRequestView(Guid Id, string Scope, string TargetMode, string Reason, string RequestedBy, DateTimeOffset RequestedAt,
+    long HaltVersion, DateTimeOffset ExpiresAt);
 
-public enum ResumeStatus { Resumed, PendingApproval, Refused }
+public enum ResumeStatus { Resumed, PendingApproval, Refused, Rejected }
 
 public sealed record ResumeOutcome(ResumeStatus Status, string Detail, ResumeRequestView? Request = null, TradingStateEntry? State = null);
 
 /// <summary>
 /// Halt and resume. A halt flips this instance first (orders are refused before anything else
-/// happens), then writes Postgres and Redis at once; a failed write is reported and retried by the
+/// happens), then writes Postgres and Redis at once; a failed Postgres write is reported and retried by the
 /// reconcile loop while the halt holds. A halt never waits long on, or fails because of, a broken
-/// dependency. A resume is the opposite: durable first, and only when every dependency is healthy.
+/// dependency, and it always wins: it is written unconditionally, while a resume only ends the exact halt
+/// (Postgres version) it was requested for. A resume is durable first, with its audit record in the same
+/// transaction, and only when every dependency is healthy.
 /// </summary>
 public sealed class KillSwitch(
     TradingStateStore store, IBroker broker, RiskBook risk, SafeModeMonitor safeMode, AlertPublisher alerts, OpsEventBus live, AuditTrail audit, NpgsqlDataSource db,
@@ -34,22 +38,27 @@ public sealed class KillSwitch(
     private static readonly Counter Halts = Metrics.CreateCounter("trading_kill_switch", "Kill switch activations (halts), by trigger.",
         new CounterConfiguration { LabelNames = ["trigger"] });
     private static readonly TimeSpan DependencyTimeout = TimeSpan.FromSeconds(2);
+    private const string RequestColumns = "id, scope, target_mode, reason, requested_by, requested_at, halt_version, expires_at";
 
     public async Task<HaltResult> HaltAsync(string reason, HaltMode mode, string? strategyId, string actor, bool automatic, CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
         var scope = strategyId is null ? TradingScopes.Global : TradingScopes.ForStrategy(strategyId);
-        var entry = store.Next(scope, TradingMode.Halted, reason, actor);
-        store.Apply(entry);
+        var entry = store.HaltLocally(scope, reason, actor);
         var refusingAfter = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         // Other instances stop on the Redis message: it leaves before anything else is done here.
         var failures = new List<string>();
         var published = WithTimeout(_ => store.PublishAsync(entry), "redis", failures);
-        var persisted = WithTimeout(token => store.PersistAsync(entry, token), "postgres", failures);
+        var persisted = WithTimeout(token => store.PersistHaltAsync(entry, token), "postgres", failures);
         live.Publish(OpsEventTypes.TradingState, entry);
         Halts.WithLabels(automatic ? "automatic" : "manual").Inc();
         logger.LogCritical("HALT {Scope} by {Actor} ({Mode}): {Reason}", scope, actor, mode, reason);
         await Task.WhenAll(persisted, published);
+        // The reply says what this instance's state in force is, read back from Postgres; if Postgres cannot be read, the
+        // in-force state (this instance's halt, retried until it lands) with the failure listed.
+        if (!failures.Any(f => f.StartsWith("postgres", StringComparison.Ordinal)))
+            await WithTimeout(token => store.RefreshAsync(scope, token), "postgres read-back", failures);
+        var durable = store.Durable(scope);
         alerts.Publish(AlertSeverity.Critical, "trading.halted",
             $"Trading HALTED ({scope}) by {actor}: {reason}" + (failures.Count > 0 ? $" — not yet written to: {string.Join(", ", failures)}" : ""));
         Report(scope, entry, started, refusingAfter, 0, 0, failures);
@@ -82,7 +91,7 @@ public sealed class KillSwitch(
         // The halt is in force whatever the audit trail does; its record lands as soon as the trail takes writes.
         _ = audit.AppendEventuallyAsync(AuditEventDraft.Create(entry.ChangedAt, actor, "trading.halted", scope, new
         {
-            reason, mode = mode.ToString().ToLowerInvariant(), automatic, version = entry.Version,
+            reason, mode = mode.ToString().ToLowerInvariant(), automatic, version = durable.Mode == TradingMode.Halted ? durable.Version : (long?)null,
             result.CancelledOrders, result.ClosedPositions, result.Failures, result.RefusingAfterMs,
         }));
         if (failures.Count > 0)
@@ -90,50 +99,97 @@ public sealed class KillSwitch(
         return result;
     }
 
+    /// <summary>
+    /// Records a request to end the scope's current halt (its Postgres version), with its audit record in the same
+    /// transaction. One request is pending per scope; it expires after <see cref="HaltOptions.ResumeRequestExpiry"/>.
+    /// </summary>
     public async Task<ResumeOutcome> RequestResumeAsync(string reason, string? strategyId, TradingMode target, string actor, CancellationToken ct)
     {
         var scope = strategyId is null ? TradingScopes.Global : TradingScopes.ForStrategy(strategyId);
         if (Unhealthy() is { } refusal) return refusal;
-        if (store.Get(scope).Mode == TradingMode.Active) return new(ResumeStatus.Refused, $"{scope} is not halted.");
+        var now = clock.GetUtcNow();
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        var halt = await TradingStateStore.LockAsync(connection, transaction, scope, ct);
+        if (halt is null || halt.Mode == TradingMode.Active) return new(ResumeStatus.Refused, $"{scope} is not halted (in Postgres).");
         if (!options.Value.RequireSecondApprover)
-            return new(ResumeStatus.Resumed, "Resumed.", State: await ResumeNowAsync(scope, target, reason, actor, ct));
+        {
+            var resumed = await ChangeModeAsync(connection, transaction, scope, target, reason, actor, "trading.resumed", halt.Version, now, new { haltVersion = halt.Version }, ct);
+            return new(ResumeStatus.Resumed, "Resumed.", State: resumed);
+        }
 
-        await using var command = db.CreateCommand("""
-            insert into resume_requests (id, scope, target_mode, reason, requested_by, requested_at, state)
-            values ($1, $2, $3, $4, $5, $6, 'pending')
-            """);
-        var request = new ResumeRequestView(Guid.CreateVersion7(clock.GetUtcNow()), scope, TradingModeText.Format(target), reason, actor, clock.GetUtcNow());
-        command.Parameters.AddWithValue(request.Id);
-        command.Parameters.AddWithValue(scope);
-        command.Parameters.AddWithValue(request.TargetMode);
-        command.Parameters.AddWithValue(reason);
-        command.Parameters.AddWithValue(actor);
-        command.Parameters.AddWithValue(request.RequestedAt);
-        await command.ExecuteNonQueryAsync(ct);
-        await audit.AppendAsync(AuditEventDraft.Create(request.RequestedAt, actor, "trading.resume_requested", scope,
-            new { requestId = request.Id, targetMode = request.TargetMode, reason }));
+        await ExpireAsync(connection, transaction, scope, now, ct);
+        if (await PendingOfAsync(connection, transaction, scope, now, ct) is { } pending)
+            return new(ResumeStatus.Refused, $"Resume request {pending.Id} for {scope} is already pending (by {pending.RequestedBy}); approve or reject it first.", pending);
+        var request = new ResumeRequestView(Guid.CreateVersion7(now), scope, TradingModeText.Format(target), reason, actor, now, halt.Version,
+            now + options.Value.ResumeRequestExpiry);
+        await using (var insert = new NpgsqlCommand($"""
+            insert into resume_requests ({RequestColumns}, state) values ($1, $2, $3, $4, $5, $6, $7, $8, 'pending') on conflict do nothing
+            """, connection, transaction))
+        {
+            foreach (var value in new object[] { request.Id, scope, request.TargetMode, reason, actor, now, halt.Version, request.ExpiresAt })
+                insert.Parameters.AddWithValue(value);
+            // Another instance recorded one for the scope at the same moment (one pending per scope is a unique index).
+            if (await insert.ExecuteNonQueryAsync(ct) != 1) return new(ResumeStatus.Refused, $"A resume request for {scope} is already pending; approve or reject it first.");
+        }
+        await AuditChainWriter.AppendAsync(connection, transaction, [AuditEventDraft.Create(now, actor, "trading.resume_requested", scope,
+            new { requestId = request.Id, targetMode = request.TargetMode, reason, haltVersion = halt.Version, expiresAt = request.ExpiresAt })], ct);
+        await transaction.CommitAsync(ct);
         alerts.Publish(AlertSeverity.Warning, "trading.resume_requested", $"Resume of {scope} requested by {actor}: {reason}. A second RiskOfficer must approve.");
         return new(ResumeStatus.PendingApproval, "A second, different RiskOfficer must approve.", request);
     }
 
+    /// <summary>
+    /// Ends the halt the request answers, only if it is still the scope's state in Postgres (a newer halt needs its own
+    /// review), the request is pending and unexpired, and the approver is not the requester. All in one transaction.
+    /// </summary>
     public async Task<ResumeOutcome> ApproveResumeAsync(Guid requestId, string approver, CancellationToken ct)
     {
         if (Unhealthy() is { } refusal) return refusal;
-        var request = (await PendingResumesAsync(ct)).FirstOrDefault(r => r.Id == requestId);
-        if (request is null) return new(ResumeStatus.Refused, "No pending resume request has that id.");
+        var now = clock.GetUtcNow();
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        var (request, state) = await RequestAsync(connection, transaction, requestId, ct);
+        if (request is null) return new(ResumeStatus.Refused, "No resume request has that id.");
+        if (state != "pending") return new(ResumeStatus.Refused, $"The request was already decided ({state}).", request);
+        if (request.ExpiresAt <= now)
+        {
+            await ExpireAsync(connection, transaction, request.Scope, now, ct);
+            await transaction.CommitAsync(ct);
+            return new(ResumeStatus.Refused, $"The request expired at {request.ExpiresAt:O}; request again.", request);
+        }
         if (string.Equals(request.RequestedBy, approver, StringComparison.Ordinal))
             return new(ResumeStatus.Refused, "The approver must be a different RiskOfficer from the requester.", request);
+        var halt = await TradingStateStore.LockAsync(connection, transaction, request.Scope, ct);
+        if (halt is null || halt.Version != request.HaltVersion || halt.Mode == TradingMode.Active)
+        {
+            await DecideAsync(connection, transaction, requestId, "superseded", approver, now, ct);
+            await transaction.CommitAsync(ct);
+            return new(ResumeStatus.Refused, $"{request.Scope} changed after this request (it answered version {request.HaltVersion}; now version {halt?.Version ?? 0}, " +
+                $"{TradingModeText.Format(halt?.Mode ?? TradingMode.Active)}): a newer halt needs its own review. Request again.", request);
+        }
+        await DecideAsync(connection, transaction, requestId, "approved", approver, now, ct);
+        var resumed = await ChangeModeAsync(connection, transaction, request.Scope, TradingModeText.Parse(request.TargetMode), request.Reason,
+            $"{request.RequestedBy}, approved by {approver}", "trading.resumed", halt.Version, now, new { requestId, approvedBy = approver, haltVersion = halt.Version }, ct);
+        return resumed is null
+            ? new(ResumeStatus.Refused, "The halt changed while approving; request again.", request)
+            : new(ResumeStatus.Resumed, "Resumed.", request, resumed);
+    }
 
-        await using var command = db.CreateCommand("""
-            update resume_requests set state = 'approved', decided_by = $2, decided_at = $3 where id = $1 and state = 'pending'
-            """);
-        command.Parameters.AddWithValue(requestId);
-        command.Parameters.AddWithValue(approver);
-        command.Parameters.AddWithValue(clock.GetUtcNow());
-        if (await command.ExecuteNonQueryAsync(ct) != 1) return new(ResumeStatus.Refused, "The request was already decided.", request);
-        var state = await ResumeNowAsync(request.Scope, TradingModeText.Parse(request.TargetMode), request.Reason,
-            $"{request.RequestedBy}, approved by {approver}", ct);
-        return new(ResumeStatus.Resumed, "Resumed.", request, state);
+    /// <summary>Ends a pending request without resuming; audited with it in one transaction.</summary>
+    public async Task<ResumeOutcome> RejectResumeAsync(Guid requestId, string actor, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        var (request, state) = await RequestAsync(connection, transaction, requestId, ct);
+        if (request is null || state != "pending") return new(ResumeStatus.Refused, "No pending resume request has that id.", request);
+        await DecideAsync(connection, transaction, requestId, "rejected", actor, now, ct);
+        await AuditChainWriter.AppendAsync(connection, transaction, [AuditEventDraft.Create(now, actor, "trading.resume_rejected", request.Scope,
+            new { requestId, requestedBy = request.RequestedBy, haltVersion = request.HaltVersion })], ct);
+        await transaction.CommitAsync(ct);
+        alerts.Publish(AlertSeverity.Info, "trading.resume_rejected", $"Resume of {request.Scope} requested by {request.RequestedBy} was rejected by {actor}.");
+        return new(ResumeStatus.Rejected, "Rejected.", request);
     }
 
     /// <summary>
@@ -143,19 +199,21 @@ public sealed class KillSwitch(
     public async Task<TradingStateEntry?> ResumeDrillStrategyAsync(string reason, string actor, CancellationToken ct)
     {
         var scope = TradingScopes.ForStrategy(Portal.Infrastructure.Redis.RateCounter.DrillStrategyId);
-        if (store.Get(scope).Mode == TradingMode.Active) return null;
-        return await ResumeNowAsync(scope, TradingMode.Active, reason, actor, ct);
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        var halt = await TradingStateStore.LockAsync(connection, transaction, scope, ct);
+        if (halt is null || halt.Mode == TradingMode.Active) return null;
+        return await ChangeModeAsync(connection, transaction, scope, TradingMode.Active, reason, actor, "trading.resumed", halt.Version, clock.GetUtcNow(), null, ct);
     }
 
+    /// <summary>Pending, unexpired requests.</summary>
     public async Task<IReadOnlyList<ResumeRequestView>> PendingResumesAsync(CancellationToken ct)
     {
-        await using var command = db.CreateCommand(
-            "select id, scope, target_mode, reason, requested_by, requested_at from resume_requests where state = 'pending' order by requested_at");
+        await using var command = db.CreateCommand($"select {RequestColumns} from resume_requests where state = 'pending' and expires_at > $1 order by requested_at");
+        command.Parameters.AddWithValue(clock.GetUtcNow());
         await using var reader = await command.ExecuteReaderAsync(ct);
         var result = new List<ResumeRequestView>();
-        while (await reader.ReadAsync(ct))
-            result.Add(new ResumeRequestView(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
-                reader.GetString(4), reader.GetFieldValue<DateTimeOffset>(5)));
+        while (await reader.ReadAsync(ct)) result.Add(ReadRequest(reader));
         return result;
     }
 
@@ -166,29 +224,33 @@ public sealed class KillSwitch(
     public async Task<TradingStateEntry> ReduceOnlyAsync(string strategyId, string reason, string actor, CancellationToken ct)
     {
         var scope = TradingScopes.ForStrategy(strategyId);
-        if (store.Get(scope).Mode != TradingMode.Active) return store.Get(scope);
-        return await ChangeModeDurablyAsync(scope, TradingMode.ReduceOnly, reason, actor, "trading.reduce_only", ct);
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        return await ChangeModeAsync(connection, transaction, scope, TradingMode.ReduceOnly, reason, actor, "trading.reduce_only", null, clock.GetUtcNow(), null, ct)
+            ?? await store.RefreshAsync(scope, ct);
     }
 
-    private Task<TradingStateEntry> ResumeNowAsync(string scope, TradingMode target, string reason, string actor, CancellationToken ct) =>
-        ChangeModeDurablyAsync(scope, target, reason, actor, "trading.resumed", ct);
-
-    private async Task<TradingStateEntry> ChangeModeDurablyAsync(string scope, TradingMode target, string reason, string actor, string eventType, CancellationToken ct)
+    /// <summary>
+    /// Changes the mode (see <see cref="TradingStateStore.ChangeModeAsync"/> for the conditions) with its audit record and
+    /// commits; then this instance applies it and tells the others. Unlike a halt, a change that cannot be recorded does not happen.
+    /// </summary>
+    private async Task<TradingStateEntry?> ChangeModeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string scope, TradingMode target, string reason,
+        string actor, string eventType, long? expectedVersion, DateTimeOffset now, object? details, CancellationToken ct)
     {
-        var entry = store.Next(scope, target, reason, actor);
-        // Unlike a halt, a resume (or restriction) that cannot be recorded does not happen.
-        await audit.AppendAsync(AuditEventDraft.Create(entry.ChangedAt, actor, eventType, scope,
-            new { reason, mode = TradingModeText.Format(target), version = entry.Version }));
-        await store.PersistAsync(entry, ct);
-        store.Apply(entry);
-        live.Publish(OpsEventTypes.TradingState, entry);
+        var entry = await TradingStateStore.ChangeModeAsync(connection, transaction, scope, target, reason, actor, now, expectedVersion, ct);
+        if (entry is null) return null;
+        await AuditChainWriter.AppendAsync(connection, transaction, [AuditEventDraft.Create(now, actor, eventType, scope,
+            new { reason, mode = TradingModeText.Format(target), version = entry.Version, details })], ct);
+        await transaction.CommitAsync(ct);
+        store.ApplyWritten(entry);
+        live.Publish(OpsEventTypes.TradingState, store.Get(scope));
         try
         {
             await store.PublishAsync(entry);
         }
         catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
         {
-            // Other instances pick the resume up from Postgres on their next reconcile.
+            // Other instances pick the change up from Postgres on their next reconcile.
             logger.LogWarning(ex, "Change of {Scope} not published to Redis", scope);
         }
         logger.LogWarning("{Event} {Scope} to {Mode} by {Actor}: {Reason}", eventType, scope, target, actor, reason);
@@ -197,6 +259,48 @@ public sealed class KillSwitch(
             : $"Trading restricted to {TradingModeText.Format(target)} ({scope}) by {actor}: {reason}");
         return entry;
     }
+
+    private static async Task ExpireAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string scope, DateTimeOffset now, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand(
+            "update resume_requests set state = 'expired', decided_at = $2 where scope = $1 and state = 'pending' and expires_at <= $2", connection, transaction);
+        command.Parameters.AddWithValue(scope);
+        command.Parameters.AddWithValue(now);
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    private static async Task DecideAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid id, string state, string decider, DateTimeOffset now, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand(
+            "update resume_requests set state = $2, decided_by = $3, decided_at = $4 where id = $1 and state = 'pending'", connection, transaction);
+        command.Parameters.AddWithValue(id);
+        command.Parameters.AddWithValue(state);
+        command.Parameters.AddWithValue(decider);
+        command.Parameters.AddWithValue(now);
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    private static async Task<ResumeRequestView?> PendingOfAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string scope, DateTimeOffset now, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand($"select {RequestColumns} from resume_requests where scope = $1 and state = 'pending' and expires_at > $2",
+            connection, transaction);
+        command.Parameters.AddWithValue(scope);
+        command.Parameters.AddWithValue(now);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? ReadRequest(reader) : null;
+    }
+
+    /// <summary>The request and its state, locked for the decision.</summary>
+    private static async Task<(ResumeRequestView? Request, string? State)> RequestAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid id, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand($"select {RequestColumns}, state from resume_requests where id = $1 for update", connection, transaction);
+        command.Parameters.AddWithValue(id);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? (ReadRequest(reader), reader.GetString(8)) : (null, null);
+    }
+
+    private static ResumeRequestView ReadRequest(NpgsqlDataReader reader) => new(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
+        reader.GetString(4), reader.GetFieldValue<DateTimeOffset>(5), reader.GetInt64(6), reader.GetFieldValue<DateTimeOffset>(7));
 
     private ResumeOutcome? Unhealthy() => safeMode.Reason is { } cause
         ? new(ResumeStatus.Refused, $"Resume is refused while a dependency is unhealthy (safe mode: {cause}).")
@@ -257,11 +361,13 @@ public sealed class KillSwitch(
         }
     }
 
+    /// <summary>The state reported is this instance's state in force of the scope, never assumed.</summary>
     private HaltResult Report(string scope, TradingStateEntry entry, long started, double refusingAfter, int cancelled, int closed, List<string> failures)
     {
         HaltResult result;
+        var state = TradingModeText.Format(store.Get(scope).Mode);
         lock (failures)
-            result = new HaltResult("halted", scope, entry.ChangedAt, refusingAfter, Stopwatch.GetElapsedTime(started).TotalMilliseconds, cancelled, closed, failures.ToList());
+            result = new HaltResult(state, scope, entry.ChangedAt, refusingAfter, Stopwatch.GetElapsedTime(started).TotalMilliseconds, cancelled, closed, failures.ToList());
         live.Publish(OpsEventTypes.HaltProgress, result);
         return result;
     }

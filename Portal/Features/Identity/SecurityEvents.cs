@@ -7,6 +7,8 @@ public enum SecurityEventKind
     SignedOut,
     UserCreated,
     PasswordChanged,
+    /// <summary>A trading state in Redis (message or key) that was malformed, forged or not backed by Postgres; Method says which ("redis-message" or "redis-key").</summary>
+    ForgedTradingState,
 }
 
 /// <summary>

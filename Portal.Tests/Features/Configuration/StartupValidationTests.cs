@@ -52,6 +52,7 @@ public sealed class StartupValidationTests
     [InlineData("ModelDrift__CheckCron", "every night", "ModelDrift:CheckCron")]
     [InlineData("Metrics__AllowedNetworks", "10.0.0.0/8,10.1.2.3/40", "Metrics:AllowedNetworks")]
     [InlineData("Metrics__ScrapeToken", "too-short", "Metrics:ScrapeToken")]
+    [InlineData("ApiKeys__MaxOrdersPerMinutePerKey", "0", "ApiKeys:MaxOrdersPerMinutePerKey")]
     public async Task An_invalid_value_stops_start_up_with_a_message_naming_the_key(string variable, string value, string key)
     {
         var (exitCode, output) = await RunPortalAsync((variable, value));

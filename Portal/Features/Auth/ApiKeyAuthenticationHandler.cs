@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 
 namespace Portal.Features.Auth;
 
-/// <summary>Authenticates <c>Authorization: Bearer &lt;key&gt;</c>; each scope of the key becomes a "scope" claim.</summary>
+/// <summary>Authenticates <c>Authorization: Bearer &lt;key&gt;</c>; each scope of the key becomes a "scope" claim, each strategy it may trade a "strategy" claim.</summary>
 public sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApiKeyService keys)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
@@ -47,6 +47,7 @@ public sealed class ApiKeyAuthenticationHandler(
             new(ClaimTypes.Name, "apikey:" + key.Name),
         };
         claims.AddRange(key.Scopes.Select(s => new Claim(ScopeClaim, s)));
+        claims.AddRange((key.Strategies ?? []).Select(s => new Claim(StrategyGrants.ClaimType, s)));
         var identity = new ClaimsIdentity(claims, SchemeName);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
     }

@@ -42,12 +42,16 @@ public static class CliCommands
             case "create-api-key":
             {
                 if (!options.TryGetValue("name", out var name) || !options.TryGetValue("scopes", out var scopeList))
-                    return Usage("create-api-key --name NAME --scopes orders[,ticks,observations,halt,limits,audit]");
+                    return Usage("create-api-key --name NAME --scopes orders[,ticks,observations,halt,limits,audit] [--strategies ID[,ID...] | --strategies '*']");
                 var scopes = scopeList == "all" ? Scopes.All.ToArray() : scopeList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                // The strategies an orders key may trade: listed, or an explicit '*' for every id not reserved to Portal. None by default.
+                var strategies = options.GetValueOrDefault("strategies")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
+                if (scopes.Contains(Scopes.Orders) && strategies.Length == 0)
+                    return Usage("create-api-key: a key with the orders scope needs --strategies ID[,ID...] (or --strategies '*' for every non-reserved id)");
                 try
                 {
-                    var (key, record) = await keys.CreateAsync(name, scopes, CliActor);
-                    Console.WriteLine($"Created API key '{record.Name}' (id {record.Id}, scopes {string.Join(",", record.Scopes)}). It is shown once:");
+                    var (key, record) = await keys.CreateAsync(name, scopes, CliActor, strategies);
+                    Console.WriteLine($"Created API key '{record.Name}' (id {record.Id}, scopes {string.Join(",", record.Scopes)}, strategies {string.Join(",", record.Strategies ?? [])}). It is shown once:");
                     Console.WriteLine(key);
                     return 0;
                 }
@@ -68,7 +72,7 @@ public static class CliCommands
             {
                 if (app.Environment.IsProduction()) { Console.Error.WriteLine("seed-demo prints passwords: it refuses to run in Production."); return 2; }
                 var keyFile = options.GetValueOrDefault("key-file") ?? ".data/demo-api-key";
-                var seeded = await SeedDemoAsync(keys, keyFile);
+                var seeded = await SeedDemoAsync(keys, keyFile, app.Services.GetRequiredService<TimeProvider>());
                 return seeded != 0 ? seeded : await IdentityCli.SeedDemoUsersAsync(app.Services,
                     options.GetValueOrDefault("users-file") ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(keyFile))!, "demo-users"), Console.Out);
             }
@@ -77,14 +81,19 @@ public static class CliCommands
         }
     }
 
-    /// <summary>Development only: one all-scope key, kept in a local file (never the repository) so every run prints the same one.</summary>
-    private static async Task<int> SeedDemoAsync(ApiKeyService keys, string keyFile)
+    /// <summary>
+    /// Development only: one all-scope key that may trade every non-reserved strategy, kept in a local file (never the
+    /// repository) so every run prints the same one. A demo key from before strategy grants is replaced.
+    /// </summary>
+    private static async Task<int> SeedDemoAsync(ApiKeyService keys, string keyFile, TimeProvider clock)
     {
         var key = File.Exists(keyFile) ? (await File.ReadAllTextAsync(keyFile)).Trim() : null;
-        if (key is null || !await keys.IsActiveAsync(key, CancellationToken.None))
+        var current = key is null ? null : await keys.ValidateAsync(key, CancellationToken.None);
+        if (current is not { Strategies: [StrategyGrants.AllOpen] })
         {
-            await keys.RevokeAsync("demo", CliActor);
-            (key, _) = await keys.CreateAsync("demo", Scopes.All.ToArray(), CliActor);
+            // Names stay taken after revocation: each replacement gets a new one.
+            if (current is not null) await keys.RevokeAsync(current.Name, CliActor);
+            (key, _) = await keys.CreateAsync($"demo-{clock.GetUtcNow():yyyyMMddHHmmss}", Scopes.All.ToArray(), CliActor, [StrategyGrants.AllOpen]);
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(keyFile))!);
             await File.WriteAllTextAsync(keyFile, key);
             if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);

@@ -53,7 +53,7 @@ cd "$WORK/portal"
 dotnet Portal.dll migrate >"$WORK/migrate.log" 2>&1 || { cat "$WORK/migrate.log"; die "migration failed"; }
 export Audit__SigningKeyPath="$WORK/audit-signing-key.pem"
 dotnet Portal.dll generate-audit-key --out "$Audit__SigningKeyPath" >/dev/null
-API_KEY=$(dotnet Portal.dll create-api-key --name latency --scopes orders --owner none | tail -1)
+API_KEY=$(dotnet Portal.dll create-api-key --name latency --scopes orders --strategies latency --owner none | tail -1)
 case "$API_KEY" in pk_*) ;; *) die "create-api-key did not print a key: $API_KEY";; esac
 EMAIL=latency@bench.local
 PASSWORD=$(dotnet Portal.dll create-user --email "$EMAIL" --role RiskOfficer | tail -1)

@@ -75,7 +75,7 @@ dotnet Portal.dll migrate >"$WORK/migrate.log" 2>&1 || { cat "$WORK/migrate.log"
 # Outside Development Portal refuses to start without an audit signing key and checkpoint file.
 dotnet Portal.dll generate-audit-key --out "$WORK/audit-signing-key.pem" >/dev/null
 export Audit__SigningKeyPath="$WORK/audit-signing-key.pem" Audit__CheckpointFile="$WORK/audit-checkpoints.jsonl"
-API_KEY=$(dotnet Portal.dll create-api-key --name load --scopes all --owner none | tail -1)
+API_KEY=$(dotnet Portal.dll create-api-key --name load --scopes all --strategies '*' --owner none | tail -1)
 case "$API_KEY" in pk_*) ;; *) die "create-api-key did not print a key: $API_KEY";; esac
 
 # Limits raised for the run, as ceilings and as the first operational limits of the new database.
@@ -93,6 +93,8 @@ for name in "${!LIMITS[@]}"; do
   export "Risk__Ceilings__$name=${LIMITS[$name]}" "Risk__InitialLimits__$name=${LIMITS[$name]}"
 done
 export Broker__Paper__StartingCash=10000000
+# The load tool sends everything with one key: its own per-key allowance raised as far as the rate limits above.
+export ApiKeys__MaxOrdersPerMinutePerKey=1000000000 ApiKeys__MaxOrdersPerDayPerKey=1000000000
 export Demo__Enabled=true Demo__StrategyEnabled=false
 export Logging__LogLevel__Default=Warning
 

@@ -51,5 +51,8 @@ public sealed class PortfolioSnapshot
     public SymbolBook Book(string symbol) => _books.TryGetValue(symbol, out var book) ? book : default;
 }
 
-/// <summary>Orders already counted against the rate limits, before this one.</summary>
-public readonly record struct OrderCounters(long StrategyLastMinute, long StrategyToday, long GlobalLastMinute, long GlobalToday);
+/// <summary>Orders already counted against the rate limits, before this one; the key's counts are zero for Portal's own senders.</summary>
+public readonly record struct OrderCounters(long StrategyLastMinute, long StrategyToday, long GlobalLastMinute, long GlobalToday, long KeyLastMinute = 0, long KeyToday = 0);
+
+/// <summary>Orders one API key may send, whatever strategies it trades (configuration, not a versioned limit).</summary>
+public readonly record struct KeyRateLimits(long MaxOrdersPerMinute, long MaxOrdersPerDay);

@@ -7,11 +7,34 @@ namespace Portal.Domain.Risk;
 /// <summary>
 /// The hard pre-trade limits as one pure function. Every comparison is "actual &gt; limit refuses",
 /// so a value exactly at its limit passes. Size, exposure and loss checks only refuse orders that
-/// add risk: an order that shrinks the worst-case position always passes them.
+/// add risk: an order that shrinks the worst-case position always passes them. A figure that overflows decimal, or a
+/// refusal whose figures the orders table could not record, refuses with <see cref="RejectReason.NumberOutOfRange"/>:
+/// hostile numbers are refusals, never failures.
 /// </summary>
 public static class PreTradeCheck
 {
+    /// <summary>The largest limit or actual a refusal may carry: orders.limit_value and actual_value are numeric(38,12).</summary>
+    public const decimal MaxRecordableFigure = 99_999_999_999_999_999_999_999_999.999999999999m;
+
     public static RiskDecision Evaluate(
+        in OrderIntent order, PortfolioSnapshot portfolio, RiskLimits limits, in OrderCounters counters,
+        decimal? referencePrice, SymbolDataStatus dataStatus, TradingMode mode)
+    {
+        RiskDecision decision;
+        try
+        {
+            decision = EvaluateFigures(order, portfolio, limits, counters, referencePrice, dataStatus, mode);
+        }
+        catch (OverflowException)
+        {
+            return RiskDecision.Reject(RejectReason.NumberOutOfRange, 0m, 0m);
+        }
+        return Math.Abs(decision.Limit) > MaxRecordableFigure || Math.Abs(decision.Actual) > MaxRecordableFigure
+            ? RiskDecision.Reject(RejectReason.NumberOutOfRange, 0m, 0m)
+            : decision;
+    }
+
+    private static RiskDecision EvaluateFigures(
         in OrderIntent order, PortfolioSnapshot portfolio, RiskLimits limits, in OrderCounters counters,
         decimal? referencePrice, SymbolDataStatus dataStatus, TradingMode mode)
     {
@@ -106,6 +129,16 @@ public static class PreTradeCheck
             return RiskDecision.Reject(RejectReason.MaxOrdersPerDay, limits.MaxOrdersPerDay, counters.StrategyToday + 1);
         if (counters.GlobalToday + 1 > limits.MaxOrdersPerDayGlobal)
             return RiskDecision.Reject(RejectReason.MaxOrdersPerDayGlobal, limits.MaxOrdersPerDayGlobal, counters.GlobalToday + 1);
+        return RiskDecision.Accepted;
+    }
+
+    /// <summary>The API key's own allowance, counted across every strategy it trades; this order counts too.</summary>
+    public static RiskDecision CheckKeyRates(KeyRateLimits limits, in OrderCounters counters)
+    {
+        if (counters.KeyLastMinute + 1 > limits.MaxOrdersPerMinute)
+            return RiskDecision.Reject(RejectReason.MaxOrdersPerMinutePerKey, limits.MaxOrdersPerMinute, counters.KeyLastMinute + 1);
+        if (counters.KeyToday + 1 > limits.MaxOrdersPerDay)
+            return RiskDecision.Reject(RejectReason.MaxOrdersPerDayPerKey, limits.MaxOrdersPerDay, counters.KeyToday + 1);
         return RiskDecision.Accepted;
     }
 }

@@ -25,4 +25,8 @@ public enum RejectReason
     MaxOrdersPerDayGlobal,
     DataStale,
     DataSuspect,
+    /// <summary>A figure of the check overflowed, or is too large to record: refused rather than failed.</summary>
+    NumberOutOfRange,
+    MaxOrdersPerMinutePerKey,
+    MaxOrdersPerDayPerKey,
 }

@@ -31,6 +31,9 @@ public readonly record struct RiskDecision(RejectReason Reason, decimal Limit, d
         RejectReason.MaxOrdersPerDay => $"The strategy has sent {Actual:0} orders today; the maximum is {Limit:0}.",
         RejectReason.MaxOrdersPerMinuteGlobal => $"All strategies together have sent {Actual:0} orders in the last minute; the maximum is {Limit:0}.",
         RejectReason.MaxOrdersPerDayGlobal => $"All strategies together have sent {Actual:0} orders today; the maximum is {Limit:0}.",
+        RejectReason.NumberOutOfRange => "A figure of the pre-trade check is beyond the range Portal can compute or record; the order is refused.",
+        RejectReason.MaxOrdersPerMinutePerKey => $"This API key has sent {Actual:0} orders in the last minute; the maximum is {Limit:0}.",
+        RejectReason.MaxOrdersPerDayPerKey => $"This API key has sent {Actual:0} orders today; the maximum is {Limit:0}.",
         _ => Reason.ToString(),
     };
 }

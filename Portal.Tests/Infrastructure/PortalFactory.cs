@@ -128,10 +128,13 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
         throw new TimeoutException($"Portal did not become ready (safe mode: {Get<SafeModeMonitor>().Reason}).");
     }
 
-    /// <summary>An HTTP client carrying a new API key with the given scopes.</summary>
-    public async Task<HttpClient> ClientWithScopesAsync(params string[] scopes)
+    /// <summary>An HTTP client carrying a new API key with the given scopes, allowed every strategy not reserved to Portal ('*').</summary>
+    public Task<HttpClient> ClientWithScopesAsync(params string[] scopes) => ClientWithKeyAsync(scopes, [StrategyGrants.AllOpen]);
+
+    /// <summary>An HTTP client carrying a new API key with the given scopes and strategies it may trade.</summary>
+    public async Task<HttpClient> ClientWithKeyAsync(string[] scopes, string[] strategies)
     {
-        var (key, _) = await Get<ApiKeyService>().CreateAsync("test-" + Guid.NewGuid().ToString("N")[..12], scopes);
+        var (key, _) = await Get<ApiKeyService>().CreateAsync("test-" + Guid.NewGuid().ToString("N")[..12], scopes, strategies: strategies);
         var client = CreateClient();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         return client;

@@ -142,6 +142,43 @@ public sealed partial class Abuse(Report report, Uri baseUrl, Keys keys, string 
     private static int _hostile;
 
     /// <summary>
+    /// Strategies belong to keys: orders under another key's strategy, under the drill strategy (own global counters, never
+    /// auto-halted) and under Portal's reserved prefix are 403 for every key, the all-strategies one included; the
+    /// attacker's oversized orders under the victim's id leave the victim trading.
+    /// </summary>
+    public async Task StrategyIdentityAsync()
+    {
+        report.Section("abuse: strategy identity (orders under strategies the key may not trade)");
+        using var attacker = new Api(baseUrl, keys.Attacker);
+        using var everything = new Api(baseUrl, keys.All);
+        using var victim = new Api(baseUrl, keys.Victim);
+        var failures = new List<string>();
+        var sent = 0;
+        async Task ExpectForbiddenAsync(string who, Api api, string strategyId, decimal quantity)
+        {
+            var answer = await api.PostOrderAsync(Orders.Market($"{runId}-id{Interlocked.Increment(ref _hostile)}", strategyId, "AAPL", "buy", quantity));
+            sent++;
+            if (answer.Status != 403) failures.Add($"{who} under '{strategyId}': {answer.Status} {answer.Reason}");
+        }
+        foreach (var strategyId in new[] { Keys.VictimStrategy, "drill", "DRILL", "portal-demo" })
+            await ExpectForbiddenAsync("attacker key", attacker, strategyId, 1);
+        foreach (var strategyId in new[] { "drill", "Drill", "portal-anything" })
+            await ExpectForbiddenAsync("all-strategies key", everything, strategyId, 1);
+        // Oversized orders under the victim's id: with the victim's key three of these would auto-halt it.
+        for (var i = 0; i < 5; i++) await ExpectForbiddenAsync("attacker key (oversized)", attacker, Keys.VictimStrategy, 9_000);
+        report.Expect(failures.Count == 0, $"{sent} orders under strategies the key may not trade: all 403{(failures.Count > 0 ? ": " + string.Join("; ", failures.Take(6)) : "")}");
+        var own = await victim.PostOrderAsync(Orders.Market($"{runId}-victim-1", Keys.VictimStrategy, "AAPL", "buy", 1));
+        report.Expect(own.Status == 201, $"the victim still trades its own strategy after the attack: {own.Status} {own.Reason}");
+
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("select count(*) from orders where strategy_id in ('drill', 'DRILL', 'Drill') and starts_with(client_order_id, $1)", connection);
+        command.Parameters.AddWithValue($"{runId}-id");
+        var rows = (long)(await command.ExecuteScalarAsync())!;
+        report.Expect(rows == 0, $"no order row under the drill strategy from the API: {rows}");
+    }
+
+    /// <summary>
     /// FsCheck-generated order requests, seeded (same seed, same cases), sent over loopback HTTP to the running instances.
     /// Cases mix well-formed orders (some far beyond a limit) with mutations: wrong types, extreme and malformed numbers,
     /// odd symbols and ids, missing and unknown fields. Expected: never a 5xx other than a 503 refusal, and no accepted
@@ -258,5 +295,12 @@ public sealed partial class Abuse(Report report, Uri baseUrl, Keys keys, string 
     }
 }
 
-/// <summary>The API keys the runner creates: one with every scope, one with only 'observations', one revoked.</summary>
-public sealed record Keys(string All, string ObservationsOnly, string Revoked);
+/// <summary>
+/// The API keys the runner creates: one with every scope and every non-reserved strategy, one with only 'observations',
+/// one revoked, and two orders keys that may trade only their own strategy (victim and attacker).
+/// </summary>
+public sealed record Keys(string All, string ObservationsOnly, string Revoked, string Victim, string Attacker)
+{
+    public const string VictimStrategy = "abuse-victim";
+    public const string AttackerStrategy = "abuse-attacker";
+}

@@ -33,7 +33,7 @@ public static class BrokerStall
             environment[key] = value;
         var portal = cluster.AddPortal("portal-alpaca", environment);
         await portal.StartAsync(TimeSpan.FromSeconds(180));
-        var apiKey = await Scenario.CreateApiKeyAsync(cluster, "portal_alpaca", "scenario-alpaca", "all");
+        var apiKey = await Scenario.CreateApiKeyAsync(cluster, "portal_alpaca", "scenario-alpaca", "all", "*");
         using var api = new Api(portal.Url, apiKey, TimeSpan.FromSeconds(30));
         using var anonymous = new Api(portal.Url, null);
         var ledger = new Ledger();

@@ -111,6 +111,9 @@ namespace Portal.Scenarios
                 environment[$"Risk__InitialLimits__{name}"] = value;
             }
             environment["Broker__Paper__StartingCash"] = "10000000";
+            // One key sends the whole load: its own allowance out of the way too (at the configuration's ceiling).
+            environment["ApiKeys__MaxOrdersPerMinutePerKey"] = "1000000000";
+            environment["ApiKeys__MaxOrdersPerDayPerKey"] = "1000000000";
             environment["Demo__Enabled"] = "true";
             environment["Demo__StrategyEnabled"] = "false";
             // The generated-input run sends many far-off orders per strategy: its refusals must not halt them all.
@@ -120,9 +123,10 @@ namespace Portal.Scenarios
             return environment;
         }
 
-        public static async Task<string> CreateApiKeyAsync(Cluster cluster, string database, string name, string scopes)
+        /// <param name="strategies">What an orders key may trade: ids, or "*" for every id not reserved to Portal.</param>
+        public static async Task<string> CreateApiKeyAsync(Cluster cluster, string database, string name, string scopes, string? strategies = null)
         {
-            var output = await Cluster.RunAsync("dotnet", $"{cluster.PortalDll} create-api-key --name {name} --scopes {scopes} --owner none",
+            var output = await Cluster.RunAsync("dotnet", $"{cluster.PortalDll} create-api-key --name {name} --scopes {scopes} --owner none{(strategies is null ? "" : " --strategies " + strategies)}",
                 environment: cluster.BaseEnvironment(database, "unused:"));
             var key = output.Trim().Split('\n')[^1].Trim();
             return key.StartsWith("pk_", StringComparison.Ordinal) ? key : throw new InvalidOperationException("create-api-key printed no key: " + output);
@@ -145,9 +149,11 @@ namespace Portal.Scenarios
                 await Task.WhenAll(portals.Select(p => p.StartAsync(TimeSpan.FromSeconds(300))));
                 output.WriteLine($"Portal instances: {string.Join(", ", portals.Select(p => $"{p.Name} {p.Url}"))} (logs in {cluster.Work})");
                 var keys = new Keys(
-                    await CreateApiKeyAsync(cluster, "portal", "scenario-all", "all"),
+                    await CreateApiKeyAsync(cluster, "portal", "scenario-all", "all", "*"),
                     await CreateApiKeyAsync(cluster, "portal", "scenario-observations", "observations"),
-                    await CreateApiKeyAsync(cluster, "portal", "scenario-revoked", "all"));
+                    await CreateApiKeyAsync(cluster, "portal", "scenario-revoked", "all", "*"),
+                    await CreateApiKeyAsync(cluster, "portal", "scenario-victim", "orders", Keys.VictimStrategy),
+                    await CreateApiKeyAsync(cluster, "portal", "scenario-attacker", "orders", Keys.AttackerStrategy));
                 await Cluster.RunAsync("dotnet", $"{cluster.PortalDll} revoke-api-key --name scenario-revoked", environment: cluster.BaseEnvironment("portal", "unused:"));
                 var apis = portals.Select(p => new Api(p.Url, keys.All, TimeSpan.FromSeconds(15))).ToArray();
                 var ledger = new Ledger();
@@ -197,6 +203,7 @@ namespace Portal.Scenarios
                     await abuse.CredentialsAsync();
                     await abuse.HostileBodiesAsync();
                     await abuse.ForgedRedisAsync(cluster, "portal:", apis);
+                    await abuse.StrategyIdentityAsync();
                 }
                 if (!options.Skip.Contains("fuzz"))
                 {

@@ -38,12 +38,14 @@ public sealed class AdminPageTests : IAsyncLifetime
         cut.Find("input#key-name").Change("wall-screen");
         cut.Find("input[data-scope='orders']").Change(true);
         cut.Find("input[data-scope='halt']").Change(true);
+        cut.Find("input#key-strategies").Change("mom-1, mean-rev");
         cut.Find("#create-key").Click();
 
         cut.WaitForAssertion(() => Assert.Equal(FakeAdministration.Key, cut.Find("#new-key-value").TextContent));
         var created = _admin.CreatedKeys.Single();
         Assert.Equal(("wall-screen", "admin@test.local"), (created.Name, created.Actor));
         Assert.Equal(["halt", "orders"], created.Scopes.Order());
+        Assert.Equal(["mean-rev", "mom-1"], created.Strategies.Order());
         Assert.Contains("wall-screen", cut.Find("#api-keys").TextContent);
         Assert.DoesNotContain(FakeAdministration.Key, cut.Find("#api-keys").TextContent);
 
@@ -137,7 +139,7 @@ public sealed class AdminPageTests : IAsyncLifetime
         public const string Password = "correct horse battery staple";
         public List<ApiKeySummary> Keys { get; } = [];
         public List<UserSummary> Users { get; } = [];
-        public List<(string Name, IReadOnlyCollection<string> Scopes, string Actor)> CreatedKeys { get; } = [];
+        public List<(string Name, IReadOnlyCollection<string> Scopes, IReadOnlyCollection<string> Strategies, string Actor)> CreatedKeys { get; } = [];
         public List<(string Name, string Actor)> Revoked { get; } = [];
 
         public Task<IReadOnlyList<UserSummary>> UsersAsync(CancellationToken ct) => Task.FromResult<IReadOnlyList<UserSummary>>(Users.ToList());
@@ -178,10 +180,10 @@ public sealed class AdminPageTests : IAsyncLifetime
 
         public Task<IReadOnlyList<ApiKeySummary>> ApiKeysAsync(CancellationToken ct) => Task.FromResult<IReadOnlyList<ApiKeySummary>>(Keys.ToList());
 
-        public Task<(string Key, ApiKeySummary Record)> CreateApiKeyAsync(string name, IReadOnlyCollection<string> scopes, string actor, CancellationToken ct)
+        public Task<(string Key, ApiKeySummary Record)> CreateApiKeyAsync(string name, IReadOnlyCollection<string> scopes, IReadOnlyCollection<string> strategies, string actor, CancellationToken ct)
         {
             if (scopes.Count == 0) throw new ArgumentException("Scopes must be one or more of orders, ...");
-            CreatedKeys.Add((name, scopes, actor));
+            CreatedKeys.Add((name, scopes, strategies, actor));
             var record = new ApiKeySummary(Guid.NewGuid(), name, scopes.ToList(), DateTimeOffset.UnixEpoch, null);
             Keys.Add(record);
             return Task.FromResult((Key, record));

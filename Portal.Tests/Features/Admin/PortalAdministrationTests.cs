@@ -72,7 +72,7 @@ public sealed class PortalAdministrationTests : IAsyncLifetime
     [Fact]
     public async Task A_key_created_on_the_admin_page_works_until_revoked_and_both_are_audited_without_the_key()
     {
-        var (key, record) = await _admin.CreateApiKeyAsync("admin-made", [Scopes.Audit], Admin, CancellationToken.None);
+        var (key, record) = await _admin.CreateApiKeyAsync("admin-made", [Scopes.Audit], [], Admin, CancellationToken.None);
         var client = _portal.CreateClient();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/audit/events?limit=1")).StatusCode);

@@ -14,7 +14,7 @@ public sealed class AuditCrashTests(ITestOutputHelper output)
     public async Task A_writer_killed_with_sigkill_under_load_leaves_a_chain_that_verifies_and_appends_go_on_after_restart()
     {
         await using var observer = await PortalFactory.StartAsync();
-        var (key, _) = await observer.Get<ApiKeyService>().CreateAsync("crash-test", [Scopes.Orders]);
+        var (key, _) = await observer.Get<ApiKeyService>().CreateAsync("crash-test", [Scopes.Orders], strategies: ["s1"]);
         var port = ServerProcesses.FreePort();
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);

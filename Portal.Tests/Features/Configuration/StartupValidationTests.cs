@@ -55,6 +55,7 @@ public sealed class StartupValidationTests
     [InlineData("Metrics__ScrapeToken", "too-short", "Metrics:ScrapeToken")]
     [InlineData("DataProtection__CertificatePem", "", "DataProtection:CertificatePath")]
     [InlineData("DataProtection__CertificatePem", "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----", "DataProtection:CertificatePem")]
+    [InlineData("ApiKeys__MaxOrdersPerMinutePerKey", "0", "ApiKeys:MaxOrdersPerMinutePerKey")]
     public async Task An_invalid_value_stops_start_up_with_a_message_naming_the_key(string variable, string value, string key)
     {
         var (exitCode, output) = await RunPortalAsync((variable, value));

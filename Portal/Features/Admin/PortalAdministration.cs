@@ -17,7 +17,9 @@ public sealed record UserSummary(string Id, string Email, IReadOnlyList<string> 
 }
 
 /// <summary>An API key as the admin page lists it: never the key or its hash.</summary>
-public sealed record ApiKeySummary(Guid Id, string Name, IReadOnlyList<string> Scopes, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt);
+/// <param name="Strategies">What the key may trade ("*": every id not reserved to Portal); null: nothing (a key from before grants).</param>
+public sealed record ApiKeySummary(Guid Id, string Name, IReadOnlyList<string> Scopes, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt,
+    IReadOnlyList<string>? Strategies = null);
 
 /// <summary>A request for a role that needs a second Admin (<see cref="Roles.NeedingApproval"/>), waiting for their decision.</summary>
 public sealed record RoleGrantView(Guid Id, string UserId, string Email, string Role, string RequestedBy, DateTimeOffset RequestedAt, DateTimeOffset ExpiresAt);
@@ -58,7 +60,7 @@ public interface IPortalAdministration
     Task<IReadOnlyList<ApiKeySummary>> ApiKeysAsync(CancellationToken ct);
 
     /// <summary>Creates a key; the key itself is returned here once (only its SHA-256 is stored).</summary>
-    Task<(string Key, ApiKeySummary Record)> CreateApiKeyAsync(string name, IReadOnlyCollection<string> scopes, string actor, CancellationToken ct);
+    Task<(string Key, ApiKeySummary Record)> CreateApiKeyAsync(string name, IReadOnlyCollection<string> scopes, IReadOnlyCollection<string> strategies, string actor, CancellationToken ct);
     Task<bool> RevokeApiKeyAsync(string name, string actor, CancellationToken ct);
 }
 
@@ -263,9 +265,9 @@ public sealed class PortalAdministration(IServiceScopeFactory scopes, ApiKeyServ
     public async Task<IReadOnlyList<ApiKeySummary>> ApiKeysAsync(CancellationToken ct) =>
         (await keys.ListAsync(ct)).Select(Summary).ToList();
 
-    public async Task<(string Key, ApiKeySummary Record)> CreateApiKeyAsync(string name, IReadOnlyCollection<string> scopes, string actor, CancellationToken ct)
+    public async Task<(string Key, ApiKeySummary Record)> CreateApiKeyAsync(string name, IReadOnlyCollection<string> scopes, IReadOnlyCollection<string> strategies, string actor, CancellationToken ct)
     {
-        var (key, record) = await keys.CreateAsync(name?.Trim() ?? "", scopes, actor, owner: actor, ct: ct);
+        var (key, record) = await keys.CreateAsync(name?.Trim() ?? "", scopes, actor, strategies, owner: actor, ct: ct);
         return (key, Summary(record));
     }
 
@@ -304,7 +306,7 @@ public sealed class PortalAdministration(IServiceScopeFactory scopes, ApiKeyServ
     private static UserSummary Summary(IdentityUser user, IReadOnlyList<string> roles) =>
         new(user.Id, user.Email ?? user.UserName ?? user.Id, roles, user.LockoutEnd, user.AccessFailedCount);
 
-    private static ApiKeySummary Summary(ApiKey key) => new(key.Id, key.Name, key.Scopes, key.CreatedAt, key.RevokedAt);
+    private static ApiKeySummary Summary(ApiKey key) => new(key.Id, key.Name, key.Scopes, key.CreatedAt, key.RevokedAt, key.Strategies);
 
     private static void Check(IdentityResult result)
     {

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 
 namespace Portal.Features.Auth;
 
-/// <summary>Authenticates <c>Authorization: Bearer &lt;key&gt;</c>; each scope of the key becomes a "scope" claim.</summary>
+/// <summary>Authenticates <c>Authorization: Bearer &lt;key&gt;</c>; each scope of the key becomes a "scope" claim, each strategy it may trade a "strategy" claim.</summary>
 public sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApiKeyService keys)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
@@ -51,6 +51,7 @@ public sealed class ApiKeyAuthenticationHandler(
         };
         claims.AddRange(key.Scopes.Select(s => new Claim(ScopeClaim, s)));
         if (key.Owner is { } owner) claims.Add(new Claim(OwnerClaim, owner));
+        claims.AddRange((key.Strategies ?? []).Select(s => new Claim(StrategyGrants.ClaimType, s)));
         var identity = new ClaimsIdentity(claims, SchemeName);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
     }

@@ -12,7 +12,7 @@ namespace Portal.Features.Auth;
 /// Creates, validates and revokes API keys. Keys are 256-bit random tokens, so a plain SHA-256 is
 /// enough to store them (no slow hash needed against guessing). Validations are cached for a few
 /// seconds; revocation on this instance takes effect at once, on others within that time. Creation and
-/// revocation are audited in the same transaction (names, ids and scopes; never the key or its prefix).
+/// revocation are audited in the same transaction (names, ids, scopes and strategies; never the key or its prefix).
 /// </summary>
 public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory, IMemoryCache cache, TimeProvider clock)
 {
@@ -20,14 +20,18 @@ public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory, 
     public const string SystemActor = "system";
     private static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(5);
 
+    /// <param name="strategies">The strategy ids the key may trade, or <see cref="StrategyGrants.AllOpen"/>; none when null.</param>
     /// <param name="owner">The person answerable for the key (their user name); null when no person is.</param>
     public async Task<(string Key, ApiKey Record)> CreateAsync(
-        string name, IReadOnlyCollection<string> scopes, string actor = SystemActor, string? owner = null, CancellationToken ct = default)
+        string name, IReadOnlyCollection<string> scopes, string actor = SystemActor, IReadOnlyCollection<string>? strategies = null, string? owner = null,
+        CancellationToken ct = default)
     {
         if (string.IsNullOrWhiteSpace(name) || name.Length > 80) throw new ArgumentException("The name must be 1 to 80 characters.", nameof(name));
         var unknown = scopes.Where(s => !Scopes.All.Contains(s)).ToList();
         if (unknown.Count > 0 || scopes.Count == 0)
             throw new ArgumentException($"Scopes must be one or more of {string.Join(", ", Scopes.All)} (unknown: {string.Join(", ", unknown)}).", nameof(scopes));
+
+        var granted = StrategyGrants.Normalize(strategies ?? []);
 
         var key = TokenPrefix + Base64Url(RandomNumberGenerator.GetBytes(32));
         var record = new ApiKey
@@ -37,6 +41,7 @@ public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory, 
             KeyPrefix = key[..10],
             KeyHash = Hash(key),
             Scopes = scopes.Distinct().Order(StringComparer.Ordinal).ToArray(),
+            Strategies = granted,
             CreatedAt = clock.GetUtcNow(),
             Owner = string.IsNullOrWhiteSpace(owner) ? null : owner.Trim(),
         };
@@ -44,7 +49,7 @@ public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory, 
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
         db.ApiKeys.Add(record);
         await db.SaveChangesAsync(ct);
-        await AuditTrail.AppendInTransactionAsync(db, [Event(actor, "apikey.created", record, new { id = record.Id, name, scopes = record.Scopes, owner = record.Owner })], ct);
+        await AuditTrail.AppendInTransactionAsync(db, [Event(actor, "apikey.created", record, new { id = record.Id, name, scopes = record.Scopes, strategies = record.Strategies, owner = record.Owner })], ct);
         await transaction.CommitAsync(ct);
         return (key, record);
     }

@@ -45,11 +45,15 @@ public static class CliCommands
                 if (!options.TryGetValue("name", out var name) || !options.TryGetValue("scopes", out var scopeList) || !options.TryGetValue("owner", out var ownerOption))
                     return Usage(CreateApiKeyUsage);
                 var scopes = scopeList == "all" ? Scopes.All.ToArray() : scopeList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                // The strategies an orders key may trade: listed, or an explicit '*' for every id not reserved to Portal. None by default.
+                var strategies = options.GetValueOrDefault("strategies")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
+                if (scopes.Contains(Scopes.Orders) && strategies.Length == 0)
+                    return Usage("create-api-key: a key with the orders scope needs --strategies ID[,ID...] (or --strategies '*' for every non-reserved id)");
                 try
                 {
                     var owner = await KeyOwnerAsync(app.Services, ownerOption);
-                    var (key, record) = await keys.CreateAsync(name, scopes, CliActor, owner: owner);
-                    Console.WriteLine($"Created API key '{record.Name}' (id {record.Id}, scopes {string.Join(",", record.Scopes)}, owner {record.Owner ?? "none"}). It is shown once:");
+                    var (key, record) = await keys.CreateAsync(name, scopes, CliActor, strategies, owner);
+                    Console.WriteLine($"Created API key '{record.Name}' (id {record.Id}, scopes {string.Join(",", record.Scopes)}, strategies {string.Join(",", record.Strategies ?? [])}, owner {record.Owner ?? "none"}). It is shown once:");
                     Console.WriteLine(key);
                     return 0;
                 }
@@ -70,7 +74,7 @@ public static class CliCommands
             {
                 if (app.Environment.IsProduction()) { Console.Error.WriteLine("seed-demo prints passwords: it refuses to run in Production."); return 2; }
                 var keyFile = options.GetValueOrDefault("key-file") ?? ".data/demo-api-key";
-                var seeded = await SeedDemoAsync(keys, keyFile);
+                var seeded = await SeedDemoAsync(keys, keyFile, app.Services.GetRequiredService<TimeProvider>());
                 return seeded != 0 ? seeded : await IdentityCli.SeedDemoUsersAsync(app.Services,
                     options.GetValueOrDefault("users-file") ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(keyFile))!, "demo-users"), Console.Out);
             }
@@ -80,7 +84,7 @@ public static class CliCommands
     }
 
     public const string CreateApiKeyUsage =
-        "create-api-key --name NAME --scopes orders[,ticks,observations,halt,flatten,limits,audit] --owner EMAIL|none  (the person answerable for the key, or none)";
+        "create-api-key --name NAME --scopes orders[,ticks,observations,halt,flatten,limits,audit] [--strategies ID[,ID...] | --strategies '*'] --owner EMAIL|none  (the person answerable for the key, or none)";
 
     /// <summary>
     /// <c>--owner</c> is required so that a key nobody answers for is a choice, not an omission: <c>none</c>, or the email of
@@ -96,14 +100,19 @@ public static class CliCommands
         return user.UserName ?? user.Email;
     }
 
-    /// <summary>Development only: one all-scope key (no owner), kept in a local file (never the repository) so every run prints the same one.</summary>
-    private static async Task<int> SeedDemoAsync(ApiKeyService keys, string keyFile)
+    /// <summary>
+    /// Development only: one all-scope key (no owner) that may trade every non-reserved strategy, kept in a local file (never the
+    /// repository) so every run prints the same one. A demo key from before strategy grants is replaced.
+    /// </summary>
+    private static async Task<int> SeedDemoAsync(ApiKeyService keys, string keyFile, TimeProvider clock)
     {
         var key = File.Exists(keyFile) ? (await File.ReadAllTextAsync(keyFile)).Trim() : null;
-        if (key is null || !await keys.IsActiveAsync(key, CancellationToken.None))
+        var current = key is null ? null : await keys.ValidateAsync(key, CancellationToken.None);
+        if (current is not { Strategies: [StrategyGrants.AllOpen] })
         {
-            await keys.RevokeAsync("demo", CliActor);
-            (key, _) = await keys.CreateAsync("demo", Scopes.All.ToArray(), CliActor);
+            // Names stay taken after revocation: each replacement gets a new one.
+            if (current is not null) await keys.RevokeAsync(current.Name, CliActor);
+            (key, _) = await keys.CreateAsync($"demo-{clock.GetUtcNow():yyyyMMddHHmmss}", Scopes.All.ToArray(), CliActor, [StrategyGrants.AllOpen]);
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(keyFile))!);
             await File.WriteAllTextAsync(keyFile, key);
             if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);

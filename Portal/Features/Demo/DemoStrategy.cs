@@ -39,7 +39,7 @@ public sealed class DemoStrategy(IOptions<DemoOptions> demo, PriceBook prices, O
             var order = new ParsedOrder($"demo-{run}-{++sequence}", new OrderIntent(StrategyId, mark.Symbol, side, quantity, type, limitPrice), TimeInForce.Day);
             try
             {
-                var outcome = await gateway.SubmitAsync(order, "demo-strategy", stoppingToken);
+                var outcome = await gateway.SubmitAsync(order, "demo-strategy", senderMayTradeStrategy: true, stoppingToken);
                 logger.LogInformation("Demo order {Id} {Side} {Quantity} {Symbol}: {Decision} {Reason}", order.ClientOrderId, side, quantity, mark.Symbol,
                     outcome.Row?.Decision ?? outcome.Kind.ToString(), outcome.Row?.Reason);
             }

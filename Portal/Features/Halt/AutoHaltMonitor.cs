@@ -21,11 +21,15 @@ public sealed class AutoHaltMonitor(
     public const string Actor = "system:auto-halt";
     private readonly ConcurrentDictionary<string, Queue<DateTimeOffset>> _orderValueBreaches = new(StringComparer.Ordinal);
 
-    /// <summary>Called by the order path after each refusal.</summary>
-    public void OnRejected(string strategyId, string? reason)
+    /// <summary>
+    /// Called by the order path after each refusal. Only a sender allowed to trade <paramref name="strategyId"/> counts
+    /// toward halting it: otherwise anyone could halt a victim strategy (and cancel its orders) by sending oversized
+    /// orders under its id.
+    /// </summary>
+    public void OnRejected(string strategyId, string? reason, bool senderMayTradeStrategy)
     {
         // Readiness drills breach the max order value on purpose; halting (and paging for) the drill strategy would prove nothing.
-        if (reason != nameof(RejectReason.MaxOrderValue) || strategyId == RateCounter.DrillStrategyId) return;
+        if (!senderMayTradeStrategy || reason != nameof(RejectReason.MaxOrderValue) || strategyId == RateCounter.DrillStrategyId) return;
         var now = clock.GetUtcNow();
         var window = _orderValueBreaches.GetOrAdd(strategyId, _ => new Queue<DateTimeOffset>());
         int count;

@@ -17,6 +17,10 @@ public static class PortalMetrics
     public static readonly Counter RateCounterRestores = Metrics.CreateCounter(
         "portal_rate_counter_restores_total", "Times the shared order-rate counters were lost in Redis and rebuilt from Postgres.");
 
+    public static readonly Counter OrdersForbiddenStrategy = Metrics.CreateCounter(
+        "portal_orders_forbidden_strategy_total", "Orders refused (403) because the API key may not trade the strategy they name; 'reserved' for Portal's own ids.",
+        "kind");
+
     public static readonly Histogram OrderDecisionSeconds = Metrics.CreateHistogram(
         "portal_order_decision_seconds", "Time from a parsed order request to its durable decision and broker reply.",
         new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0005, 2, 14) });

@@ -6,7 +6,9 @@ using Portal.Domain.Audit;
 using Portal.Domain.Broker;
 using Portal.Domain.Risk;
 using Portal.Domain.Trading;
+using Microsoft.Extensions.Options;
 using Portal.Features.Audit;
+using Portal.Features.Auth;
 using Portal.Features.Broker;
 using Portal.Features.Halt;
 using Portal.Features.Limits;
@@ -36,7 +38,8 @@ public sealed record OrderOutcome(OutcomeKind Kind, OrderRow? Row, string? Detai
 /// </summary>
 public sealed class OrderGateway(
     RiskBook risk, LimitStore limits, RateCounter rates, RateCounterRestorer rateRestorer, IBroker broker, GroupCommitter writer, IDbContextFactory<PortalDbContext> dbFactory,
-    TradingStateStore tradingState, SafeModeMonitor safeMode, AutoHaltMonitor autoHalt, DeploymentPhaseStore phases, OpsEventBus live, TimeProvider clock, ILogger<OrderGateway> logger)
+    TradingStateStore tradingState, SafeModeMonitor safeMode, AutoHaltMonitor autoHalt, DeploymentPhaseStore phases, OpsEventBus live, TimeProvider clock, ILogger<OrderGateway> logger,
+    IOptions<ApiKeyOptions> keyOptions)
 {
     /// <summary>Not a pure-check reason: the state needed to decide could not be read.</summary>
     public const string RiskStateUnavailable = "RiskStateUnavailable";
@@ -51,7 +54,9 @@ public sealed class OrderGateway(
     // The in-process paper broker, whose writes for an accepted order commit with the decision; null with an external broker.
     private readonly PaperBroker? _paper = broker as PaperBroker;
 
-    public async Task<OrderOutcome> SubmitAsync(ParsedOrder order, string actor, CancellationToken ct)
+    /// <param name="senderMayTradeStrategy">Whether the sender may trade the order's strategy (the API checked the key's grant;
+    /// Portal's own senders trade their own strategies): only such senders' breaches count toward auto-halting it.</param>
+    public async Task<OrderOutcome> SubmitAsync(ParsedOrder order, string actor, bool senderMayTradeStrategy, CancellationToken ct)
     {
         var hash = order.Hash();
         var mine = new TaskCompletionSource<OrderOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -59,7 +64,7 @@ public sealed class OrderGateway(
         if (running != mine.Task) return SameRequestOr409(await running, hash);
         try
         {
-            var outcome = await DecideAsync(order, hash, actor, ct);
+            var outcome = await DecideAsync(order, hash, actor, senderMayTradeStrategy, ct);
             mine.SetResult(outcome);
             return outcome;
         }
@@ -80,7 +85,7 @@ public sealed class OrderGateway(
         return await context.Orders.AsNoTracking().SingleOrDefaultAsync(o => o.ClientOrderId == clientOrderId, ct);
     }
 
-    private async Task<OrderOutcome> DecideAsync(ParsedOrder order, byte[] hash, string actor, CancellationToken ct)
+    private async Task<OrderOutcome> DecideAsync(ParsedOrder order, byte[] hash, string actor, bool senderMayTradeStrategy, CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
         var now = clock.GetUtcNow();
@@ -113,9 +118,10 @@ public sealed class OrderGateway(
             {
                 try
                 {
-                    var counters = await ReserveRateAsync(intent.StrategyId, order.ClientOrderId, now);
+                    var counters = await ReserveRateAsync(intent.StrategyId, ApiKeyOf(actor), order.ClientOrderId, now);
                     countedRate = true;
                     decision = PreTradeCheck.CheckRates(current, counters);
+                    if (decision.IsAccepted && ApiKeyOf(actor) is not null) decision = PreTradeCheck.CheckKeyRates(keyOptions.Value.RateLimits, counters);
                 }
                 catch (Exception ex) when (ex is RedisException or TimeoutException)
                 {
@@ -151,14 +157,14 @@ public sealed class OrderGateway(
         {
             logger.LogError(ex, "Could not record the decision for {ClientOrderId}; nothing acknowledged", order.ClientOrderId);
             if (submission is not null) _paper!.CommitFailed(submission);
-            await ReleaseAsync(order, reserved, countedRate, now);
+            await ReleaseAsync(order, actor, reserved, countedRate, now);
             return new OrderOutcome(OutcomeKind.Unavailable, null, "The decision could not be recorded durably; the order was not sent.");
         }
 
         if (!inserted)
         {
             // Another instance (or an earlier request) already decided this client order id.
-            await ReleaseAsync(order, reserved, countedRate, now);
+            await ReleaseAsync(order, actor, reserved, countedRate, now);
             var existing = await FindAsync(order.ClientOrderId, ct);
             return existing is null
                 ? new OrderOutcome(OutcomeKind.Unavailable, null, "The earlier decision for this clientOrderId could not be read.")
@@ -167,8 +173,8 @@ public sealed class OrderGateway(
 
         if (row.Decision == "rejected")
         {
-            await ReleaseAsync(order, reserved, countedRate, now);
-            autoHalt.OnRejected(intent.StrategyId, row.Reason);
+            await ReleaseAsync(order, actor, reserved, countedRate, now);
+            autoHalt.OnRejected(intent.StrategyId, row.Reason, senderMayTradeStrategy);
             Count(row);
             return new OrderOutcome(OutcomeKind.Decided, row);
         }
@@ -234,26 +240,31 @@ public sealed class OrderGateway(
     }
 
     /// <summary>Counts the order; if Redis lost the counters, they are rebuilt from Postgres first, then it is counted once.</summary>
-    private async Task<OrderCounters> ReserveRateAsync(string strategyId, string clientOrderId, DateTimeOffset now)
+    private async Task<OrderCounters> ReserveRateAsync(string strategyId, string? apiKey, string clientOrderId, DateTimeOffset now)
     {
         try
         {
-            return await rates.ReserveAsync(strategyId, clientOrderId, now);
+            return await rates.ReserveAsync(strategyId, apiKey, clientOrderId, now);
         }
         catch (RateCountersLostException)
         {
             await rateRestorer.RestoreAsync();
-            return await rates.ReserveAsync(strategyId, clientOrderId, now);
+            return await rates.ReserveAsync(strategyId, apiKey, clientOrderId, now);
         }
     }
 
-    private async Task ReleaseAsync(ParsedOrder order, bool reserved, bool countedRate, DateTimeOffset reservedAt)
+    /// <summary>The API key an actor names ("apikey:&lt;id&gt;", as the orders table stores it), or null for Portal's own senders.</summary>
+    public static string? ApiKeyOf(string actor) => actor.StartsWith(ApiKeyActorPrefix, StringComparison.Ordinal) ? actor : null;
+
+    public const string ApiKeyActorPrefix = "apikey:";
+
+    private async Task ReleaseAsync(ParsedOrder order, string actor, bool reserved, bool countedRate, DateTimeOffset reservedAt)
     {
         if (reserved) risk.Release(order.ClientOrderId);
         if (!countedRate) return;
         try
         {
-            await rates.ReleaseAsync(order.Intent.StrategyId, order.ClientOrderId, reservedAt);
+            await rates.ReleaseAsync(order.Intent.StrategyId, ApiKeyOf(actor), order.ClientOrderId, reservedAt);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {

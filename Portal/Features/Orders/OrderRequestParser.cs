@@ -51,6 +51,7 @@ public sealed class OrderRequestParser(SymbolCatalog symbols)
         if (quantity is { } q)
         {
             if (q <= 0m) errors["quantity"] = ["must be greater than zero."];
+            else if (!SymbolSpec.IsStorable(q)) errors["quantity"] = [TooLarge];
             else if (spec is not null && !spec.QuantityFits(q)) errors["quantity"] = [$"has more than {spec.QuantityDecimals} decimal places allowed for {spec.Symbol}."];
         }
         var limitPrice = Decimal(root, "limitPrice", required: false, errors);
@@ -60,6 +61,7 @@ public sealed class OrderRequestParser(SymbolCatalog symbols)
         if (limitPrice is { } lp && !errors.ContainsKey("limitPrice"))
         {
             if (lp <= 0m) errors["limitPrice"] = ["must be greater than zero."];
+            else if (!SymbolSpec.IsStorable(lp)) errors["limitPrice"] = [TooLarge];
             else if (spec is not null && !spec.PriceFits(lp)) errors["limitPrice"] = [$"has more than {spec.PriceDecimals} decimal places allowed for {spec.Symbol}."];
         }
         foreach (var property in root.EnumerateObject())
@@ -71,6 +73,8 @@ public sealed class OrderRequestParser(SymbolCatalog symbols)
         OrderText.TryParseTimeInForce(tifText, out var tif);
         return (new ParsedOrder(clientOrderId!, new OrderIntent(strategyId!, spec!.Symbol, side, quantity!.Value, type, limitPrice), tif), errors);
     }
+
+    private static readonly string TooLarge = $"must be at most {SymbolSpec.MaxAmount.ToString(CultureInfo.InvariantCulture)}, the largest amount Portal records.";
 
     private static readonly HashSet<string> KnownFields = new(StringComparer.Ordinal)
         { "clientOrderId", "strategyId", "symbol", "side", "quantity", "type", "limitPrice", "timeInForce" };

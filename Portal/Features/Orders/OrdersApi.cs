@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Portal.Features.Auth;
+using Portal.Features.Observability;
 using Portal.Infrastructure.Http;
 
 namespace Portal.Features.Orders;
@@ -21,7 +22,8 @@ public static class OrdersApi
     public sealed record OrderAccepted(Guid OrderId, string ClientOrderId, string Status, string? BrokerOrderId, string Decision,
         decimal FilledQuantity, decimal? AvgFillPrice);
 
-    private static async Task<IResult> PostOrder(HttpRequest request, OrderRequestParser parser, OrderGateway gateway, ClaimsPrincipal user, CancellationToken ct)
+    private static async Task<IResult> PostOrder(HttpRequest request, OrderRequestParser parser, OrderGateway gateway, ClaimsPrincipal user,
+        ILogger<OrderGateway> logger, CancellationToken ct)
     {
         using var body = await JsonBody.ReadAsync(request, OrderRequestParser.MaxBodyBytes, ct);
         if (!body.IsValid) return TypedResults.ValidationProblem(body.Errors, title: "The order request is not valid.");
@@ -29,7 +31,13 @@ public static class OrdersApi
         if (order is null) return TypedResults.ValidationProblem(errors, title: "The order request is not valid.");
 
         var actor = user.FindFirstValue(ClaimTypes.NameIdentifier)!;
-        var outcome = await gateway.SubmitAsync(order, actor, ct);
+        // Only API keys reach here (the orders scope policy accepts no session cookie): a person never sends orders.
+        // The key's grant is checked before anything is decided or recorded, so a forbidden order changes nothing: no
+        // row, no rate count, and no breach that could auto-halt the strategy it names.
+        var strategyId = order.Intent.StrategyId;
+        var mayTrade = StrategyGrants.Allows(user.FindAll(StrategyGrants.ClaimType).Select(c => c.Value), strategyId);
+        if (!mayTrade) return ForbiddenStrategy(strategyId, actor, logger);
+        var outcome = await gateway.SubmitAsync(order, actor, mayTrade, ct);
         return outcome.Kind switch
         {
             OutcomeKind.Conflict => TypedResults.Problem(outcome.Detail, statusCode: StatusCodes.Status409Conflict, title: "clientOrderId already used",
@@ -38,6 +46,19 @@ public static class OrdersApi
                 extensions: new Dictionary<string, object?> { ["reason"] = OrderGateway.RiskStateUnavailable }),
             _ => ToResult(outcome.Row!),
         };
+    }
+
+    private static IResult ForbiddenStrategy(string strategyId, string actor, ILogger logger)
+    {
+        var reserved = StrategyGrants.IsReserved(strategyId);
+        PortalMetrics.OrdersForbiddenStrategy.WithLabels(reserved ? "reserved" : "not-granted").Inc();
+        logger.LogWarning("Security: {Actor} sent an order for strategy {StrategyId}, which it may not trade ({Kind})", actor, strategyId, reserved ? "reserved" : "not granted");
+        var why = reserved
+            ? $"'{strategyId}' is reserved to Portal ('{StrategyGrants.DrillStrategyId}' and ids starting with '{StrategyGrants.ReservedPrefix}'); no API key may trade it."
+            : $"This API key may not trade strategy '{strategyId}'.";
+        return TypedResults.Problem(why, statusCode: StatusCodes.Status403Forbidden, title: "Strategy not allowed for this key",
+            type: "https://portal.local/problems/strategy-forbidden",
+            extensions: new Dictionary<string, object?> { ["errors"] = new Dictionary<string, string[]> { ["strategyId"] = [why] } });
     }
 
     private static async Task<IResult> GetOrder(string clientOrderId, OrderGateway gateway, CancellationToken ct) =>

@@ -48,21 +48,29 @@ public sealed class RateCounterRestorer(RateCounter rates, NpgsqlDataSource db, 
         var minuteStart = now.AddMinutes(-1);
         await using var connection = await db.OpenConnectionAsync();
         var today = new Dictionary<string, long>(StringComparer.Ordinal);
+        var todayByKey = new Dictionary<string, long>(StringComparer.Ordinal);
+        // The orders table records the sending API key as the actor ("apikey:<id>"), so per-key counts are rebuilt too.
         await using (var command = new NpgsqlCommand(
-            "select strategy_id, count(*) from orders where decision = 'accepted' and created_at >= $1 group by strategy_id", connection))
+            "select strategy_id, actor, count(*) from orders where decision = 'accepted' and created_at >= $1 group by strategy_id, actor", connection))
         {
             command.Parameters.AddWithValue(dayStart);
             await using var reader = await command.ExecuteReaderAsync();
-            while (await reader.ReadAsync()) today[reader.GetString(0)] = reader.GetInt64(1);
+            while (await reader.ReadAsync())
+            {
+                var (strategyId, count) = (reader.GetString(0), reader.GetInt64(2));
+                today[strategyId] = today.GetValueOrDefault(strategyId) + count;
+                if (OrderGateway.ApiKeyOf(reader.GetString(1)) is { } apiKey) todayByKey[apiKey] = todayByKey.GetValueOrDefault(apiKey) + count;
+            }
         }
-        var lastMinute = new List<(string, string, DateTimeOffset)>();
+        var lastMinute = new List<(string, string?, string, DateTimeOffset)>();
         await using (var command = new NpgsqlCommand(
-            "select strategy_id, client_order_id, created_at from orders where decision = 'accepted' and created_at > $1", connection))
+            "select strategy_id, actor, client_order_id, created_at from orders where decision = 'accepted' and created_at > $1", connection))
         {
             command.Parameters.AddWithValue(minuteStart);
             await using var reader = await command.ExecuteReaderAsync();
-            while (await reader.ReadAsync()) lastMinute.Add((reader.GetString(0), reader.GetString(1), reader.GetFieldValue<DateTimeOffset>(2)));
+            while (await reader.ReadAsync())
+                lastMinute.Add((reader.GetString(0), OrderGateway.ApiKeyOf(reader.GetString(1)), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3)));
         }
-        return new RateCounterSnapshot(now, today, lastMinute);
+        return new RateCounterSnapshot(now, today, lastMinute, todayByKey);
     }
 }

@@ -364,7 +364,7 @@ public sealed class ReadinessDrills(
 
     private Task<OrderOutcome> SubmitAsync(DrillContext run, OrderSide side, decimal quantity, decimal limitPrice, CancellationToken ct) =>
         gateway.SubmitAsync(new ParsedOrder(run.NextOrderId(), new OrderIntent(DrillStrategy, run.Symbol, side, quantity, OrderType.Limit, limitPrice), TimeInForce.Day),
-            run.Actor, ct);
+            run.Actor, senderMayTradeStrategy: true, ct);
 
     private static async Task<TimeSpan?> WaitUntilAsync(Func<bool> condition, TimeSpan timeout, CancellationToken ct)
     {

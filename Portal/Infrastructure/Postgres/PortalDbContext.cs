@@ -28,6 +28,7 @@ internal sealed class ApiKeyConfiguration : IEntityTypeConfiguration<ApiKey>
         b.Property(k => k.KeyPrefix).HasColumnName("key_prefix");
         b.Property(k => k.KeyHash).HasColumnName("key_hash");
         b.Property(k => k.Scopes).HasColumnName("scopes");
+        b.Property(k => k.Strategies).HasColumnName("strategies");
         b.Property(k => k.CreatedAt).HasColumnName("created_at");
         b.Property(k => k.RevokedAt).HasColumnName("revoked_at");
         b.Property(k => k.Owner).HasColumnName("owner");

@@ -5,7 +5,7 @@ using StackExchange.Redis;
 namespace Portal.Infrastructure.Redis;
 
 /// <summary>
-/// Orders per minute (a rolling 60 s window) and per UTC day, per strategy and global, shared by
+/// Orders per minute (a rolling 60 s window) and per UTC day, per strategy, per API key and global, shared by
 /// every Portal instance through Redis. A reservation counts the order atomically and returns the
 /// counts before it, so the pure <see cref="PreTradeCheck.CheckRates"/> decides; a refused order
 /// releases its reservation. Counts can only over-estimate for an instant, never under-estimate, except across a loss of
@@ -20,44 +20,53 @@ public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOpti
 
     // Redis keeps no durable copy of the counters: after a restart or FLUSHALL the marker is gone and nothing is
     // counted against empty counters until they were rebuilt from the order decisions in Postgres.
+    // KEYS: strategy minute, global minute, strategy day, global day, the restored marker, then (for an order sent
+    // with an API key) the key's minute and day; one script, so the three levels are counted atomically together.
     private const string ReserveScript = """
         if redis.call('EXISTS', KEYS[5]) == 0 then return false end
         local windowStart = tonumber(ARGV[1]) - 60000
-        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', windowStart)
-        redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', windowStart)
-        local counts = { redis.call('ZCARD', KEYS[1]), redis.call('GET', KEYS[3]) or 0, redis.call('ZCARD', KEYS[2]), redis.call('GET', KEYS[4]) or 0 }
-        redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-        redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
-        redis.call('PEXPIRE', KEYS[1], 61000)
-        redis.call('PEXPIRE', KEYS[2], 61000)
-        redis.call('INCR', KEYS[3])
-        redis.call('INCR', KEYS[4])
-        redis.call('EXPIRE', KEYS[3], 172800)
-        redis.call('EXPIRE', KEYS[4], 172800)
+        local counts = {}
+        for _, pair in ipairs({ {1, 3}, {2, 4}, {6, 7} }) do
+            local minute, day = KEYS[pair[1]], KEYS[pair[2]]
+            if minute then
+                redis.call('ZREMRANGEBYSCORE', minute, '-inf', windowStart)
+                table.insert(counts, redis.call('ZCARD', minute))
+                table.insert(counts, redis.call('GET', day) or 0)
+                redis.call('ZADD', minute, ARGV[1], ARGV[2])
+                redis.call('PEXPIRE', minute, 61000)
+                redis.call('INCR', day)
+                redis.call('EXPIRE', day, 172800)
+            end
+        end
         return counts
         """;
 
     private const string ReleaseScript = """
-        if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then redis.call('DECR', KEYS[3]) end
-        if redis.call('ZREM', KEYS[2], ARGV[1]) == 1 then redis.call('DECR', KEYS[4]) end
+        for _, pair in ipairs({ {1, 3}, {2, 4}, {5, 6} }) do
+            if KEYS[pair[1]] and redis.call('ZREM', KEYS[pair[1]], ARGV[1]) == 1 then redis.call('DECR', KEYS[pair[2]]) end
+        end
         return 1
         """;
 
-    public async Task<OrderCounters> ReserveAsync(string strategyId, string reservationId, DateTimeOffset now)
+    /// <param name="apiKey">The sending API key ("apikey:&lt;id&gt;"), counted on its own too; null for Portal's own senders.</param>
+    public async Task<OrderCounters> ReserveAsync(string strategyId, string? apiKey, string reservationId, DateTimeOffset now)
     {
         faults.ThrowIfUnreachable();
-        var reply = await redis.GetDatabase().ScriptEvaluateAsync(ReserveScript, [.. Keys(strategyId, now), RestoredMarker], [now.ToUnixTimeMilliseconds(), reservationId]);
+        RedisKey[] keys = apiKey is null ? [.. Keys(strategyId, now), RestoredMarker] : [.. Keys(strategyId, now), RestoredMarker, .. KeyKeys(apiKey, now)];
+        var reply = await redis.GetDatabase().ScriptEvaluateAsync(ReserveScript, keys, [now.ToUnixTimeMilliseconds(), reservationId]);
         if (reply.IsNull) throw new RateCountersLostException();
         var result = (RedisResult[])reply!;
         return new OrderCounters(
             StrategyLastMinute: (long)result[0], StrategyToday: (long)result[1],
-            GlobalLastMinute: (long)result[2], GlobalToday: (long)result[3]);
+            GlobalLastMinute: (long)result[2], GlobalToday: (long)result[3],
+            KeyLastMinute: result.Length > 4 ? (long)result[4] : 0, KeyToday: result.Length > 5 ? (long)result[5] : 0);
     }
 
-    public Task ReleaseAsync(string strategyId, string reservationId, DateTimeOffset reservedAt)
+    public Task ReleaseAsync(string strategyId, string? apiKey, string reservationId, DateTimeOffset reservedAt)
     {
         faults.ThrowIfUnreachable();
-        return redis.GetDatabase().ScriptEvaluateAsync(ReleaseScript, Keys(strategyId, reservedAt), [reservationId]);
+        RedisKey[] keys = apiKey is null ? Keys(strategyId, reservedAt) : [.. Keys(strategyId, reservedAt), .. KeyKeys(apiKey, reservedAt)];
+        return redis.GetDatabase().ScriptEvaluateAsync(ReleaseScript, keys, [reservationId]);
     }
 
     /// <summary>The counts an order of <paramref name="strategyId"/> would see now, without counting one.</summary>
@@ -91,13 +100,15 @@ public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOpti
             dayTotals[keys[2]] = dayTotals.GetValueOrDefault(keys[2]) + count;
             dayTotals[keys[3]] = dayTotals.GetValueOrDefault(keys[3]) + count;
         }
+        foreach (var (apiKey, count) in snapshot.TodayByKey)
+            dayTotals[KeyKeys(apiKey, snapshot.At)[1]] = count;
         foreach (var (key, count) in dayTotals)
             _ = transaction.StringSetAsync(key, count, TimeSpan.FromSeconds(172_800));
         var minuteKeys = new HashSet<RedisKey>();
-        foreach (var (strategyId, reservationId, at) in snapshot.LastMinute)
+        foreach (var (strategyId, apiKey, reservationId, at) in snapshot.LastMinute)
         {
-            var keys = Keys(strategyId, snapshot.At);
-            foreach (var key in keys[..2])
+            RedisKey[] keys = apiKey is null ? Keys(strategyId, snapshot.At)[..2] : [.. Keys(strategyId, snapshot.At)[..2], KeyKeys(apiKey, snapshot.At)[0]];
+            foreach (var key in keys)
             {
                 _ = transaction.SortedSetAddAsync(key, reservationId, at.ToUnixTimeMilliseconds());
                 minuteKeys.Add(key);
@@ -109,6 +120,14 @@ public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOpti
     }
 
     private RedisKey RestoredMarker => options.Value.KeyPrefix + "rate:restored";
+
+    /// <summary>An API key's minute window and day counter.</summary>
+    private RedisKey[] KeyKeys(string apiKey, DateTimeOffset now)
+    {
+        var prefix = options.Value.KeyPrefix;
+        var day = now.UtcDateTime.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture);
+        return [$"{prefix}rate:minute:key:{apiKey}", $"{prefix}rate:day:{day}:key:{apiKey}"];
+    }
 
     private RedisKey[] Keys(string strategyId, DateTimeOffset now)
     {
@@ -125,9 +144,11 @@ public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOpti
     }
 }
 
-/// <summary>Orders accepted so far today per strategy, and those of the last minute, read from the durable decisions.</summary>
+/// <summary>Orders accepted so far today per strategy and per API key, and those of the last minute, read from the durable decisions.</summary>
 public sealed record RateCounterSnapshot(
-    DateTimeOffset At, IReadOnlyDictionary<string, long> TodayByStrategy, IReadOnlyList<(string StrategyId, string ReservationId, DateTimeOffset At)> LastMinute);
+    DateTimeOffset At, IReadOnlyDictionary<string, long> TodayByStrategy,
+    IReadOnlyList<(string StrategyId, string? ApiKey, string ReservationId, DateTimeOffset At)> LastMinute,
+    IReadOnlyDictionary<string, long> TodayByKey);
 
 /// <summary>Redis lost the counters (restart or flush); they must be restored before anything is counted.</summary>
 public sealed class RateCountersLostException() : Exception("The rate counters in Redis were lost and are not restored yet.");

@@ -9,6 +9,7 @@ public sealed partial class AdminApiKeys
     private IReadOnlyList<ApiKeySummary> _keys = [];
     private readonly HashSet<string> _scopes = [];
     private string? _name;
+    private string? _strategies;
     private (string Key, ApiKeySummary Record)? _created;
     private string? _confirmRevoke;
     private string? _error;
@@ -32,8 +33,10 @@ public sealed partial class AdminApiKeys
         _busy = true;
         try
         {
-            _created = await Administration.CreateApiKeyAsync(_name ?? "", _scopes.ToList(), await ActorAsync(), CancellationToken.None);
+            var strategies = (_strategies ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            _created = await Administration.CreateApiKeyAsync(_name ?? "", _scopes.ToList(), strategies, await ActorAsync(), CancellationToken.None);
             _name = null;
+            _strategies = null;
             _scopes.Clear();
             _keys = await Administration.ApiKeysAsync(CancellationToken.None);
         }

@@ -1,0 +1,89 @@
+using System.Collections.Concurrent;
+using System.Net;
+using FsCheck;
+using FsCheck.Fluent;
+using Portal.Features.Auth;
+using Portal.Tests.Infrastructure;
+
+namespace Portal.Tests.Features.Orders;
+
+/// <summary>
+/// Numbers at decimal's edge through the HTTP API: a 400 naming the field or a limit refusal, never a 5xx (the 500 from
+/// an overflow in the pre-trade check, the 503 from a numeric field overflow in the group commit). 2,000 generated
+/// cases here, sent concurrently with valid orders; the 100,000-case run is in process (<see cref="OrderNumberProperties"/>).
+/// </summary>
+public sealed class OrderNumbersApiTests : IAsyncLifetime
+{
+    private PortalFactory _portal = null!;
+    private HttpClient _client = null!;
+
+    public async Task InitializeAsync()
+    {
+        // Rate limits out of the way of the valid orders; every other limit as configured.
+        _portal = await PortalFactory.StartAsync(new Dictionary<string, string?>
+        {
+            ["Risk:Ceilings:MaxOrdersPerMinute"] = "100000", ["Risk:InitialLimits:MaxOrdersPerMinute"] = "100000",
+            ["Risk:Ceilings:MaxOrdersPerMinuteGlobal"] = "100000", ["Risk:InitialLimits:MaxOrdersPerMinuteGlobal"] = "100000",
+            ["Risk:Ceilings:MaxOrdersPerDay"] = "100000", ["Risk:InitialLimits:MaxOrdersPerDay"] = "100000",
+            ["Risk:Ceilings:MaxOrdersPerDayGlobal"] = "100000", ["Risk:InitialLimits:MaxOrdersPerDayGlobal"] = "100000",
+            ["ApiKeys:MaxOrdersPerMinutePerKey"] = "100000", ["ApiKeys:MaxOrdersPerDayPerKey"] = "100000",
+        });
+        _portal.SetPrice("AAPL", 100m);
+        _client = await _portal.ClientWithKeyAsync([Scopes.Orders], ["valid", "fuzz"]);
+    }
+
+    public async Task DisposeAsync() => await _portal.DisposeAsync();
+
+    [Theory]
+    [InlineData("1", "9999999999999999999999999999", HttpStatusCode.BadRequest, "limitPrice")]
+    [InlineData("100000", "1e27", HttpStatusCode.BadRequest, "limitPrice")]
+    [InlineData("1", "0.001", HttpStatusCode.BadRequest, "limitPrice")]
+    [InlineData("1", "-0", HttpStatusCode.BadRequest, "limitPrice")]
+    [InlineData("1e27", null, HttpStatusCode.BadRequest, "quantity")]
+    [InlineData("-0", null, HttpStatusCode.BadRequest, "quantity")]
+    [InlineData("9999999999999999999", null, HttpStatusCode.UnprocessableEntity, null)]
+    [InlineData("1", "9999999999999999999.99", HttpStatusCode.UnprocessableEntity, null)]
+    [InlineData("4000", "9999999999999999999.99", HttpStatusCode.UnprocessableEntity, null)]
+    public async Task A_number_at_decimals_edge_is_a_400_naming_the_field_or_a_limit_refusal(string quantity, string? limitPrice, HttpStatusCode expected, string? field)
+    {
+        var response = await _client.PostRawAsync(OrderNumberProperties.Body("AAPL", "buy", quantity, limitPrice, "edge-" + Guid.NewGuid().ToString("N")[..8], "fuzz"));
+
+        Assert.Equal(expected, response.StatusCode);
+        var problem = await response.JsonAsync();
+        if (field is not null) Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
+        else Assert.False(string.IsNullOrEmpty(problem.GetProperty("reason").GetString()));
+    }
+
+    [Fact]
+    public async Task Generated_extreme_numbers_sent_with_valid_orders_never_get_a_5xx_and_every_valid_order_is_accepted()
+    {
+        const int Extremes = 2_000, ValidOrders = 200;
+        var extremes = OrderNumberProperties.Numbers.Two().Sample(Extremes, new Rnd(4_122_026UL), 10)
+            .Select((n, i) => OrderNumberProperties.Body("AAPL", i % 2 == 0 ? "buy" : "sell", n.Item1, i % 3 == 0 ? null : n.Item2, $"x-{i}", "fuzz"))
+            .ToList();
+        // One valid order every ten extreme ones; valid orders alternate sides so the position stays near zero in any order.
+        var work = new ConcurrentQueue<string>();
+        for (var i = 0; i < Extremes; i++)
+        {
+            if (i % (Extremes / ValidOrders) == 0) work.Enqueue(OrderNumberProperties.Body("AAPL", i % 20 == 0 ? "buy" : "sell", "1", null, $"v-{i}", "valid"));
+            work.Enqueue(extremes[i]);
+        }
+        var failures = new ConcurrentQueue<string>();
+        var validAnswers = new ConcurrentDictionary<string, HttpStatusCode>();
+
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            while (work.TryDequeue(out var body))
+            {
+                var response = await _client.PostRawAsync(body);
+                if (body.Contains("\"v-", StringComparison.Ordinal)) validAnswers[body] = response.StatusCode;
+                else if ((int)response.StatusCode >= 500 || response.StatusCode is not (HttpStatusCode.BadRequest or HttpStatusCode.UnprocessableEntity or HttpStatusCode.Created))
+                    failures.Enqueue($"{(int)response.StatusCode} {body} {await response.Content.ReadAsStringAsync()}");
+            }
+        })));
+
+        Assert.True(failures.IsEmpty, string.Join("\n", failures.Take(5)));
+        Assert.Equal(ValidOrders, validAnswers.Count);
+        Assert.All(validAnswers, a => Assert.Equal(HttpStatusCode.Created, a.Value));
+    }
+}

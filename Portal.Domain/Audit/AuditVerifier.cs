@@ -224,7 +224,7 @@ public sealed class AuditVerifier
     {
         if (problem is null && pendingCheckpoints.TryPeek(out var unreached))
         {
-            Fail(unreached.Seq, $"{AuditProblem.MissingRow}s {headSeq + 1}..{unreached.Seq}: the checkpoint at seq {unreached.Seq} vouches for them but the chain ends at seq {headSeq}");
+            Fail(unreached.Seq, $"{AuditProblem.MissingRow} at seq {unreached.Seq}: the checkpoint there vouches for seqs {headSeq + 1}..{unreached.Seq} but the chain ends at seq {headSeq}");
         }
 
         return Result;

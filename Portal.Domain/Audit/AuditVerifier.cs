@@ -56,9 +56,9 @@ public sealed class AuditVerifier
             throw new ArgumentException($"A start seq needs the {AuditChain.HashSize}-byte hash of that row.", nameof(options));
         }
 
-        if (options.Checkpoints.Count > 0 && options.CheckpointVerifier is null)
+        if (options.Checkpoints.Count > 0 && options.CheckpointVerifier is null && options.SignatureProblem is null)
         {
-            throw new ArgumentException("Checkpoints need a CheckpointVerifier.", nameof(options));
+            throw new ArgumentException("Checkpoints need a CheckpointVerifier or a SignatureProblem check.", nameof(options));
         }
 
         pendingCheckpoints = new Queue<SignedCheckpoint>(
@@ -224,7 +224,7 @@ public sealed class AuditVerifier
     {
         if (problem is null && pendingCheckpoints.TryPeek(out var unreached))
         {
-            Fail(unreached.Seq, $"{AuditProblem.MissingRow} at seq {unreached.Seq}: a checkpoint names it but the chain ends at {headSeq}");
+            Fail(unreached.Seq, $"{AuditProblem.MissingRow} at seq {unreached.Seq}: the checkpoint there vouches for seqs {headSeq + 1}..{unreached.Seq} but the chain ends at seq {headSeq}");
         }
 
         return Result;
@@ -234,9 +234,12 @@ public sealed class AuditVerifier
     {
         foreach (var checkpoint in options.Checkpoints.OrderBy(c => c.Seq))
         {
-            if (!options.CheckpointVerifier!.Verify(checkpoint))
+            var signatureProblem = options.SignatureProblem is { } check
+                ? check(checkpoint)
+                : options.CheckpointVerifier!.Verify(checkpoint) ? null : "the signature does not verify";
+            if (signatureProblem is not null)
             {
-                Fail(checkpoint.Seq, $"{AuditProblem.CheckpointSignatureInvalid} at seq {checkpoint.Seq}");
+                Fail(checkpoint.Seq, $"{AuditProblem.CheckpointSignatureInvalid} at seq {checkpoint.Seq}: {signatureProblem}");
                 return;
             }
 

@@ -18,6 +18,12 @@ public sealed class AuditVerifierOptions
     /// <summary>Signed checkpoints to hold the chain to; those before <see cref="StartSeq"/> are ignored.</summary>
     public IReadOnlyCollection<SignedCheckpoint> Checkpoints { get; init; } = [];
 
-    /// <summary>Checks the checkpoints' signatures; required when there are checkpoints.</summary>
+    /// <summary>Checks the checkpoints' signatures; required when there are checkpoints, unless <see cref="SignatureProblem"/> is given.</summary>
     public CheckpointVerifier? CheckpointVerifier { get; init; }
+
+    /// <summary>
+    /// Checks a checkpoint's signature against several keys (e.g. every key the log has used, each with its validity):
+    /// null when it holds, else why not. Takes precedence over <see cref="CheckpointVerifier"/>.
+    /// </summary>
+    public Func<SignedCheckpoint, string?>? SignatureProblem { get; init; }
 }

@@ -48,5 +48,34 @@ public sealed class CheckpointSigner : IDisposable
         return new SignedCheckpoint(seq, hash.ToArray(), normalized, Convert.ToBase64String(signature));
     }
 
+    /// <summary>Signs a checkpoint note (<see cref="CheckpointNote"/>) for the tree of the first <paramref name="size"/> records, named by <paramref name="origin"/>.</summary>
+    public SignedCheckpoint SignNote(string origin, long size, ReadOnlySpan<byte> rootHash, ReadOnlySpan<byte> chainHash, DateTimeOffset time)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(origin);
+        ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
+        if (rootHash.Length != MerkleTree.HashSize || chainHash.Length != AuditChain.HashSize)
+        {
+            throw new ArgumentException("Root and chain hashes are 32 bytes.", nameof(rootHash));
+        }
+
+        var normalized = AuditTime.Normalize(time);
+        var signature = SignText(origin, CheckpointNote.Text(origin, size, rootHash, chainHash, normalized));
+        return new SignedCheckpoint(size, chainHash.ToArray(), normalized, signature, origin, rootHash.ToArray());
+    }
+
+    /// <summary>A signed-note signature (base64 of key id ‖ DER signature) over <paramref name="text"/> under <paramref name="keyName"/>.</summary>
+    public string SignText(string keyName, string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var keyId = CheckpointNote.KeyId(keyName, key.ExportSubjectPublicKeyInfo());
+        byte[] signature;
+        lock (signing)
+        {
+            signature = key.SignData(System.Text.Encoding.UTF8.GetBytes(text), HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
+        }
+
+        return Convert.ToBase64String([.. keyId, .. signature]);
+    }
+
     public void Dispose() => key.Dispose();
 }

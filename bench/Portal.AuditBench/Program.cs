@@ -136,7 +136,10 @@ async Task ExportAsync(string path)
     var (store, keys) = Store();
     using (keys)
     {
-        var export = new AuditExport(store, keys);
+        // The JSONL export needs neither proofs nor checkpoints; they are here because the export also serves filtered, proven exports.
+        var options = Options.Create(new AuditOptions { SigningKeyPem = keys.Signer.ExportPrivateKeyPem(), CheckpointFile = Path.Combine(Path.GetTempPath(), $"bench-{Guid.NewGuid():N}.jsonl") });
+        var checkpointer = new AuditCheckpointer(store, keys, new AuditCheckpointFile(options, NullLogger<AuditCheckpointFile>.Instance), options, TimeProvider.System, NullLogger<AuditCheckpointer>.Instance);
+        var export = new AuditExport(store, keys, new AuditProofs(store, keys), checkpointer, options);
         var watch = Stopwatch.StartNew();
         var (from, to) = await export.ResolveRangeAsync(new AuditExportQuery(AuditExportFormatKind.Jsonl, null, null, null, null, [], null), CancellationToken.None);
         await using (var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))

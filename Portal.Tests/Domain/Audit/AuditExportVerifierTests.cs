@@ -9,6 +9,8 @@ public sealed class AuditExportVerifierTests : IDisposable
     private static readonly List<AuditRecord> Chain = AuditFixtures.Chain(300);
     private static readonly List<AuditRecord> Exported = Chain.Skip(100).ToList();
 
+    private const string Origin = "test.example/audit";
+
     private readonly CheckpointSigner signer = CheckpointSigner.Generate();
     private readonly string publicKeyPem;
 
@@ -156,8 +158,8 @@ public sealed class AuditExportVerifierTests : IDisposable
         using var otherSigner = CheckpointSigner.Generate();
 
         var tamperedResult = Verify(Lines(Exported), tampered);
-        var otherKeyResult = AuditExportVerifier.Verify(
-            new StringReader(string.Join('\n', Lines(Exported))), manifest, otherSigner.ExportPublicKeyPem());
+        using var otherKey = CheckpointVerifier.FromPublicKeyPem(otherSigner.ExportPublicKeyPem());
+        var otherKeyResult = AuditExportVerifier.Verify(new StringReader(string.Join('\n', Lines(Exported))), manifest, [otherKey]);
 
         Assert.StartsWith($"{AuditProblem.CheckpointSignatureInvalid} at seq 150", tamperedResult.Problem, StringComparison.Ordinal);
         Assert.Null(tamperedResult.FirstBadLine);
@@ -183,7 +185,7 @@ public sealed class AuditExportVerifierTests : IDisposable
         var manifest = Manifest(Exported, 150, 300);
 
         var json = manifest.ToJson();
-        var result = AuditExportVerifier.Verify(new StringReader(string.Join('\n', Lines(Exported)) + "\n"), json, publicKeyPem);
+        var result = AuditExportVerifier.Verify(new StringReader(string.Join('\n', Lines(Exported)) + "\n"), manifest.ToSignedNote(signer, Origin), [publicKeyPem]);
 
         Assert.True(result.Ok, result.Problem);
         Assert.Contains($"\"firstHash\":\"{Convert.ToHexStringLower(Exported[0].Hash)}\"", json, StringComparison.Ordinal);
@@ -193,7 +195,7 @@ public sealed class AuditExportVerifierTests : IDisposable
     [Fact]
     public void A_malformed_manifest_is_a_problem_not_a_crash()
     {
-        var result = AuditExportVerifier.Verify(new StringReader(""), """{"from":1}""", publicKeyPem);
+        var result = AuditExportVerifier.Verify(new StringReader(""), """{"from":1}""", [publicKeyPem]);
 
         Assert.False(result.Ok);
         Assert.Null(result.FirstBadLine);
@@ -207,8 +209,105 @@ public sealed class AuditExportVerifierTests : IDisposable
         Assert.True(Verify([], manifest).Ok);
     }
 
-    private ExportVerificationResult Verify(List<string> lines, AuditExportManifest manifest) =>
-        AuditExportVerifier.Verify(new StringReader(string.Join('\n', lines)), manifest, publicKeyPem);
+    [Fact]
+    public void An_export_whose_last_record_no_checkpoint_covers_fails_unless_allowed_and_the_range_is_named()
+    {
+        var manifest = Manifest(Exported, 150);
+
+        var strict = Verify(Lines(Exported), manifest);
+        var allowed = Verify(Lines(Exported), manifest, allowUnauthenticatedTail: true);
+
+        Assert.False(strict.Ok);
+        Assert.Contains("151..300", strict.Problem, StringComparison.Ordinal);
+        Assert.True(allowed.Ok, allowed.Problem);
+        Assert.Equal((151L, 300L), (allowed.UnauthenticatedFrom!.Value, allowed.UnauthenticatedTo!.Value));
+    }
+
+    [Fact]
+    public void A_tail_proven_in_a_later_signed_tree_head_verifies_and_a_forged_tail_does_not()
+    {
+        var exported = Chain.Skip(100).Take(150).ToList();
+        var head = TreeHead(300);
+        var manifest = WithTreeHead(Manifest(exported, 150), head, Proof(249, 300));
+        var forged = AuditFixtures.RewriteFrom(Chain, 240, note: "forged").Skip(100).Take(150).ToList();
+        var forgedManifest = WithTreeHead(
+            new AuditExportManifest(101, 250, 150, forged[0].Hash, forged[^1].Hash, manifest.Checkpoints, manifest.PublicKeyId), head, Proof(249, 300));
+
+        var genuine = Verify(Lines(exported), manifest);
+        var forgery = Verify(Lines(forged), forgedManifest);
+
+        Assert.True(genuine.Ok, genuine.Problem);
+        Assert.Null(genuine.UnauthenticatedFrom);
+        Assert.False(forgery.Ok);
+        Assert.Contains("not covered by a verified checkpoint", forgery.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_unsigned_or_edited_manifest_fails()
+    {
+        var manifest = Manifest(Exported, 150, 300);
+        var signed = manifest.ToSignedNote(signer, Origin);
+        var edited = signed.Replace("\"count\":200", "\"count\":199", StringComparison.Ordinal);
+        using var stranger = CheckpointSigner.Generate();
+
+        Assert.True(AuditExportVerifier.Verify(new StringReader(string.Join('\n', Lines(Exported))), signed, [publicKeyPem]).Ok);
+        Assert.Contains("not signed", AuditExportVerifier.Verify(new StringReader(string.Join('\n', Lines(Exported))), manifest.ToJson(), [publicKeyPem]).Problem, StringComparison.Ordinal);
+        Assert.Contains("signature is invalid", AuditExportVerifier.Verify(new StringReader(string.Join('\n', Lines(Exported))), edited, [publicKeyPem]).Problem, StringComparison.Ordinal);
+        Assert.Contains("not signed by any of the given keys",
+            AuditExportVerifier.Verify(new StringReader(string.Join('\n', Lines(Exported))), manifest.ToSignedNote(stranger, Origin), [publicKeyPem]).Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_filtered_export_proves_each_record_in_the_signed_tree_and_nothing_else_passes()
+    {
+        long[] seqs = [5, 77, 123, 299];
+        var head = TreeHead(300);
+        var lines = seqs.Select(seq => ProofLine(Chain[(int)seq - 1], head.Seq)).ToList();
+        var manifest = new AuditExportManifest(1, 300, seqs.Length, null, null, [], signer.KeyId, AuditExportFormat.ProofsFormat, head, null, "{\"actor\":\"test\"}");
+
+        var good = Verify(lines, manifest);
+        var forgedRecord = AuditFixtures.RewriteFrom(Chain, 76, note: "forged")[76];
+        var swapped = lines.ToList();
+        swapped[1] = AuditExportFormat.FormatProofLine(77, forgedRecord.Hash, forgedRecord.PrevHash, forgedRecord.Canonical, Proof(76, 300));
+        var moved = lines.ToList();
+        moved[2] = ProofLine(Chain[123], head.Seq).Replace("\"seq\":124", "\"seq\":123", StringComparison.Ordinal);
+        using var stranger = CheckpointSigner.Generate();
+        var strangerHead = new AuditExportManifest(1, 300, seqs.Length, null, null, [], signer.KeyId, AuditExportFormat.ProofsFormat, TreeHead(300, stranger));
+
+        Assert.True(good.Ok, good.Problem);
+        Assert.Equal(4, good.LinesVerified);
+        Assert.StartsWith("inclusion proof fails (seq 77)", Verify(swapped, manifest).Problem, StringComparison.Ordinal);
+        Assert.False(Verify(moved, manifest).Ok);
+        Assert.Contains("unknown key", Verify(lines, strangerHead).Problem, StringComparison.Ordinal);
+    }
+
+    /// <summary>A signed tree head over the fixture chain's first <paramref name="size"/> records, as the checkpointer makes it.</summary>
+    private SignedCheckpoint TreeHead(int size, CheckpointSigner? by = null)
+    {
+        var frontier = new MerkleTree.Frontier(0, []);
+        foreach (var record in Chain.Take(size)) frontier.Append(MerkleTree.LeafHash(record.Canonical), (_, _, _) => { });
+        return (by ?? signer).SignNote(Origin, size, frontier.Root(), Chain[size - 1].Hash, AuditFixtures.Start.AddDays(1));
+    }
+
+    private static List<byte[]> Proof(long index, int size)
+    {
+        var stored = new Dictionary<(int, long), byte[]>();
+        var frontier = new MerkleTree.Frontier(0, []);
+        foreach (var record in Chain.Take(size)) frontier.Append(MerkleTree.LeafHash(record.Canonical), (level, i, hash) => stored[(level, i)] = hash);
+        return MerkleTree.InclusionProof(index, size, (level, i) => stored[(level, i)]);
+    }
+
+    private static string ProofLine(AuditRecord record, long treeSize) =>
+        AuditExportFormat.FormatProofLine(record.Seq, record.Hash, record.PrevHash, record.Canonical, Proof(record.Seq - 1, (int)treeSize));
+
+    private static AuditExportManifest WithTreeHead(AuditExportManifest m, SignedCheckpoint head, List<byte[]> tailProof) =>
+        new(m.From, m.To, m.Count, m.FirstHash, m.LastHash, m.Checkpoints, m.PublicKeyId, AuditExportFormat.JsonlFormat, head, tailProof);
+
+    private ExportVerificationResult Verify(List<string> lines, AuditExportManifest manifest, bool allowUnauthenticatedTail = false)
+    {
+        using var key = CheckpointVerifier.FromPublicKeyPem(publicKeyPem);
+        return AuditExportVerifier.Verify(new StringReader(string.Join('\n', lines)), manifest, [key], allowUnauthenticatedTail);
+    }
 
     private static List<string> Lines(IEnumerable<AuditRecord> records) =>
         records.Select(r => AuditExportFormat.FormatLine(AuditRow.FromRecord(r))).ToList();

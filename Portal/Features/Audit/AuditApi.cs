@@ -11,7 +11,8 @@ namespace Portal.Features.Audit;
 /// <c>GET /api/audit/public-key</c> (anonymous: it is public); with the <c>audit</c> scope or as a Compliance/Admin
 /// person: <c>POST /api/audit/verify?mode=incremental|full</c>, <c>GET /api/audit/export?from&amp;to&amp;types&amp;actor&amp;subject&amp;format=jsonl|csv</c>
 /// and <c>GET /api/audit/export/manifest?from&amp;to</c>; with the <c>audit</c> scope or as any audit reader (RiskOfficer
-/// too): <c>GET /api/audit/events?before&amp;limit&amp;from&amp;to&amp;types&amp;actor&amp;subject</c> and <c>GET /api/audit/events/{seq}</c>.
+/// too): <c>GET /api/audit/events?before&amp;limit&amp;from&amp;to&amp;types&amp;actor&amp;subject</c>, <c>GET /api/audit/events/{seq}</c>,
+/// <c>GET /api/audit/events/{seq}/proof?treeSize</c> and <c>GET /api/audit/consistency?from&amp;to</c>.
 /// See docs/audit-trail.md.
 /// </summary>
 public static class AuditApi
@@ -34,6 +35,8 @@ public static class AuditApi
         var readers = app.MapGroup("/api/audit/events").WithTags("Audit").RequireScopeOr(Scopes.Audit, Policies.AuditReader);
         readers.MapGet("", List);
         readers.MapGet("/{seq:long}", Find);
+        readers.MapGet("/{seq:long}/proof", Inclusion);
+        app.MapGet("/api/audit/consistency", Consistency).WithTags("Audit").RequireScopeOr(Scopes.Audit, Policies.AuditReader);
         return app;
     }
 
@@ -70,6 +73,43 @@ public static class AuditApi
             ? TypedResults.Ok(found)
             : TypedResults.Problem($"There is no audit event with seq {seq}.", statusCode: StatusCodes.Status404NotFound);
 
+    /// <summary>Inclusion proof of event <c>seq</c> against the signed checkpoint of size <c>treeSize</c> (default: the smallest covering it).</summary>
+    private static async Task<IResult> Inclusion(long seq, HttpContext http, AuditProofs proofs, CancellationToken ct)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (seq < 1) errors["seq"] = ["must be a seq number (1 or more)."];
+        var treeSize = PositiveLong(http.Request.Query, "treeSize", errors);
+        if (errors.Count > 0) return TypedResults.ValidationProblem(errors, title: "The proof request is not valid.");
+        var (proof, refusal) = await proofs.InclusionAsync(seq, treeSize, ct);
+        return proof is not null ? TypedResults.Ok(proof) : Refused(refusal!);
+    }
+
+    /// <summary>Consistency proof between the signed checkpoints of sizes <c>from</c> and <c>to</c>.</summary>
+    private static async Task<IResult> Consistency(HttpContext http, AuditProofs proofs, CancellationToken ct)
+    {
+        var errors = new Dictionary<string, string[]>();
+        var from = PositiveLong(http.Request.Query, "from", errors);
+        var to = PositiveLong(http.Request.Query, "to", errors);
+        if (from is null && !errors.ContainsKey("from")) errors["from"] = ["is required: the tree size of the older checkpoint."];
+        if (to is null && !errors.ContainsKey("to")) errors["to"] = ["is required: the tree size of the newer checkpoint."];
+        if (errors.Count > 0) return TypedResults.ValidationProblem(errors, title: "The consistency request is not valid.");
+        var (proof, refusal) = await proofs.ConsistencyAsync(from!.Value, to!.Value, ct);
+        return proof is not null ? TypedResults.Ok(proof) : Refused(refusal!);
+    }
+
+    private static IResult Refused(AuditProofRefusal refusal) => refusal.Status == StatusCodes.Status400BadRequest
+        ? TypedResults.ValidationProblem(new Dictionary<string, string[]> { [refusal.Field!] = [refusal.Detail] }, title: "The proof request is not valid.")
+        : TypedResults.Problem(refusal.Detail, statusCode: refusal.Status, extensions: refusal.Field is null ? null : new Dictionary<string, object?> { ["field"] = refusal.Field });
+
+    private static long? PositiveLong(IQueryCollection q, string name, Dictionary<string, string[]> errors)
+    {
+        var text = q[name].ToString();
+        if (text.Length == 0) return null;
+        if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= 1) return value;
+        errors[name] = ["must be a tree size (1 or more)."];
+        return null;
+    }
+
     /// <summary>A page of the list; <paramref name="Next"/> is the <c>before</c> of the next page, null on the last.</summary>
     public sealed record AuditEventList(IReadOnlyList<AuditListItem> Events, long? Next);
 
@@ -101,7 +141,10 @@ public static class AuditApi
         var (query, errors) = Parse(http.Request.Query, allowFilters: true);
         if (query is null) return TypedResults.ValidationProblem(errors, title: "The export request is not valid.");
         var (from, to) = await export.ResolveRangeAsync(query, ct);
-        var format = query.Format == AuditExportFormatKind.Csv ? "csv" : "jsonl";
+        var format = query.Format switch { AuditExportFormatKind.Csv => "csv", AuditExportFormatKind.Proofs => "proofs", _ => "jsonl" };
+        SignedCheckpoint? head = null;
+        if (query.Format == AuditExportFormatKind.Proofs && from <= to && (head = await export.TreeHeadForAsync(to, ct)) is null)
+            return TypedResults.Problem($"No signed checkpoint covers seq {to} yet, so the proofs cannot be built; try again shortly.", statusCode: StatusCodes.Status503ServiceUnavailable);
         try
         {
             // Recorded before a byte leaves: an export that cannot be audited does not happen.
@@ -124,6 +167,13 @@ public static class AuditApi
             response.Headers.ContentDisposition = $"attachment; filename=\"audit-{from}-{to}.jsonl\"";
             await export.WriteJsonlAsync(response.Body, from, to, ct);
         }
+        else if (query.Format == AuditExportFormatKind.Proofs)
+        {
+            response.Headers.Link = $"</api/audit/export/manifest{http.Request.QueryString}>; rel=\"describedby\"";
+            response.ContentType = "application/jsonl";
+            response.Headers.ContentDisposition = $"attachment; filename=\"audit-proofs-{from}-{to}.jsonl\"";
+            if (head is not null) await export.WriteProofsAsync(response.Body, from, to, query, head, ct);
+        }
         else
         {
             response.ContentType = "text/csv; charset=utf-8";
@@ -138,8 +188,11 @@ public static class AuditApi
         var (query, errors) = Parse(http.Request.Query, allowFilters: false);
         if (query is null) return TypedResults.ValidationProblem(errors, title: "The manifest request is not valid.");
         var (from, to) = await export.ResolveRangeAsync(query, ct);
-        var manifest = await export.ManifestAsync(from, to, ct);
-        return TypedResults.Text(manifest.ToJson(), "application/json");
+        // A signed note: the manifest's JSON, a blank line and the log key's signature (docs/audit-trail.md).
+        var manifest = query.Format == AuditExportFormatKind.Proofs
+            ? await export.ProofsManifestAsync(from, to, query, from <= to ? await export.TreeHeadForAsync(to, ct) : null, ct)
+            : await export.SignedManifestAsync(from, to, ct);
+        return TypedResults.Text(manifest, "text/plain; charset=utf-8");
     }
 
     private static string Actor(ClaimsPrincipal user) => user.FindFirstValue(ClaimTypes.NameIdentifier) ?? "unknown";
@@ -153,20 +206,21 @@ public static class AuditApi
         {
             case "" or "jsonl": break;
             case "csv": format = AuditExportFormatKind.Csv; break;
-            default: errors["format"] = ["must be 'jsonl' or 'csv'."]; break;
+            case "proofs": format = AuditExportFormatKind.Proofs; break;
+            default: errors["format"] = ["must be 'jsonl', 'proofs' or 'csv'."]; break;
         }
         var (fromSeq, fromTime) = Bound(q, "from", errors);
         var (toSeq, toTime) = Bound(q, "to", errors);
         var types = q["types"].ToString().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var actor = q["actor"].ToString() is { Length: > 0 } a ? a : null;
         var subject = q["subject"].ToString() is { Length: > 0 } s ? s : null;
-        if (types.Length > 0 && (!allowFilters || format == AuditExportFormatKind.Jsonl))
-            errors["types"] = ["filters only CSV exports: a JSONL export is a contiguous stretch of the chain so that its links can be verified."];
-        if (actor is not null && (!allowFilters || format == AuditExportFormatKind.Jsonl))
-            errors["actor"] = ["filters only CSV exports: a JSONL export is a contiguous stretch of the chain so that its links can be verified."];
-        if (subject is not null && (!allowFilters || format == AuditExportFormatKind.Jsonl))
-            errors["subject"] = ["filters only CSV exports: a JSONL export is a contiguous stretch of the chain so that its links can be verified."];
-        if (!allowFilters && q.ContainsKey("format")) errors["format"] = ["is not used here: the manifest describes the JSONL export."];
+        // The manifest of a filtered export takes the same filters, so it can count what the export holds.
+        var filtered = format == AuditExportFormatKind.Proofs || (allowFilters && format == AuditExportFormatKind.Csv);
+        const string contiguous = "filters only 'proofs' and CSV exports: a JSONL export is a contiguous stretch of the chain so that its links can be verified.";
+        if (types.Length > 0 && !filtered) errors["types"] = [contiguous];
+        if (actor is not null && !filtered) errors["actor"] = [contiguous];
+        if (subject is not null && !filtered) errors["subject"] = [contiguous];
+        if (!allowFilters && format == AuditExportFormatKind.Csv) errors["format"] = ["must be 'jsonl' or 'proofs' here: a CSV export has no manifest."];
         return errors.Count > 0 ? (null, errors) : (new AuditExportQuery(format, fromSeq, fromTime, toSeq, toTime, types, actor, subject), errors);
     }
 

@@ -46,46 +46,52 @@ public sealed class AuditChainStore(NpgsqlDataSource db, AuditKeys keys, AuditCh
     /// The file's checkpoints of the current key. Read them before opening the snapshot: each signs a head committed
     /// before it was written, so the snapshot then has every row they name.
     /// </summary>
-    public List<SignedCheckpoint> ReadFileCheckpoints() => file.Read(keys.KeyId);
+    public List<SignedCheckpoint> ReadFileCheckpoints() => file.Read();
 
     /// <summary>
-    /// Checkpoints of the current key from the database and from the file, each once. Signatures are not checked
-    /// here: a forged one must be reported, not dropped.
+    /// Checkpoints of every key from the database and from the file, each once. Signatures are not checked here: a
+    /// forged one, or one by a key nobody pinned, must be reported, not dropped.
     /// </summary>
     public async Task<List<SignedCheckpoint>> ReadCheckpointsAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, IEnumerable<SignedCheckpoint> fromFile, CancellationToken ct)
     {
         var all = new List<SignedCheckpoint>();
         await using (var command = new NpgsqlCommand(
-            "select seq, hash, time, signature from audit_checkpoints where key_id = $1 order by seq", connection, transaction))
+            "select seq, hash, time, signature, note, key_id from audit_checkpoints order by seq", connection, transaction))
         {
-            command.Parameters.AddWithValue(keys.KeyId);
             await using var reader = await command.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct))
-                all.Add(new SignedCheckpoint(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1), reader.GetFieldValue<DateTimeOffset>(2), reader.GetString(3)));
+            while (await reader.ReadAsync(ct)) all.Add(ReadCheckpoint(reader));
         }
         all.AddRange(fromFile);
         return all.DistinctBy(c => (c.Seq, c.Signature)).OrderBy(c => c.Seq).ToList();
     }
 
-    /// <summary>The newest checkpoint row of the current key whose signature holds (forged rows are passed over).</summary>
-    public async Task<SignedCheckpoint?> LatestValidCheckpointAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken ct)
+    /// <summary>The newest checkpoint row a pinned key signed (forged rows are passed over); with <paramref name="notesOnly"/>, the newest signed tree head.</summary>
+    public async Task<SignedCheckpoint?> LatestValidCheckpointAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken ct, bool notesOnly = false)
     {
         await using var command = new NpgsqlCommand(
-            "select seq, hash, time, signature from audit_checkpoints where key_id = $1 order by seq desc, id desc", connection, transaction);
-        command.Parameters.AddWithValue(keys.KeyId);
+            "select seq, hash, time, signature, note, key_id from audit_checkpoints" + (notesOnly ? " where note is not null" : "") + " order by seq desc, id desc",
+            connection, transaction);
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
-            var checkpoint = new SignedCheckpoint(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1), reader.GetFieldValue<DateTimeOffset>(2), reader.GetString(3));
-            if (keys.Verifier.Verify(checkpoint)) return checkpoint;
+            var checkpoint = ReadCheckpoint(reader);
+            if ((!notesOnly || checkpoint.IsNote) && keys.IsValid(checkpoint)) return checkpoint;
         }
         return null;
     }
 
+    /// <summary>
+    /// A checkpoint row: its note when it has one. A note that does not parse is kept as the row's columns, whose
+    /// signature then fails, so it is reported rather than dropped.
+    /// </summary>
+    private static SignedCheckpoint ReadCheckpoint(NpgsqlDataReader reader) =>
+        (reader.IsDBNull(4) ? null : CheckpointNote.Parse(reader.GetString(4)))
+        ?? new SignedCheckpoint(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1), reader.GetFieldValue<DateTimeOffset>(2), reader.GetString(3)) { KeyId = reader.GetString(5) };
+
     /// <summary>The newest checkpoint whose signature holds: a trusted place to start an incremental run from.</summary>
     public SignedCheckpoint? LatestValid(IEnumerable<SignedCheckpoint> checkpoints, long atMostSeq) =>
-        checkpoints.Where(c => c.Seq <= atMostSeq && keys.Verifier.Verify(c)).MaxBy(c => c.Seq);
+        checkpoints.Where(c => c.Seq <= atMostSeq && keys.IsValid(c)).MaxBy(c => c.Seq);
 
     /// <summary>
     /// Reads rows with <paramref name="afterSeq"/> &lt; seq ≤ <paramref name="toSeq"/> in seq order into
@@ -169,7 +175,7 @@ public sealed class AuditChainStore(NpgsqlDataSource db, AuditKeys keys, AuditCh
             StartSeq = start?.Seq ?? 0,
             StartHash = start?.Hash,
             Checkpoints = checkpoints,
-            CheckpointVerifier = keys.Verifier,
+            SignatureProblem = keys.SignatureProblem,
             CompareColumns = compareColumns,
         });
         var rows = Channel.CreateBounded<AuditRow[]>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });

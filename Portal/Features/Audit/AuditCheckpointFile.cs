@@ -8,7 +8,8 @@ namespace Portal.Features.Audit;
 
 /// <summary>
 /// Checkpoints kept outside the database (<c>Audit:CheckpointFile</c>), one JSON line each:
-/// <c>{"seq":42,"hash":"hex","time":"2025-01-02T03:04:05.000006Z","signature":"base64","keyId":"16 hex"}</c>.
+/// <c>{"seq":42,"hash":"hex","time":"2025-01-02T03:04:05.000006Z","signature":"base64","keyId":"16 hex","note":"signed note"}</c>
+/// (<c>note</c>: the C2SP checkpoint, which is what counts; lines written before the Merkle tree have none).
 /// Someone able to rewrite the database can delete checkpoint rows, but not these lines; verification reads both.
 /// Each instance appends the checkpoints it signs, and syncs the file before the checkpoint counts.
 /// </summary>
@@ -31,8 +32,8 @@ public sealed class AuditCheckpointFile(IOptions<AuditOptions> options, ILogger<
         }
     }
 
-    /// <summary>The file's checkpoints made with <paramref name="keyId"/>; unreadable lines are logged and skipped (a crash can tear the last one).</summary>
-    public List<SignedCheckpoint> Read(string keyId)
+    /// <summary>The file's checkpoints, of every key; unreadable lines are logged and skipped (a crash can tear the last one).</summary>
+    public List<SignedCheckpoint> Read()
     {
         var checkpoints = new List<SignedCheckpoint>();
         if (!File.Exists(Path)) return checkpoints;
@@ -41,10 +42,7 @@ public sealed class AuditCheckpointFile(IOptions<AuditOptions> options, ILogger<
         {
             number++;
             if (line.Length == 0) continue;
-            if (TryParse(line, out var checkpoint, out var lineKeyId))
-            {
-                if (lineKeyId == keyId) checkpoints.Add(checkpoint);
-            }
+            if (TryParse(line, out var checkpoint, out _)) checkpoints.Add(checkpoint);
             else logger.LogWarning("Skipping unreadable line {Line} of the audit checkpoint file {Path}", number, Path);
         }
         return checkpoints;
@@ -61,6 +59,7 @@ public sealed class AuditCheckpointFile(IOptions<AuditOptions> options, ILogger<
             json.WriteString("time", c.Time.UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture));
             json.WriteString("signature", c.Signature);
             json.WriteString("keyId", keyId);
+            if (c.IsNote) json.WriteString("note", c.ToNote());
             json.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.ToArray());
@@ -78,7 +77,9 @@ public sealed class AuditCheckpointFile(IOptions<AuditOptions> options, ILogger<
             if (hash.Length != AuditChain.HashSize) return false;
             var time = DateTimeOffset.ParseExact(root.GetProperty("time").GetString()!, TimeFormat, CultureInfo.InvariantCulture,
                 DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
-            checkpoint = new SignedCheckpoint(root.GetProperty("seq").GetInt64(), hash, time, root.GetProperty("signature").GetString()!);
+            checkpoint = (root.TryGetProperty("note", out var note) ? CheckpointNote.Parse(note.GetString()!) : null)
+                ?? new SignedCheckpoint(root.GetProperty("seq").GetInt64(), hash, time, root.GetProperty("signature").GetString()!)
+                { KeyId = root.GetProperty("keyId").GetString()! };
             keyId = root.GetProperty("keyId").GetString()!;
             return true;
         }

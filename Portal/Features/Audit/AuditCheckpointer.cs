@@ -7,10 +7,12 @@ namespace Portal.Features.Audit;
 
 /// <summary>
 /// Signs the chain head every <c>Audit:Checkpoint:EveryEvents</c> events or <c>Audit:Checkpoint:EveryMinutes</c>
-/// (whichever comes first, and only when the head moved), and when asked (the nightly job). Before signing it
-/// verifies the rows since the previous checkpoint, so a checkpoint vouches only for rows that were checked, and a
-/// chain rewritten behind its back is refused rather than signed. Each checkpoint goes to the checkpoint file
-/// first (synced), then to <c>audit_checkpoints</c>. An advisory lock lets one instance at a time do it.
+/// (whichever comes first, and only when the head moved), within a second of a control event
+/// (<c>Audit:Checkpoint:ControlEventTypes</c>: a halt must not be deletable unnoticed for minutes), and when asked
+/// (the nightly job). Before signing it verifies the rows since the previous checkpoint, so a checkpoint vouches only
+/// for rows that were checked, and a chain rewritten behind its back is refused rather than signed; then it extends the
+/// stored Merkle tree and signs a C2SP checkpoint note (tree size, root, chain hash). Each checkpoint goes to the
+/// checkpoint file first (synced), then to <c>audit_checkpoints</c>. An advisory lock lets one instance at a time do it.
 /// </summary>
 public sealed class AuditCheckpointer(
     AuditChainStore store, AuditKeys keys, AuditCheckpointFile file, IOptions<AuditOptions> options, TimeProvider clock,
@@ -36,41 +38,45 @@ public sealed class AuditCheckpointer(
 
         var head = await AuditChainStore.ReadHeadAsync(connection, transaction, ct);
         var fromDb = await store.LatestValidCheckpointAsync(connection, transaction, ct);
+        if (new[] { fromDb, fileLatest }.Where(c => c is not null && c.Seq > head.Seq).MaxBy(c => c!.Seq) is { } beyond)
+        {
+            // Signing now would vouch for a chain that lost (or will re-use) seqs an earlier checkpoint vouched for.
+            return Refuse(beyond.Seq, $"{AuditProblem.MissingRow}s {head.Seq + 1}..{beyond.Seq}: the checkpoint at seq {beyond.Seq} vouches for them but the head is at seq {head.Seq}");
+        }
         var last = new[] { fromDb, fileLatest }.Where(c => c is not null && c.Seq <= head.Seq).MaxBy(c => c!.Seq);
         if (head.Seq == 0 || head.Seq == last?.Seq) return null;
         var now = clock.GetUtcNow();
         var settings = options.Value.Checkpoint;
         var due = force
             || head.Seq - (last?.Seq ?? 0) >= settings.EveryEvents
-            || now - (last?.Time ?? _startedAt) >= TimeSpan.FromMinutes(settings.EveryMinutes);
+            || now - (last?.Time ?? _startedAt) >= TimeSpan.FromMinutes(settings.EveryMinutes)
+            || await HasControlEventAfterAsync(connection, transaction, last?.Seq ?? 0, settings.ControlEventTypesOrDefault, ct);
         if (!due) return null;
 
         var check = await store.VerifyRangeAsync(connection, transaction, last, last is null ? [] : [last], head, ct);
-        if (check.Problem is not null)
-        {
-            AuditMetrics.VerificationOk.WithLabels("checkpoint").Set(0);
-            if (check.Problem != _lastFailure)
-                logger.LogCritical("AUDIT CHAIN BROKEN at seq {Seq}: {Problem}. No checkpoint is signed until it is resolved.", check.FirstBadSeq, check.Problem);
-            _lastFailure = check.Problem;
-            return null;
-        }
+        if (check.Problem is not null) return Refuse(check.FirstBadSeq, check.Problem);
         _lastFailure = null;
         AuditMetrics.VerificationOk.WithLabels("checkpoint").Set(1);
 
-        var checkpoint = keys.Signer.Sign(head.Seq, head.Hash, now);
+        var lastNote = await store.LatestValidCheckpointAsync(connection, transaction, ct, notesOnly: true);
+        var (root, treeProblem) = await AuditMerkleStore.ExtendAsync(connection, transaction, lastNote, head.Seq, ct);
+        if (root is null) return Refuse(lastNote?.Seq, "Merkle tree: " + treeProblem);
+
+        var checkpoint = keys.Signer.SignNote(options.Value.Origin, head.Seq, root, head.Hash, now);
         lock (_fileGate)
         {
             file.Append(checkpoint, keys.KeyId);
             _fileLatest = checkpoint;
         }
         await using (var insert = new NpgsqlCommand(
-            "insert into audit_checkpoints (seq, hash, time, signature, key_id) values ($1, $2, $3, $4, $5)", connection, transaction))
+            "insert into audit_checkpoints (seq, hash, time, signature, key_id, note) values ($1, $2, $3, $4, $5, $6)", connection, transaction))
         {
             insert.Parameters.AddWithValue(checkpoint.Seq);
             insert.Parameters.AddWithValue(checkpoint.Hash);
             insert.Parameters.AddWithValue(checkpoint.Time);
             insert.Parameters.AddWithValue(checkpoint.Signature);
             insert.Parameters.AddWithValue(keys.KeyId);
+            insert.Parameters.AddWithValue(checkpoint.ToNote());
             await insert.ExecuteNonQueryAsync(ct);
         }
         await transaction.CommitAsync(ct);
@@ -81,7 +87,8 @@ public sealed class AuditCheckpointer(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var period = TimeSpan.FromSeconds(Math.Min(1, options.Value.Checkpoint.EveryMinutes * 60));
+        // Twice a second: a control event is signed within a second of its commit (an idle tick is one head read).
+        var period = TimeSpan.FromSeconds(Math.Min(0.5, options.Value.Checkpoint.EveryMinutes * 60));
         using var timer = new PeriodicTimer(period, clock);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
@@ -96,13 +103,31 @@ public sealed class AuditCheckpointer(
         }
     }
 
+    private SignedCheckpoint? Refuse(long? seq, string problem)
+    {
+        AuditMetrics.VerificationOk.WithLabels("checkpoint").Set(0);
+        if (problem != _lastFailure)
+            logger.LogCritical("AUDIT CHAIN BROKEN at seq {Seq}: {Problem}. No checkpoint is signed until it is resolved.", seq, problem);
+        _lastFailure = problem;
+        return null;
+    }
+
+    /// <summary>A control event (halt, resume, limit approval, role change, phase change...) after <paramref name="seq"/>: one (type, seq) index probe per type.</summary>
+    private static async Task<bool> HasControlEventAfterAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, long seq, string[] types, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand("select exists (select 1 from audit_events where type = any($1) and seq > $2)", connection, transaction);
+        command.Parameters.AddWithValue(types);
+        command.Parameters.AddWithValue(seq);
+        return (bool)(await command.ExecuteScalarAsync(ct))!;
+    }
+
     /// <summary>The newest valid checkpoint in this instance's file; the file is read once, then kept up to date here.</summary>
     private SignedCheckpoint? FileLatest()
     {
         lock (_fileGate)
         {
             if (_fileRead) return _fileLatest;
-            _fileLatest = file.Read(keys.KeyId).Where(keys.Verifier.Verify).MaxBy(c => c.Seq);
+            _fileLatest = file.Read().Where(keys.IsValid).MaxBy(c => c.Seq);
             _fileRead = true;
             return _fileLatest;
         }

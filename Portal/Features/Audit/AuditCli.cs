@@ -28,22 +28,29 @@ public static class AuditCli
         return 0;
     }
 
-    /// <summary><c>verify-audit-export FILE --manifest MANIFEST --public-key KEY</c>: prints OK or the first bad line; exit 1 on failure.</summary>
+    /// <summary>
+    /// <c>verify-audit-export FILE --manifest MANIFEST --public-key KEY [--public-key OLDER_KEY ...] [--allow-unauthenticated-tail]</c>:
+    /// prints OK or the first problem; exit 1 on failure. Every key the log has used may be given; the manifest and
+    /// the checkpoints must be signed by one of them.
+    /// </summary>
     public static int VerifyExportFile(string[] args, TextWriter output, TextWriter error)
     {
-        string? file = null, manifest = null, publicKey = null;
+        string? file = null, manifest = null;
+        var publicKeys = new List<string>();
+        var allowUnauthenticatedTail = false;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
             {
                 case "--manifest" when i + 1 < args.Length: manifest = args[++i]; break;
-                case "--public-key" when i + 1 < args.Length: publicKey = args[++i]; break;
+                case "--public-key" when i + 1 < args.Length: publicKeys.Add(args[++i]); break;
+                case "--allow-unauthenticated-tail": allowUnauthenticatedTail = true; break;
                 default: file ??= args[i].StartsWith("--", StringComparison.Ordinal) ? null : args[i]; break;
             }
         }
-        if (file is null || manifest is null || publicKey is null)
-            return Usage(error, VerifyExport + " FILE --manifest MANIFEST --public-key KEY");
-        foreach (var path in new[] { file, manifest, publicKey })
+        if (file is null || manifest is null || publicKeys.Count == 0)
+            return Usage(error, VerifyExport + " FILE --manifest MANIFEST --public-key KEY [--public-key OLDER_KEY ...] [--allow-unauthenticated-tail]");
+        foreach (var path in publicKeys.Append(file).Append(manifest))
             if (!File.Exists(path))
             {
                 error.WriteLine($"{path} does not exist.");
@@ -54,11 +61,11 @@ public static class AuditCli
         try
         {
             using var lines = new StreamReader(file, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: false, bufferSize: 1 << 16);
-            result = AuditExportVerifier.Verify(lines, File.ReadAllText(manifest), File.ReadAllText(publicKey));
+            result = AuditExportVerifier.Verify(lines, File.ReadAllText(manifest), publicKeys.ConvertAll(File.ReadAllText), allowUnauthenticatedTail);
         }
         catch (ArgumentException ex)
         {
-            error.WriteLine($"FAILED: the public key cannot be read: {ex.Message}");
+            error.WriteLine($"FAILED: a public key cannot be read: {ex.Message}");
             return 1;
         }
         if (!result.Ok)
@@ -67,8 +74,8 @@ public static class AuditCli
             return 1;
         }
         output.WriteLine($"OK: {result.LinesVerified} lines, {result.CheckpointsVerified} signed checkpoint(s) verified.");
-        if (result.CheckpointsVerified == 0 && result.LinesVerified > 0)
-            output.WriteLine("Warning: no signed checkpoint falls inside this export, so nothing ties it to the real chain; export a range that ends at a checkpoint.");
+        if (result.UnauthenticatedFrom is { } from)
+            output.WriteLine($"Warning: seqs {from}..{result.UnauthenticatedTo} are not covered by a signed checkpoint; nothing ties them to the real chain.");
         return 0;
     }
 

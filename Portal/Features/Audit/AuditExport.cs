@@ -1,12 +1,13 @@
 using System.Data;
 using System.Globalization;
 using System.Text;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using Portal.Domain.Audit;
 
 namespace Portal.Features.Audit;
 
-public enum AuditExportFormatKind { Jsonl, Csv }
+public enum AuditExportFormatKind { Jsonl, Csv, Proofs }
 
 /// <summary>An export request after parsing: a seq or time bound for each end, optional filters.</summary>
 public sealed record AuditExportQuery(
@@ -16,11 +17,14 @@ public sealed record AuditExportQuery(
 /// <summary>
 /// Streams audit events out in constant memory: rows are read in bounded chunks in one read-only snapshot and
 /// written as they are read. JSONL (<see cref="AuditExportFormat"/>) is for proof and is always a contiguous seq
-/// range, because the offline verifier follows the hash links from line to line; CSV is for spreadsheets and may be
-/// filtered by type, actor and subject.
+/// range, because the offline verifier follows the hash links from line to line; "proofs" is JSONL filtered by type,
+/// actor, subject or time, each line with its inclusion proof against one signed tree head; CSV is for spreadsheets
+/// and may be filtered the same way.
 /// </summary>
-public sealed class AuditExport(AuditChainStore store, AuditKeys keys)
+public sealed class AuditExport(AuditChainStore store, AuditKeys keys, AuditProofs proofs, AuditCheckpointer checkpointer, IOptions<AuditOptions> options)
 {
+    private const int ProofChunk = 1_000;
+
     private const int Chunk = 20_000;
     private const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'";
 
@@ -67,19 +71,7 @@ public sealed class AuditExport(AuditChainStore store, AuditKeys keys)
     {
         await using var writer = new StreamWriter(output, new UTF8Encoding(false), 1 << 16, leaveOpen: true);
         await writer.WriteAsync("seq,time,actor,type,subject,payload,prev_hash,hash\r\n");
-        var filters = new StringBuilder();
-        var parameters = new List<object>();
-        // $1 and $2 are the seq range; each filter's value is the next parameter.
-        void Filter(string condition, object value)
-        {
-            parameters.Add(value);
-            filters.Append(" and ").Append(condition.Replace("@", "$" + (2 + parameters.Count).ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
-        }
-        if (query.Types.Count > 0) Filter("type = any(@)", query.Types.ToArray());
-        if (query.Actor is not null) Filter("actor = @", query.Actor);
-        if (query.Subject is not null) Filter("subject = @", query.Subject);
-        if (query.FromTime is { } fromTime) Filter("time >= @", fromTime.ToUniversalTime());
-        if (query.ToTime is { } toTime) Filter("time < @", toTime.ToUniversalTime());
+        var (filters, parameters) = Filters(query);
         var line = new StringBuilder();
         await ReadChunkedAsync(from, to,
             "select seq, time, actor, type, subject, payload::text, prev_hash, hash from audit_events where seq >= $1 and seq <= $2" + filters, parameters,
@@ -100,8 +92,115 @@ public sealed class AuditExport(AuditChainStore store, AuditKeys keys)
             }, ct);
     }
 
+    /// <summary>SQL conditions after the seq range ($1, $2) for the query's filters, and their values ($3 on).</summary>
+    private static (string Sql, List<object> Parameters) Filters(AuditExportQuery query)
+    {
+        var filters = new StringBuilder();
+        var parameters = new List<object>();
+        void Filter(string condition, object value)
+        {
+            parameters.Add(value);
+            filters.Append(" and ").Append(condition.Replace("@", "$" + (2 + parameters.Count).ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
+        }
+        if (query.Types.Count > 0) Filter("type = any(@)", query.Types.ToArray());
+        if (query.Actor is not null) Filter("actor = @", query.Actor);
+        if (query.Subject is not null) Filter("subject = @", query.Subject);
+        if (query.FromTime is { } fromTime) Filter("time >= @", fromTime.ToUniversalTime());
+        if (query.ToTime is { } toTime) Filter("time < @", toTime.ToUniversalTime());
+        return (filters.ToString(), parameters);
+    }
+
+    /// <summary>
+    /// The smallest signed tree head holding seq <paramref name="to"/>; when none does yet, asks for a checkpoint of the
+    /// head now (the same verification and signing the cadence would do). Null when none can be had.
+    /// </summary>
+    public async Task<SignedCheckpoint?> TreeHeadForAsync(long to, CancellationToken ct)
+    {
+        if (to < 1) return null;
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            var (connection, transaction) = await store.OpenSnapshotAsync(ct);
+            await using (connection)
+            await using (transaction)
+                if (await proofs.CoveringNoteAsync(connection, transaction, to, ct) is { } head) return head;
+            if (attempt == 0) await checkpointer.CheckpointAsync(force: true, ct);
+        }
+        return null;
+    }
+
+    /// <summary>Writes the filtered lines of seqs <paramref name="from"/>..<paramref name="to"/>, each with its inclusion proof against <paramref name="head"/>.</summary>
+    public async Task WriteProofsAsync(Stream output, long from, long to, AuditExportQuery query, SignedCheckpoint head, CancellationToken ct)
+    {
+        await using var writer = new StreamWriter(output, new UTF8Encoding(false), 1 << 16, leaveOpen: true);
+        var (filters, parameters) = Filters(query);
+        var (connection, transaction) = await store.OpenSnapshotAsync(ct);
+        await using (connection)
+        await using (transaction)
+        {
+            await using var command = new NpgsqlCommand(
+                $"select seq, hash, prev_hash, canonical from audit_events where seq >= $1 and seq <= $2{filters} order by seq limit {ProofChunk}", connection, transaction);
+            var start = new NpgsqlParameter<long> { TypedValue = from };
+            command.Parameters.Add(start);
+            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = to });
+            foreach (var value in parameters) command.Parameters.Add(new NpgsqlParameter { Value = value });
+            while (true)
+            {
+                var rows = new List<(long Seq, byte[] Hash, byte[] Prev, byte[] Canonical)>(ProofChunk);
+                await using (var reader = await command.ExecuteReaderAsync(ct))
+                    while (await reader.ReadAsync(ct))
+                        rows.Add((reader.GetInt64(0), reader.GetFieldValue<byte[]>(1), reader.GetFieldValue<byte[]>(2), reader.GetFieldValue<byte[]>(3)));
+                if (rows.Count == 0) return;
+                // One query for the subtrees of the whole chunk: neighbouring events share most of their proofs.
+                var proofsOfChunk = await AuditMerkleStore.ProveAsync(connection, transaction,
+                    subtree => rows.SelectMany(r => MerkleTree.InclusionProof(r.Seq - 1, head.Seq, subtree).Append(Separator)).ToList(), ct)
+                    ?? throw new InvalidOperationException("The stored Merkle tree is incomplete; the proofs cannot be built.");
+                var at = 0;
+                foreach (var row in rows)
+                {
+                    var end = proofsOfChunk.IndexOf(Separator, at);
+                    await writer.WriteAsync(AuditExportFormat.FormatProofLine(row.Seq, row.Hash, row.Prev, row.Canonical, proofsOfChunk.GetRange(at, end - at)));
+                    await writer.WriteAsync('\n');
+                    at = end + 1;
+                }
+                if (rows.Count < ProofChunk || rows[^1].Seq >= to) return;
+                start.TypedValue = rows[^1].Seq + 1;
+            }
+        }
+    }
+
+    // Marks where one event's proof ends in a chunk's concatenated proofs (compared by reference).
+    private static readonly byte[] Separator = new byte[MerkleTree.HashSize];
+
+    /// <summary>The signed manifest of a filtered ("proofs") export: count, filter and the tree head every line proves against.</summary>
+    public async Task<string> ProofsManifestAsync(long from, long to, AuditExportQuery query, SignedCheckpoint? head, CancellationToken ct)
+    {
+        var (filters, parameters) = Filters(query);
+        long count;
+        var (connection, transaction) = await store.OpenSnapshotAsync(ct);
+        await using (connection)
+        await using (transaction)
+        await using (var command = new NpgsqlCommand($"select count(*) from audit_events where seq >= $1 and seq <= $2{filters}", connection, transaction))
+        {
+            command.Parameters.AddWithValue(from);
+            command.Parameters.AddWithValue(to);
+            foreach (var value in parameters) command.Parameters.Add(new NpgsqlParameter { Value = value });
+            count = (long)(await command.ExecuteScalarAsync(ct))!;
+        }
+        var filter = System.Text.Json.JsonSerializer.Serialize(new { types = query.Types, actor = query.Actor, subject = query.Subject, fromTime = query.FromTime, toTime = query.ToTime });
+        var manifest = new AuditExportManifest(from, to, count, null, null, [], keys.KeyId, AuditExportFormat.ProofsFormat, head, null, filter);
+        return manifest.ToSignedNote(keys.Signer, options.Value.Origin);
+    }
+
+    /// <summary>The signed manifest of the JSONL export of seqs <paramref name="from"/>..<paramref name="to"/>: count, end hashes, the checkpoints inside and the tail's proof.</summary>
+    public async Task<string> SignedManifestAsync(long from, long to, CancellationToken ct)
+    {
+        var head = from <= to ? await TreeHeadForAsync(to, ct) : null;
+        var manifest = await ManifestAsync(from, to, head, ct);
+        return manifest.ToSignedNote(keys.Signer, options.Value.Origin);
+    }
+
     /// <summary>The manifest of the JSONL export of seqs <paramref name="from"/>..<paramref name="to"/>: count, end hashes and the checkpoints inside.</summary>
-    public async Task<AuditExportManifest> ManifestAsync(long from, long to, CancellationToken ct)
+    public async Task<AuditExportManifest> ManifestAsync(long from, long to, SignedCheckpoint? head, CancellationToken ct)
     {
         var fromFile = store.ReadFileCheckpoints();
         var (connection, transaction) = await store.OpenSnapshotAsync(ct);
@@ -126,9 +225,12 @@ public sealed class AuditExport(AuditChainStore store, AuditKeys keys)
                 if (!reader.IsDBNull(2)) last = reader.GetFieldValue<byte[]>(2);
             }
             var checkpoints = (await store.ReadCheckpointsAsync(connection, transaction, fromFile, ct))
-                .Where(c => c.Seq >= from && c.Seq <= to && keys.Verifier.Verify(c))
+                .Where(c => c.Seq >= from && c.Seq <= to && keys.IsValid(c))
                 .ToList();
-            return new AuditExportManifest(from, to, count, first, last, checkpoints, keys.KeyId);
+            var tailProof = head is null || count == 0 ? null
+                : await AuditMerkleStore.ProveAsync(connection, transaction, subtree => MerkleTree.InclusionProof(to - 1, head.Seq, subtree), ct);
+            return new AuditExportManifest(from, to, count, first, last, checkpoints, keys.KeyId, AuditExportFormat.JsonlFormat,
+                tailProof is null ? null : head, tailProof);
         }
     }
 

@@ -20,7 +20,24 @@ public sealed class AuditOptions
 
     public string? CheckpointFile { get; set; }
 
+    /// <summary>The log's name: the origin line of its checkpoints and the name of its signing key (a schema-less URL such as <c>example.com/portal/audit</c>).</summary>
+    public string Origin { get; set; } = "portal.local/audit";
+
     public CheckpointSettings Checkpoint { get; set; } = new();
+
+    /// <summary>Public keys the log signed with before the current one, each with when it was valid: old checkpoints keep counting, and a checkpoint by any other key fails verification.</summary>
+    public List<PreviousKey> PreviousKeys { get; set; } = [];
+
+    public sealed class PreviousKey
+    {
+        /// <summary>SPKI PEM (<c>-----BEGIN PUBLIC KEY-----</c>) of an ECDSA P-256 key.</summary>
+        public string? PublicKeyPem { get; set; }
+
+        public DateTimeOffset? ValidFrom { get; set; }
+
+        /// <summary>When the next key took over (required): checkpoints this key signed later are refused.</summary>
+        public DateTimeOffset? ValidUntil { get; set; }
+    }
 
     /// <summary>When the Hangfire job runs the full verification (cron, UTC).</summary>
     public string VerifyCron { get; set; } = "0 2 * * *";
@@ -32,6 +49,17 @@ public sealed class AuditOptions
 
         /// <summary>Sign the head at least this often while events keep coming.</summary>
         public double EveryMinutes { get; set; } = 5;
+
+        /// <summary>Event types that get a checkpoint within a second of being appended; null means <see cref="DefaultControlEventTypes"/>.</summary>
+        public string[]? ControlEventTypes { get; set; }
+
+        public string[] ControlEventTypesOrDefault => ControlEventTypes ?? DefaultControlEventTypes;
+
+        public static readonly string[] DefaultControlEventTypes =
+        [
+            "trading.halted", "trading.resumed", "trading.reduce_only", "limits.changed", "limits.approved",
+            "user.role_added", "user.role_removed", "deployment_phase.changed", "apikey.created", "apikey.revoked",
+        ];
     }
 
     /// <summary>The key's PEM text, from the environment or the file.</summary>
@@ -73,6 +101,27 @@ public sealed class AuditOptionsValidator : IValidateOptions<AuditOptions>
             errors.Add($"{AuditOptions.Section}:Checkpoint:EveryEvents must be at least 1.");
         if (!(options.Checkpoint.EveryMinutes > 0) || options.Checkpoint.EveryMinutes > 24 * 60)
             errors.Add($"{AuditOptions.Section}:Checkpoint:EveryMinutes must be greater than 0 and at most 1440.");
+        if (string.IsNullOrWhiteSpace(options.Origin) || options.Origin.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c == '+'))
+            errors.Add($"{AuditOptions.Section}:Origin must be a non-empty name without spaces or '+', such as example.com/portal/audit.");
+        if (options.Checkpoint.ControlEventTypes is { } types && types.Any(string.IsNullOrWhiteSpace))
+            errors.Add($"{AuditOptions.Section}:Checkpoint:ControlEventTypes must not contain empty entries.");
+        for (var i = 0; i < options.PreviousKeys.Count; i++)
+        {
+            var key = options.PreviousKeys[i];
+            var keyName = $"{AuditOptions.Section}:PreviousKeys:{i}";
+            try
+            {
+                using var verifier = CheckpointVerifier.FromPublicKeyPem(key.PublicKeyPem ?? "");
+            }
+            catch (Exception ex) when (ex is ArgumentException or FormatException or System.Security.Cryptography.CryptographicException)
+            {
+                errors.Add($"{keyName}:PublicKeyPem is not an ECDSA P-256 public key (SPKI PEM): {ex.Message}");
+            }
+            if (key.ValidUntil is null)
+                errors.Add($"{keyName}:ValidUntil is missing: when the next key took over.");
+            else if (key.ValidFrom >= key.ValidUntil)
+                errors.Add($"{keyName}:ValidFrom must be before ValidUntil.");
+        }
         if (JobSchedule.Problem(options.VerifyCron) is { } cronProblem)
             errors.Add($"{AuditOptions.Section}:VerifyCron '{options.VerifyCron}' {cronProblem}");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

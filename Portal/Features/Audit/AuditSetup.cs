@@ -22,6 +22,7 @@ public static class AuditSetup
         builder.Services.AddSingleton<IAuditVerificationRunner>(sp => sp.GetRequiredService<AuditVerification>());
         builder.Services.AddSingleton<IAuditChainVerifier>(sp => sp.GetRequiredService<AuditVerification>());
         builder.Services.AddSingleton<AuditExport>();
+        builder.Services.AddSingleton<AuditProofs>();
         builder.Services.AddSingleton<IAuditSearch, AuditSearch>();
         builder.Services.AddSingleton<AuditAppendedFeed>();
         builder.Services.AddSingleton<IAuditAppendedFeed>(sp => sp.GetRequiredService<AuditAppendedFeed>());

@@ -18,9 +18,21 @@ public sealed record AuditVerificationProgress(long Verified, long Total);
 /// <param name="Problem">Why, beginning with one of <see cref="AuditProblem"/>'s phrases or "head mismatch".</param>
 /// <param name="Checkpoints">Signed checkpoints (database and file) the run held the chain to.</param>
 /// <param name="LastGoodCheckpointSeq">The newest checkpoint the chain still matched: anything rewritten lies after it.</param>
+/// <param name="Authenticated">
+/// How far a signature vouches for the chain, e.g. "authenticated through seq 120; 3 newer events not yet
+/// checkpointed": events after the newest matching checkpoint could still be removed or rewritten unnoticed.
+/// </param>
 public sealed record AuditVerificationReport(
     string Mode, bool Ok, long FromSeq, long ToSeq, long Verified, long? FirstBadSeq, string? Problem,
-    int Checkpoints, long? LastGoodCheckpointSeq, double Seconds);
+    int Checkpoints, long? LastGoodCheckpointSeq, double Seconds, string? Authenticated = null)
+{
+    public static string DescribeAuthentication(long? checkpointSeq, long headSeq) => checkpointSeq switch
+    {
+        null => $"not authenticated: no signed checkpoint covers any of the {headSeq} events",
+        { } seq when seq >= headSeq => $"authenticated through seq {seq}, the head",
+        { } seq => $"authenticated through seq {seq}; {headSeq - seq} newer events not yet checkpointed",
+    };
+}
 
 /// <summary>Runs a verification on request (API, audit page), recording its result in the trail.</summary>
 public interface IAuditChainVerifier
@@ -54,7 +66,8 @@ public sealed class AuditVerification(
             var check = await store.VerifyRangeAsync(connection, transaction, start, checkpoints, head, ct, progress: progress);
             var name = mode == AuditVerificationMode.Full ? "full" : "incremental";
             return new AuditVerificationReport(name, check.Problem is null, start?.Seq ?? 0, head.Seq, check.Verified, check.FirstBadSeq, check.Problem,
-                checkpoints.Count, check.LastGoodCheckpointSeq, Stopwatch.GetElapsedTime(started).TotalSeconds);
+                checkpoints.Count, check.LastGoodCheckpointSeq, Stopwatch.GetElapsedTime(started).TotalSeconds,
+                AuditVerificationReport.DescribeAuthentication(check.LastGoodCheckpointSeq, check.Problem is null ? head.Seq : check.HeadSeq));
         }
     }
 
@@ -65,8 +78,8 @@ public sealed class AuditVerification(
         var report = await VerifyAsync(mode, ct, progress);
         AuditMetrics.VerificationOk.WithLabels(report.Mode).Set(report.Ok ? 1 : 0);
         if (report.Ok)
-            logger.LogInformation("Audit chain verified ({Mode}): {Verified} rows after seq {From} up to {To} in {Seconds:F2} s",
-                report.Mode, report.Verified, report.FromSeq, report.ToSeq, report.Seconds);
+            logger.LogInformation("Audit chain verified ({Mode}): {Verified} rows after seq {From} up to {To} in {Seconds:F2} s; {Authenticated}",
+                report.Mode, report.Verified, report.FromSeq, report.ToSeq, report.Seconds, report.Authenticated);
         else
             logger.LogCritical("AUDIT CHAIN VERIFICATION FAILED ({Mode}) at seq {Seq}: {Problem}", report.Mode, report.FirstBadSeq, report.Problem);
 

@@ -1,0 +1,109 @@
+using Npgsql;
+using NpgsqlTypes;
+using Portal.Domain.Audit;
+
+namespace Portal.Features.Audit;
+
+/// <summary>
+/// The Merkle tree's complete subtree hashes in <c>audit_merkle_nodes</c> (migrations/0016_audit_merkle.sql): extended by
+/// the checkpointer before it signs a tree head, read to build inclusion and consistency proofs in a few index lookups.
+/// </summary>
+public static class AuditMerkleStore
+{
+    private const int ReadChunk = 10_000;
+    private const int InsertChunk = 20_000;
+
+    /// <summary>
+    /// Extends the stored tree from the last note checkpoint's size (0 when there is none) to <paramref name="toSize"/>
+    /// and returns the root. The stored frontier must reproduce that checkpoint's signed root, else nothing is stored
+    /// and the reason is returned: a tree that does not match what was signed is not extended, let alone signed.
+    /// </summary>
+    public static async Task<(byte[]? Root, string? Problem)> ExtendAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, SignedCheckpoint? lastNote, long toSize, CancellationToken ct)
+    {
+        var fromSize = lastNote?.Seq ?? 0;
+        var parts = MerkleTree.Frontier.Decompose(fromSize);
+        var stored = await ReadSubtreesAsync(connection, transaction, parts, ct);
+        if (parts.Any(p => !stored.ContainsKey(p)))
+            return (null, $"the stored Merkle tree lacks subtrees of the checkpoint at seq {fromSize}");
+        var frontier = new MerkleTree.Frontier(fromSize, parts.Select(p => stored[p]).ToList());
+        if (lastNote is not null && !frontier.Root().AsSpan().SequenceEqual(lastNote.RootHash))
+            return (null, $"the stored Merkle tree does not reproduce the signed root of the checkpoint at seq {fromSize}");
+
+        var levels = new List<short>(InsertChunk);
+        var indexes = new List<long>(InsertChunk);
+        var hashes = new List<byte[]>(InsertChunk);
+        await using var read = new NpgsqlCommand("select seq, canonical from audit_events where seq > $1 and seq <= $2 order by seq limit $3", connection, transaction);
+        var after = new NpgsqlParameter<long>();
+        read.Parameters.Add(after);
+        read.Parameters.Add(new NpgsqlParameter<long> { TypedValue = toSize });
+        read.Parameters.Add(new NpgsqlParameter<int> { TypedValue = ReadChunk });
+        while (frontier.Size < toSize)
+        {
+            after.TypedValue = frontier.Size;
+            var before = frontier.Size;
+            await using (var reader = await read.ExecuteReaderAsync(ct))
+            {
+                while (await reader.ReadAsync(ct))
+                {
+                    // The writer never leaves gaps: a missing seq is a removed row, and the tree would be wrong.
+                    if (reader.GetInt64(0) != frontier.Size + 1) return (null, $"missing row at seq {frontier.Size + 1}");
+                    frontier.Append(MerkleTree.LeafHash(reader.GetFieldValue<byte[]>(1)), (level, index, hash) =>
+                    {
+                        levels.Add((short)level);
+                        indexes.Add(index);
+                        hashes.Add(hash);
+                    });
+                }
+            }
+            if (frontier.Size == before) return (null, $"missing row at seq {frontier.Size + 1}");
+            if (levels.Count >= InsertChunk) await InsertAsync(connection, transaction, levels, indexes, hashes, ct);
+        }
+        await InsertAsync(connection, transaction, levels, indexes, hashes, ct);
+        return (frontier.Root(), null);
+    }
+
+    private static async Task InsertAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
+        List<short> levels, List<long> indexes, List<byte[]> hashes, CancellationToken ct)
+    {
+        if (levels.Count == 0) return;
+        // A node already there (stored by a checkpoint whose file line outlived its transaction) is the same hash.
+        await using var insert = new NpgsqlCommand("""
+            insert into audit_merkle_nodes (level, idx, hash) select * from unnest($1::smallint[], $2::bigint[], $3::bytea[])
+            on conflict do nothing
+            """, connection, transaction);
+        insert.Parameters.Add(new NpgsqlParameter<short[]> { TypedValue = [.. levels], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Smallint });
+        insert.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. indexes], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+        insert.Parameters.Add(new NpgsqlParameter<byte[][]> { TypedValue = [.. hashes], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
+        await insert.ExecuteNonQueryAsync(ct);
+        levels.Clear();
+        indexes.Clear();
+        hashes.Clear();
+    }
+
+    public static async Task<Dictionary<(int Level, long Index), byte[]>> ReadSubtreesAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyCollection<(int Level, long Index)> wanted, CancellationToken ct)
+    {
+        var found = new Dictionary<(int, long), byte[]>();
+        if (wanted.Count == 0) return found;
+        await using var command = new NpgsqlCommand("""
+            select n.level, n.idx, n.hash from audit_merkle_nodes n
+            join unnest($1::smallint[], $2::bigint[]) as w (level, idx) on n.level = w.level and n.idx = w.idx
+            """, connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter<short[]> { TypedValue = wanted.Select(w => (short)w.Level).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Smallint });
+        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = wanted.Select(w => w.Index).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) found[(reader.GetInt16(0), reader.GetInt64(1))] = reader.GetFieldValue<byte[]>(2);
+        return found;
+    }
+
+    /// <summary>Builds a proof with <paramref name="build"/> from stored subtrees: one query for all it needs. Null when a subtree is missing.</summary>
+    public static async Task<List<byte[]>?> ProveAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, Func<MerkleTree.SubtreeHash, List<byte[]>> build, CancellationToken ct)
+    {
+        var needed = MerkleTree.SubtreesNeeded(subtree => build(subtree));
+        var stored = await ReadSubtreesAsync(connection, transaction, needed, ct);
+        if (needed.Any(n => !stored.ContainsKey(n))) return null;
+        return build((level, index) => stored[(level, index)]);
+    }
+}

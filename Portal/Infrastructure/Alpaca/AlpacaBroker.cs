@@ -57,6 +57,8 @@ public sealed class AlpacaBroker(
 
     public string Name => "alpaca";
 
+    public bool JoinsDecisionTransaction => false;
+
     public event Action<BrokerOrderState>? OrderUpdated;
 
     public async Task<BrokerOrderState> SubmitAsync(BrokerOrderRequest request, CancellationToken ct)
@@ -335,7 +337,7 @@ public sealed class AlpacaBroker(
             }
             Remember(state);
             // Enqueued under the lock, so the writes happen in the order the states were accepted.
-            committed = writer.CommitAsync(new PgWork(OrderStatusSql.Update(state, clock.GetUtcNow())));
+            committed = writer.CommitAsync(new PgWork(OrderStore.Reported(state, clock.GetUtcNow())));
         }
         try
         {

@@ -83,6 +83,49 @@ public sealed class OrderStore(NpgsqlDataSource db, IDbContextFactory<PortalDbCo
         return unsent;
     }
 
+    /// <summary>Accepted orders an external broker may still be working, or whose submission failed since <paramref name="failedSince"/>: to reconcile.</summary>
+    public async Task<List<string>> ToReconcileAsync(DateTimeOffset failedSince, CancellationToken ct)
+    {
+        await using var command = db.CreateCommand($"""
+            select client_order_id from orders
+            where decision = 'accepted' and (status in {WorkingStatuses} or (status = 'submit_failed' and updated_at > $1))
+            order by created_at desc limit 1000
+            """);
+        command.Parameters.AddWithValue(failedSince);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var ids = new List<string>();
+        while (await reader.ReadAsync(ct)) ids.Add(reader.GetString(0));
+        return ids;
+    }
+
+    public async Task<List<DateTimeOffset>> DecisionTimesSinceAsync(DateTimeOffset since, CancellationToken ct)
+    {
+        await using var command = db.CreateCommand("select created_at from orders where created_at > $1 order by created_at");
+        command.Parameters.AddWithValue(since);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var times = new List<DateTimeOffset>();
+        while (await reader.ReadAsync(ct)) times.Add(reader.GetFieldValue<DateTimeOffset>(0));
+        return times;
+    }
+
+    /// <summary>The newest refusals first.</summary>
+    public async Task<List<OrderDecisionEvent>> RecentRefusalsAsync(int count, CancellationToken ct)
+    {
+        await using var command = db.CreateCommand("""
+            select id, client_order_id, strategy_id, symbol, side, quantity, order_type, limit_price, decision, reason, message, status, avg_fill_price, created_at
+            from orders where decision = 'rejected' order by created_at desc limit $1
+            """);
+        command.Parameters.AddWithValue(count);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var refusals = new List<OrderDecisionEvent>();
+        while (await reader.ReadAsync(ct))
+            refusals.Add(new OrderDecisionEvent(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
+                reader.GetDecimal(5), reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetDecimal(7), reader.GetString(8),
+                reader.IsDBNull(9) ? null : reader.GetString(9), reader.IsDBNull(10) ? null : reader.GetString(10), reader.GetString(11),
+                reader.IsDBNull(12) ? null : reader.GetDecimal(12), reader.GetFieldValue<DateTimeOffset>(13)));
+        return refusals;
+    }
+
     private static NpgsqlBatchCommand Command(string sql, params object?[] values)
     {
         var command = new NpgsqlBatchCommand(sql);

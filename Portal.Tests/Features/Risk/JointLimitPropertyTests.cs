@@ -118,7 +118,18 @@ public sealed class JointLimitPropertyTests(ITestOutputHelper output)
                     """) { Parameters = { new() { Value = today }, new() { Value = dayStart } } },
             },
         };
-        await batch.ExecuteNonQueryAsync();
+        // The instances' background reads of the paper tables may hold a lock the truncate needs: the reset is then the deadlock victim.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await batch.ExecuteNonQueryAsync();
+                return;
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.DeadlockDetected && attempt < 10)
+            {
+            }
+        }
     }
 
     /// <summary>Positions plus resting orders at the case's prices, against every exposure limit; the equity is the case's cash.</summary>

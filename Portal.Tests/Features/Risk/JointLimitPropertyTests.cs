@@ -29,7 +29,7 @@ public sealed class JointLimitPropertyTests(ITestOutputHelper output)
         ["Risk:InitialLimits:MaxOrderValueUsd"] = "5000",
         ["Risk:InitialLimits:MaxPositionSizeUsd"] = "6000",
         ["Risk:InitialLimits:MaxPositionPctPortfolio"] = "0.08",
-        ["Risk:InitialLimits:MaxTotalExposureUsd"] = "14000",
+        ["Risk:InitialLimits:MaxTotalExposureUsd"] = "9000",
         ["Risk:InitialLimits:MaxLeverage"] = "0.15",
         ["Risk:InitialLimits:MaxOpenPositions"] = "2",
         ["Risk:InitialLimits:MaxDailyLossUsd"] = "100",

@@ -54,6 +54,11 @@ public sealed class BrokerBatchException(IReadOnlyList<BrokerOrderState> complet
 public interface IBroker
 {
     string Name { get; }
+    /// <summary>
+    /// True when the broker's own changes are rows in Portal's database and an accepted order's submission commits in the
+    /// transaction that records its decision (the paper broker); false when it is called once the decision is durable.
+    /// </summary>
+    bool JoinsDecisionTransaction { get; }
     Task<BrokerOrderState> SubmitAsync(BrokerOrderRequest request, CancellationToken ct);
     Task<BrokerOrderState?> GetOrderAsync(string clientOrderId, CancellationToken ct);
     Task<BrokerPortfolio> GetPortfolioAsync(CancellationToken ct);

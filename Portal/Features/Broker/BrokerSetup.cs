@@ -42,29 +42,30 @@ public static class BrokerSetup
             .ValidateOnStart();
         builder.Services.AddSingleton<PaperBroker>();
         builder.Services.AddSingleton<IBroker>(sp => sp.GetRequiredService<PaperBroker>());
-        builder.Services.AddHostedService<PaperBrokerLoader>();
+        builder.Services.AddSingleton<IDecisionBroker>(sp => sp.GetRequiredService<PaperBroker>());
+        builder.Services.AddHostedService<PaperAccountSetup>();
         builder.Services.AddSingleton<UnsentOrderResolver>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<UnsentOrderResolver>());
         return builder;
     }
 }
 
-/// <summary>Loads the paper broker's state at start, and again whenever a failed write left memory untrusted.</summary>
-public sealed class PaperBrokerLoader(PaperBroker broker, IOptions<PaperBrokerOptions> options, ILogger<PaperBrokerLoader> logger) : BackgroundService
+/// <summary>Creates the paper account's row at start if it is missing (retrying until Postgres answers); the broker keeps no other state.</summary>
+public sealed class PaperAccountSetup(PaperBroker broker, IOptions<PaperBrokerOptions> options, ILogger<PaperAccountSetup> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
         do
         {
-            if (broker.IsLoaded) continue;
             try
             {
-                await broker.LoadAsync(options.Value.StartingCash, stoppingToken);
+                await broker.EnsureAccountAsync(options.Value.StartingCash, stoppingToken);
+                return;
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
-                logger.LogWarning(ex, "The paper broker could not load its state; retrying");
+                logger.LogWarning(ex, "The paper account could not be checked; retrying");
             }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));

@@ -15,7 +15,7 @@ namespace Portal.Features.Broker;
 /// new id. Every instance runs this; the update only moves rows still pending, so two instances never both record one.
 /// </summary>
 public sealed class UnsentOrderResolver(
-    NpgsqlDataSource db, GroupCommitter writer, IOptions<PaperBrokerOptions> options, TimeProvider clock, ILogger<UnsentOrderResolver> logger)
+    OrderStore store, GroupCommitter writer, IOptions<PaperBrokerOptions> options, TimeProvider clock, ILogger<UnsentOrderResolver> logger)
     : BackgroundService
 {
     public const string Message = "Portal stopped before the order reached the broker; it was not sent.";
@@ -42,26 +42,10 @@ public sealed class UnsentOrderResolver(
     public async Task<int> ResolveAsync(CancellationToken ct)
     {
         var now = clock.GetUtcNow();
-        var unsent = new List<(Guid Id, string ClientOrderId)>();
-        await using (var command = db.CreateCommand("""
-            select o.id, o.client_order_id from orders o
-            where o.status = 'pending_submit' and o.created_at < $1
-              and not exists (select 1 from paper_orders p where p.client_order_id = o.client_order_id)
-            order by o.created_at limit 1000
-            """))
-        {
-            command.Parameters.AddWithValue(now - options.Value.UnsentOrderTimeout);
-            await using var reader = await command.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct)) unsent.Add((reader.GetGuid(0), reader.GetString(1)));
-        }
         var resolved = 0;
-        foreach (var (id, clientOrderId) in unsent)
+        foreach (var (id, clientOrderId) in await store.UnsentPaperOrdersAsync(now - options.Value.UnsentOrderTimeout, ct))
         {
-            var update = new NpgsqlBatchCommand(
-                "update orders set status = 'submit_failed', message = $2, updated_at = $3 where id = $1 and status = 'pending_submit'");
-            update.Parameters.Add(new NpgsqlParameter { Value = id });
-            update.Parameters.Add(new NpgsqlParameter { Value = Message });
-            update.Parameters.Add(new NpgsqlParameter { Value = now });
+            var update = OrderStore.NeverSent(id, Message, now);
             await writer.CommitAsync(new PgWork(update)
             {
                 AuditEvents = [AuditEventDraft.Create(now, "system", "order.submit_failed", "order:" + clientOrderId,

@@ -1,18 +1,19 @@
-using Microsoft.EntityFrameworkCore;
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using Portal.Domain.Audit;
 using Portal.Domain.Broker;
+using Portal.Domain.Orders;
 using Portal.Domain.Risk;
 using Portal.Domain.Trading;
-using Microsoft.Extensions.Options;
 using Portal.Features.Audit;
 using Portal.Features.Auth;
 using Portal.Features.Broker;
 using Portal.Features.Halt;
 using Portal.Features.Limits;
 using Portal.Features.Live;
+using Portal.Features.MarketData;
 using Portal.Features.Observability;
 using Portal.Features.Readiness;
 using Portal.Features.Risk;
@@ -27,17 +28,17 @@ public enum OutcomeKind { Decided, Conflict, Unavailable, BrokerFailed }
 public sealed record OrderOutcome(OutcomeKind Kind, OrderRow? Row, string? Detail = null);
 
 /// <summary>
-/// The one path every order takes: pre-trade check with reservation, shared rate counters, a
-/// durable decision row committed (group commit) before anything else, then the broker. The in-process paper broker's
-/// writes for an accepted order go in the decision's transaction instead (one commit, not two; see
-/// <see cref="PaperBroker.PrepareWithDecisionAsync"/>); an external broker is called once the decision is durable. Fails
-/// closed: if the limits, the portfolio view or Redis cannot be trusted, the order is refused
-/// with <c>RiskStateUnavailable</c>; if the decision cannot be committed, nothing is acknowledged. The decision's
-/// audit event (<c>order.accepted</c> / <c>order.rejected</c>) commits in the same transaction, so an order that
-/// cannot be audited is not sent.
+/// The one path every order takes, as four steps: refuse early (halted, safe mode, state not loaded); reserve the shared
+/// rate counters; decide and record in one group-commit transaction under the account lock, against the account as
+/// Postgres holds it (see <see cref="AccountAuthority"/>), with the paper broker's acknowledgement and fill in the same
+/// transaction; send to an external broker once the decision is durable. Fails closed: if the limits, the account or
+/// Redis cannot be trusted, the order is refused with <c>RiskStateUnavailable</c>; if the decision cannot be committed,
+/// nothing is acknowledged. The decision's audit event (<c>order.accepted</c> / <c>order.rejected</c>) commits in the same
+/// transaction, so an order that cannot be audited is not sent.
 /// </summary>
 public sealed class OrderGateway(
-    RiskBook risk, LimitStore limits, RateCounter rates, RateCounterRestorer rateRestorer, IBroker broker, GroupCommitter writer, IDbContextFactory<PortalDbContext> dbFactory,
+    RiskBook risk, LimitStore limits, RateCounter rates, RateCounterRestorer rateRestorer, IBroker broker, IEnumerable<IDecisionBroker> decisionBrokers,
+    AccountAuthority authority, OrderStore store, GroupCommitter writer, PriceBook prices, MarketDataIngest marketData,
     TradingStateStore tradingState, SafeModeMonitor safeMode, AutoHaltMonitor autoHalt, DeploymentPhaseStore phases, OpsEventBus live, TimeProvider clock, ILogger<OrderGateway> logger,
     IOptions<ApiKeyOptions> keyOptions)
 {
@@ -51,8 +52,8 @@ public sealed class OrderGateway(
         reason == RiskStateUnavailable || (reason?.StartsWith(SafeModePrefix, StringComparison.Ordinal) ?? false);
 
     private readonly ConcurrentDictionary<string, Task<OrderOutcome>> _inFlight = new(StringComparer.Ordinal);
-    // The in-process paper broker, whose writes for an accepted order commit with the decision; null with an external broker.
-    private readonly PaperBroker? _paper = broker as PaperBroker;
+    // The broker whose submission commits with the decision, when the port says it can join the transaction.
+    private readonly IDecisionBroker? _inDecision = broker.JoinsDecisionTransaction ? decisionBrokers.Single() : null;
 
     /// <param name="senderMayTradeStrategy">Whether the sender may trade the order's strategy (the API checked the key's grant;
     /// Portal's own senders trade their own strategies): only such senders' breaches count toward auto-halting it.</param>
@@ -79,117 +80,135 @@ public sealed class OrderGateway(
         }
     }
 
-    public async Task<OrderRow?> FindAsync(string clientOrderId, CancellationToken ct)
-    {
-        await using var context = await dbFactory.CreateDbContextAsync(ct);
-        return await context.Orders.AsNoTracking().SingleOrDefaultAsync(o => o.ClientOrderId == clientOrderId, ct);
-    }
+    public Task<OrderRow?> FindAsync(string clientOrderId, CancellationToken ct) => store.FindAsync(clientOrderId, ct);
 
     private async Task<OrderOutcome> DecideAsync(ParsedOrder order, byte[] hash, string actor, bool senderMayTradeStrategy, CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
         var now = clock.GetUtcNow();
-        var intent = order.Intent;
-        RiskDecision decision = default;
-        decimal? referencePrice = null;
-        var reserved = false;
-        var countedRate = false;
-        Refusal? refusal = null;
-
-        // A halt is checked first and needs nothing but memory; then safe mode; then the limits.
-        var mode = tradingState.ModeFor(intent.StrategyId);
-        if (mode == TradingMode.Halted)
-            decision = RiskDecision.Reject(RejectReason.TradingHalted, 0m, 0m);
-        else if (safeMode.Reason is { } cause)
-            refusal = new Refusal(SafeModePrefix + cause, $"Portal is in safe mode ({cause}); new orders are refused until it clears.");
-        else if (limits.Current is not { } loaded)
-            refusal = Unavailable("limits are not loaded");
-        else if (!risk.IsReady)
-            refusal = Unavailable("the portfolio view is not loaded");
-        else if (_paper is { IsLoaded: false })
-            refusal = Unavailable("the paper broker is loading its state from Postgres");
-        else
+        var verdict = RefuseEarly(order.Intent) ?? await ReserveRateAsync(order, actor, now);
+        var recorded = await RecordAsync(order, hash, actor, now, verdict);
+        if (recorded.Row is not { Decision: "accepted" } row)
         {
-            // The deployment phase's ceilings (e.g. Small Live's $100 positions) cap the operational limits.
-            var current = phases.Cap(loaded.Limits);
-            decision = risk.DecideAndReserve(order.ClientOrderId, intent, current, mode, out referencePrice);
-            reserved = decision.IsAccepted;
-            if (decision.IsAccepted)
-            {
-                try
-                {
-                    var counters = await ReserveRateAsync(intent.StrategyId, ApiKeyOf(actor), order.ClientOrderId, now);
-                    countedRate = true;
-                    decision = PreTradeCheck.CheckRates(current, counters);
-                    if (decision.IsAccepted && ApiKeyOf(actor) is not null) decision = PreTradeCheck.CheckKeyRates(keyOptions.Value.RateLimits, counters);
-                }
-                catch (Exception ex) when (ex is RedisException or TimeoutException)
-                {
-                    logger.LogWarning(ex, "Rate counters unavailable; refusing order {ClientOrderId}", order.ClientOrderId);
-                    refusal = Unavailable("rate counters in Redis cannot be reached");
-                }
-                catch (Exception ex) when (ex is RateCountersLostException or NpgsqlException)
-                {
-                    logger.LogWarning(ex, "Rate counters lost in Redis and not restored; refusing order {ClientOrderId}", order.ClientOrderId);
-                    refusal = Unavailable("rate counters were lost in Redis and could not be rebuilt from Postgres");
-                }
-            }
+            if (verdict.CountedRate) await ReleaseRateAsync(order, actor, now);
+            return await ConcludeRefusalAsync(order.ClientOrderId, recorded, hash, senderMayTradeStrategy, ct);
         }
+        risk.RequestSync();
+        var outcome = recorded.Joined is { } state ? Joined(row, state) : await SendToBrokerAsync(order, row, ct);
+        Count(row);
+        PortalMetrics.OrderDecisionSeconds.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        return outcome;
+    }
 
-        var row = NewRow(order, hash, actor, now, referencePrice, decision, refusal);
-        var decisionEvent = DecisionEvent(row);
-        // The in-process paper broker's writes commit with the decision: one commit per accepted order instead of two.
-        var submission = row.Decision == "accepted" && _paper is not null ? await _paper.PrepareWithDecisionAsync(BrokerRequest(order, row), ct) : null;
-        if (submission is not null) Record(row, submission.State);
-        bool inserted;
+    /// <summary>What the decision under the lock works from: a refusal made already, or the limits and the rate counts.</summary>
+    private sealed record Verdict(TradingMode Mode, RiskDecision? Decided = null, Refusal? Refusal = null, RiskLimits? Limits = null,
+        OrderCounters Counters = default, bool CountedRate = false);
+
+    /// <summary>Step 1: a halt needs nothing but memory; then safe mode; then the state the decision needs must be there.</summary>
+    private Verdict? RefuseEarly(in OrderIntent intent)
+    {
+        var mode = tradingState.ModeFor(intent.StrategyId);
+        if (mode == TradingMode.Halted) return new Verdict(mode, Decided: RiskDecision.Reject(RejectReason.TradingHalted, 0m, 0m));
+        if (safeMode.Reason is { } cause)
+            return new Verdict(mode, Refusal: new Refusal(SafeModePrefix + cause, $"Portal is in safe mode ({cause}); new orders are refused until it clears."));
+        if (limits.Current is null) return new Verdict(mode, Refusal: Unavailable("limits are not loaded"));
+        // An external broker's positions of record come from its last view; the paper broker's are read under the lock.
+        if (_inDecision is null && !risk.IsReady) return new Verdict(mode, Refusal: Unavailable("the broker's positions are not loaded"));
+        return null;
+    }
+
+    /// <summary>Step 2: the order is counted in the shared rate counters before it is decided, and released if refused.</summary>
+    private async Task<Verdict> ReserveRateAsync(ParsedOrder order, string actor, DateTimeOffset now)
+    {
+        var mode = tradingState.ModeFor(order.Intent.StrategyId);
+        // The deployment phase's ceilings (e.g. Small Live's $100 positions) cap the operational limits.
+        var current = phases.Cap(limits.Current!.Limits);
         try
         {
-            var insert = InsertCommand(row);
-            // A repeat of a decided clientOrderId inserts nothing, has nothing new to audit, and its paper statements do nothing.
-            await writer.CommitAsync(new PgWork([insert, .. submission?.Commands ?? []])
+            return new Verdict(mode, Limits: current, Counters: await CountAsync(order.Intent.StrategyId, ApiKeyOf(actor), order.ClientOrderId, now), CountedRate: true);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            logger.LogWarning(ex, "Rate counters unavailable; refusing order {ClientOrderId}", order.ClientOrderId);
+            return new Verdict(mode, Refusal: Unavailable("rate counters in Redis cannot be reached"));
+        }
+        catch (Exception ex) when (ex is RateCountersLostException or NpgsqlException)
+        {
+            logger.LogWarning(ex, "Rate counters lost in Redis and not restored; refusing order {ClientOrderId}", order.ClientOrderId);
+            return new Verdict(mode, Refusal: Unavailable("rate counters were lost in Redis and could not be rebuilt from Postgres"));
+        }
+    }
+
+    /// <summary>The decision as committed: null row when the client order id was decided already; the broker's state when it joined.</summary>
+    private sealed record Recorded(OrderRow? Row, BrokerOrderState? Joined, bool Failed = false);
+
+    /// <summary>
+    /// Step 3: decide under the account lock against the account as Postgres holds it (every order accepted and every fill
+    /// made on any instance), record the decision and its audit event, and with the paper broker its acknowledgement and fill:
+    /// one transaction. The decision may run more than once (a retried transaction), each time against the state then.
+    /// </summary>
+    private async Task<Recorded> RecordAsync(ParsedOrder order, byte[] hash, string actor, DateTimeOffset now, Verdict verdict)
+    {
+        var intent = order.Intent;
+        var recorded = new Recorded(null, null);
+        try
+        {
+            await writer.CommitAsync(authority.Unit(new AccountReads([order.ClientOrderId]), ledger =>
             {
-                AuditEvents = [decisionEvent, .. submission?.AuditEvents ?? []],
-                AuditWhen = () => insert.RecordsAffected == 1,
-            });
-            inserted = insert.RecordsAffected == 1;
+                if (ledger.IsRecorded(order.ClientOrderId))
+                {
+                    recorded = new Recorded(null, null);
+                    return UnitPlan.Nothing;
+                }
+                var referencePrice = prices.Get(intent.Symbol)?.Price;
+                var decision = verdict.Decided ?? (verdict.Refusal is null
+                    ? PreTradeCheck.Evaluate(intent, ledger.Snapshot(), verdict.Limits!, verdict.Counters, referencePrice, marketData.StatusOf(intent.Symbol), verdict.Mode)
+                    : default);
+                // Each key's own allowance, after the limits (Portal's own senders have none).
+                if (decision.IsAccepted && verdict.Decided is null && ApiKeyOf(actor) is not null)
+                    decision = PreTradeCheck.CheckKeyRates(keyOptions.Value.RateLimits, verdict.Counters);
+                var row = NewRow(order, hash, actor, now, referencePrice, decision, verdict.Refusal);
+                var accepted = row.Decision == "accepted";
+                ledger.Recorded(order.ClientOrderId, accepted, intent.Symbol, intent.Side, intent.Quantity);
+                var decisionEvent = DecisionEvent(row);
+                var brokerWork = new List<NpgsqlBatchCommand>();
+                var brokerAudit = new List<AuditEventDraft>();
+                var joined = accepted ? _inDecision?.SubmitInDecision(BrokerRequest(order, row), ledger, brokerWork, brokerAudit) : null;
+                if (joined is not null) Record(row, joined);
+                recorded = new Recorded(row, joined);
+                return new UnitPlan([OrderStore.Insert(row), .. brokerWork], [decisionEvent, .. brokerAudit]);
+            }));
+            return recorded;
         }
         catch (Exception ex)
         {
             logger.LogError(ex, "Could not record the decision for {ClientOrderId}; nothing acknowledged", order.ClientOrderId);
-            if (submission is not null) _paper!.CommitFailed(submission);
-            await ReleaseAsync(order, actor, reserved, countedRate, now);
-            return new OrderOutcome(OutcomeKind.Unavailable, null, "The decision could not be recorded durably; the order was not sent.");
+            return new Recorded(null, null, Failed: true);
         }
+    }
 
-        if (!inserted)
+    /// <summary>A refusal is durable (or the id was decided before, or nothing could be recorded): the answer.</summary>
+    private async Task<OrderOutcome> ConcludeRefusalAsync(string clientOrderId, Recorded recorded, byte[] hash, bool senderMayTradeStrategy, CancellationToken ct)
+    {
+        if (recorded.Failed) return new OrderOutcome(OutcomeKind.Unavailable, null, "The decision could not be recorded durably; the order was not sent.");
+        if (recorded.Row is not { } row)
         {
             // Another instance (or an earlier request) already decided this client order id.
-            await ReleaseAsync(order, actor, reserved, countedRate, now);
-            var existing = await FindAsync(order.ClientOrderId, ct);
+            var existing = await FindAsync(clientOrderId, ct);
             return existing is null
                 ? new OrderOutcome(OutcomeKind.Unavailable, null, "The earlier decision for this clientOrderId could not be read.")
                 : SameRequestOr409(new OrderOutcome(OutcomeKind.Decided, existing), hash);
         }
-
-        if (row.Decision == "rejected")
-        {
-            await ReleaseAsync(order, actor, reserved, countedRate, now);
-            autoHalt.OnRejected(intent.StrategyId, row.Reason, senderMayTradeStrategy);
-            Count(row);
-            return new OrderOutcome(OutcomeKind.Decided, row);
-        }
-
-        OrderOutcome outcome;
-        if (submission is not null)
-        {
-            await _paper!.CommittedWithDecisionAsync(submission);
-            risk.Acknowledged(order.ClientOrderId);
-            outcome = new OrderOutcome(OutcomeKind.Decided, row);
-        }
-        else outcome = await SendToBrokerAsync(order, row, ct);
+        autoHalt.OnRejected(row.StrategyId, row.Reason, senderMayTradeStrategy);
         Count(row);
-        PortalMetrics.OrderDecisionSeconds.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
-        return outcome;
+        return new OrderOutcome(OutcomeKind.Decided, row);
+    }
+
+    /// <summary>Step 4 with a broker that joined the decision: it already acknowledged (and maybe filled) the order.</summary>
+    private OrderOutcome Joined(OrderRow row, BrokerOrderState state)
+    {
+        _inDecision!.Committed(state);
+        return new OrderOutcome(OutcomeKind.Decided, row);
     }
 
     private static BrokerOrderRequest BrokerRequest(ParsedOrder order, OrderRow row) => new(row.Id, order.ClientOrderId, order.Intent.StrategyId,
@@ -205,26 +224,24 @@ public sealed class OrderGateway(
         row.Message = state.RejectReason ?? row.Message;
     }
 
+    /// <summary>Step 4 with an external broker: the decision is durable; now the broker hears of the order.</summary>
     private async Task<OrderOutcome> SendToBrokerAsync(ParsedOrder order, OrderRow row, CancellationToken ct)
     {
         try
         {
-            var state = await broker.SubmitAsync(BrokerRequest(order, row), ct);
-            risk.Acknowledged(order.ClientOrderId);
-            Record(row, state);
+            Record(row, await broker.SubmitAsync(BrokerRequest(order, row), ct));
             return new OrderOutcome(OutcomeKind.Decided, row);
         }
         catch (BrokerException ex)
         {
             logger.LogError(ex, "Broker {Broker} failed order {ClientOrderId}: {Code}", broker.Name, order.ClientOrderId, ex.Code);
-            risk.Release(order.ClientOrderId);
             var refused = ex.Kind == BrokerErrorKind.Rejected;
             row.Status = refused ? OrderStatuses.BrokerRejected : OrderStatuses.SubmitFailed;
             row.Message = $"Broker {broker.Name}: {ex.Message}";
             try
             {
                 var now = clock.GetUtcNow();
-                await writer.CommitAsync(new PgWork(StatusCommand(row, now))
+                await writer.CommitAsync(new PgWork(OrderStore.SubmissionFailed(row.Id, row.Status, row.Message, now))
                 {
                     AuditEvents = [AuditEventDraft.Create(now, "broker:" + broker.Name, refused ? "order.broker_rejected" : "order.submit_failed", "order:" + row.ClientOrderId,
                         new { orderId = row.Id, clientOrderId = row.ClientOrderId, code = ex.Code, kind = ex.Kind.ToString(), message = row.Message })],
@@ -232,7 +249,7 @@ public sealed class OrderGateway(
             }
             catch (Exception writeFailure)
             {
-                // The row stays pending_submit; reconciliation against the broker settles it.
+                // The row stays pending_submit (still counted as working); reconciliation against the broker settles it.
                 logger.LogError(writeFailure, "Could not record the broker failure of {ClientOrderId}", order.ClientOrderId);
             }
             return new OrderOutcome(OutcomeKind.BrokerFailed, row, row.Message);
@@ -240,7 +257,7 @@ public sealed class OrderGateway(
     }
 
     /// <summary>Counts the order; if Redis lost the counters, they are rebuilt from Postgres first, then it is counted once.</summary>
-    private async Task<OrderCounters> ReserveRateAsync(string strategyId, string? apiKey, string clientOrderId, DateTimeOffset now)
+    private async Task<OrderCounters> CountAsync(string strategyId, string? apiKey, string clientOrderId, DateTimeOffset now)
     {
         try
         {
@@ -258,10 +275,8 @@ public sealed class OrderGateway(
 
     public const string ApiKeyActorPrefix = "apikey:";
 
-    private async Task ReleaseAsync(ParsedOrder order, string actor, bool reserved, bool countedRate, DateTimeOffset reservedAt)
+    private async Task ReleaseRateAsync(ParsedOrder order, string actor, DateTimeOffset reservedAt)
     {
-        if (reserved) risk.Release(order.ClientOrderId);
-        if (!countedRate) return;
         try
         {
             await rates.ReleaseAsync(order.Intent.StrategyId, ApiKeyOf(actor), order.ClientOrderId, reservedAt);
@@ -341,32 +356,6 @@ public sealed class OrderGateway(
             CreatedAt = now,
             UpdatedAt = now,
         };
-    }
-
-    private static NpgsqlBatchCommand InsertCommand(OrderRow r)
-    {
-        var command = new NpgsqlBatchCommand("""
-            insert into orders (id, client_order_id, request_hash, strategy_id, symbol, side, quantity, order_type, limit_price,
-                time_in_force, decision, reason, limit_value, actual_value, message, reference_price, status, actor, created_at, updated_at,
-                broker_order_id, filled_quantity, avg_fill_price)
-            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $21, $22)
-            on conflict (client_order_id) do nothing
-            """);
-        foreach (var value in new object?[] { r.Id, r.ClientOrderId, r.RequestHash, r.StrategyId, r.Symbol, r.Side, r.Quantity, r.OrderType,
-                     r.LimitPrice, r.TimeInForce, r.Decision, r.Reason, r.LimitValue, r.ActualValue, r.Message, r.ReferencePrice, r.Status, r.Actor, r.CreatedAt,
-                     r.BrokerOrderId, r.FilledQuantity, r.AvgFillPrice })
-            command.Parameters.Add(new NpgsqlParameter { Value = value ?? DBNull.Value });
-        return command;
-    }
-
-    private static NpgsqlBatchCommand StatusCommand(OrderRow r, DateTimeOffset now)
-    {
-        var command = new NpgsqlBatchCommand("update orders set status = $2, message = $3, updated_at = $4 where id = $1");
-        command.Parameters.Add(new NpgsqlParameter { Value = r.Id });
-        command.Parameters.Add(new NpgsqlParameter { Value = r.Status });
-        command.Parameters.Add(new NpgsqlParameter { Value = (object?)r.Message ?? DBNull.Value });
-        command.Parameters.Add(new NpgsqlParameter { Value = now });
-        return command;
     }
 }
 

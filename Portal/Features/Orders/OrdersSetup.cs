@@ -23,6 +23,8 @@ public static class OrdersSetup
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RiskBook>());
         builder.Services.AddSingleton<OrderRequestParser>();
         builder.Services.AddSingleton<RateCounterRestorer>();
+        builder.Services.AddSingleton<AccountAuthority>();
+        builder.Services.AddSingleton<OrderStore>();
         builder.Services.AddSingleton<OrderGateway>();
         return builder;
     }

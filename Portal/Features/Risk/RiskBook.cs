@@ -9,23 +9,20 @@ using Portal.Features.MarketData;
 namespace Portal.Features.Risk;
 
 /// <summary>
-/// This instance's view of the account for the pre-trade check: the broker's positions and open
-/// orders, plus orders decided here that the broker's view may not show yet. A decision and the
-/// reservation of its quantity happen under one lock, so concurrent orders cannot both pass a limit
-/// that only one of them fits. A reservation is dropped only once a broker view taken after the
-/// broker acknowledged the order has been applied, so an order is never counted zero times.
+/// A read model of the account for dashboards, gauges and the broker heartbeat: the broker's cash, positions and open orders,
+/// refreshed every second and after each accepted order, plus the equity marks (start of day and week, high-water mark) it
+/// keeps in <c>equity_marks</c>. It decides nothing: decisions read the account under its lock (<see cref="AccountAuthority"/>).
+/// With an external broker its last view is that broker's positions of record for those decisions.
 /// </summary>
-public sealed class RiskBook(IBroker broker, PriceBook prices, MarketDataIngest marketData, TradingCalendar calendar, NpgsqlDataSource db, TimeProvider clock, ILogger<RiskBook> logger)
+public sealed class RiskBook(IBroker broker, PriceBook prices, TradingCalendar calendar, NpgsqlDataSource db, TimeProvider clock, ILogger<RiskBook> logger)
     : BackgroundService
 {
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, Reservation> _pending = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _syncRequested = new(0, 1);
     // 1 while a sync request is waiting, so every accepted order costs one flag check, not a semaphore overflow.
     private int _syncPending;
     private BrokerPortfolio? _portfolio;
     private PortfolioSnapshot? _snapshot;
-    private long _syncsStarted;
     private DateTimeOffset _lastSync;
     private DateOnly _tradingDate;
     private decimal _dayStartEquity, _weekStartEquity, _highWaterMark;
@@ -41,42 +38,6 @@ public sealed class RiskBook(IBroker broker, PriceBook prices, MarketDataIngest 
 
     public PortfolioSnapshot? Snapshot { get { lock (_gate) return _portfolio is null ? null : BuildSnapshot(); } }
 
-    /// <summary>Runs the pre-trade check and, if it passes, reserves the order's quantity.</summary>
-    public RiskDecision DecideAndReserve(string clientOrderId, in OrderIntent intent, RiskLimits limits, TradingMode mode, out decimal? referencePrice)
-    {
-        referencePrice = prices.Get(intent.Symbol)?.Price;
-        var dataStatus = marketData.StatusOf(intent.Symbol);
-        lock (_gate)
-        {
-            var decision = PreTradeCheck.Evaluate(intent, BuildSnapshot(), limits, default, referencePrice, dataStatus, mode);
-            if (decision.IsAccepted)
-            {
-                _pending[clientOrderId] = new Reservation(intent.Symbol, intent.Side, intent.Quantity, long.MaxValue);
-                _snapshot = null;
-            }
-            return decision;
-        }
-    }
-
-    public void Release(string clientOrderId)
-    {
-        lock (_gate)
-        {
-            if (_pending.Remove(clientOrderId)) _snapshot = null;
-        }
-    }
-
-    /// <summary>The broker knows the order now; keep counting it here until a later broker view includes it.</summary>
-    public void Acknowledged(string clientOrderId)
-    {
-        lock (_gate)
-        {
-            if (_pending.TryGetValue(clientOrderId, out var reservation))
-                _pending[clientOrderId] = reservation with { ClearAtSync = _syncsStarted + 1 };
-        }
-        RequestSync();
-    }
-
     public void RequestSync()
     {
         if (Interlocked.Exchange(ref _syncPending, 1) == 0) _syncRequested.Release();
@@ -84,14 +45,10 @@ public sealed class RiskBook(IBroker broker, PriceBook prices, MarketDataIngest 
 
     public async Task SyncAsync(CancellationToken ct)
     {
-        long generation;
-        lock (_gate) generation = ++_syncsStarted;
         var portfolio = await broker.GetPortfolioAsync(ct);
         lock (_gate)
         {
             _portfolio = portfolio;
-            foreach (var (id, reservation) in _pending.ToList())
-                if (reservation.ClearAtSync <= generation) _pending.Remove(id);
             _lastSync = portfolio.AsOf;
             _snapshot = null;
         }
@@ -143,7 +100,6 @@ public sealed class RiskBook(IBroker broker, PriceBook prices, MarketDataIngest 
             books[position.Symbol] = new SymbolBook(position.Quantity, 0m, 0m, mark);
         }
         foreach (var order in portfolio.OpenOrders) AddWorking(books, order.Symbol, order.Side, order.RemainingQuantity);
-        foreach (var reservation in _pending.Values) AddWorking(books, reservation.Symbol, reservation.Side, reservation.Quantity);
         _snapshot = new PortfolioSnapshot(equity, _dayStartEquity, _weekStartEquity, _highWaterMark, books);
         return _snapshot;
     }
@@ -205,6 +161,4 @@ public sealed class RiskBook(IBroker broker, PriceBook prices, MarketDataIngest 
             _snapshot = null;
         }
     }
-
-    private sealed record Reservation(string Symbol, OrderSide Side, decimal Quantity, long ClearAtSync);
 }

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Options;
-using Npgsql;
 using Portal.Domain.Broker;
 using Portal.Domain.Orders;
 using Portal.Features.Orders;
@@ -26,7 +25,7 @@ namespace Portal.Infrastructure.Alpaca;
 /// </para>
 /// </summary>
 public sealed class AlpacaBroker(
-    AlpacaClient client, GroupCommitter writer, NpgsqlDataSource db, IOptions<AlpacaOptions> options, TimeProvider clock, ILogger<AlpacaBroker> logger)
+    AlpacaClient client, GroupCommitter writer, OrderStore orders, IOptions<AlpacaOptions> options, TimeProvider clock, ILogger<AlpacaBroker> logger)
     : BackgroundService, IBroker
 {
     private const int RecordedCapacity = 10_000;
@@ -56,6 +55,8 @@ public sealed class AlpacaBroker(
     private int _fullReconcileRequested = 1;
 
     public string Name => "alpaca";
+
+    public bool JoinsDecisionTransaction => false;
 
     public event Action<BrokerOrderState>? OrderUpdated;
 
@@ -280,19 +281,7 @@ public sealed class AlpacaBroker(
     }
 
     /// <summary>Orders Portal sent that may still be working at Alpaca, or whose submission ended without a clear answer.</summary>
-    private async Task<List<string>> OpenInDatabaseAsync(CancellationToken ct)
-    {
-        await using var command = db.CreateCommand("""
-            select client_order_id from orders
-            where decision = 'accepted' and (status in ('pending_submit', 'new', 'partially_filled') or (status = 'submit_failed' and updated_at > $1))
-            order by created_at desc limit 1000
-            """);
-        command.Parameters.AddWithValue(clock.GetUtcNow() - SubmitFailedLookBack);
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        var ids = new List<string>();
-        while (await reader.ReadAsync(ct)) ids.Add(reader.GetString(0));
-        return ids;
-    }
+    private Task<List<string>> OpenInDatabaseAsync(CancellationToken ct) => orders.ToReconcileAsync(clock.GetUtcNow() - SubmitFailedLookBack, ct);
 
     /// <summary>
     /// Records what Alpaca reported, and returns it even if Postgres could not take it: the write is
@@ -335,7 +324,7 @@ public sealed class AlpacaBroker(
             }
             Remember(state);
             // Enqueued under the lock, so the writes happen in the order the states were accepted.
-            committed = writer.CommitAsync(new PgWork(OrderStatusSql.Update(state, clock.GetUtcNow())));
+            committed = writer.CommitAsync(new PgWork(OrderStore.Reported(state, clock.GetUtcNow())));
         }
         try
         {

@@ -24,7 +24,46 @@ public sealed class PgWork(params NpgsqlBatchCommand[] commands)
     /// still commit (e.g. an <c>insert ... on conflict do nothing</c> that found the row already there did nothing to record).
     /// </summary>
     public Func<bool>? AuditWhen { get; init; }
+
+    /// <summary>
+    /// A decision against locked state: when set, the unit's statements and audit events are what <see cref="PgDecision.Decide"/>
+    /// returns, run in the batch's transaction after <see cref="PgDecision.Lock"/> locked and read the state (see
+    /// <see cref="IBatchLock"/>). It runs again, against the state then, whenever the transaction is retried.
+    /// </summary>
+    public PgDecision? Decision { get; init; }
+
+    internal UnitPlan? Plan { get; set; }
+    internal IReadOnlyList<NpgsqlBatchCommand> PlannedCommands => Plan?.Commands ?? Commands;
+    internal IReadOnlyList<AuditEventDraft> PlannedAuditEvents => Plan?.AuditEvents ?? AuditEvents;
     internal TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
+/// <summary>What a decision unit commits: its statements and audit events.</summary>
+public sealed record UnitPlan(IReadOnlyList<NpgsqlBatchCommand> Commands, IReadOnlyList<AuditEventDraft> AuditEvents)
+{
+    public static UnitPlan Nothing { get; } = new([], []);
+}
+
+/// <summary>
+/// A decision unit's lock (shared by every decision unit of a batch), what it needs read under the lock (the lock's business),
+/// and its decision on the state read.
+/// </summary>
+public sealed record PgDecision(IBatchLock Lock, object Reads, Func<object, UnitPlan> Decide);
+
+/// <summary>
+/// Starts the batch's transaction, takes the lock its decisions need and reads the state they decide on, in one round trip.
+/// The state it returns is handed to each decision unit in batch order; a unit's decision changes it before the next one is
+/// decided, so two decisions in one batch see each other as decisions in two batches do.
+/// </summary>
+public interface IBatchLock
+{
+    Task<object> BeginLockAndReadAsync(NpgsqlConnection connection, IReadOnlyList<PgWork> decisions, CancellationToken ct);
+}
+
+/// <summary>A decision unit's <see cref="PgDecision.Decide"/> threw: only that unit fails.</summary>
+public sealed class UnitDecisionException(PgWork unit, Exception inner) : Exception("A unit's decision failed: " + inner.Message, inner)
+{
+    public PgWork Unit { get; } = unit;
 }
 
 /// <summary>
@@ -75,35 +114,60 @@ public sealed class GroupCommitter(NpgsqlDataSource dataSource, IOptions<GroupCo
         }
     }
 
+    /// <summary>
+    /// Commits the batch. A unit that fails on its own (its decision threw, or PostgreSQL names its statement) fails alone
+    /// and the others are committed without it; a failure that names no unit is retried unit by unit.
+    /// </summary>
     private async Task WriteAsync(List<PgWork> batch, CancellationToken ct)
     {
-        try
+        var remaining = new List<PgWork>(batch);
+        while (remaining.Count > 0)
         {
-            await ExecuteRetryingDeadlocksAsync(batch, ct);
-            foreach (var work in batch) work.Completion.TrySetResult();
-        }
-        catch (Exception ex) when (batch.Count > 1 && IsUnitLevel(ex))
-        {
-            logger.LogWarning(ex, "Group commit of {Count} units failed; retrying them one by one", batch.Count);
-            foreach (var work in batch)
+            try
             {
-                try
+                await ExecuteRetryingDeadlocksAsync(remaining, ct);
+                foreach (var work in remaining) work.Completion.TrySetResult();
+                return;
+            }
+            catch (Exception ex) when (IsUnitLevel(ex) && Culprit(ex, remaining) is { } culprit)
+            {
+                logger.LogWarning(ex, "One unit of a group commit of {Count} failed; committing the others without it", remaining.Count);
+                culprit.Completion.TrySetException(ex is UnitDecisionException decision ? decision.InnerException! : ex);
+                remaining.Remove(culprit);
+            }
+            catch (Exception ex) when (remaining.Count > 1 && IsUnitLevel(ex))
+            {
+                logger.LogWarning(ex, "Group commit of {Count} units failed; retrying them one by one", remaining.Count);
+                foreach (var work in remaining)
                 {
-                    await ExecuteRetryingDeadlocksAsync([work], ct);
-                    work.Completion.TrySetResult();
+                    try
+                    {
+                        await ExecuteRetryingDeadlocksAsync([work], ct);
+                        work.Completion.TrySetResult();
+                    }
+                    catch (Exception single)
+                    {
+                        work.Completion.TrySetException(single is UnitDecisionException decision ? decision.InnerException! : single);
+                    }
                 }
-                catch (Exception single)
-                {
-                    work.Completion.TrySetException(single);
-                }
+                return;
+            }
+            catch (Exception ex)
+            {
+                logger.LogError(ex, "Group commit of {Count} units failed", remaining.Count);
+                foreach (var work in remaining) work.Completion.TrySetException(ex is UnitDecisionException decision ? decision.InnerException! : ex);
+                return;
             }
         }
-        catch (Exception ex)
-        {
-            logger.LogError(ex, "Group commit of {Count} units failed", batch.Count);
-            foreach (var work in batch) work.Completion.TrySetException(ex);
-        }
     }
+
+    /// <summary>The unit a failure belongs to, when it names one: a decision that threw, or the statement PostgreSQL refused.</summary>
+    private static PgWork? Culprit(Exception ex, IReadOnlyList<PgWork> units) => ex switch
+    {
+        UnitDecisionException decision => decision.Unit,
+        PostgresException { BatchCommand: { } failed } => units.FirstOrDefault(u => u.PlannedCommands.Contains(failed)),
+        _ => null,
+    };
 
     /// <summary>
     /// Two instances' batches can lock the same rows (the paper account, a position) in different orders; PostgreSQL then
@@ -160,14 +224,15 @@ public sealed class GroupCommitter(NpgsqlDataSource dataSource, IOptions<GroupCo
     /// </summary>
     private static async Task ExecuteInTransactionAsync(NpgsqlConnection connection, IReadOnlyList<PgWork> units, CancellationToken ct)
     {
+        var begun = await DecideAsync(connection, units, ct);
         await using var npgsqlBatch = new NpgsqlBatch(connection);
-        npgsqlBatch.BatchCommands.Add(new NpgsqlBatchCommand("begin"));
+        if (!begun) npgsqlBatch.BatchCommands.Add(new NpgsqlBatchCommand("begin"));
         foreach (var unit in units)
-            foreach (var command in unit.Commands)
+            foreach (var command in unit.PlannedCommands)
                 npgsqlBatch.BatchCommands.Add(command);
         try
         {
-            if (!units.Any(u => u.AuditEvents.Count > 0))
+            if (!units.Any(u => u.PlannedAuditEvents.Count > 0))
             {
                 npgsqlBatch.BatchCommands.Add(new NpgsqlBatchCommand("commit"));
                 await npgsqlBatch.ExecuteNonQueryAsync(ct);
@@ -181,8 +246,8 @@ public sealed class GroupCommitter(NpgsqlDataSource dataSource, IOptions<GroupCo
             // RecordsAffected is known now that the reader is consumed.
             var audit = new List<AuditEventDraft>();
             foreach (var unit in units)
-                if (unit.AuditEvents.Count > 0 && (unit.AuditWhen?.Invoke() ?? true))
-                    audit.AddRange(unit.AuditEvents);
+                if (unit.PlannedAuditEvents.Count > 0 && (unit.AuditWhen?.Invoke() ?? true))
+                    audit.AddRange(unit.PlannedAuditEvents);
             await using var finish = new NpgsqlBatch(connection);
             if (audit.Count > 0)
                 foreach (var command in AuditChainWriter.AppendCommands(head, audit).Commands)
@@ -197,7 +262,31 @@ public sealed class GroupCommitter(NpgsqlDataSource dataSource, IOptions<GroupCo
         }
     }
 
+    /// <summary>
+    /// With decision units, the transaction starts with their lock and the read of the state under it (one round trip);
+    /// then each decides, in batch order, against that state. Returns whether the transaction was begun.
+    /// </summary>
+    private static async Task<bool> DecideAsync(NpgsqlConnection connection, IReadOnlyList<PgWork> units, CancellationToken ct)
+    {
+        foreach (var unit in units) unit.Plan = null;
+        var decisions = units.Where(u => u.Decision is not null).ToList();
+        if (decisions.Count == 0) return false;
+        var state = await decisions[0].Decision!.Lock.BeginLockAndReadAsync(connection, decisions, ct);
+        foreach (var unit in decisions)
+        {
+            try
+            {
+                unit.Plan = unit.Decision!.Decide(state);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                throw new UnitDecisionException(unit, ex);
+            }
+        }
+        return true;
+    }
+
     /// <summary>A failure one unit may have caused, so retrying the units alone can save the others.</summary>
-    private static bool IsUnitLevel(Exception ex) => ex is AuditSealException
+    private static bool IsUnitLevel(Exception ex) => ex is AuditSealException or UnitDecisionException
         || (ex is PostgresException pg && !pg.SqlState.StartsWith("08", StringComparison.Ordinal) && !pg.SqlState.StartsWith("57", StringComparison.Ordinal));
 }

@@ -1,0 +1,135 @@
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+using Portal.Domain.Broker;
+using Portal.Domain.Orders;
+using Portal.Infrastructure.Postgres;
+
+namespace Portal.Features.Orders;
+
+/// <summary>
+/// Every statement on <c>orders</c>: the order lifecycle's one owner. A decision is inserted (under the account lock, see
+/// <see cref="Risk.AccountAuthority"/>); afterwards only brokers' reported states and Portal's own verdicts on
+/// submissions (failed, never sent) move it. Statements that must commit with other work are returned as batch commands
+/// for the group committer; reads run on their own.
+/// </summary>
+public sealed class OrderStore(NpgsqlDataSource db, IDbContextFactory<PortalDbContext> dbFactory)
+{
+    /// <summary>Statuses of an accepted order that may still fill.</summary>
+    public const string WorkingStatuses = "('pending_submit', 'submitted', 'new', 'partially_filled')";
+
+    public static NpgsqlBatchCommand Insert(OrderRow r) => Command("""
+        insert into orders (id, client_order_id, request_hash, strategy_id, symbol, side, quantity, order_type, limit_price,
+            time_in_force, decision, reason, limit_value, actual_value, message, reference_price, status, actor, created_at, updated_at,
+            broker_order_id, filled_quantity, avg_fill_price)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $21, $22)
+        """, r.Id, r.ClientOrderId, r.RequestHash, r.StrategyId, r.Symbol, r.Side, r.Quantity, r.OrderType,
+        r.LimitPrice, r.TimeInForce, r.Decision, r.Reason, r.LimitValue, r.ActualValue, r.Message, r.ReferencePrice, r.Status, r.Actor, r.CreatedAt,
+        r.BrokerOrderId, r.FilledQuantity, r.AvgFillPrice);
+
+    /// <summary>A broker's report of an order's state, committed with the broker's own change.</summary>
+    public static NpgsqlBatchCommand Reported(BrokerOrderState state, DateTimeOffset now) => Command("""
+        update orders set status = $2, broker_order_id = $3, filled_quantity = $4, avg_fill_price = $5, updated_at = $6
+        where client_order_id = $1 and decision = 'accepted'
+        """, state.ClientOrderId, OrderText.Format(state.Status), state.BrokerOrderId, state.FilledQuantity, state.AvgFillPrice, now);
+
+    /// <summary>The broker refused the order or could not be reached: Portal's verdict on the submission.</summary>
+    public static NpgsqlBatchCommand SubmissionFailed(Guid id, string status, string? message, DateTimeOffset now) =>
+        Command("update orders set status = $2, message = $3, updated_at = $4 where id = $1", id, status, message, now);
+
+    /// <summary>An accepted order that never reached the broker; only a row still pending is moved, so two instances never both record it.</summary>
+    public static NpgsqlBatchCommand NeverSent(Guid id, string message, DateTimeOffset now) => Command(
+        "update orders set status = 'submit_failed', message = $2, updated_at = $3 where id = $1 and status = 'pending_submit'", id, message, now);
+
+    /// <summary>Which of <paramref name="clientOrderIds"/> are decided already (read under the account lock).</summary>
+    public static NpgsqlBatchCommand RecordedAmong(string[] clientOrderIds) =>
+        Command("select client_order_id from orders where client_order_id = any($1)", [clientOrderIds]);
+
+    /// <summary>
+    /// The quantity accepted orders may still add, by symbol and side (read under the account lock). With
+    /// <paramref name="positionsAsOf"/> (a broker's positions of record as of that time), the filled part of every order updated
+    /// since counts as working too: the fill may not be in those positions yet, and counting it twice only refuses more.
+    /// </summary>
+    public static NpgsqlBatchCommand Working(DateTimeOffset? positionsAsOf) => positionsAsOf is { } asOf
+        ? Command($"""
+            select symbol, side, sum(case when status in {WorkingStatuses} then quantity - filled_quantity else 0 end
+                                   + case when updated_at >= $1 then filled_quantity else 0 end)
+            from orders where decision = 'accepted' and (status in {WorkingStatuses} or (updated_at >= $1 and filled_quantity > 0))
+            group by symbol, side
+            """, asOf)
+        : Command($"""
+            select symbol, side, sum(quantity - filled_quantity) from orders
+            where decision = 'accepted' and status in {WorkingStatuses} group by symbol, side
+            """);
+
+    public async Task<OrderRow?> FindAsync(string clientOrderId, CancellationToken ct)
+    {
+        await using var context = await dbFactory.CreateDbContextAsync(ct);
+        return await context.Orders.AsNoTracking().SingleOrDefaultAsync(o => o.ClientOrderId == clientOrderId, ct);
+    }
+
+    /// <summary>Accepted orders still pending_submit since before <paramref name="before"/> with no paper order: never sent.</summary>
+    public async Task<List<(Guid Id, string ClientOrderId)>> UnsentPaperOrdersAsync(DateTimeOffset before, CancellationToken ct)
+    {
+        await using var command = db.CreateCommand("""
+            select o.id, o.client_order_id from orders o
+            where o.status = 'pending_submit' and o.created_at < $1
+              and not exists (select 1 from paper_orders p where p.client_order_id = o.client_order_id)
+            order by o.created_at limit 1000
+            """);
+        command.Parameters.AddWithValue(before);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var unsent = new List<(Guid, string)>();
+        while (await reader.ReadAsync(ct)) unsent.Add((reader.GetGuid(0), reader.GetString(1)));
+        return unsent;
+    }
+
+    /// <summary>Accepted orders an external broker may still be working, or whose submission failed since <paramref name="failedSince"/>: to reconcile.</summary>
+    public async Task<List<string>> ToReconcileAsync(DateTimeOffset failedSince, CancellationToken ct)
+    {
+        await using var command = db.CreateCommand($"""
+            select client_order_id from orders
+            where decision = 'accepted' and (status in {WorkingStatuses} or (status = 'submit_failed' and updated_at > $1))
+            order by created_at desc limit 1000
+            """);
+        command.Parameters.AddWithValue(failedSince);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var ids = new List<string>();
+        while (await reader.ReadAsync(ct)) ids.Add(reader.GetString(0));
+        return ids;
+    }
+
+    public async Task<List<DateTimeOffset>> DecisionTimesSinceAsync(DateTimeOffset since, CancellationToken ct)
+    {
+        await using var command = db.CreateCommand("select created_at from orders where created_at > $1 order by created_at");
+        command.Parameters.AddWithValue(since);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var times = new List<DateTimeOffset>();
+        while (await reader.ReadAsync(ct)) times.Add(reader.GetFieldValue<DateTimeOffset>(0));
+        return times;
+    }
+
+    /// <summary>The newest refusals first.</summary>
+    public async Task<List<OrderDecisionEvent>> RecentRefusalsAsync(int count, CancellationToken ct)
+    {
+        await using var command = db.CreateCommand("""
+            select id, client_order_id, strategy_id, symbol, side, quantity, order_type, limit_price, decision, reason, message, status, avg_fill_price, created_at
+            from orders where decision = 'rejected' order by created_at desc limit $1
+            """);
+        command.Parameters.AddWithValue(count);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var refusals = new List<OrderDecisionEvent>();
+        while (await reader.ReadAsync(ct))
+            refusals.Add(new OrderDecisionEvent(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
+                reader.GetDecimal(5), reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetDecimal(7), reader.GetString(8),
+                reader.IsDBNull(9) ? null : reader.GetString(9), reader.IsDBNull(10) ? null : reader.GetString(10), reader.GetString(11),
+                reader.IsDBNull(12) ? null : reader.GetDecimal(12), reader.GetFieldValue<DateTimeOffset>(13)));
+        return refusals;
+    }
+
+    private static NpgsqlBatchCommand Command(string sql, params object?[] values)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var value in values) command.Parameters.Add(new NpgsqlParameter { Value = value ?? DBNull.Value });
+        return command;
+    }
+}

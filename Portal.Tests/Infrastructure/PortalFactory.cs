@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Portal.Domain.Audit;
 using Portal.Domain.MarketData;
 using Portal.Features.Auth;
@@ -110,6 +111,15 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
         foreach (var (key, value) in _settings) builder.UseSetting(key, value);
         _configure?.Invoke(builder);
     }
+
+    /// <summary>For <c>configure</c>: the singleton <typeparamref name="T"/> stays (others depend on it) but never runs.</summary>
+    public static void WithoutBackgroundService<T>(IWebHostBuilder builder) where T : IHostedService =>
+        builder.ConfigureServices(services =>
+        {
+            foreach (var hosted in services.Where(d => d.ServiceType == typeof(IHostedService)
+                         && (d.ImplementationType == typeof(T) || d.ImplementationFactory?.Method.ReturnType == typeof(T))).ToList())
+                services.Remove(hosted);
+        });
 
     public T Get<T>() where T : notnull => Services.GetRequiredService<T>();
 

@@ -86,7 +86,7 @@ public sealed class CrossSiteRequestTests : IAsyncLifetime
     [Fact]
     public async Task A_cross_origin_approval_with_the_session_cookie_is_refused_and_the_change_stays_pending()
     {
-        var limitsKey = await _portal.ClientWithScopesAsync(Scopes.Limits);
+        var limitsKey = await _portal.ClientWithOwnedKeyAsync("key-owner@test.local", Scopes.Limits);
         var put = await limitsKey.PutAsJsonAsync("/api/limits", new { reason = "csrf test", limits = new { MaxOrderValueUsd = 250m } });
         var version = (await put.JsonAsync()).GetProperty("version").GetInt64();
 

@@ -99,7 +99,7 @@ public sealed class MetricsEndpointTests
 
     private static async Task<HttpClient> ApiClientAsync(PortalFactory portal, string scope)
     {
-        var (key, _) = await portal.Get<ApiKeyService>().CreateAsync("metrics-" + Guid.NewGuid().ToString("N")[..12], [scope]);
+        var (key, _) = await portal.Get<ApiKeyService>().CreateAsync("metrics-" + Guid.NewGuid().ToString("N")[..12], [scope], strategies: [StrategyGrants.AllOpen]);
         return WithBearer(portal, key);
     }
 

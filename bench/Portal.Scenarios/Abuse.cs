@@ -42,7 +42,12 @@ public sealed partial class Abuse(Report report, Uri baseUrl, Keys keys, string 
         using var revoked = new Api(baseUrl, keys.Revoked);
         using var unknown = new Api(baseUrl, "pk_" + new string('x', 40));
         using var wrongScope = new Api(baseUrl, keys.ObservationsOnly);
-        var forgedCookie = new[] { new KeyValuePair<string, string>("Cookie", "portal.session=CfDJ8" + Convert.ToBase64String(Guid.NewGuid().ToByteArray()) + "forged") };
+        // Sent from Portal's own origin, so the cross-site guard lets it through and authentication itself must refuse the cookie.
+        var forgedCookie = new[]
+        {
+            new KeyValuePair<string, string>("Cookie", "portal.session=CfDJ8" + Convert.ToBase64String(Guid.NewGuid().ToByteArray()) + "forged"),
+            new KeyValuePair<string, string>("Origin", baseUrl.GetLeftPart(UriPartial.Authority)),
+        };
         var failures = new List<string>();
         var checkedCount = 0;
         foreach (var (method, path, body) in Routes)

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using Portal.Domain.MarketData;
 using Portal.Features.Broker;
 using Portal.Features.MarketData;
+using Npgsql;
 using Portal.Features.Risk;
 
 namespace Portal.Features.Market;
@@ -17,22 +18,64 @@ public sealed class DemoOptions
 /// <summary>
 /// A demo market: a random walk for each configured symbol, fed through the market-data ingest like
 /// any other feed (source <c>demo</c>); accepted prices reach the price book there, and the paper
-/// broker here, which fills resting limit orders that the price crosses.
+/// broker here, which fills resting limit orders that the price crosses. Like a real feed it is one
+/// stream however many instances run: only the instance holding a PostgreSQL advisory lock walks,
+/// the others hear its ticks through the shared market data. When that instance dies its session
+/// ends, the lock frees, and another takes over from the last valid prices (docs/market-data.md).
 /// </summary>
 public sealed class DemoMarket(IOptions<DemoOptions> demo, IOptions<MarketOptions> market, MarketDataIngest ingest, PriceBook prices, PaperBroker broker,
-    TimeProvider clock, ILogger<DemoMarket> logger)
+    NpgsqlDataSource db, TimeProvider clock, ILogger<DemoMarket> logger)
     : BackgroundService
 {
     public const string Source = "demo";
     private const decimal StepVolatility = 0.0008m;
+    private const long FeederLockKey = 0x504F5254414C_03; // "PORTAL" + 3
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var random = new Random(demo.Value.Seed);
-        var levels = market.Value.Symbols.Where(s => s.DemoStartPrice > 0m).ToDictionary(s => s.Symbol, s => s.DemoStartPrice);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await using var feeder = await db.OpenConnectionAsync(stoppingToken);
+                await using var tryLock = new NpgsqlCommand($"select pg_try_advisory_lock({FeederLockKey})", feeder);
+                if ((bool)(await tryLock.ExecuteScalarAsync(stoppingToken))!)
+                {
+                    try
+                    {
+                        await WalkAsync(feeder, random, stoppingToken);
+                    }
+                    finally
+                    {
+                        // The pool resets a returned session only when it is next used: until then the lock would stay held.
+                        if (feeder.State == System.Data.ConnectionState.Open)
+                        {
+                            await using var unlock = new NpgsqlCommand($"select pg_advisory_unlock({FeederLockKey})", feeder);
+                            await unlock.ExecuteScalarAsync(CancellationToken.None);
+                        }
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException && !stoppingToken.IsCancellationRequested)
+            {
+                logger.LogWarning(ex, "The demo market lost its PostgreSQL session; another instance may feed the market meanwhile");
+            }
+            await Task.Delay(demo.Value.TickInterval, clock, stoppingToken);
+        }
+    }
+
+    /// <summary>Walks while <paramref name="feeder"/>'s session (and with it the lock) lives: each round checks it first.</summary>
+    private async Task WalkAsync(NpgsqlConnection feeder, Random random, CancellationToken stoppingToken)
+    {
+        // From the last valid prices, so a takeover continues the market instead of jumping back to the start prices.
+        var levels = market.Value.Symbols.Where(s => s.DemoStartPrice > 0m)
+            .ToDictionary(s => s.Symbol, s => prices.Get(s.Symbol)?.Price ?? s.DemoStartPrice);
+        await using var alive = new NpgsqlCommand("select 1", feeder);
         using var timer = new PeriodicTimer(demo.Value.TickInterval, clock);
         do
         {
+            await alive.ExecuteScalarAsync(stoppingToken);
             var now = clock.GetUtcNow();
             var ticks = new List<Tick>(levels.Count);
             foreach (var symbol in levels.Keys.ToList())

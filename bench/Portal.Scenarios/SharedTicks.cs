@@ -48,7 +48,8 @@ public static class SharedTicks
             catch (OperationCanceledException) { }
         });
 
-        // Probes at the demo walk's own last price, so the validator takes them as ordinary ticks.
+        // Probes a cent around the walk's last price, so the validator takes them as ordinary ticks: many at one price
+        // would be a flatline, an anomaly that (with a few more later in the run) turns the symbol Suspect.
         var watch = Stopwatch.StartNew();
         while (LastSeen() == 0m && watch.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(50);
         var refused = 0;
@@ -57,7 +58,7 @@ public static class SharedTicks
             var at = DateTimeOffset.UtcNow;
             var key = at.UtcTicks.ToString(CultureInfo.InvariantCulture);
             pending[key] = Stopwatch.GetTimestamp();
-            var body = $$"""{"ticks":[{"symbol":"{{Symbol}}","price":{{LastSeen().ToString(CultureInfo.InvariantCulture)}},"timestamp":"{{at:O}}"}]}""";
+            var body = $$"""{"ticks":[{"symbol":"{{Symbol}}","price":{{(LastSeen() + (i % 2 == 0 ? 0.01m : -0.01m)).ToString(CultureInfo.InvariantCulture)}},"timestamp":"{{at:O}}"}]}""";
             var (answer, reply) = await instanceA.PostForBodyAsync("api/market-data/ticks", body);
             if (answer.Status != 200 || reply?.Contains("\"accepted\":1", StringComparison.Ordinal) != true)
             {

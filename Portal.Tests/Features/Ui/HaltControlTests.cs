@@ -26,6 +26,7 @@ public sealed class HaltControlTests : ComponentTestContext
 
         public Task<ResumeOutcome> RequestResumeAsync(string reason, string actor) => throw new NotSupportedException();
         public Task<ResumeOutcome> ApproveResumeAsync(Guid requestId, string approver) => throw new NotSupportedException();
+        public Task<ResumeOutcome> RejectResumeAsync(Guid requestId, string actor) => throw new NotSupportedException();
         public Task<IReadOnlyList<ResumeRequestView>> PendingResumesAsync() => throw new NotSupportedException();
     }
 

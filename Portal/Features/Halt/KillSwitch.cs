@@ -7,6 +7,7 @@ using Portal.Domain.Trading;
 using Portal.Features.Audit;
 using Portal.Features.Live;
 using Portal.Features.Risk;
+using Portal.Infrastructure.Http;
 using Portal.Infrastructure.Postgres;
 using Prometheus;
 
@@ -106,6 +107,7 @@ public sealed class KillSwitch(
     public async Task<ResumeOutcome> RequestResumeAsync(string reason, string? strategyId, TradingMode target, string actor, CancellationToken ct)
     {
         var scope = strategyId is null ? TradingScopes.Global : TradingScopes.ForStrategy(strategyId);
+        if (ReasonText.Problem(reason) is { } problem) return new(ResumeStatus.Refused, "The reason " + problem);
         if (Unhealthy() is { } refusal) return refusal;
         var now = clock.GetUtcNow();
         await using var connection = await db.OpenConnectionAsync(ct);

@@ -55,6 +55,7 @@ public interface IHaltCommands
     Task<HaltResult> HaltAsync(string reason, HaltMode mode, string actor);
     Task<ResumeOutcome> RequestResumeAsync(string reason, string actor);
     Task<ResumeOutcome> ApproveResumeAsync(Guid requestId, string approver);
+    Task<ResumeOutcome> RejectResumeAsync(Guid requestId, string actor);
     Task<IReadOnlyList<ResumeRequestView>> PendingResumesAsync();
 }
 
@@ -69,6 +70,9 @@ public sealed class KillSwitchCommands(KillSwitch killSwitch) : IHaltCommands
 
     public Task<ResumeOutcome> ApproveResumeAsync(Guid requestId, string approver) =>
         killSwitch.ApproveResumeAsync(requestId, approver, CancellationToken.None);
+
+    public Task<ResumeOutcome> RejectResumeAsync(Guid requestId, string actor) =>
+        killSwitch.RejectResumeAsync(requestId, actor, CancellationToken.None);
 
     public Task<IReadOnlyList<ResumeRequestView>> PendingResumesAsync() => killSwitch.PendingResumesAsync(CancellationToken.None);
 }

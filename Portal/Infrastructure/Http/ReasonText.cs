@@ -20,6 +20,16 @@ public static class ReasonText
         return null;
     }
 
+    /// <summary>
+    /// <paramref name="reason"/> made acceptable: forbidden characters become spaces and it is cut to the maximum. For a
+    /// halt, which must never be refused over its wording; everything else refuses with <see cref="Problem"/>.
+    /// </summary>
+    public static string Clean(string reason)
+    {
+        var cleaned = new string(reason.Select(c => IsForbidden(c) ? ' ' : c).ToArray()).Trim();
+        return cleaned.Length <= MaxLength ? cleaned : cleaned[..MaxLength];
+    }
+
     private static bool IsForbidden(char c) => char.GetUnicodeCategory(c) is UnicodeCategory.Control or UnicodeCategory.Format
         or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator;
 }

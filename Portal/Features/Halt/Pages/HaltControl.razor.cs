@@ -1,3 +1,4 @@
+using Portal.Infrastructure.Http;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
@@ -77,7 +78,7 @@ public sealed partial class HaltControl : IDisposable
         if (Mode == HaltMode.Flatten && !(await Authorization.AuthorizeAsync(user, Policies.MayFlatten)).Succeeded) return;
         _halting = true;
         var actor = PortalActor.Of(user);
-        var reason = string.IsNullOrWhiteSpace(Reason) ? $"{ModeText(Mode)} from the portal by {user.Identity?.Name ?? actor}" : Reason.Trim();
+        var reason = ReasonText.Clean(Reason ?? "") is { Length: > 0 } typed ? typed : $"{ModeText(Mode)} from the portal by {user.Identity?.Name ?? actor}";
         try
         {
             await Halted.InvokeAsync(await Commands.HaltAsync(reason, Mode, actor));

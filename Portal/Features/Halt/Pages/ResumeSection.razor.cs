@@ -4,7 +4,7 @@ using Portal.Features.Live;
 
 namespace Portal.Features.Halt.Pages;
 
-/// <summary>RiskOfficers request a resume with a reason; a different RiskOfficer approves a pending one.</summary>
+/// <summary>RiskOfficers request a resume with a reason; a different RiskOfficer approves a pending one, or rejects it (its requester withdraws it).</summary>
 public sealed partial class ResumeSection
 {
     [Inject] private IHaltCommands Commands { get; set; } = default!;
@@ -39,6 +39,12 @@ public sealed partial class ResumeSection
     {
         _outcome = await Commands.RequestResumeAsync(_reason!.Trim(), _actor);
         if (_outcome.Status != ResumeStatus.Refused) _reason = null;
+        _pending = await Commands.PendingResumesAsync();
+    }
+
+    private async Task RejectAsync(Guid requestId)
+    {
+        _outcome = await Commands.RejectResumeAsync(requestId, _actor);
         _pending = await Commands.PendingResumesAsync();
     }
 

@@ -1,3 +1,4 @@
+using Portal.Infrastructure.Http;
 using Microsoft.AspNetCore.Components;
 using MudBlazor;
 using Portal.Domain.Risk;
@@ -37,6 +38,9 @@ public sealed partial class LimitEditForm
 
     private string? Problem(string name, decimal value) =>
         LimitRules.CheckBounds(name, value) ?? (value > _ceilings[name] ? $"must not exceed its ceiling {LimitText.Value(name, _ceilings[name])}." : null);
+
+    private static string? ReasonProblem(string reason) =>
+        string.IsNullOrWhiteSpace(reason) || ReasonText.Problem(reason.Trim()) is not { } problem ? null : "The reason " + problem;
 
     private async Task ProposeAsync()
     {

@@ -59,6 +59,21 @@ public sealed class ReasonTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_pages_path_checks_a_resume_reason_too_and_cleans_a_halt_reason_rather_than_refuse_the_halt()
+    {
+        var killSwitch = _portal.Get<KillSwitch>();
+        await killSwitch.HaltAsync("reason test", HaltMode.Halt, strategyId: null, "test", automatic: false, CancellationToken.None);
+
+        var refused = await killSwitch.RequestResumeAsync("ok\u001b[2Jwiped", strategyId: null, TradingMode.Active, "officer-a", CancellationToken.None);
+
+        Assert.Equal(ResumeStatus.Refused, refused.Status);
+        Assert.Contains("control", refused.Detail, StringComparison.Ordinal);
+        Assert.Empty(await killSwitch.PendingResumesAsync(CancellationToken.None));
+        Assert.Equal("line one forged: approved", Portal.Infrastructure.Http.ReasonText.Clean("line one\nforged: approved\u202e"));
+        Assert.Equal(Portal.Infrastructure.Http.ReasonText.MaxLength, Portal.Infrastructure.Http.ReasonText.Clean(new string('x', 10_000)).Length);
+    }
+
+    [Fact]
     public void Webhook_text_escapes_the_markup_a_chat_tool_would_act_on()
     {
         var alert = new Alert("trading.halted", AlertSeverity.Critical, "Halted by x: <!channel> see <https://evil.example|the runbook> & more",

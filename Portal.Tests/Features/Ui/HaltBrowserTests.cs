@@ -1,6 +1,8 @@
 using System.Net;
 using Microsoft.Playwright;
+using Portal.Domain.Trading;
 using Portal.Features.Auth;
+using Portal.Features.Halt;
 using Portal.Features.Identity;
 using Portal.Tests.Infrastructure;
 
@@ -60,6 +62,24 @@ public sealed class HaltBrowserTests : IAsyncLifetime
         await page.ClickAsync("a[href='/halt']");
         await Assertions.Expect(page.Locator("#resume-section")).ToBeVisibleAsync();
         await Browser.ScreenshotAsync(page, "halt-desktop");
+        await page.Context.CloseAsync();
+    }
+    [Fact]
+    public async Task A_RiskOfficer_requests_a_resume_on_the_halt_page_and_withdraws_it()
+    {
+        await _portal.Get<KillSwitch>().HaltAsync("browser resume test", HaltMode.Halt, strategyId: null, "test", automatic: false, CancellationToken.None);
+        var page = await Browser.SignedInPageAsync(_portal, await _portal.CreateUserAsync(Roles.RiskOfficer), Browser.Desktop, "/halt");
+
+        await page.Locator("#resume-reason").FillAsync("Feed checked, positions reconciled");
+        await page.Locator("#resume-reason").PressAsync("Tab");
+        await page.ClickAsync("#resume-request");
+        await Assertions.Expect(page.Locator(".resume-pending")).ToContainTextAsync("Feed checked, positions reconciled");
+        await Assertions.Expect(page.Locator(".resume-pending .resume-approve")).ToHaveCountAsync(0);
+
+        await page.Locator(".resume-pending .resume-reject").ClickAsync();
+        await Assertions.Expect(page.Locator("#resume-none-pending")).ToBeVisibleAsync();
+        Assert.Empty(await _portal.Get<KillSwitch>().PendingResumesAsync(CancellationToken.None));
+        Assert.Equal(TradingMode.Halted, _portal.Get<TradingStateStore>().Get(TradingScopes.Global).Mode);
         await page.Context.CloseAsync();
     }
 }

@@ -126,6 +126,7 @@ public sealed class Faults(Cluster cluster, PortalProcess[] portals, Api[] apis,
         var notAccepted = string.Join(", ", others.GroupBy(a => $"{a.Status} {a.Reason}").Select(g => $"{g.Count()} × {g.Key}"));
         report.Expect(accepted > 0 && others.Count == 0,
             $"{portals[0].Name} keeps serving while {portals[1].Name} is dead: {accepted} accepted, {others.Count} not{(others.Count > 0 ? $" ({notAccepted})" : "")}");
+        if (others.Any(a => a.Reason is "DataStale" or "DataSuspect")) await ReportDataStatusChangesAsync();
         var restart = Stopwatch.StartNew();
         await portals[1].StartAsync(Recovery);
         report.Line($"{portals[1].Name} ready again after {restart.Elapsed.TotalSeconds:F1} s");
@@ -205,5 +206,16 @@ public sealed class Faults(Cluster cluster, PortalProcess[] portals, Api[] apis,
         var result = new Dictionary<string, DateTimeOffset>();
         while (await reader.ReadAsync()) result[reader.GetString(0)] = reader.GetFieldValue<DateTimeOffset>(1);
         return result;
+    }
+    /// <summary>Why a symbol was not Ok: the market-data status changes of the last few minutes, from the audit trail.</summary>
+    private async Task ReportDataStatusChangesAsync()
+    {
+        await using var connection = new NpgsqlConnection(cluster.OwnerConnectionString("portal"));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("""
+            select time, payload::text from audit_events where type = 'market_data.status_changed' and time > now() - interval '10 minutes' order by seq desc limit 12
+            """, connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) report.Line($"   market data: {reader.GetDateTime(0):HH:mm:ss.fff} {reader.GetString(1)}");
     }
 }

@@ -111,6 +111,10 @@ namespace Portal.Scenarios
                 environment[$"Risk__InitialLimits__{name}"] = value;
             }
             environment["Broker__Paper__StartingCash"] = "10000000";
+            // The shared-market-data probe's own symbol, after the ten of appsettings.json, with no demo walk.
+            environment["Market__Symbols__10__Symbol"] = SharedTicks.Symbol;
+            environment["Market__Symbols__10__QuantityDecimals"] = "0";
+            environment["Market__Symbols__10__PriceDecimals"] = "2";
             // One key sends the whole load: its own allowance out of the way too (at the configuration's ceiling).
             environment["ApiKeys__MaxOrdersPerMinutePerKey"] = "1000000000";
             environment["ApiKeys__MaxOrdersPerDayPerKey"] = "1000000000";

@@ -88,13 +88,6 @@ public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory, 
         return record;
     }
 
-    public async Task<bool> IsActiveAsync(string token, CancellationToken ct)
-    {
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var hash = Hash(token);
-        return await db.ApiKeys.AnyAsync(k => k.KeyHash == hash && k.RevokedAt == null, ct);
-    }
-
     private AuditEventDraft Event<T>(string actor, string type, ApiKey record, T payload) =>
         AuditEventDraft.Create(clock.GetUtcNow(), actor, type, "apikey:" + record.Id, payload);
 

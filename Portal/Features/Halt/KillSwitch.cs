@@ -6,6 +6,7 @@ using Portal.Domain.Broker;
 using Portal.Domain.Trading;
 using Portal.Features.Audit;
 using Portal.Features.Live;
+using Portal.Features.Orders;
 using Portal.Features.Risk;
 using Portal.Infrastructure.Http;
 using Portal.Infrastructure.Postgres;
@@ -34,7 +35,7 @@ public sealed record ResumeOutcome(ResumeStatus Status, string Detail, ResumeReq
 /// </summary>
 public sealed class KillSwitch(
     TradingStateStore store, IBroker broker, RiskBook risk, SafeModeMonitor safeMode, AlertPublisher alerts, OpsEventBus live, AuditTrail audit, NpgsqlDataSource db,
-    IOptions<HaltOptions> options, TimeProvider clock, ILogger<KillSwitch> logger)
+    OrderStore orders, IOptions<HaltOptions> options, TimeProvider clock, ILogger<KillSwitch> logger)
 {
     private static readonly Counter Halts = Metrics.CreateCounter("trading_kill_switch", "Kill switch activations (halts), by trigger.",
         new CounterConfiguration { LabelNames = ["trigger"] });
@@ -314,7 +315,7 @@ public sealed class KillSwitch(
         {
             if (strategyId is null) return (await broker.CancelAllOrdersAsync(ct)).Count;
             var cancelled = 0;
-            foreach (var clientOrderId in await OpenOrdersOfAsync(strategyId, ct))
+            foreach (var clientOrderId in await orders.CancellableOfStrategyAsync(strategyId, ct))
             {
                 try
                 {
@@ -337,17 +338,6 @@ public sealed class KillSwitch(
             failures.Add($"cancel orders: {ex.Message}");
             return 0;
         }
-    }
-
-    private async Task<List<string>> OpenOrdersOfAsync(string strategyId, CancellationToken ct)
-    {
-        await using var command = db.CreateCommand(
-            "select client_order_id from orders where strategy_id = $1 and status in ('pending_submit', 'new', 'partially_filled')");
-        command.Parameters.AddWithValue(strategyId);
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        var ids = new List<string>();
-        while (await reader.ReadAsync(ct)) ids.Add(reader.GetString(0));
-        return ids;
     }
 
     private static async Task WithTimeout(Func<CancellationToken, Task> write, string dependency, List<string> failures)

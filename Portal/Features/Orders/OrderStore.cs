@@ -98,6 +98,42 @@ public sealed class OrderStore(NpgsqlDataSource db, IDbContextFactory<PortalDbCo
         return ids;
     }
 
+    /// <summary>The strategy's orders a halt with cancel cancels: not yet sent, or working at the broker.</summary>
+    public async Task<List<string>> CancellableOfStrategyAsync(string strategyId, CancellationToken ct)
+    {
+        await using var command = db.CreateCommand(
+            "select client_order_id from orders where strategy_id = $1 and status in ('pending_submit', 'new', 'partially_filled')");
+        command.Parameters.AddWithValue(strategyId);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var ids = new List<string>();
+        while (await reader.ReadAsync(ct)) ids.Add(reader.GetString(0));
+        return ids;
+    }
+
+    /// <summary>Accepted orders since <paramref name="since"/> counted per strategy and sender (the actor, "apikey:&lt;id&gt;" for a key).</summary>
+    public async Task<List<(string StrategyId, string Actor, long Count)>> AcceptedCountsSinceAsync(DateTimeOffset since, CancellationToken ct)
+    {
+        await using var command = db.CreateCommand(
+            "select strategy_id, actor, count(*) from orders where decision = 'accepted' and created_at >= $1 group by strategy_id, actor");
+        command.Parameters.AddWithValue(since);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var counts = new List<(string, string, long)>();
+        while (await reader.ReadAsync(ct)) counts.Add((reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
+        return counts;
+    }
+
+    /// <summary>Each order accepted after <paramref name="after"/>, with its sender and decision time.</summary>
+    public async Task<List<(string StrategyId, string Actor, string ClientOrderId, DateTimeOffset CreatedAt)>> AcceptedAfterAsync(DateTimeOffset after, CancellationToken ct)
+    {
+        await using var command = db.CreateCommand(
+            "select strategy_id, actor, client_order_id, created_at from orders where decision = 'accepted' and created_at > $1");
+        command.Parameters.AddWithValue(after);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var accepted = new List<(string, string, string, DateTimeOffset)>();
+        while (await reader.ReadAsync(ct)) accepted.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3)));
+        return accepted;
+    }
+
     public async Task<List<DateTimeOffset>> DecisionTimesSinceAsync(DateTimeOffset since, CancellationToken ct)
     {
         await using var command = db.CreateCommand("select created_at from orders where created_at > $1 order by created_at");

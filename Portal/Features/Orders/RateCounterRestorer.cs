@@ -1,4 +1,3 @@
-using Npgsql;
 using Portal.Domain.Audit;
 using Portal.Features.Audit;
 using Portal.Features.Observability;
@@ -13,7 +12,7 @@ namespace Portal.Features.Orders;
 /// Orders counted just before the loss whose decisions were not yet committed when the rebuild read them are missed:
 /// at most the orders in flight at that instant.
 /// </summary>
-public sealed class RateCounterRestorer(RateCounter rates, NpgsqlDataSource db, AuditTrail audit, TimeProvider clock, ILogger<RateCounterRestorer> logger)
+public sealed class RateCounterRestorer(RateCounter rates, OrderStore orders, AuditTrail audit, TimeProvider clock, ILogger<RateCounterRestorer> logger)
 {
     private readonly Lock _gate = new();
     private Task? _running;
@@ -46,31 +45,16 @@ public sealed class RateCounterRestorer(RateCounter rates, NpgsqlDataSource db, 
     {
         var dayStart = new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero);
         var minuteStart = now.AddMinutes(-1);
-        await using var connection = await db.OpenConnectionAsync();
         var today = new Dictionary<string, long>(StringComparer.Ordinal);
         var todayByKey = new Dictionary<string, long>(StringComparer.Ordinal);
         // The orders table records the sending API key as the actor ("apikey:<id>"), so per-key counts are rebuilt too.
-        await using (var command = new NpgsqlCommand(
-            "select strategy_id, actor, count(*) from orders where decision = 'accepted' and created_at >= $1 group by strategy_id, actor", connection))
+        foreach (var (strategyId, actor, count) in await orders.AcceptedCountsSinceAsync(dayStart, CancellationToken.None))
         {
-            command.Parameters.AddWithValue(dayStart);
-            await using var reader = await command.ExecuteReaderAsync();
-            while (await reader.ReadAsync())
-            {
-                var (strategyId, count) = (reader.GetString(0), reader.GetInt64(2));
-                today[strategyId] = today.GetValueOrDefault(strategyId) + count;
-                if (OrderGateway.ApiKeyOf(reader.GetString(1)) is { } apiKey) todayByKey[apiKey] = todayByKey.GetValueOrDefault(apiKey) + count;
-            }
+            today[strategyId] = today.GetValueOrDefault(strategyId) + count;
+            if (OrderGateway.ApiKeyOf(actor) is { } apiKey) todayByKey[apiKey] = todayByKey.GetValueOrDefault(apiKey) + count;
         }
-        var lastMinute = new List<(string, string?, string, DateTimeOffset)>();
-        await using (var command = new NpgsqlCommand(
-            "select strategy_id, actor, client_order_id, created_at from orders where decision = 'accepted' and created_at > $1", connection))
-        {
-            command.Parameters.AddWithValue(minuteStart);
-            await using var reader = await command.ExecuteReaderAsync();
-            while (await reader.ReadAsync())
-                lastMinute.Add((reader.GetString(0), OrderGateway.ApiKeyOf(reader.GetString(1)), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3)));
-        }
+        var lastMinute = (await orders.AcceptedAfterAsync(minuteStart, CancellationToken.None))
+            .Select(o => (o.StrategyId, OrderGateway.ApiKeyOf(o.Actor), o.ClientOrderId, o.CreatedAt)).ToList();
         return new RateCounterSnapshot(now, today, lastMinute, todayByKey);
     }
 }

@@ -178,8 +178,20 @@ public sealed class FaultTests(ITestOutputHelper output)
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         Assert.Equal("1", response.Headers.RetryAfter?.ToString());
         await postgres.StartAsync();
-        await Poll.UntilAsync(async () => (await neverUsed.PostOrderAsync(OrderRequests.Market("checked-key", 1m))).StatusCode != HttpStatusCode.ServiceUnavailable,
-            "the key is checked again once Postgres is back", TimeSpan.FromSeconds(20));
+        var last = "";
+        try
+        {
+            await Poll.UntilAsync(async () =>
+            {
+                var answer = await neverUsed.PostOrderAsync(OrderRequests.Market("checked-key", 1m));
+                last = await answer.Content.ReadAsStringAsync();
+                return answer.StatusCode != HttpStatusCode.ServiceUnavailable;
+            }, "the key is checked again once Postgres is back", TimeSpan.FromSeconds(60));
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"{ex.Message} The last answer: {last}", ex);
+        }
         var unknown = portal.CreateClient();
         unknown.DefaultRequestHeaders.Authorization = new("Bearer", "pk_unknown0000000000000000");
         Assert.Equal(HttpStatusCode.Unauthorized, (await unknown.PostOrderAsync(OrderRequests.Market("unknown-key", 1m))).StatusCode);

@@ -19,12 +19,7 @@ public sealed class AuditExportTests : IAsyncLifetime
         _client = await _portal.ClientWithScopesAsync(Scopes.Audit);
         await _portal.AppendAsync(300);
         _head = await _portal.HeadSeqAsync();
-        // A forced checkpoint gives way (null) while the background checkpointer holds the lock: ask until the head is signed.
-        await Poll.UntilAsync(async () =>
-        {
-            await _portal.Get<AuditCheckpointer>().CheckpointAsync(force: true, CancellationToken.None);
-            return await OrderRequests.ScalarAsync(_portal.AppConnectionString, "select coalesce(max(seq), 0) from audit_checkpoints") == _head;
-        }, "a checkpoint at the head");
+        await _portal.CheckpointAtLeastAsync(_head);
         _dir = Directory.CreateTempSubdirectory("portal-export-").FullName;
     }
 

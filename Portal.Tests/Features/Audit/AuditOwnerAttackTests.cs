@@ -85,11 +85,7 @@ public sealed class AuditOwnerAttackTests : IAsyncLifetime
     {
         await _portal.AppendAsync(40);
         var checkpointed = await _portal.HeadSeqAsync();
-        await Poll.UntilAsync(async () =>
-        {
-            await _portal.Get<AuditCheckpointer>().CheckpointAsync(force: true, CancellationToken.None);
-            return await NewestCheckpointSeqAsync() >= checkpointed;
-        }, "a checkpoint at the head");
+        await _portal.CheckpointAtLeastAsync(checkpointed);
         var client = await _portal.ClientWithScopesAsync(Scopes.Audit);
         var export = await client.GetAsync($"/api/audit/export?from=1&to={checkpointed}&format=jsonl");
         Assert.Equal(HttpStatusCode.OK, export.StatusCode);

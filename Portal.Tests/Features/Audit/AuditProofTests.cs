@@ -35,12 +35,7 @@ public sealed class AuditProofTests : IAsyncLifetime
     {
         await _portal.AppendAsync(count, first);
         var head = await _portal.HeadSeqAsync();
-        await Poll.UntilAsync(async () =>
-        {
-            await _portal.Get<AuditCheckpointer>().CheckpointAsync(force: true, CancellationToken.None);
-            return await OrderRequests.ScalarAsync(_portal.AppConnectionString, "select coalesce(max(seq), 0) from audit_checkpoints") >= head;
-        }, "a checkpoint at the head");
-        return await OrderRequests.ScalarAsync(_portal.AppConnectionString, "select max(seq) from audit_checkpoints");
+        return await _portal.CheckpointAtLeastAsync(head);
     }
 
     private SignedCheckpoint TrustedNote(string note)

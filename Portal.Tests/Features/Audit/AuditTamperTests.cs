@@ -24,15 +24,8 @@ public sealed class AuditTamperTests : IAsyncLifetime
     private Task<AuditVerificationReport> VerifyAsync(AuditVerificationMode mode = AuditVerificationMode.Full) =>
         _portal.Get<AuditVerification>().VerifyAsync(mode, CancellationToken.None);
 
-    /// <summary>
-    /// Waits until a checkpoint signs <paramref name="seq"/>: the background checkpointer may get there first (start-up's
-    /// first limits are a control event), and a forced one gives way while it holds the lock.
-    /// </summary>
-    private Task CheckpointAtAsync(long seq) => Poll.UntilAsync(async () =>
-    {
-        await _portal.Get<AuditCheckpointer>().CheckpointAsync(force: true, CancellationToken.None);
-        return await OrderRequests.ScalarAsync(_portal.AppConnectionString, "select coalesce(max(seq), 0) from audit_checkpoints") == seq;
-    }, $"a checkpoint at seq {seq}");
+    /// <summary>Waits until a checkpoint signs exactly <paramref name="seq"/> (the head: nothing is appended meanwhile).</summary>
+    private async Task CheckpointAtAsync(long seq) => Assert.Equal(seq, await _portal.CheckpointAtLeastAsync(seq));
 
     private static void AssertBroken(AuditVerificationReport report, long seq, string problem)
     {
@@ -49,8 +42,7 @@ public sealed class AuditTamperTests : IAsyncLifetime
         Assert.Equal(_head, full.ToSeq);
         Assert.Equal(_head, full.Verified);
 
-        var checkpoint = await _portal.Get<AuditCheckpointer>().CheckpointAsync(force: true, CancellationToken.None);
-        Assert.Equal(_head, checkpoint!.Seq);
+        await CheckpointAtAsync(_head);
         await _portal.AppendAsync(10, first: 101);
         var incremental = await VerifyAsync(AuditVerificationMode.Incremental);
         Assert.True(incremental.Ok, incremental.Problem);
@@ -188,7 +180,7 @@ public sealed class AuditTamperTests : IAsyncLifetime
     [Fact]
     public async Task A_forged_checkpoint_row_is_reported()
     {
-        Assert.NotNull(await _portal.Get<AuditCheckpointer>().CheckpointAsync(true, CancellationToken.None));
+        await CheckpointAtAsync(_head);
         await AuditTestKit.ExecAsync(_portal.AppConnectionString,
             "insert into audit_checkpoints (seq, hash, time, signature, key_id) select 50, hash, now(), $1, key_id from audit_checkpoints",
             Convert.ToBase64String(new byte[64]));

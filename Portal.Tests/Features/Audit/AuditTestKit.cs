@@ -27,6 +27,21 @@ internal static class AuditTestKit
     public static Task<long> HeadSeqAsync(this PortalFactory portal) =>
         OrderRequests.ScalarAsync(portal.AppConnectionString, "select seq from audit_head");
 
+    /// <summary>
+    /// Forces checkpoints until one signs at least <paramref name="seq"/> and returns the newest checkpoint's seq: a forced
+    /// checkpoint gives way (null) while the background checkpointer holds the lock, and the background one may sign first.
+    /// </summary>
+    public static async Task<long> CheckpointAtLeastAsync(this PortalFactory portal, long seq)
+    {
+        const string newest = "select coalesce(max(seq), 0) from audit_checkpoints";
+        await Poll.UntilAsync(async () =>
+        {
+            await portal.Get<AuditCheckpointer>().CheckpointAsync(force: true, CancellationToken.None);
+            return await OrderRequests.ScalarAsync(portal.AppConnectionString, newest) >= seq;
+        }, $"a checkpoint at seq {seq} or later");
+        return await OrderRequests.ScalarAsync(portal.AppConnectionString, newest);
+    }
+
     public static async Task ExecAsync(string connectionString, string sql, params object[] parameters)
     {
         await using var connection = new NpgsqlConnection(connectionString);

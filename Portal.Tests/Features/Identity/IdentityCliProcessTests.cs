@@ -39,7 +39,7 @@ public sealed partial class IdentityCliProcessTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Seed_demo_prints_the_key_and_one_line_per_role_the_same_on_every_run()
+    public async Task Seed_demo_prints_the_key_and_one_line_per_role_plus_a_second_RiskOfficer_the_same_on_every_run()
     {
         var keyFile = Path.Combine(_dir, "demo-api-key");
         var first = await Portal("Development", "seed-demo", "--key-file", keyFile);
@@ -48,7 +48,7 @@ public sealed partial class IdentityCliProcessTests : IAsyncLifetime
         var lines = first.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         Assert.StartsWith("Demo API key: pk_", lines[0]);
         var users = lines.Where(l => l.StartsWith("Demo user:", StringComparison.Ordinal)).ToList();
-        Assert.Equal(["Admin", "Compliance", "OnCall", "RiskOfficer"], users.Select(l => DemoLine().Match(l).Groups["role"].Value).Order());
+        Assert.Equal(["Admin", "Compliance", "OnCall", "RiskOfficer", "RiskOfficer"], users.Select(l => DemoLine().Match(l).Groups["role"].Value).Order());
         Assert.True(File.Exists(Path.Combine(_dir, "demo-users")));
 
         var second = await Portal("Development", "seed-demo", "--key-file", keyFile);

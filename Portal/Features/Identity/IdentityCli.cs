@@ -41,10 +41,13 @@ public static class IdentityCli
         }
     }
 
+    public const string SecondDemoRiskOfficer = "riskofficer2@portal.local";
+
     public static string DemoEmail(string role) => role.ToLowerInvariant() + "@portal.local";
 
     /// <summary>
-    /// One user per role, e.g. oncall@portal.local, each printed as <c>Demo user: EMAIL PASSWORD ROLE</c>.
+    /// One user per role, e.g. oncall@portal.local, and a second RiskOfficer (riskofficer2@portal.local) so a four-eyes
+    /// resume or limit change can be tried; each printed as <c>Demo user: EMAIL PASSWORD ROLE</c>.
     /// Passwords are random the first time and kept in <paramref name="usersFile"/> (under .data/, never
     /// in the repository), so later runs print the same ones; users are (re)created to match the file.
     /// </summary>
@@ -58,9 +61,8 @@ public static class IdentityCli
         await using var scope = services.CreateAsyncScope();
         var accounts = scope.ServiceProvider.GetRequiredService<UserAccounts>();
         var lines = new List<string>();
-        foreach (var role in Roles.All)
+        foreach (var (email, role) in Roles.All.Select(r => (DemoEmail(r), r)).Append((SecondDemoRiskOfficer, Roles.RiskOfficer)))
         {
-            var email = DemoEmail(role);
             var password = known.GetValueOrDefault(email) ?? PasswordGenerator.Generate();
             await accounts.EnsureAsync(email, role, password, "seed-demo");
             lines.Add($"{email} {password} {role}");

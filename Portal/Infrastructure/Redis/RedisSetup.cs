@@ -1,11 +1,31 @@
+using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace Portal.Infrastructure.Redis;
 
 public sealed class RedisOptions
 {
+    public const string Section = "Redis";
+
     /// <summary>Prefix for every key and channel, so several deployments (or tests) can share one server.</summary>
     public string KeyPrefix { get; set; } = "portal:";
+
+    /// <summary>
+    /// How long one command may wait for its reply before the order it serves is refused. A dead Redis is noticed by
+    /// its closed connection at once (safe mode), not by this; this bounds a reply that is only slow
+    /// (docs/architecture.md, "Redis replies").
+    /// </summary>
+    public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(5);
+}
+
+public sealed class RedisOptionsValidator : IValidateOptions<RedisOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RedisOptions o) =>
+        o.OperationTimeout < TimeSpan.FromMilliseconds(100) || o.OperationTimeout > TimeSpan.FromSeconds(30)
+            ? ValidateOptionsResult.Fail($"{RedisOptions.Section}:OperationTimeout must be between 00:00:00.1 and 00:00:30.")
+            : string.IsNullOrWhiteSpace(o.KeyPrefix)
+                ? ValidateOptionsResult.Fail($"{RedisOptions.Section}:KeyPrefix must not be empty.")
+                : ValidateOptionsResult.Success;
 }
 
 public static class RedisSetup
@@ -15,7 +35,13 @@ public static class RedisSetup
         var connectionString = builder.Configuration.GetConnectionString("Redis") is { Length: > 0 } value
             ? value
             : throw new InvalidOperationException("Configuration key 'ConnectionStrings:Redis' is missing (environment variable ConnectionStrings__Redis).");
-        builder.Services.AddOptions<RedisOptions>().BindConfiguration("Redis");
+        builder.Services.AddOptions<RedisOptions>().BindConfiguration(RedisOptions.Section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<RedisOptions>, RedisOptionsValidator>();
+        // Checked here too, before anything is built: the connection below is made from it while the host starts.
+        var settings = builder.Configuration.GetSection(RedisOptions.Section).Get<RedisOptions>() ?? new RedisOptions();
+        if (new RedisOptionsValidator().Validate(null, settings) is { Failed: true } invalid)
+            throw new OptionsValidationException(RedisOptions.Section, typeof(RedisOptions), invalid.Failures);
+        var timeout = (int)settings.OperationTimeout.TotalMilliseconds;
         // Resolved while the host starts (the trading-state services need it), never first on a request
         // thread. If Redis is down it keeps reconnecting in the background while orders are refused.
         builder.Services.AddSingleton<IConnectionMultiplexer>(_ =>
@@ -23,8 +49,8 @@ public static class RedisSetup
             var options = ConfigurationOptions.Parse(connectionString);
             options.AbortOnConnectFail = false;
             options.ConnectTimeout = 2000;
-            options.SyncTimeout = 1000;
-            options.AsyncTimeout = 1000;
+            options.SyncTimeout = timeout;
+            options.AsyncTimeout = timeout;
             options.ReconnectRetryPolicy = new LinearRetry(250);
             return ConnectionMultiplexer.Connect(options);
         });

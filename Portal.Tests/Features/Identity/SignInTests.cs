@@ -246,6 +246,22 @@ public sealed class SignInTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Access_denied_names_the_page_and_the_roles_that_may_open_it()
+    {
+        var compliance = await _portal.ClientSignedInAsAsync(Roles.Compliance);
+        var refused = await compliance.GetAsync("/admin");
+        Assert.Equal(HttpStatusCode.Found, refused.StatusCode);
+
+        var page = await compliance.GetStringAsync(refused.Headers.Location);
+
+        Assert.Contains("The page <code>/admin</code> is open to Admin only", page);
+        // A return URL that is not a page of this site is named nowhere.
+        var elsewhere = await compliance.GetStringAsync("/account/access-denied?ReturnUrl=%2F%2Fevil.example%2Fadmin");
+        Assert.DoesNotContain("evil.example", elsewhere);
+        Assert.Contains("Your role does not allow that page or action", elsewhere);
+    }
+
+    [Fact]
     public async Task The_sign_in_form_requires_its_antiforgery_token()
     {
         var user = await _portal.CreateUserAsync(Roles.OnCall);

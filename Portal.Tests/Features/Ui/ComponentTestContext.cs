@@ -8,8 +8,11 @@ using Portal.Infrastructure.Redis;
 
 namespace Portal.Tests.Features.Ui;
 
-/// <summary>bUnit with MudBlazor and a live event bus that delivers to this process only (its Redis broadcast has nowhere to go).</summary>
-public abstract class ComponentTestContext : BunitContext
+/// <summary>
+/// bUnit with MudBlazor and a live event bus that delivers to this process only (its Redis broadcast has nowhere to go).
+/// Disposed asynchronously: some MudBlazor services (the key interceptor behind chips and menus) only dispose that way.
+/// </summary>
+public abstract class ComponentTestContext : BunitContext, IAsyncLifetime
 {
     protected ComponentTestContext()
     {
@@ -20,4 +23,8 @@ public abstract class ComponentTestContext : BunitContext
     }
 
     protected OpsEventBus Bus { get; }
+
+    Task IAsyncLifetime.InitializeAsync() => Task.CompletedTask;
+
+    async Task IAsyncLifetime.DisposeAsync() => await DisposeAsync();
 }

@@ -26,8 +26,12 @@ public sealed class HaltBrowserTests : IAsyncLifetime
     public async Task OnCall_halts_with_cancel_from_a_phone_and_the_next_order_is_refused()
     {
         var orders = await _portal.ClientWithScopesAsync(Scopes.Orders);
-        var page = await Browser.SignedInPageAsync(_portal, await _portal.CreateUserAsync(Roles.OnCall), Browser.Phone, "/halt");
+        var onCall = await _portal.CreateUserAsync(Roles.OnCall);
+        var page = await Browser.SignedInPageAsync(_portal, onCall, Browser.Phone, "/halt");
         await Assertions.Expect(page.Locator(".trading-state-banner")).ToHaveAttributeAsync("data-state", "Active");
+        // Whose session presses HALT is on the phone's header too.
+        await Assertions.Expect(page.Locator("#signed-in-user")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("#signed-in-user")).ToHaveAttributeAsync("title", onCall.Email);
         await Browser.ScreenshotAsync(page, "halt-phone");
 
         await Browser.ClickUntilVisibleAsync(page, "#halt-mode >> text=Cancel orders", "#halt-mode .mud-toggle-item-selected >> text=Cancel orders");
@@ -57,6 +61,13 @@ public sealed class HaltBrowserTests : IAsyncLifetime
         var page = await Browser.SignedInPageAsync(_portal, await _portal.CreateUserAsync(Roles.RiskOfficer), Browser.Desktop, "/");
         await Assertions.Expect(page.Locator(".refusal").First).ToBeVisibleAsync();
         await Assertions.Expect(page.Locator("#dependency-health")).ToContainTextAsync("Postgres");
+        await Assertions.Expect(page.Locator(".banner-strategy")).ToHaveCountAsync(0);
+
+        // A strategy halted on its own while the whole is active: the open dashboard says so, live.
+        await _portal.Get<KillSwitch>().HaltAsync("3 breaches in 60 s", HaltMode.Halt, "s-auto", "system:auto-halt", automatic: true, CancellationToken.None);
+        await Assertions.Expect(page.Locator(".banner-strategy[data-strategy='s-auto']")).ToContainTextAsync("halted");
+        await Assertions.Expect(page.Locator(".trading-state-chip")).ToContainTextAsync("1 strategy halted");
+        await Assertions.Expect(page.Locator(".trading-state-banner")).ToHaveAttributeAsync("data-state", "Active");
         await Browser.ScreenshotAsync(page, "dashboard-desktop");
 
         await page.ClickAsync("a[href='/halt']");

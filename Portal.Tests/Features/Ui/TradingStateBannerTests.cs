@@ -50,6 +50,39 @@ public sealed class TradingStateBannerTests : ComponentTestContext
     }
 
     [Fact]
+    public void A_strategy_halted_while_the_whole_is_active_is_on_the_banner_and_the_chip()
+    {
+        _status.Current = new TradingStatus(TradingStatusKind.Active, "initial state", "system", DateTimeOffset.UnixEpoch, null)
+        {
+            StrategiesNotActive =
+            [
+                new TradingStateEntry("strategy:demo-momentum", Portal.Domain.Trading.TradingMode.Halted, "auto: 3 breaches in 60 s", "system:auto-halt", Since, 7),
+            ],
+        };
+
+        var cut = Render<TradingStateBanner>();
+        var chip = Render<TradingStateChip>();
+
+        Assert.Equal("1 strategy halted (their orders are refused whatever the global state):", cut.Find(".banner-strategies").TextContent.Trim());
+        var strategy = cut.Find(".banner-strategy");
+        Assert.Equal("demo-momentum", strategy.GetAttribute("data-strategy"));
+        Assert.Equal("Halted", strategy.GetAttribute("data-state"));
+        Assert.Contains("auto: 3 breaches in 60 s", strategy.TextContent);
+        Assert.Contains("by system:auto-halt since 2026-11-26 03:04:05 UTC", strategy.TextContent);
+        Assert.Equal("Active · 1 strategy halted", chip.Find(".trading-state-chip").TextContent.Trim());
+    }
+
+    [Fact]
+    public void With_every_strategy_active_the_banner_lists_none()
+    {
+        var cut = Render<TradingStateBanner>();
+        var chip = Render<TradingStateChip>();
+
+        Assert.Empty(cut.FindAll(".banner-strategy"));
+        Assert.Equal("Active", chip.Find(".trading-state-chip").TextContent.Trim());
+    }
+
+    [Fact]
     public void Follows_trading_state_events_live()
     {
         var cut = Render<TradingStateBanner>();

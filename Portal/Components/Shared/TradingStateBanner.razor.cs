@@ -4,7 +4,7 @@ using Portal.Features.Live;
 
 namespace Portal.Components.Shared;
 
-/// <summary>Active / ReduceOnly / Halted / Safe mode with its cause, the reason, who and since when; live.</summary>
+/// <summary>Active / ReduceOnly / Halted / Safe mode with its cause, the reason, who and since when, and each strategy not active; live.</summary>
 public partial class TradingStateBanner
 {
     [Inject] private ITradingStatusSource Source { get; set; } = default!;
@@ -12,4 +12,6 @@ public partial class TradingStateBanner
     private TradingStatus Status => Source.Current;
 
     protected override bool Handle(OpsEvent opsEvent) => TradingStatusColors.Concerns(opsEvent);
+
+    private static string Utc(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) + " UTC";
 }

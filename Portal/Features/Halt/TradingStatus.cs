@@ -5,9 +5,23 @@ namespace Portal.Features.Halt;
 
 public enum TradingStatusKind { Active, ReduceOnly, SafeMode, Halted }
 
-/// <summary>What the trading state banner and chip show: the global state, with safe mode (which refuses new orders) taking precedence over Active/ReduceOnly.</summary>
+/// <summary>
+/// What the trading state banner and chip show: the global state, with safe mode (which refuses new orders) taking
+/// precedence over Active/ReduceOnly, and every strategy whose own state is not active (a strategy halted while the
+/// whole is active refuses all its orders: the screen must say so).
+/// </summary>
 public sealed record TradingStatus(TradingStatusKind Kind, string Reason, string ChangedBy, DateTimeOffset Since, string? SafeModeCause)
 {
+    /// <summary>Strategies halted or reduce-only on their own, by strategy id.</summary>
+    public IReadOnlyList<TradingStateEntry> StrategiesNotActive { get; init; } = [];
+
+    /// <summary>"1 strategy halted", "2 strategies not active" (some halted, some reduce-only); null when none.</summary>
+    public string? StrategiesSummary => StrategiesNotActive.Count switch
+    {
+        0 => null,
+        var n => $"{n} {(n == 1 ? "strategy" : "strategies")} {(StrategiesNotActive.All(e => e.Mode == TradingMode.Halted) ? "halted" : StrategiesNotActive.All(e => e.Mode == TradingMode.ReduceOnly) ? "reduce-only" : "not active")}",
+    };
+
     public string Title => Kind switch
     {
         TradingStatusKind.Active => "Active",
@@ -32,12 +46,16 @@ public sealed class TradingStatusSource(TradingStateStore store, SafeModeMonitor
             var global = store.Get(TradingScopes.Global);
             var cause = safeMode.Reason;
             var safeModeSince = cause is not null && safeMode.Active.TryGetValue(cause, out var since) ? since : global.ChangedAt;
-            return global.Mode switch
+            var status = global.Mode switch
             {
-                TradingMode.Halted => new(TradingStatusKind.Halted, global.Reason, global.ChangedBy, global.ChangedAt, cause),
-                _ when cause is not null => new(TradingStatusKind.SafeMode, $"New orders are refused: {cause}", "system", safeModeSince, cause),
-                TradingMode.ReduceOnly => new(TradingStatusKind.ReduceOnly, global.Reason, global.ChangedBy, global.ChangedAt, null),
-                _ => new(TradingStatusKind.Active, global.Reason, global.ChangedBy, global.ChangedAt, null),
+                TradingMode.Halted => new TradingStatus(TradingStatusKind.Halted, global.Reason, global.ChangedBy, global.ChangedAt, cause),
+                _ when cause is not null => new TradingStatus(TradingStatusKind.SafeMode, $"New orders are refused: {cause}", "system", safeModeSince, cause),
+                TradingMode.ReduceOnly => new TradingStatus(TradingStatusKind.ReduceOnly, global.Reason, global.ChangedBy, global.ChangedAt, null),
+                _ => new TradingStatus(TradingStatusKind.Active, global.Reason, global.ChangedBy, global.ChangedAt, null),
+            };
+            return status with
+            {
+                StrategiesNotActive = [.. store.All.Where(e => e.Mode != TradingMode.Active && TradingScopes.StrategyOf(e.Scope) is not null)],
             };
         }
     }

@@ -66,6 +66,7 @@ public static class IdentitySetup
         services.AddPortalIdentityStores().AddSignInManager().AddDefaultTokenProviders();
         services.AddScoped<PasswordSignIn>();
         services.AddSingleton<SignInThrottle>();
+        services.AddSingleton<PageAccess>();
         services.AddOptions<SignInThrottleOptions>().BindConfiguration(SignInThrottleOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<SignInThrottleOptions>, SignInThrottleOptionsValidator>();
         services.AddScoped<ExternalSignIn>();

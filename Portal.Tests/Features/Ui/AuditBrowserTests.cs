@@ -74,7 +74,7 @@ public sealed class AuditBrowserTests : IAsyncLifetime
         {
             ("/", "dashboard", "#dependency-health"),
             ("/halt", "halt", "#halt-button"),
-            ("/limits", "limits", "h4"),
+            ("/limits", "limits", "h1"),
             ("/positions", "positions", "#order-blotter"),
             ("/audit", "audit", "tr.audit-row"),
             ("/admin", "admin", "#users .user-email"),
@@ -96,6 +96,8 @@ public sealed class AuditBrowserTests : IAsyncLifetime
             {
                 await page.GotoAsync(path);
                 await Assertions.Expect(page.Locator(ready).First).ToBeVisibleAsync(new() { Timeout = 30_000 });
+                // One h1 per page, so a screen reader's first heading names the page.
+                await Assertions.Expect(page.Locator("h1")).ToHaveCountAsync(1);
                 await Browser.ScreenshotAsync(page, $"all-{name}-{size}");
             }
             await page.GotoAsync("/admin");

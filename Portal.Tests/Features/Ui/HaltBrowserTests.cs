@@ -54,6 +54,46 @@ public sealed class HaltBrowserTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_lost_live_connection_shows_a_banner_with_reload_on_a_phone_and_it_goes_when_the_connection_is_back()
+    {
+        var page = await Browser.SignedInPageAsync(_portal, await _portal.CreateUserAsync(Roles.OnCall), Browser.Phone, "/halt");
+        // The circuit's websocket goes through Playwright, so the test can cut it and refuse reconnections, as a lost network would.
+        var blocked = 0;
+        var sockets = new System.Collections.Concurrent.ConcurrentBag<IWebSocketRoute>();
+        await page.RouteWebSocketAsync(new System.Text.RegularExpressions.Regex("/_blazor"), ws =>
+        {
+            if (Volatile.Read(ref blocked) == 1)
+            {
+                _ = ws.CloseAsync();
+                return;
+            }
+            sockets.Add(ws.ConnectToServer());
+            sockets.Add(ws);
+        });
+        await page.ReloadAsync();
+        await Browser.ClickUntilVisibleAsync(page, "#halt-button", "#halt-confirm");
+        await page.ClickAsync("#halt-cancel-arm");
+        var banner = page.Locator("#components-reconnect-modal");
+        await Assertions.Expect(banner).ToBeHiddenAsync();
+
+        Interlocked.Exchange(ref blocked, 1);
+        foreach (var socket in sockets) await socket.CloseAsync();
+
+        await Assertions.Expect(banner).ToBeVisibleAsync();
+        await Assertions.Expect(banner).ToContainTextAsync("taps and changes on this page are not sent");
+        await Assertions.Expect(page.Locator("#reconnect-since")).ToContainTextAsync("UTC");
+        await Assertions.Expect(page.Locator("#reconnect-reload")).ToBeVisibleAsync();
+        var box = await banner.BoundingBoxAsync();
+        Assert.True(box!.Width <= Browser.Phone.Width, $"the banner is {box.Width} px wide on a {Browser.Phone.Width} px screen");
+        await Browser.ScreenshotAsync(page, "halt-phone-disconnected");
+
+        Interlocked.Exchange(ref blocked, 0);
+        await Assertions.Expect(banner).ToBeHiddenAsync(new() { Timeout = 30_000 });
+        await Browser.ClickUntilVisibleAsync(page, "#halt-button", "#halt-confirm");
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
     public async Task A_RiskOfficer_sees_the_dashboard_and_the_halt_page_with_resume_on_a_desktop()
     {
         var orders = await _portal.ClientWithScopesAsync(Scopes.Orders);

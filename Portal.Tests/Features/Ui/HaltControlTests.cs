@@ -51,6 +51,26 @@ public sealed class HaltControlTests : ComponentTestContext
     }
 
     [Fact]
+    public void The_button_names_its_effect_and_a_second_tap_on_the_same_spot_does_not_halt()
+    {
+        var cut = Render<HaltControl>();
+        Assert.Equal("HALT + CANCEL ORDERS", cut.Find("#halt-button").TextContent.Trim());
+
+        cut.Find("#halt-button").Click();
+        // What now fills HALT's place is the way out; CONFIRM comes after it, in the warning colour, not the error red.
+        var first = cut.Find(".halt-control > button");
+        Assert.Equal("halt-cancel-arm", first.Id);
+        Assert.Equal("Don't halt", first.TextContent.Trim());
+        Assert.Contains("mud-button-filled-warning", cut.Find("#halt-confirm").ClassName);
+        Assert.Contains("Confirm within 5 s to halt and cancel orders.", cut.Find("#halt-arm-hint").TextContent);
+        first.Click();
+
+        Assert.Empty(_commands.Halts);
+        Assert.Empty(cut.FindAll("#halt-confirm"));
+        Assert.Equal("HALT + CANCEL ORDERS", cut.Find("#halt-button").TextContent.Trim());
+    }
+
+    [Fact]
     public void Confirming_within_the_window_halts_once_with_the_chosen_mode()
     {
         _authorization.SetPolicies(Policies.MayFlatten);

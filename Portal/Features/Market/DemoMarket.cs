@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Portal.Domain.MarketData;
 using Portal.Features.Broker;
@@ -22,6 +23,8 @@ public sealed class DemoOptions
 /// stream however many instances run: only the instance holding a PostgreSQL advisory lock walks,
 /// the others hear its ticks through the shared market data. When that instance dies its session
 /// ends, the lock frees, and another takes over from the last valid prices (docs/market-data.md).
+/// The walk never waits for the paper broker: fills go through the order path's locked commits, which queue behind
+/// orders under load, and a walk that waited for them went silent (gaps, then Suspect and market-data-silent).
 /// </summary>
 public sealed class DemoMarket(IOptions<DemoOptions> demo, IOptions<MarketOptions> market, MarketDataIngest ingest, PriceBook prices, PaperBroker broker,
     NpgsqlDataSource db, TimeProvider clock, ILogger<DemoMarket> logger)
@@ -31,7 +34,46 @@ public sealed class DemoMarket(IOptions<DemoOptions> demo, IOptions<MarketOption
     private const decimal StepVolatility = 0.0008m;
     private const long FeederLockKey = 0x504F5254414C_03; // "PORTAL" + 3
 
+    // Only the newest prices matter to resting orders; if the broker falls this far behind, older marks are dropped.
+    private readonly Channel<PriceMark> _marks = Channel.CreateBounded<PriceMark>(
+        new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = true });
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var fills = FillRestingOrdersAsync(stoppingToken);
+        try
+        {
+            await FeedAsync(stoppingToken);
+        }
+        finally
+        {
+            _marks.Writer.TryComplete();
+            await fills;
+        }
+    }
+
+    private async Task FillRestingOrdersAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await foreach (var mark in _marks.Reader.ReadAllAsync(stoppingToken))
+            {
+                try
+                {
+                    await broker.OnPriceAsync(mark, stoppingToken);
+                }
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+                {
+                    logger.LogWarning(ex, "The paper broker could not process a price for {Symbol}", mark.Symbol);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task FeedAsync(CancellationToken stoppingToken)
     {
         var random = new Random(demo.Value.Seed);
         while (!stoppingToken.IsCancellationRequested)
@@ -99,14 +141,7 @@ public sealed class DemoMarket(IOptions<DemoOptions> demo, IOptions<MarketOption
                     levels[symbol] = mark.Price;
                     continue;
                 }
-                try
-                {
-                    await broker.OnPriceAsync(mark, stoppingToken);
-                }
-                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-                {
-                    logger.LogWarning(ex, "The paper broker could not process a price for {Symbol}", symbol);
-                }
+                _marks.Writer.TryWrite(mark);
             }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));

@@ -8,7 +8,8 @@ namespace Portal.Features.Halt.Pages;
 
 /// <summary>
 /// The halt button with its deliberate confirmation: the first tap arms it for <see cref="ConfirmWindow"/>
-/// (with a visible countdown), only a tap on CONFIRM within that window halts. One tap alone does nothing.
+/// (with a visible countdown) and puts "Don't halt" where HALT was; only a tap on CONFIRM, below it and in another colour,
+/// within that window halts. One tap, or two on the same spot, does nothing.
 /// </summary>
 public sealed partial class HaltControl : IDisposable
 {
@@ -44,6 +45,14 @@ public sealed partial class HaltControl : IDisposable
         HaltMode.Cancel => "halt and cancel orders",
         HaltMode.Flatten => "halt and flatten",
         _ => "halt",
+    };
+
+    /// <summary>The button says what it will do: "HALT", "HALT + CANCEL ORDERS", "HALT + FLATTEN".</summary>
+    public static string ButtonText(HaltMode mode) => mode switch
+    {
+        HaltMode.Cancel => "HALT + CANCEL ORDERS",
+        HaltMode.Flatten => "HALT + FLATTEN",
+        _ => "HALT",
     };
 
     private void Arm()

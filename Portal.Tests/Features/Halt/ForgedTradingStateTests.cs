@@ -97,9 +97,10 @@ public sealed class ForgedTradingStateTests
         }
         Assert.True(RedisEvents(sink) >= 2 * ForgedMessages.Length, $"security events: {RedisEvents(sink)}");
         Assert.True(await ForgedCountAsync() - forgedBefore >= 2 * ForgedMessages.Length, "the forged messages are counted in portal_trading_state_forged_total");
-        // The forged tightening (a halt of 'bystander' at a version Postgres never issued) is dropped once Postgres is read.
+        // The forged tightening (a halt of 'bystander' at a version Postgres never issued) is dropped by the first read of
+        // Postgres that starts TradingState:UnconfirmedHintGrace (15 s) after it arrived: wait that long and a loaded machine's margin.
         await Poll.UntilAsync(() => a.Get<TradingStateStore>().ModeFor("bystander") == TradingMode.Active && b.Get<TradingStateStore>().ModeFor("bystander") == TradingMode.Active,
-            "the unconfirmed forged halt of bystander is dropped");
+            "the unconfirmed forged halt of bystander is dropped", TimeSpan.FromSeconds(60));
         Assert.Equal(rowsBefore, await TradingStateRowsAsync(a));
 
         var halt = await pager.PostAsJsonAsync("/api/emergency/stop", new { reason = "after the forgery", mode = "halt" });

@@ -224,7 +224,8 @@ public sealed class AuditVerifier
     {
         if (problem is null && pendingCheckpoints.TryPeek(out var unreached))
         {
-            Fail(unreached.Seq, $"{AuditProblem.MissingRow} at seq {unreached.Seq}: the checkpoint there vouches for seqs {headSeq + 1}..{unreached.Seq} but the chain ends at seq {headSeq}");
+            // Named by the first row gone, as a deleted row in the middle is.
+            Fail(headSeq + 1, $"{AuditProblem.MissingRow} at seq {headSeq + 1}: the checkpoint at seq {unreached.Seq} vouches for seqs {headSeq + 1}..{unreached.Seq} but the chain ends at seq {headSeq}");
         }
 
         return Result;

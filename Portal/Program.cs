@@ -19,12 +19,14 @@ using Portal.Features.ModelDrift;
 using Portal.Features.Observability;
 using Portal.Features.Orders;
 using Portal.Features.Readiness;
+using Portal.Features.Witness;
 using Portal.Infrastructure.Postgres;
 using Portal.Infrastructure.Redis;
 using Portal.Jobs;
 using Prometheus;
 
 if (CliCommands.IsVerb(args)) return await CliCommands.RunAsync(args);
+if (args.FirstOrDefault() == WitnessServer.Verb) return await WitnessServer.RunAsync(args[1..]);
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddPostgres();

@@ -77,5 +77,17 @@ public sealed class CheckpointSigner : IDisposable
         return Convert.ToBase64String([.. keyId, .. signature]);
     }
 
+    /// <summary>A DER ECDSA signature over <paramref name="data"/>, for formats that frame it themselves (a witness's cosignature).</summary>
+    public byte[] SignData(ReadOnlySpan<byte> data)
+    {
+        lock (signing)
+        {
+            return key.SignData(data, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
+        }
+    }
+
+    /// <summary>The public key's SubjectPublicKeyInfo DER, from which signed-note key ids are derived.</summary>
+    public byte[] PublicKeySpki() => key.ExportSubjectPublicKeyInfo();
+
     public void Dispose() => key.Dispose();
 }

@@ -71,6 +71,18 @@ public sealed class CheckpointVerifier : IDisposable
         }
     }
 
+    /// <summary>True when <paramref name="derSignature"/> is this key's over <paramref name="data"/> (see <see cref="CheckpointSigner.SignData"/>).</summary>
+    public bool VerifyData(ReadOnlySpan<byte> data, ReadOnlySpan<byte> derSignature)
+    {
+        lock (verifying)
+        {
+            return key.VerifyData(data, derSignature, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
+        }
+    }
+
+    /// <summary>The signed-note key id (4 bytes) of this key under <paramref name="keyName"/>.</summary>
+    public byte[] NoteKeyId(string keyName) => CheckpointNote.KeyId(keyName, spki);
+
     private static bool TryDecodeNoteSignature(string signatureBase64, out byte[] decoded)
     {
         decoded = [];

@@ -51,6 +51,20 @@ public sealed class AuditOptionsTests
     }
 
     [Fact]
+    public void A_witness_url_without_a_name_or_a_valid_key_is_refused_naming_each_key()
+    {
+        var problems = Problems(new AuditOptions
+        {
+            SigningKeyPem = PortalFactory.AuditSigningKeyPem, CheckpointFile = "x",
+            Witness = new AuditOptions.WitnessSettings { Url = "witness:5091", PublicKeyPem = "not a key" },
+        });
+
+        Assert.Contains("Audit:Witness:Url must be an absolute http(s) URL", problems);
+        Assert.Contains("Audit:Witness:Name is missing", problems);
+        Assert.Contains("Audit:Witness:PublicKeyPem (or PublicKeyPath) is not an ECDSA P-256 public key", problems);
+    }
+
+    [Fact]
     public async Task A_generated_key_file_is_private_never_overwritten_and_accepted()
     {
         var dir = Directory.CreateTempSubdirectory("portal-key-").FullName;

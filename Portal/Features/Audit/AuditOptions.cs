@@ -39,6 +39,27 @@ public sealed class AuditOptions
         public DateTimeOffset? ValidUntil { get; set; }
     }
 
+    /// <summary>The witness that cosigns the checkpoints (<c>dotnet Portal.dll witness</c>); none when <c>Url</c> is empty.</summary>
+    public WitnessSettings Witness { get; set; } = new();
+
+    public sealed class WitnessSettings
+    {
+        /// <summary>Base URL of the witness, e.g. <c>http://witness:5091</c>.</summary>
+        public string? Url { get; set; }
+
+        /// <summary>The witness's key name, as on its cosignature lines (<c>Witness:Name</c> there).</summary>
+        public string? Name { get; set; }
+
+        /// <summary>SPKI PEM of the witness's key (its <c>GET /public-key</c>), or a file holding it: a cosignature by any other key is refused.</summary>
+        public string? PublicKeyPem { get; set; }
+
+        public string? PublicKeyPath { get; set; }
+
+        public bool Enabled => !string.IsNullOrWhiteSpace(Url);
+
+        public string ReadPublicKeyPem() => PublicKeyPem is { Length: > 0 } pem ? pem : File.ReadAllText(PublicKeyPath!);
+    }
+
     /// <summary>When the Hangfire job runs the full verification (cron, UTC).</summary>
     public string VerifyCron { get; set; } = "0 2 * * *";
 
@@ -121,6 +142,22 @@ public sealed class AuditOptionsValidator : IValidateOptions<AuditOptions>
                 errors.Add($"{keyName}:ValidUntil is missing: when the next key took over.");
             else if (key.ValidFrom >= key.ValidUntil)
                 errors.Add($"{keyName}:ValidFrom must be before ValidUntil.");
+        }
+        if (options.Witness.Enabled)
+        {
+            var w = $"{AuditOptions.Section}:Witness";
+            if (!Uri.TryCreate(options.Witness.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+                errors.Add($"{w}:Url must be an absolute http(s) URL.");
+            if (string.IsNullOrWhiteSpace(options.Witness.Name))
+                errors.Add($"{w}:Name is missing: the witness's key name, as on its cosignatures.");
+            try
+            {
+                using var verifier = CheckpointVerifier.FromPublicKeyPem(options.Witness.ReadPublicKeyPem());
+            }
+            catch (Exception ex) when (ex is ArgumentException or FormatException or IOException or System.Security.Cryptography.CryptographicException)
+            {
+                errors.Add($"{w}:PublicKeyPem (or PublicKeyPath) is not an ECDSA P-256 public key (SPKI PEM): {ex.Message}");
+            }
         }
         if (JobSchedule.Problem(options.VerifyCron) is { } cronProblem)
             errors.Add($"{AuditOptions.Section}:VerifyCron '{options.VerifyCron}' {cronProblem}");

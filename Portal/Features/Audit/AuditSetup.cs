@@ -18,6 +18,9 @@ public static class AuditSetup
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditTrail>());
         builder.Services.AddSingleton<AuditCheckpointer>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditCheckpointer>());
+        builder.Services.AddHttpClient(AuditWitness.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(5));
+        builder.Services.AddSingleton<AuditWitness>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditWitness>());
         builder.Services.AddSingleton<AuditVerification>();
         builder.Services.AddSingleton<IAuditVerificationRunner>(sp => sp.GetRequiredService<AuditVerification>());
         builder.Services.AddSingleton<IAuditChainVerifier>(sp => sp.GetRequiredService<AuditVerification>());

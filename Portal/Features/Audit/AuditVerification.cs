@@ -22,9 +22,10 @@ public sealed record AuditVerificationProgress(long Verified, long Total);
 /// How far a signature vouches for the chain, e.g. "authenticated through seq 120; 3 newer events not yet
 /// checkpointed": events after the newest matching checkpoint could still be removed or rewritten unnoticed.
 /// </param>
+/// <param name="Witness">How far the witness vouches ("the witness cosigned through tree size 120"), or why it was not consulted; null without a witness.</param>
 public sealed record AuditVerificationReport(
     string Mode, bool Ok, long FromSeq, long ToSeq, long Verified, long? FirstBadSeq, string? Problem,
-    int Checkpoints, long? LastGoodCheckpointSeq, double Seconds, string? Authenticated = null)
+    int Checkpoints, long? LastGoodCheckpointSeq, double Seconds, string? Authenticated = null, string? Witness = null)
 {
     public static string DescribeAuthentication(long? checkpointSeq, long headSeq) => checkpointSeq switch
     {
@@ -47,7 +48,7 @@ public interface IAuditChainVerifier
 /// checkpoint, since a checkpoint is only signed after the rows up to it were verified (see <see cref="AuditCheckpointer"/>).
 /// </summary>
 public sealed class AuditVerification(
-    AuditChainStore store, AuditTrail trail, AuditCheckpointer checkpointer, TimeProvider clock,
+    AuditChainStore store, AuditTrail trail, AuditCheckpointer checkpointer, AuditWitness witness, TimeProvider clock,
     ILogger<AuditVerification> logger) : IAuditVerificationRunner, IAuditChainVerifier
 {
     public const string VerifiedType = "audit.verified";
@@ -56,18 +57,22 @@ public sealed class AuditVerification(
     {
         var started = Stopwatch.GetTimestamp();
         var fromFile = store.ReadFileCheckpoints();
+        // The witness's copies count like the log's own: a tail it cosigned cannot go missing unnoticed even when the
+        // database's checkpoints and the checkpoint file were both rewritten. Read before the snapshot, as the file is.
+        var witnessed = await witness.ReadCosignedAsync(ct);
         var (connection, transaction) = await store.OpenSnapshotAsync(ct);
         await using (connection)
         await using (transaction)
         {
             var head = await AuditChainStore.ReadHeadAsync(connection, transaction, ct);
-            var checkpoints = await store.ReadCheckpointsAsync(connection, transaction, fromFile, ct);
+            var checkpoints = await store.ReadCheckpointsAsync(connection, transaction, fromFile.Concat(witnessed.Checkpoints), ct);
             var start = mode == AuditVerificationMode.Incremental ? store.LatestValid(checkpoints, head.Seq) : null;
             var check = await store.VerifyRangeAsync(connection, transaction, start, checkpoints, head, ct, progress: progress);
             var name = mode == AuditVerificationMode.Full ? "full" : "incremental";
             return new AuditVerificationReport(name, check.Problem is null, start?.Seq ?? 0, head.Seq, check.Verified, check.FirstBadSeq, check.Problem,
                 checkpoints.Count, check.LastGoodCheckpointSeq, Stopwatch.GetElapsedTime(started).TotalSeconds,
-                AuditVerificationReport.DescribeAuthentication(check.LastGoodCheckpointSeq, check.Problem is null ? head.Seq : check.HeadSeq));
+                AuditVerificationReport.DescribeAuthentication(check.LastGoodCheckpointSeq, check.Problem is null ? head.Seq : check.HeadSeq),
+                witness.Enabled ? witnessed.Summary : null);
         }
     }
 

@@ -16,11 +16,12 @@ public static class DatabaseMigrator
     public static void Migrate(IConfiguration configuration, TextWriter log, string? scriptsDirectory = null)
     {
         var appConnection = PostgresSetup.RequiredConnectionString(configuration, PostgresSetup.ConnectionName);
-        var ownerConnection = configuration.GetConnectionString(PostgresSetup.MigrationsConnectionName) is { Length: > 0 } owner
-            ? owner
-            : appConnection;
+        // Never the application's connection: the role that migrates owns the tables, and the application's must not.
+        var ownerConnection = PostgresSetup.RequiredConnectionString(configuration, PostgresSetup.MigrationsConnectionName);
         var appRole = new NpgsqlConnectionStringBuilder(appConnection).Username
             ?? throw new InvalidOperationException("ConnectionStrings:Postgres must name a Username (the application role).");
+        if (new NpgsqlConnectionStringBuilder(ownerConnection).Username == appRole)
+            throw new InvalidOperationException($"ConnectionStrings:{PostgresSetup.MigrationsConnectionName} names the application role '{appRole}': migrations run as the schema owner, a different role.");
         scriptsDirectory ??= Path.Combine(AppContext.BaseDirectory, "migrations");
 
         using var lockConnection = new NpgsqlConnection(ownerConnection);

@@ -12,6 +12,7 @@ public static class PostgresSetup
     {
         var connectionString = RequiredConnectionString(builder.Configuration, ConnectionName);
         builder.Services.AddSingleton(_ => DataSource(connectionString));
+        builder.Services.AddHostedService<DatabaseRoleGuard>();
         builder.Services.AddDbContextFactory<PortalDbContext>((sp, options) =>
             options.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()));
         builder.Services.AddOptions<GroupCommitOptions>().BindConfiguration("GroupCommit").ValidateOnStart();

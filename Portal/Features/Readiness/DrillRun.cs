@@ -35,7 +35,7 @@ public static class Drills
         (RedisLoss, "Redis unreachable: orders refused in safe mode, then recovery"),
         (BrokerLoss, "Network loss to the broker: orders refused in safe mode, then recovery"),
         (BadTicks, "Bad ticks: each validation rule refuses and counts"),
-        (AuditImmutable, "Audit trail: UPDATE refused, chain verifies"),
+        (AuditImmutable, "Audit trail: UPDATE, DELETE, TRUNCATE and trigger changes refused, chain verifies"),
         (Metrics, "/metrics exposes every required series"),
     ];
 

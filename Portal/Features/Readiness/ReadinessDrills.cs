@@ -300,32 +300,42 @@ public sealed class ReadinessDrills(
             : DrillOutcome.Fail($"Bad ticks not refused and counted: {string.Join("; ", failures)}.", figures);
     }
 
+    /// <summary>What someone holding the application's connection might try on the trail; each must be refused.</summary>
+    private static readonly (string Name, string Sql)[] AuditTamperAttempts =
+    [
+        ("update", "update audit_events set actor = actor || ' (altered)' where seq = (select max(seq) from audit_events)"),
+        ("delete", "delete from audit_events where seq = (select max(seq) from audit_events)"),
+        ("truncate", "truncate audit_events"),
+        ("disableTrigger", "alter table audit_events disable trigger audit_events_append_only"),
+        ("moveHeadBack", "update audit_head set seq = seq - 1"),
+    ];
+
     private async Task<DrillOutcome> AuditImmutableAsync(CancellationToken ct)
     {
         var figures = new Dictionary<string, string>();
-        bool refused;
-        await using (var connection = await db.OpenConnectionAsync(ct))
-        await using (var transaction = await connection.BeginTransactionAsync(ct))
+        var allowed = new List<string>();
+        foreach (var (name, sql) in AuditTamperAttempts)
         {
+            // Each in its own transaction, always rolled back: a drill never changes the trail, even if one got through.
+            await using var connection = await db.OpenConnectionAsync(ct);
+            await using var transaction = await connection.BeginTransactionAsync(ct);
             try
             {
-                await using var update = new NpgsqlCommand(
-                    "update audit_events set actor = actor || ' (altered)' where seq = (select max(seq) from audit_events)", connection, transaction);
-                figures["rowsChanged"] = Text(await update.ExecuteNonQueryAsync(ct));
-                refused = false;
+                await using var command = new NpgsqlCommand(sql, connection, transaction);
+                figures[name] = $"NOT refused ({Text(await command.ExecuteNonQueryAsync(ct))} rows)";
+                allowed.Add(name);
             }
             catch (PostgresException ex)
             {
-                refused = true;
-                figures["refusal"] = $"{ex.SqlState}: {ex.MessageText}";
+                figures[name] = $"{ex.SqlState}: {ex.MessageText}";
             }
             await transaction.RollbackAsync(ct);
         }
         var report = await auditVerification.VerifyAsync(AuditVerificationMode.Incremental, ct);
         figures["chainVerified"] = report.Ok ? $"ok, {report.Verified} rows after seq {report.FromSeq} up to {report.ToSeq}" : $"FAILED at seq {report.FirstBadSeq}: {report.Problem}";
-        if (!refused) return DrillOutcome.Fail("An UPDATE of the audit trail through the application's connection was not refused.", figures);
-        if (!report.Ok) return DrillOutcome.Fail($"The UPDATE was refused but the chain does not verify: {report.Problem}.", figures);
-        return new DrillOutcome(true, $"The UPDATE was refused ({figures["refusal"]}); the chain verifies up to seq {report.ToSeq}.", figures);
+        if (allowed.Count > 0) return DrillOutcome.Fail($"Through the application's connection the audit trail accepted: {string.Join(", ", allowed)}.", figures);
+        if (!report.Ok) return DrillOutcome.Fail($"Every change was refused but the chain does not verify: {report.Problem}.", figures);
+        return new DrillOutcome(true, $"UPDATE, DELETE, TRUNCATE, disabling the trigger and moving the head back were all refused; the chain verifies up to seq {report.ToSeq}.", figures);
     }
 
     private static async Task<DrillOutcome> MetricsAsync(CancellationToken ct)

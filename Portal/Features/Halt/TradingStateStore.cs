@@ -34,6 +34,9 @@ public sealed class TradingStateStore(
     NpgsqlDataSource db, IConnectionMultiplexer redis, IOptions<RedisOptions> redisOptions, IOptions<HaltOptions> options,
     ISecurityEventSink securityEvents, TimeProvider clock, ILogger<TradingStateStore> logger) : BackgroundService
 {
+    private static readonly Counter ReconcileFailures = Metrics.CreateCounter(
+        "portal_trading_state_reconcile_failures_total", "Reconcile passes of the trading state that failed in a way nothing else handled.");
+
     public static readonly Counter Forged = Metrics.CreateCounter("portal_trading_state_forged_total",
         "Trading state messages or Redis keys that were malformed, forged or not backed by Postgres, by reason.", new CounterConfiguration { LabelNames = ["reason"] });
 
@@ -253,7 +256,17 @@ public sealed class TradingStateStore(
         {
             do
             {
-                await ReconcileAsync(stoppingToken);
+                try
+                {
+                    await ReconcileAsync(stoppingToken);
+                }
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+                {
+                    // This loop is how halts written by other instances, and expiring forged hints, reach this one: it must
+                    // outlive any failure it did not foresee (an escaping exception would stop it, and the host, for good).
+                    ReconcileFailures.Inc();
+                    logger.LogError(ex, "Trading state reconcile failed; retrying at the next interval");
+                }
             }
             while (await _wake.Reader.WaitToReadAsync(stoppingToken) && _wake.Reader.TryRead(out _));
         }

@@ -47,10 +47,11 @@ public sealed class AuditWitness(
             await using (transaction)
             {
                 var latest = await store.LatestValidCheckpointAsync(connection, transaction, ct, notesOnly: true);
-                if (latest is null || latest.Seq == _witnessSize) return _witnessSize;
-                size = latest.Seq;
+                // No checkpoint at all counts as size 0: if the witness cosigned more, that is gone too.
+                size = latest?.Seq ?? 0;
                 if (oldSize > size)
                     return Problem($"the witness cosigned tree size {oldSize} but this log's newest checkpoint is of size {size}: events {size + 1}..{oldSize} it vouched for are gone");
+                if (latest is null || size == _witnessSize) return _witnessSize;
                 var proof = await AuditMerkleStore.ProveAsync(connection, transaction, subtree => MerkleTree.ConsistencyProof(oldSize, size, subtree), ct);
                 if (proof is null) return Problem("the stored Merkle tree is incomplete: no consistency proof can be built");
                 body = new AddCheckpointRequest(oldSize, proof, latest.ToNote()).Format();

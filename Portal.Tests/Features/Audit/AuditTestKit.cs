@@ -42,6 +42,19 @@ internal static class AuditTestKit
         return await OrderRequests.ScalarAsync(portal.AppConnectionString, newest);
     }
 
+    /// <summary>As the owner or a superuser: triggers off, events after <paramref name="keep"/> and their checkpoint rows gone, the head moved back, triggers on.</summary>
+    public static Task DeleteTailAsync(string connectionString, long keep) => ExecAsync(connectionString, $"""
+        alter table audit_events disable trigger audit_events_append_only;
+        alter table audit_checkpoints disable trigger audit_checkpoints_append_only;
+        alter table audit_head disable trigger audit_head_guard;
+        delete from audit_events where seq > {keep};
+        delete from audit_checkpoints where seq > {keep};
+        update audit_head set seq = {keep}, hash = (select hash from audit_events where seq = {keep});
+        alter table audit_events enable always trigger audit_events_append_only;
+        alter table audit_checkpoints enable always trigger audit_checkpoints_append_only;
+        alter table audit_head enable always trigger audit_head_guard;
+        """);
+
     public static async Task ExecAsync(string connectionString, string sql, params object[] parameters)
     {
         await using var connection = new NpgsqlConnection(connectionString);

@@ -44,17 +44,7 @@ public sealed class AuditWitnessTests : IAsyncLifetime
         var signed = await WitnessedChainAsync();
 
         // As the superuser on the writer's host: the tail, its checkpoint rows and the checkpoint file gone, the head moved back.
-        await AuditTestKit.ExecAsync(_portal.Superuser(), $"""
-            alter table audit_events disable trigger audit_events_append_only;
-            alter table audit_checkpoints disable trigger audit_checkpoints_append_only;
-            alter table audit_head disable trigger audit_head_guard;
-            delete from audit_events where seq > {Keep};
-            delete from audit_checkpoints where seq > {Keep};
-            update audit_head set seq = {Keep}, hash = (select hash from audit_events where seq = {Keep});
-            alter table audit_events enable always trigger audit_events_append_only;
-            alter table audit_checkpoints enable always trigger audit_checkpoints_append_only;
-            alter table audit_head enable always trigger audit_head_guard;
-            """);
+        await AuditTestKit.DeleteTailAsync(_portal.Superuser(), Keep);
         await File.WriteAllTextAsync(_portal.CheckpointFile, "");
 
         foreach (var mode in new[] { AuditVerificationMode.Full, AuditVerificationMode.Incremental })

@@ -10,9 +10,15 @@ namespace Portal.Tests.Bench;
 /// (order requests and tick batches), buys on both instances at once that fit the position limit alone but not together, and
 /// the joint position limit replayed from every fill in Postgres.
 /// The runner asserts each expectation itself and exits 1 if any failed; its report is the failure message.
+/// It runs alone, after the other tests: beside them (load average 12 on two cores in CI) its timings measured the
+/// machine instead of Portal, and a broker or feed starved for five seconds is, rightly, a safe-mode refusal.
 /// </summary>
+[Collection(Name)]
+[CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class ScenarioRunnerTests(ITestOutputHelper output)
 {
+    private const string Name = "Scenario runner, alone";
+
     [Fact]
     public async Task Short_scenario_run_meets_every_expectation()
     {

@@ -113,6 +113,7 @@ public sealed class Faults(Cluster cluster, PortalProcess[] portals, Api[] apis,
     public async Task PortalKilledAsync()
     {
         report.Section($"fault: {portals[1].Name} killed with SIGKILL under load, then restarted");
+        var survivorLogStart = new FileInfo(portals[0].LogFile).Length;
         portals[1].Kill();
         var watch = Stopwatch.StartNew();
         var accepted = 0;
@@ -127,6 +128,7 @@ public sealed class Faults(Cluster cluster, PortalProcess[] portals, Api[] apis,
         report.Expect(accepted > 0 && others.Count == 0,
             $"{portals[0].Name} keeps serving while {portals[1].Name} is dead: {accepted} accepted, {others.Count} not{(others.Count > 0 ? $" ({notAccepted})" : "")}");
         if (others.Any(a => a.Reason is "DataStale" or "DataSuspect")) await ReportDataStatusChangesAsync();
+        if (others.Count > 0) ReportLogSince(portals[0], survivorLogStart);
         var restart = Stopwatch.StartNew();
         await portals[1].StartAsync(Recovery);
         report.Line($"{portals[1].Name} ready again after {restart.Elapsed.TotalSeconds:F1} s");
@@ -208,6 +210,16 @@ public sealed class Faults(Cluster cluster, PortalProcess[] portals, Api[] apis,
         return result;
     }
     /// <summary>Why a symbol was not Ok: the market-data status changes of the last few minutes, from the audit trail.</summary>
+    /// <summary>What an instance logged (warnings and worse: the cluster's log level) since <paramref name="offset"/>, to explain a refusal.</summary>
+    private void ReportLogSince(PortalProcess portal, long offset)
+    {
+        using var stream = new FileStream(portal.LogFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        stream.Seek(offset, SeekOrigin.Begin);
+        var lines = new StreamReader(stream).ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        report.Line($"{portal.Name}'s log meanwhile ({lines.Length} lines, last 40):");
+        foreach (var line in lines.TakeLast(40)) report.Line("   | " + line.TrimEnd());
+    }
+
     private async Task ReportDataStatusChangesAsync()
     {
         await using var connection = new NpgsqlConnection(cluster.OwnerConnectionString("portal"));

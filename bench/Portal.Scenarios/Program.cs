@@ -124,6 +124,10 @@ namespace Portal.Scenarios
             environment["TradingState__OrderValueBreachesToHalt"] = "1000";
             // Orders left unsent by the killed instance are resolved within seconds, so the reconciliation after the faults sees it.
             environment["Broker__Paper__UnsentOrderTimeout"] = "00:00:05";
+            // Every fault here interrupts the demo feed of every symbol (an outage of Redis or PostgreSQL, a killed feeder,
+            // a loaded machine's stall), each a gap anomaly: by the fourth within five minutes every symbol would turn
+            // Suspect and refuse the probes, whose subject is the fault, not the data. Data quality is TickFuzz's subject.
+            environment["MarketData__Rules__MaxAnomaliesInWindow"] = "1000";
             return environment;
         }
 

@@ -97,12 +97,12 @@ public sealed class SafeModeMonitor(
         }
         // A fresh process gets its first grace period to hear from the broker and the feed.
         var lastSync = risk.LastSync == default ? _startedAt : risk.LastSync;
-        Set(BrokerSilent, now - lastSync > options.Value.BrokerSilenceThreshold);
+        Set(BrokerSilent, now - lastSync > options.Value.BrokerSilenceThreshold, $"last portfolio sync {(now - lastSync).TotalSeconds:0.0} s ago");
         // Not listening to the other instances' ticks: this instance cannot know the shared feed, and its prices may be stale.
         Set(MarketDataRelayDown, !marketDataRelay.Listening);
         // Silent = no tick accepted from any feed, on any instance: a feed sending only refused ticks tells us nothing either.
         var lastTick = marketData.LastAcceptedAt ?? _startedAt;
-        Set(MarketDataSilent, now - lastTick > options.Value.MarketDataSilenceThreshold);
+        Set(MarketDataSilent, now - lastTick > options.Value.MarketDataSilenceThreshold, $"last accepted tick {(now - lastTick).TotalSeconds:0.0} s ago");
     }
 
     private async Task<bool> RedisAnswersAsync()
@@ -137,19 +137,20 @@ public sealed class SafeModeMonitor(
 
     private void OnRedisFailed(object? sender, ConnectionFailedEventArgs e) => Set(RedisUnreachable, true);
 
-    private void Set(string cause, bool holds)
+    /// <param name="detail">What was measured, for the log and the audit record: why the cause holds or cleared.</param>
+    private void Set(string cause, bool holds, string? detail = null)
     {
         if (holds ? !_active.TryAdd(cause, clock.GetUtcNow()) : !_active.TryRemove(cause, out _)) return;
         SafeModeGauge.WithLabels(cause).Set(holds ? 1 : 0);
-        if (holds) logger.LogWarning("Safe mode: {Cause}; new orders are refused", cause);
-        else logger.LogInformation("Safe mode cause cleared: {Cause}", cause);
+        if (holds) logger.LogWarning("Safe mode: {Cause} ({Detail}); new orders are refused", cause, detail);
+        else logger.LogInformation("Safe mode cause cleared: {Cause} ({Detail})", cause, detail);
         alerts.Publish(holds ? AlertSeverity.Critical : AlertSeverity.Info,
             holds ? "safe_mode.entered" : "safe_mode.cleared",
             holds ? $"Safe mode: {cause}. New orders are refused." : $"Safe mode cause cleared: {cause}.");
         live.Publish(OpsEventTypes.SafeMode, new SafeModeChange(live.Origin, cause, holds, Reason));
         // Recorded once the trail takes writes again (a Postgres outage is itself a cause).
         _ = audit.AppendEventuallyAsync(AuditEventDraft.Create(clock.GetUtcNow(), "system:safe-mode", holds ? "safe_mode.entered" : "safe_mode.cleared",
-            "instance:" + live.Origin, new { cause, remaining = Active.Keys.ToArray() }));
+            "instance:" + live.Origin, new { cause, detail, remaining = Active.Keys.ToArray() }));
     }
 }
 

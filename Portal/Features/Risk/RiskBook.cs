@@ -45,7 +45,9 @@ public sealed class RiskBook(IBroker broker, PriceBook prices, TradingCalendar c
 
     public async Task SyncAsync(CancellationToken ct)
     {
+        var started = clock.GetTimestamp();
         var portfolio = await broker.GetPortfolioAsync(ct);
+        var read = clock.GetElapsedTime(started);
         lock (_gate)
         {
             _portfolio = portfolio;
@@ -53,7 +55,12 @@ public sealed class RiskBook(IBroker broker, PriceBook prices, TradingCalendar c
             _snapshot = null;
         }
         await UpdateEquityMarksAsync(ct);
+        // A slow sync brings the broker-silence safe mode closer: say which part was slow.
+        if (clock.GetElapsedTime(started) is var total && total > SlowSync)
+            logger.LogWarning("Portfolio sync from broker {Broker} took {TotalMs:0} ms (broker read {ReadMs:0} ms)", broker.Name, total.TotalMilliseconds, read.TotalMilliseconds);
     }
+
+    private static readonly TimeSpan SlowSync = TimeSpan.FromSeconds(1);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

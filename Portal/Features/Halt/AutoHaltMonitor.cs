@@ -3,19 +3,20 @@ using Microsoft.Extensions.Options;
 using Portal.Domain.Risk;
 using Portal.Domain.Trading;
 using Portal.Features.Limits;
+using Portal.Features.Readiness;
 using Portal.Features.Risk;
 using Portal.Infrastructure.Redis;
 
 namespace Portal.Features.Halt;
 
 /// <summary>
-/// Halts without a person: a daily/weekly loss or drawdown beyond its limit halts everything (with
+/// Halts without a person: a daily/weekly loss or drawdown beyond its limit (phase-capped) halts everything (with
 /// the configured cancel/flatten); a strategy that keeps sending orders above the max order value
 /// is halted on its own (the seed's runaway strategy); broker or market-data silence that outlasts
 /// safe mode's threshold by the second threshold becomes a halt.
 /// </summary>
 public sealed class AutoHaltMonitor(
-    KillSwitch killSwitch, TradingStateStore store, RiskBook risk, LimitStore limits, SafeModeMonitor safeMode,
+    KillSwitch killSwitch, TradingStateStore store, RiskBook risk, LimitStore limits, DeploymentPhaseStore phases, SafeModeMonitor safeMode,
     IOptions<HaltOptions> options, TimeProvider clock, ILogger<AutoHaltMonitor> logger) : BackgroundService
 {
     public const string Actor = "system:auto-halt";
@@ -54,15 +55,9 @@ public sealed class AutoHaltMonitor(
         }
     }
 
-    private string? LossBreach()
-    {
-        if (risk.Snapshot is not { } account || limits.Current is not { } current) return null;
-        var l = current.Limits;
-        if (account.DailyLossUsd > l.MaxDailyLossUsd) return $"auto: daily loss ${account.DailyLossUsd:0.00} beyond the limit ${l.MaxDailyLossUsd:0.00}";
-        if (account.WeeklyLossUsd > l.MaxWeeklyLossUsd) return $"auto: weekly loss ${account.WeeklyLossUsd:0.00} beyond the limit ${l.MaxWeeklyLossUsd:0.00}";
-        if (account.Drawdown > l.MaxDrawdownPct) return $"auto: drawdown {account.Drawdown:P2} beyond the limit {l.MaxDrawdownPct:P2}";
-        return null;
-    }
+    /// <summary>Against the limits the order path enforces: after the deployment phase's ceilings.</summary>
+    private string? LossBreach() =>
+        risk.Snapshot is { } account && limits.Current is { } current ? LossHalt.Breach(account, phases.Cap(current.Limits)) : null;
 
     private string? SilenceBreach()
     {

@@ -16,6 +16,8 @@ RUN dotnet publish Portal/Portal.csproj -c Release -o /app --no-restore
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
 WORKDIR /app
 COPY --from=build /app .
+# Named volumes start as a copy of these directories, owner included: the app user must write keys, checkpoints, state.
+RUN mkdir -p /var/lib/portal/secrets /var/lib/portal/audit /var/lib/witness && chown -R app:app /var/lib/portal /var/lib/witness
 USER app
 ENV ASPNETCORE_URLS=http://0.0.0.0:8080 ASPNETCORE_ENVIRONMENT=Production
 EXPOSE 8080

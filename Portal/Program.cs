@@ -9,6 +9,7 @@ using Portal.Features.Auth;
 using Portal.Features.Broker;
 using Portal.Features.Cli;
 using Portal.Features.Demo;
+using Portal.Features.Deployment;
 using Portal.Features.Halt;
 using Portal.Features.Health;
 using Portal.Features.Identity;
@@ -27,8 +28,10 @@ using Prometheus;
 
 if (CliCommands.IsVerb(args)) return await CliCommands.RunAsync(args);
 if (args.FirstOrDefault() == WitnessServer.Verb) return await WitnessServer.RunAsync(args[1..]);
+if (args.FirstOrDefault() == DeploymentSecrets.Verb) return DeploymentSecrets.Run(args.SkipWhile(a => a != "--dir").Skip(1).FirstOrDefault(), Console.Out, Console.Error);
+var checkConfiguration = args.FirstOrDefault() == ConfigurationCheck.Verb;
 
-var builder = WebApplication.CreateBuilder(args);
+var builder = WebApplication.CreateBuilder(checkConfiguration ? args[1..] : args);
 builder.AddPostgres();
 builder.AddRedis();
 builder.AddLiveEvents();
@@ -52,6 +55,7 @@ builder.Services.AddProblemDetails();
 builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower)));
 
 var app = builder.Build();
+if (checkConfiguration) return ConfigurationCheck.Run(app.Services, Console.Out, Console.Error);
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseCookieApiWriteGuard();

@@ -2,6 +2,8 @@ using System.Text;
 using Microsoft.Extensions.Options;
 using Portal.Domain.Audit;
 
+using Portal.Features.Deployment;
+
 namespace Portal.Features.Witness;
 
 /// <summary>
@@ -34,8 +36,10 @@ public static class WitnessServer
         return app;
     }
 
+    /// <summary>Serves the witness, or with <c>check-config</c> first only validates its configuration.</summary>
     public static async Task<int> RunAsync(string[] args)
     {
+        if (args.FirstOrDefault() == ConfigurationCheck.Verb) return ConfigurationCheck.Run(Build(args[1..]).Services, Console.Out, Console.Error);
         try
         {
             await Build(args).RunAsync();

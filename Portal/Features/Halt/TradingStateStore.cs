@@ -330,6 +330,9 @@ public sealed class TradingStateStore(
         }
         CheckClaims(claims, lastIssued, backed);
         CheckHints(ticket, startedAt, lastIssued);
+        // Every scope in force as well: a hint that arrived during this read, after `scopes` was taken, and that CheckHints
+        // dropped (a never-issued version) was otherwise never recomputed again and stayed in force for good.
+        lock (_gate) scopes.UnionWith(_inForce.Keys);
         foreach (var scope in scopes) Recompute(scope);
         _loaded = true;
 

@@ -44,6 +44,40 @@ public sealed class ChecklistTests
     }
 
     [Fact]
+    public async Task Drill_runs_rows_forged_with_the_application_role_do_not_turn_an_item_green()
+    {
+        await using var portal = await PortalFactory.StartAsync(new Dictionary<string, string?> { ["Readiness:DocsPath"] = ReadinessTestKit.DocsWithAllRunbooks() });
+        await portal.SeedPassingEvidenceAsync(TimeSpan.FromHours(2), Drills.Limits);
+        var failed = await portal.Get<DrillRunner>().StoreAsync(new DrillRun(Guid.NewGuid(), Drills.MillionOrder, false, "refused: PriceCollar",
+            new Dictionary<string, string>(), "test:genuine", DateTimeOffset.UtcNow.AddHours(-2), DateTimeOffset.UtcNow.AddHours(-2), 0), CancellationToken.None);
+
+        // Newer passing rows, as anyone holding the application role could insert them: one naming no audit record, one
+        // naming the genuine failed run's record (its seq and hash), and one naming the passing limits run's record.
+        await using (var connection = new Npgsql.NpgsqlConnection(portal.AppConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var forge = new Npgsql.NpgsqlCommand("""
+                insert into drill_runs (id, drill, ok, summary, figures, actor, started_at, finished_at, audit_seq, audit_hash)
+                select gen_random_uuid(), 'million-order', true, 'forged', '{}'::jsonb, 'mallory', now(), now(), 0, null
+                union all
+                select gen_random_uuid(), 'million-order', true, 'forged', '{}'::jsonb, 'mallory', now(), now(), d.audit_seq, d.audit_hash
+                from drill_runs d where d.drill = 'million-order'
+                union all
+                select gen_random_uuid(), 'million-order', true, 'forged', '{}'::jsonb, 'mallory', now(), now(), d.audit_seq, d.audit_hash
+                from drill_runs d where d.drill = 'limits'
+                """, connection);
+            Assert.Equal(3, await forge.ExecuteNonQueryAsync());
+        }
+
+        var checklist = await portal.Get<Checklist>().ComputeAsync(CancellationToken.None);
+        var item = checklist.Items.Single(i => i.Key == "million-order");
+        Assert.Equal(ItemStatus.Red, item.Status);
+        Assert.StartsWith("Failed: ", item.Detail);
+        Assert.Equal(failed.Id, item.Evidence?.Id);
+        Assert.Equal(ItemStatus.Green, checklist.Items.Single(i => i.Key == "risk-limits").Status);
+    }
+
+    [Fact]
     public async Task A_max_order_value_configured_off_fails_the_million_dollar_drill_and_turns_its_item_red()
     {
         // At $2M the max order value lets a $1M order through: only the price collar stops the drill's order.

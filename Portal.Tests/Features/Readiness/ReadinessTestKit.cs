@@ -46,23 +46,13 @@ internal static class ReadinessTestKit
         Assert.Equal(run.Ok, record.Value.GetProperty("payload").GetProperty("ok").GetBoolean());
     }
 
-    /// <summary>Passing evidence for every drill, written straight to drill_runs as the runner would, <paramref name="age"/> ago.</summary>
+    /// <summary>Passing evidence for every drill, stored with its audit record as the runner stores a run, <paramref name="age"/> ago.</summary>
     public static async Task SeedPassingEvidenceAsync(this PortalFactory portal, TimeSpan age, params string[] drills)
     {
-        await using var connection = new NpgsqlConnection(portal.AppConnectionString);
-        await connection.OpenAsync();
         var at = DateTimeOffset.UtcNow - age;
         foreach (var drill in drills.Length == 0 ? Drills.All.Select(d => d.Id) : drills)
-        {
-            await using var insert = new NpgsqlCommand("""
-                insert into drill_runs (id, drill, ok, summary, figures, actor, started_at, finished_at, audit_seq)
-                values ($1, $2, true, 'seeded by the test', '{}'::jsonb, 'test:seed', $3, $3, 0)
-                """, connection);
-            insert.Parameters.AddWithValue(Guid.NewGuid());
-            insert.Parameters.AddWithValue(drill);
-            insert.Parameters.AddWithValue(at);
-            await insert.ExecuteNonQueryAsync();
-        }
+            await portal.Get<DrillRunner>().StoreAsync(
+                new DrillRun(Guid.NewGuid(), drill, true, "seeded by the test", new Dictionary<string, string>(), "test:seed", at, at, 0), CancellationToken.None);
     }
 
     public static async Task<List<JsonElement>> AuditEventsAsync(this PortalFactory portal, string type)

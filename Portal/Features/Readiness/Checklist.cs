@@ -89,7 +89,7 @@ public sealed class Checklist(NpgsqlDataSource db, DeploymentPhaseStore phases, 
 
     public async Task<DrillRun?> FindRunAsync(Guid id, CancellationToken ct)
     {
-        await using var command = db.CreateCommand($"select {Columns} from drill_runs where id = $1");
+        await using var command = db.CreateCommand($"select {Columns} from drill_runs d where d.id = $1");
         command.Parameters.AddWithValue(id);
         await using var reader = await command.ExecuteReaderAsync(ct);
         return await reader.ReadAsync(ct) ? Read(reader) : null;
@@ -109,7 +109,14 @@ public sealed class Checklist(NpgsqlDataSource db, DeploymentPhaseStore phases, 
 
     private async Task<Dictionary<string, DrillRun>> LatestRunsAsync(CancellationToken ct)
     {
-        await using var command = db.CreateCommand($"select distinct on (drill) {Columns} from drill_runs order by drill, finished_at desc");
+        // A row counts only with the audit record it names: same seq and hash, and a record of this run with this result.
+        // Anyone with the application role can insert rows; an audit record is in the chain the witness vouches for.
+        await using var command = db.CreateCommand($"""
+            select distinct on (d.drill) {Columns} from drill_runs d
+            join audit_events a on a.seq = d.audit_seq and a.hash = d.audit_hash and a.type = '{DrillRunner.AuditType}'
+                and a.subject = 'drill:' || d.drill and a.payload->>'runId' = d.id::text and (a.payload->>'ok')::boolean = d.ok
+            order by d.drill, d.finished_at desc
+            """);
         await using var reader = await command.ExecuteReaderAsync(ct);
         var runs = new Dictionary<string, DrillRun>(StringComparer.Ordinal);
         while (await reader.ReadAsync(ct))
@@ -120,7 +127,7 @@ public sealed class Checklist(NpgsqlDataSource db, DeploymentPhaseStore phases, 
         return runs;
     }
 
-    private const string Columns = "id, drill, ok, summary, figures::text, actor, started_at, finished_at, audit_seq";
+    private const string Columns = "d.id, d.drill, d.ok, d.summary, d.figures::text, d.actor, d.started_at, d.finished_at, d.audit_seq";
 
     private static DrillRun Read(NpgsqlDataReader r) => new(
         r.GetGuid(0), r.GetString(1), r.GetBoolean(2), r.GetString(3),

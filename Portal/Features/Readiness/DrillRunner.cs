@@ -88,7 +88,8 @@ public sealed class DrillRunner(ReadinessDrills drills, NpgsqlDataSource db, Ops
         return run;
     }
 
-    private async Task<DrillRun> StoreAsync(DrillRun run, CancellationToken ct)
+    /// <summary>Stores a run with its audit record; the row keeps the record's seq and hash, which the checklist checks.</summary>
+    public async Task<DrillRun> StoreAsync(DrillRun run, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
@@ -98,8 +99,8 @@ public sealed class DrillRunner(ReadinessDrills drills, NpgsqlDataSource db, Ops
         var records = await AuditChainWriter.AppendAsync(connection, transaction, [draft], ct);
         var stored = run with { AuditSeq = records[0].Seq };
         await using (var insert = new NpgsqlCommand("""
-            insert into drill_runs (id, drill, ok, summary, figures, actor, started_at, finished_at, audit_seq)
-            values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            insert into drill_runs (id, drill, ok, summary, figures, actor, started_at, finished_at, audit_seq, audit_hash)
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
             """, connection, transaction))
         {
             insert.Parameters.AddWithValue(stored.Id);
@@ -111,6 +112,7 @@ public sealed class DrillRunner(ReadinessDrills drills, NpgsqlDataSource db, Ops
             insert.Parameters.AddWithValue(stored.StartedAt);
             insert.Parameters.AddWithValue(stored.FinishedAt);
             insert.Parameters.AddWithValue(stored.AuditSeq);
+            insert.Parameters.AddWithValue(records[0].Hash);
             await insert.ExecuteNonQueryAsync(ct);
         }
         await transaction.CommitAsync(ct);

@@ -41,10 +41,15 @@ public sealed class AuditVerificationJobTests : IAsyncLifetime
             if (now != head) (head, stable) = (now, 0);
         }
 
+        await OrderRequests.ScalarAsync(_portal.AppConnectionString, "update job_successes set succeeded_at = 'epoch' where job = 'audit-verify'");
+        var started = DateTimeOffset.UtcNow;
         await _portal.Get<AuditVerificationJob>().RunAsync(CancellationToken.None);
 
         var verified = Assert.Single(await _portal.EventsAsync(AuditVerification.VerifiedType));
         Assert.Equal("job:" + AuditVerificationJob.RecurringJobId, verified.Actor);
+        // What PortalScheduledJobNotSucceeding reads, kept in Postgres.
+        Assert.Equal(1, await OrderRequests.ScalarAsync(_portal.AppConnectionString,
+            "select count(*) from job_successes where job = 'audit-verify' and succeeded_at >= $1", started.AddSeconds(-1)));
         Assert.True(verified.Payload.GetProperty("ok").GetBoolean());
         Assert.Equal("full", verified.Payload.GetProperty("mode").GetString());
         Assert.Equal(head, verified.Payload.GetProperty("toSeq").GetInt64());
@@ -118,6 +123,23 @@ public sealed class AuditVerificationJobTests : IAsyncLifetime
         Assert.NotEqual(HttpStatusCode.OK, (await compliance.GetAsync("/jobs")).StatusCode);
         var admin = await _portal.ClientSignedInAsAsync(Roles.Admin);
         Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/jobs")).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_dashboard_is_read_only_even_for_an_admin()
+    {
+        var admin = await _portal.ClientSignedInAsAsync(Roles.Admin);
+        await Poll.UntilAsync(async () => (await admin.GetStringAsync("/jobs/recurring")).Contains(AuditVerificationJob.RecurringJobId, StringComparison.Ordinal),
+            "the recurring jobs are listed");
+
+        var page = await admin.GetStringAsync("/jobs/recurring");
+
+        // Hangfire renders its command buttons (trigger now, delete) only when the dashboard is not read-only.
+        Assert.DoesNotContain("js-jobs-list-command", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("recurring/trigger", page, StringComparison.Ordinal);
+        var trigger = await admin.PostAsync("/jobs/recurring/trigger", new FormUrlEncodedContent([new("jobs[]", AuditVerificationJob.RecurringJobId)]));
+        Assert.NotEqual(HttpStatusCode.NoContent, trigger.StatusCode);
+        Assert.Equal(0, await OrderRequests.ScalarAsync(_portal.AppConnectionString, "select count(*) from hangfire.job"));
     }
 }
 

@@ -46,6 +46,7 @@ public sealed class StartupValidationTests
     [InlineData("Risk__Ceilings__MaxLeverage", "-1", "Risk:Ceilings:MaxLeverage")]
     [InlineData("Risk__InitialLimits__MaxOrderValueUsd", "20000", "Risk:InitialLimits:MaxOrderValueUsd")]
     [InlineData("TradingState__SilenceHaltThreshold", "00:00:01", "TradingState:SilenceHaltThreshold")]
+    [InlineData("TradingState__BrokerKillPathInterval", "00:00:00", "TradingState:BrokerKillPathInterval")]
     [InlineData("Market__Symbols__0__Symbol", "bad symbol", "Market:Symbols:0:Symbol")]
     [InlineData("MarketData__MaxBatchSize", "0", "MarketData:MaxBatchSize")]
     [InlineData("MarketData__Rules__MaxPrice", "0.001", "MarketData:Rules")]
@@ -56,6 +57,7 @@ public sealed class StartupValidationTests
     [InlineData("DataProtection__CertificatePem", "", "DataProtection:CertificatePath")]
     [InlineData("DataProtection__CertificatePem", "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----", "DataProtection:CertificatePem")]
     [InlineData("ApiKeys__MaxOrdersPerMinutePerKey", "0", "ApiKeys:MaxOrdersPerMinutePerKey")]
+    [InlineData("Hangfire__SchedulePollingInterval", "00:00:00.100", "Hangfire:SchedulePollingInterval")]
     public async Task An_invalid_value_stops_start_up_with_a_message_naming_the_key(string variable, string value, string key)
     {
         var (exitCode, output) = await RunPortalAsync((variable, value));

@@ -53,8 +53,12 @@ public sealed class ModelDriftJobTests : IAsyncLifetime
     {
         await PostBaselineAndCurrentAsync(shiftOfA: 0.5);
 
+        await OrderRequests.ScalarAsync(_portal.AppConnectionString, "update job_successes set succeeded_at = 'epoch' where job = 'model-drift-check'");
+        var started = DateTimeOffset.UtcNow;
         await _portal.Get<ModelDriftJob>().RunAsync(CancellationToken.None);
 
+        Assert.Equal(1, await OrderRequests.ScalarAsync(_portal.AppConnectionString,
+            "select count(*) from job_successes where job = 'model-drift-check' and succeeded_at >= $1", started.AddSeconds(-1)));
         var run = (await _portal.Get<ModelDriftStore>().LatestRunAsync(Model, CancellationToken.None))!;
         Assert.Equal((1000, 1000, true), (run.BaselineCount, run.CurrentCount, run.Drifted));
         Assert.Equal(1, await CountAsync("select count(*) from model_drift_runs"));

@@ -44,16 +44,18 @@ public sealed class MetricsEndpointTests
         foreach (var series in SeedSeries.Concat(HttpAndRuntimeSeries))
             Assert.True(text.Contains($"# TYPE {series} ", StringComparison.Ordinal) && after.Keys.Any(k => k == series || k.StartsWith(series + "{", StringComparison.Ordinal) || k.StartsWith(series + "_", StringComparison.Ordinal)),
                 $"/metrics lacks {series}");
-        Assert.True(Increase("trading_orders_total{decision=\"accepted\"}") >= 1);
-        Assert.True(Increase("trading_orders_total{decision=\"rejected\"}") >= 1);
-        Assert.True(Increase("trading_orders_rejected{reason=\"MaxOrderValue\"}") >= 1);
-        Assert.True(Increase("trading_risk_breaches{limit=\"MaxOrderValue\"}") >= 1);
-        Assert.True(IncreaseOf("trading_kill_switch", "trigger=\"manual\"") >= 1);
+        Assert.True(Increase("trading_orders_total{decision=\"accepted\",source=\"trading\"}") >= 1);
+        Assert.True(Increase("trading_orders_total{decision=\"rejected\",source=\"trading\"}") >= 1);
+        Assert.True(Increase("trading_orders_rejected{reason=\"MaxOrderValue\",source=\"trading\"}") >= 1);
+        Assert.True(Increase("trading_risk_breaches{limit=\"MaxOrderValue\",source=\"trading\"}") >= 1);
+        Assert.True(IncreaseOf("trading_kill_switch", "trigger=\"manual\"", "source=\"trading\"") >= 1);
         Assert.True(IncreaseOf("http_requests_received_total", "code=\"201\"", "method=\"POST\"") >= 1);
         Assert.True(IncreaseOf("http_requests_received_total", "code=\"422\"", "method=\"POST\"") >= 1);
         Assert.True(after["process_working_set_bytes"] > 1_000_000);
         Assert.True(Increase("data_validation_failures{reason=\"PriceTooLow\"}") >= 1, "the refused tick is not counted");
-        Assert.InRange(after["data_staleness_seconds{symbol=\"MSFT\"}"], 0, 60);
+        Assert.InRange(after["portal_data_age_seconds{symbol=\"MSFT\"}"], 0, 60);
+        Assert.Contains("# TYPE data_staleness_seconds histogram", text, StringComparison.Ordinal);
+        Assert.True(Increase("data_staleness_seconds_count") >= 1, "the processed tick's age is not observed");
         Assert.True(IncreaseOf("model_prediction_confidence_count", "model=\"metrics-model\"") >= 200);
         Assert.InRange(after["model_drift_score{model=\"metrics-model\"}"], 0.5, 1);
 

@@ -2,6 +2,7 @@ using System.Net;
 using Portal.Domain.Trading;
 using Portal.Features.Auth;
 using Portal.Features.Halt;
+using Portal.Features.Observability;
 using Portal.Features.Readiness;
 using Portal.Infrastructure.Redis;
 using Portal.Tests.Infrastructure;
@@ -29,12 +30,16 @@ public sealed class DrillTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task DisposeAsync() => await _portal.DisposeAsync();
 
     [Fact]
-    public async Task A_million_dollar_order_is_refused_with_MaxOrderValue()
+    public async Task A_million_dollar_order_is_refused_with_MaxOrderValue_and_counted_as_a_drill()
     {
+        var drillBreaches = PortalMetrics.RiskBreaches.WithLabels("MaxOrderValue", PortalMetrics.DrillSource).Value;
+
         var run = await _portal.RunAsync(Drills.MillionOrder);
 
         Assert.True(run.Ok, run.Summary);
         Assert.Equal("refused: MaxOrderValue", run.Figures["answer"]);
+        // Labelled so that paging rules leave it out (deploy/prometheus/alerts.yml).
+        Assert.True(PortalMetrics.RiskBreaches.WithLabels("MaxOrderValue", PortalMetrics.DrillSource).Value > drillBreaches);
         await _portal.AssertStoredAndAuditedAsync(run);
         var item = (await _portal.Get<Checklist>().ComputeAsync(CancellationToken.None)).Items.Single(i => i.Key == "million-order");
         Assert.Equal(ItemStatus.Green, item.Status);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Npgsql;
 using Portal.Domain.Audit;
+using Portal.Features.Observability;
 using Portal.Jobs.Audit;
 
 namespace Portal.Features.Audit;
@@ -48,7 +49,7 @@ public interface IAuditChainVerifier
 /// checkpoint, since a checkpoint is only signed after the rows up to it were verified (see <see cref="AuditCheckpointer"/>).
 /// </summary>
 public sealed class AuditVerification(
-    AuditChainStore store, AuditTrail trail, AuditCheckpointer checkpointer, AuditWitness witness, TimeProvider clock,
+    AuditChainStore store, AuditTrail trail, AuditCheckpointer checkpointer, AuditWitness witness, JobSuccesses jobSuccesses, TimeProvider clock,
     ILogger<AuditVerification> logger) : IAuditVerificationRunner, IAuditChainVerifier
 {
     public const string VerifiedType = "audit.verified";
@@ -107,5 +108,7 @@ public sealed class AuditVerification(
     {
         var report = await RunAsync(AuditVerificationMode.Full, "job:" + AuditVerificationJob.RecurringJobId, ct);
         if (report.Ok) await checkpointer.CheckpointAsync(force: true, ct);
+        // The job ran; a chain that does not verify has its own alert (PortalAuditVerificationFailed).
+        await jobSuccesses.RecordAsync(AuditVerificationJob.RecurringJobId, ct);
     }
 }

@@ -128,7 +128,9 @@ public sealed class MarketDataIngest : IMarketDataView
                 if (UpdateStatus(feed, shard.Validator.Status(tick.Symbol, now), now) is { } change) (changes ??= []).Add(change);
             }
             verdicts[i] = verdict;
-            feed.Staleness.Set(Math.Max(0, (now - tick.Timestamp).TotalSeconds));
+            var age = Math.Max(0, (now - tick.Timestamp).TotalSeconds);
+            feed.Age.Set(age);
+            PortalMetrics.DataStalenessSeconds.Observe(age);
             if (verdict.Accepted)
             {
                 if (verdict.Anomaly != TickAnomaly.None)
@@ -322,7 +324,7 @@ public sealed class MarketDataIngest : IMarketDataView
 
         public string Symbol { get; } = symbol;
         public TickRules Rules { get; } = rules;
-        public Gauge.Child Staleness { get; } = PortalMetrics.DataStalenessSeconds.WithLabels(symbol);
+        public Gauge.Child Age { get; } = PortalMetrics.DataAgeSeconds.WithLabels(symbol);
         public volatile SymbolDataStatus Status = SymbolDataStatus.Stale;
         public DateTimeOffset? LastTickAt { get; set; }
         public DateTimeOffset? LastValidTimestamp

@@ -31,7 +31,7 @@ public sealed record DriftRunEvent(string ModelId, long RunId, bool Drifted, dou
 /// </summary>
 public sealed class ModelDriftService(
     ModelDriftStore store, ObservationStore observations, AuditTrail audit, AlertPublisher alerts, OpsEventBus live, KillSwitch killSwitch,
-    IOptions<ModelDriftOptions> options, TimeProvider clock, ILogger<ModelDriftService> logger) : IModelDriftRunner
+    JobSuccesses jobSuccesses, IOptions<ModelDriftOptions> options, TimeProvider clock, ILogger<ModelDriftService> logger) : IModelDriftRunner
 {
     public const string BaselinePinnedType = "model.baseline_pinned";
     public const string DriftDetectedType = "model.drift_detected";
@@ -84,6 +84,7 @@ public sealed class ModelDriftService(
             var outcome = await CheckAsync(model, "job:" + ModelDriftJob.RecurringJobId, ct);
             if (outcome.Status != DriftCheckStatus.Completed) logger.LogWarning("Drift check of {Model} skipped: {Detail}", model, outcome.Detail);
         }
+        await jobSuccesses.RecordAsync(ModelDriftJob.RecurringJobId, ct);
     }
 
     public async Task<DriftCheckOutcome> CheckAsync(string modelId, string actor, CancellationToken ct)

@@ -18,6 +18,8 @@ public static class ObservabilitySetup
     {
         builder.Services.AddOptions<MetricsOptions>().BindConfiguration(MetricsOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<MetricsOptions>, MetricsOptionsValidator>();
+        builder.Services.AddSingleton<JobSuccesses>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<JobSuccesses>());
         builder.Services.AddAuthentication()
             .AddScheme<AuthenticationSchemeOptions, MetricsScrapeAuthenticationHandler>(MetricsScrapeAuthenticationHandler.SchemeName, null);
         builder.Services.AddAuthorizationBuilder().AddPolicy(Policies.MetricsScraper, p => p

@@ -2,17 +2,25 @@ using Prometheus;
 
 namespace Portal.Features.Observability;
 
-/// <summary>The seed memo's series, with the names it gives them.</summary>
+/// <summary>
+/// The seed memo's series, with the names it gives them. Series a readiness drill moves on purpose carry
+/// <c>source="drill"</c> (otherwise <c>"trading"</c>), so paging rules can leave drills out (deploy/prometheus/alerts.yml).
+/// </summary>
 public static class PortalMetrics
 {
+    public const string DrillSource = "drill";
+    public const string TradingSource = "trading";
+
+    public static string SourceOf(string strategyId) => strategyId == Portal.Infrastructure.Redis.RateCounter.DrillStrategyId ? DrillSource : TradingSource;
+
     public static readonly Counter OrdersTotal = Metrics.CreateCounter(
-        "trading_orders_total", "Order requests decided, by decision.", new CounterConfiguration { LabelNames = ["decision"] });
+        "trading_orders_total", "Order requests decided, by decision.", new CounterConfiguration { LabelNames = ["decision", "source"] });
 
     public static readonly Counter OrdersRejected = Metrics.CreateCounter(
-        "trading_orders_rejected", "Orders refused, by reason.", new CounterConfiguration { LabelNames = ["reason"] });
+        "trading_orders_rejected", "Orders refused, by reason.", new CounterConfiguration { LabelNames = ["reason", "source"] });
 
     public static readonly Counter RiskBreaches = Metrics.CreateCounter(
-        "trading_risk_breaches", "Orders that would have breached a hard risk limit, by limit.", new CounterConfiguration { LabelNames = ["limit"] });
+        "trading_risk_breaches", "Orders that would have breached a hard risk limit, by limit.", new CounterConfiguration { LabelNames = ["limit", "source"] });
 
     public static readonly Counter RateCounterRestores = Metrics.CreateCounter(
         "portal_rate_counter_restores_total", "Times the shared order-rate counters were lost in Redis and rebuilt from Postgres.");
@@ -28,8 +36,12 @@ public static class PortalMetrics
     public static readonly Counter DataValidationFailures = Metrics.CreateCounter(
         "data_validation_failures", "Market-data ticks refused, by reason.", new CounterConfiguration { LabelNames = ["reason"] });
 
-    public static readonly Gauge DataStalenessSeconds = Metrics.CreateGauge(
-        "data_staleness_seconds", "Age of the symbol's newest tick (now minus its timestamp) when it was processed.",
+    public static readonly Histogram DataStalenessSeconds = Metrics.CreateHistogram(
+        "data_staleness_seconds", "Age of data when processed: now minus the tick's timestamp, for every tick this instance processes.",
+        new HistogramConfiguration { Buckets = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300] });
+
+    public static readonly Gauge DataAgeSeconds = Metrics.CreateGauge(
+        "portal_data_age_seconds", "Age of the symbol's newest tick (now minus its timestamp) when it was processed.",
         new GaugeConfiguration { LabelNames = ["symbol"] });
 
     public static readonly Gauge DataStatus = Metrics.CreateGauge(

@@ -297,10 +297,11 @@ public sealed class OrderGateway(
     private void Count(OrderRow row)
     {
         live.Publish(OpsEventTypes.OrderDecision, OrderDecisionEvent.From(row));
-        PortalMetrics.OrdersTotal.WithLabels(row.Decision).Inc();
+        var source = PortalMetrics.SourceOf(row.StrategyId);
+        PortalMetrics.OrdersTotal.WithLabels(row.Decision, source).Inc();
         if (row.Decision != "rejected") return;
-        PortalMetrics.OrdersRejected.WithLabels(row.Reason ?? "unknown").Inc();
-        if (row.Reason is not null && row.Reason.StartsWith("Max", StringComparison.Ordinal)) PortalMetrics.RiskBreaches.WithLabels(row.Reason).Inc();
+        PortalMetrics.OrdersRejected.WithLabels(row.Reason ?? "unknown", source).Inc();
+        if (row.Reason is not null && row.Reason.StartsWith("Max", StringComparison.Ordinal)) PortalMetrics.RiskBreaches.WithLabels(row.Reason, source).Inc();
     }
 
     /// <summary>A refusal that is not a limit decision: the state needed to decide was not trustworthy.</summary>

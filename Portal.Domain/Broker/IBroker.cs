@@ -70,3 +70,15 @@ public interface IBroker
     Task<IReadOnlyList<BrokerOrderState>> CloseAllPositionsAsync(CancellationToken ct);
     event Action<BrokerOrderState>? OrderUpdated;
 }
+
+/// <summary>
+/// The broker's own kill switch: while engaged the broker refuses every new order, including orders sent around
+/// Portal. Only brokers that have one register it (Alpaca's <c>suspend_trade</c>); the paper broker has none.
+/// </summary>
+public interface IBrokerKillPath
+{
+    string Broker { get; }
+    Task<bool> IsEngagedAsync(CancellationToken ct);
+    /// <summary>Sets the switch and returns the state the broker reports back.</summary>
+    Task<bool> SetEngagedAsync(bool engaged, CancellationToken ct);
+}

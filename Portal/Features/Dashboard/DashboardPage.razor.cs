@@ -50,7 +50,7 @@ public sealed partial class DashboardPage
                 causes.FirstOrDefault(active.ContainsKey) is { } cause ? new(name, false, cause) : new(name, true, null);
             yield return Check("Postgres", SafeModeMonitor.PostgresUnreachable, SafeModeMonitor.TradingStateUnknown);
             yield return Check("Redis", SafeModeMonitor.RedisUnreachable, SafeModeMonitor.RedisStateUnverified);
-            yield return Check("Broker", SafeModeMonitor.BrokerSilent);
+            yield return Check("Broker", SafeModeMonitor.BrokerSilent, SafeModeMonitor.BrokerSuspended);
             yield return Check("Market data", SafeModeMonitor.MarketDataSilent);
         }
     }

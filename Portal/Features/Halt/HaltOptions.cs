@@ -28,6 +28,17 @@ public sealed class HaltOptions
     /// <summary>Silence this long (broker or market data) halts trading, not only safe mode.</summary>
     public TimeSpan SilenceHaltThreshold { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// How often each instance checks the broker's own kill switch (Alpaca's suspend_trade) against the global state, besides
+    /// at once after every change of it. Each check is a request to the broker, which counts against its rate limit.
+    /// </summary>
+    public TimeSpan BrokerKillPathInterval { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// The instance that halts engages the broker's kill switch itself (after a flatten's closing orders, which the switch
+    /// would refuse); the checks of every instance engage a global halt only once it is older than this.
+    /// </summary>
+    public TimeSpan BrokerKillPathAllowance { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>What an automatic loss or drawdown halt also does.</summary>
     public HaltMode LossHaltMode { get; set; } = HaltMode.Cancel;
     /// <summary>This many MaxOrderValue refusals of one strategy within the window halt that strategy (runaway strategy).</summary>
@@ -50,6 +61,8 @@ public sealed class HaltOptionsValidator : IValidateOptions<HaltOptions>
         Positive(o.BrokerSilenceThreshold, nameof(o.BrokerSilenceThreshold), TimeSpan.FromHours(1));
         Positive(o.MarketDataSilenceThreshold, nameof(o.MarketDataSilenceThreshold), TimeSpan.FromDays(1));
         Positive(o.SilenceHaltThreshold, nameof(o.SilenceHaltThreshold), TimeSpan.FromDays(1));
+        Positive(o.BrokerKillPathInterval, nameof(o.BrokerKillPathInterval), TimeSpan.FromMinutes(10));
+        Positive(o.BrokerKillPathAllowance, nameof(o.BrokerKillPathAllowance), TimeSpan.FromMinutes(10));
         Positive(o.OrderValueBreachWindow, nameof(o.OrderValueBreachWindow), TimeSpan.FromDays(1));
         if (o.SilenceHaltThreshold <= o.BrokerSilenceThreshold || o.SilenceHaltThreshold <= o.MarketDataSilenceThreshold)
             errors.Add($"{HaltOptions.Section}:SilenceHaltThreshold must be longer than both silence thresholds that start safe mode.");

@@ -18,6 +18,8 @@ public static class HaltSetup
         builder.Services.AddHostedService(sp => sp.GetRequiredService<TradingStateStore>());
         builder.Services.AddSingleton<SafeModeMonitor>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<SafeModeMonitor>());
+        builder.Services.AddSingleton<BrokerKillPathSync>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<BrokerKillPathSync>());
         builder.Services.AddSingleton<KillSwitch>();
         builder.Services.AddSingleton<AutoHaltMonitor>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AutoHaltMonitor>());

@@ -6,6 +6,7 @@ using Portal.Domain.Broker;
 using Portal.Domain.Trading;
 using Portal.Features.Audit;
 using Portal.Features.Live;
+using Portal.Features.Observability;
 using Portal.Features.Orders;
 using Portal.Features.Risk;
 using Portal.Infrastructure.Http;
@@ -34,11 +35,11 @@ public sealed record ResumeOutcome(ResumeStatus Status, string Detail, ResumeReq
 /// transaction, and only when every dependency is healthy.
 /// </summary>
 public sealed class KillSwitch(
-    TradingStateStore store, IBroker broker, RiskBook risk, SafeModeMonitor safeMode, AlertPublisher alerts, OpsEventBus live, AuditTrail audit, NpgsqlDataSource db,
+    TradingStateStore store, IBroker broker, BrokerKillPathSync brokerKillPath, RiskBook risk, SafeModeMonitor safeMode, AlertPublisher alerts, OpsEventBus live, AuditTrail audit, NpgsqlDataSource db,
     OrderStore orders, IOptions<HaltOptions> options, TimeProvider clock, ILogger<KillSwitch> logger)
 {
     private static readonly Counter Halts = Metrics.CreateCounter("trading_kill_switch", "Kill switch activations (halts), by trigger.",
-        new CounterConfiguration { LabelNames = ["trigger"] });
+        new CounterConfiguration { LabelNames = ["trigger", "source"] });
     private static readonly TimeSpan DependencyTimeout = TimeSpan.FromSeconds(2);
     private const string RequestColumns = "id, scope, target_mode, reason, requested_by, requested_at, halt_version, expires_at";
 
@@ -53,9 +54,12 @@ public sealed class KillSwitch(
         var published = WithTimeout(_ => store.PublishAsync(entry), "redis", failures);
         var persisted = WithTimeout(token => store.PersistHaltAsync(entry, token), "postgres", failures);
         live.Publish(OpsEventTypes.TradingState, entry);
-        Halts.WithLabels(automatic ? "automatic" : "manual").Inc();
+        Halts.WithLabels(automatic ? "automatic" : "manual", PortalMetrics.SourceOf(strategyId ?? "")).Inc();
         logger.LogCritical("HALT {Scope} by {Actor} ({Mode}): {Reason}", scope, actor, mode, reason);
         await Task.WhenAll(persisted, published);
+        // After the halt is in Postgres, so no other instance can release the broker's switch on an older view (BrokerKillPathSync);
+        // for a flatten, after its closing orders, which the switch would refuse.
+        if (strategyId is null && mode != HaltMode.Flatten) await WithTimeout(brokerKillPath.EngageForHaltAsync, "broker kill path", failures);
         // The reply says what this instance's state in force is, read back from Postgres; if Postgres cannot be read, the
         // in-force state (this instance's halt, retried until it lands) with the failure listed.
         if (!failures.Any(f => f.StartsWith("postgres", StringComparison.Ordinal)))
@@ -88,6 +92,7 @@ public sealed class KillSwitch(
                 failures.Add($"close positions: {ex.Message}");
             }
         }
+        if (strategyId is null && mode == HaltMode.Flatten) await WithTimeout(brokerKillPath.EngageForHaltAsync, "broker kill path", failures);
         risk.RequestSync();
         var result = Report(scope, entry, started, refusingAfter, cancelled, closed, failures);
         // The halt is in force whatever the audit trail does; its record lands as soon as the trail takes writes.
@@ -118,7 +123,7 @@ public sealed class KillSwitch(
         if (!options.Value.RequireSecondApprover)
         {
             var resumed = await ChangeModeAsync(connection, transaction, scope, target, reason, actor, "trading.resumed", halt.Version, now, new { haltVersion = halt.Version }, ct);
-            return new(ResumeStatus.Resumed, "Resumed.", State: resumed);
+            return new(ResumeStatus.Resumed, await AfterResumeAsync(scope), State: resumed);
         }
 
         await ExpireAsync(connection, transaction, scope, now, ct);
@@ -176,7 +181,7 @@ public sealed class KillSwitch(
             $"{request.RequestedBy}, approved by {approver}", "trading.resumed", halt.Version, now, new { requestId, approvedBy = approver, haltVersion = halt.Version }, ct);
         return resumed is null
             ? new(ResumeStatus.Refused, "The halt changed while approving; request again.", request)
-            : new(ResumeStatus.Resumed, "Resumed.", request, resumed);
+            : new(ResumeStatus.Resumed, await AfterResumeAsync(request.Scope), request, resumed);
     }
 
     /// <summary>Ends a pending request without resuming; audited with it in one transaction.</summary>
@@ -261,6 +266,15 @@ public sealed class KillSwitch(
             ? $"Trading resumed ({scope}, {TradingModeText.Format(target)}) by {actor}: {reason}"
             : $"Trading restricted to {TradingModeText.Format(target)} ({scope}) by {actor}: {reason}");
         return entry;
+    }
+
+    /// <summary>A resumed global scope releases the broker's kill switch Portal engaged; a failure is retried by <see cref="BrokerKillPathSync"/>.</summary>
+    private async Task<string> AfterResumeAsync(string scope)
+    {
+        if (scope != TradingScopes.Global) return "Resumed.";
+        var failures = new List<string>();
+        await WithTimeout(brokerKillPath.SyncAsync, "broker kill path", failures);
+        return failures.Count == 0 ? "Resumed." : $"Resumed; not yet done: {failures[0]}";
     }
 
     private static async Task ExpireAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string scope, DateTimeOffset now, CancellationToken ct)

@@ -18,7 +18,7 @@ namespace Portal.Features.Halt;
 /// Redis loss is seen at once through the connection's failure event, the rest within a check period.
 /// </summary>
 public sealed class SafeModeMonitor(
-    IConnectionMultiplexer redis, NpgsqlDataSource db, TradingStateStore tradingState, RiskBook risk, MarketDataIngest marketData, MarketDataRelay marketDataRelay,
+    IConnectionMultiplexer redis, NpgsqlDataSource db, TradingStateStore tradingState, RiskBook risk, BrokerKillPathSync brokerKillPath, MarketDataIngest marketData, MarketDataRelay marketDataRelay,
     AlertPublisher alerts, OpsEventBus live, AuditTrail audit, RedisFaultSwitch redisFaults, IOptions<HaltOptions> options, TimeProvider clock, ILogger<SafeModeMonitor> logger) : BackgroundService
 {
     public const string RedisUnreachable = "redis-unreachable";
@@ -26,11 +26,13 @@ public sealed class SafeModeMonitor(
     public const string PostgresUnreachable = "postgres-unreachable";
     public const string TradingStateUnknown = "trading-state-unknown";
     public const string BrokerSilent = "broker-silent";
+    /// <summary>The broker's own kill switch is engaged by someone other than Portal: the broker refuses every order.</summary>
+    public const string BrokerSuspended = "broker-suspended";
     public const string MarketDataSilent = "market-data-silent";
     public const string MarketDataRelayDown = "market-data-relay-down";
 
     /// <summary>In the order they are reported when several hold at once.</summary>
-    public static readonly IReadOnlyList<string> Causes = [PostgresUnreachable, RedisUnreachable, TradingStateUnknown, RedisStateUnverified, BrokerSilent, MarketDataRelayDown, MarketDataSilent];
+    public static readonly IReadOnlyList<string> Causes = [PostgresUnreachable, RedisUnreachable, TradingStateUnknown, RedisStateUnverified, BrokerSilent, BrokerSuspended, MarketDataRelayDown, MarketDataSilent];
 
     private static readonly Gauge SafeModeGauge = Metrics.CreateGauge("portal_safe_mode", "1 while the cause holds Portal in safe mode.",
         new GaugeConfiguration { LabelNames = ["reason"] });
@@ -98,6 +100,7 @@ public sealed class SafeModeMonitor(
         // A fresh process gets its first grace period to hear from the broker and the feed.
         var lastSync = risk.LastSync == default ? _startedAt : risk.LastSync;
         Set(BrokerSilent, now - lastSync > options.Value.BrokerSilenceThreshold, $"last portfolio sync {(now - lastSync).TotalSeconds:0.0} s ago");
+        Set(BrokerSuspended, brokerKillPath.Mismatch is not null, brokerKillPath.Mismatch);
         // Not listening to the other instances' ticks: this instance cannot know the shared feed, and its prices may be stale.
         Set(MarketDataRelayDown, !marketDataRelay.Listening);
         // Silent = no tick accepted from any feed, on any instance: a feed sending only refused ticks tells us nothing either.

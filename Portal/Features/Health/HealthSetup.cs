@@ -22,7 +22,7 @@ public static class HealthSetup
         builder.Services.AddHealthChecks()
             .AddNpgSql(sp => sp.GetRequiredService<NpgsqlDataSource>(), name: "postgres", tags: [ReadyTag], timeout: ProbeTimeout)
             .AddRedis(sp => sp.GetRequiredService<IConnectionMultiplexer>(), name: "redis", tags: [ReadyTag], timeout: ProbeTimeout)
-            .AddTypeActivatedCheck<SafeModeCauseCheck>("broker", failureStatus: null, tags: [ReadyTag], args: new object[] { new[] { SafeModeMonitor.BrokerSilent } })
+            .AddTypeActivatedCheck<SafeModeCauseCheck>("broker", failureStatus: null, tags: [ReadyTag], args: new object[] { new[] { SafeModeMonitor.BrokerSilent, SafeModeMonitor.BrokerSuspended } })
             .AddTypeActivatedCheck<SafeModeCauseCheck>("market-data", failureStatus: null, tags: [ReadyTag], args: new object[] { new[] { SafeModeMonitor.MarketDataSilent } })
             .AddTypeActivatedCheck<SafeModeCauseCheck>("safe-mode", failureStatus: null, tags: [ReadyTag], args: new object[] { SafeModeMonitor.Causes.ToArray() });
         return builder;

@@ -43,6 +43,24 @@ public sealed class AlpacaClient(IHttpClientFactory httpFactory, ILogger<AlpacaC
         return orders;
     }
 
+    public async Task<AlpacaAccountConfigurations> GetAccountConfigurationsAsync(CancellationToken ct) =>
+        Required(await GetAsync<AlpacaAccountConfigurations>("v2/account/configurations", ct), "/v2/account/configurations");
+
+    /// <summary>Sets <c>suspend_trade</c> alone (a PATCH leaves every other setting as it is) and returns what Alpaca then reports.</summary>
+    public async Task<AlpacaAccountConfigurations> SetSuspendTradeAsync(bool suspend, CancellationToken ct)
+    {
+        try
+        {
+            return await SendAsync<AlpacaAccountConfigurations>(HttpMethod.Patch, "v2/account/configurations",
+                       JsonContent.Create(new AlpacaAccountConfigurations { SuspendTrade = suspend }, options: AlpacaJson.Options), ct)
+                   ?? throw new BrokerException(BrokerErrorKind.Unavailable, "malformed_response", "Alpaca answered PATCH /v2/account/configurations with an empty body.");
+        }
+        catch (AlpacaRequestException ex)
+        {
+            throw ex.ToBrokerException();
+        }
+    }
+
     public async Task<AlpacaClock> GetClockAsync(CancellationToken ct) => Required(await GetAsync<AlpacaClock>("v2/clock", ct), "/v2/clock");
 
     /// <summary>

@@ -26,6 +26,13 @@ public sealed class AlpacaAccount
     public decimal LastEquity { get; init; }
 }
 
+/// <summary><c>/v2/account/configurations</c>: only the setting Portal uses.</summary>
+public sealed class AlpacaAccountConfigurations
+{
+    /// <summary>While true Alpaca refuses every new order on the account.</summary>
+    public bool SuspendTrade { get; init; }
+}
+
 public sealed class AlpacaPosition
 {
     public required string Symbol { get; init; }

@@ -25,6 +25,8 @@ public static class AlpacaTestHost
         ["Broker:Alpaca:StaleAfter"] = "00:00:15",
         ["Broker:Alpaca:StreamReconnectDelay"] = "00:00:00.050",
         ["Broker:Alpaca:CloseFillWait"] = "00:00:02",
+        ["Broker:Alpaca:MarketDataStreamUrl"] = new UriBuilder(server.BaseUrl) { Scheme = "ws", Path = "/v2/iex" }.Uri.ToString(),
+        ["Broker:Alpaca:MarketDataLeaseRetry"] = "00:00:00.200",
     };
 
     /// <summary>The Alpaca client alone (no Portal host), logging everything to <paramref name="logs"/>.</summary>

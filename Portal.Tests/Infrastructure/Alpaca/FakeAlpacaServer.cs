@@ -71,6 +71,9 @@ public sealed class FakeAlpacaServer : IAsyncDisposable
     public bool RefuseStream { get; set; }
     /// <summary>While false, market orders (closing ones too) wait instead of filling, as they queue for the open.</summary>
     public bool MarketOpen { get; set; } = true;
+    /// <summary>The account setting <c>suspend_trade</c>: while on, every new order is refused with 403.</summary>
+    public bool SuspendTrade { get => Volatile.Read(ref _suspendTrade); set => Volatile.Write(ref _suspendTrade, value); }
+    private bool _suspendTrade;
     public decimal Cash { get { lock (_gate) return _cash; } set { lock (_gate) _cash = value; } }
     private decimal _cash = 100_000m;
     /// <summary>close-all answers these symbols with an error entry.</summary>
@@ -207,6 +210,12 @@ public sealed class FakeAlpacaServer : IAsyncDisposable
 
     private static IResult Error(int status, long code, string message) => Results.Json(new Dictionary<string, object> { ["code"] = code, ["message"] = message }, statusCode: status);
 
+    private Dictionary<string, object?> ConfigurationsJson() => new()
+    {
+        ["dtbp_check"] = "entry", ["trade_confirm_email"] = "all", ["suspend_trade"] = SuspendTrade, ["no_shorting"] = false,
+        ["fractional_trading"] = true, ["max_margin_multiplier"] = "4", ["pdt_check"] = "entry", ["ptp_no_exception_entry"] = false,
+    };
+
     private void MapRoutes(WebApplication app)
     {
         app.MapGet("/v2/account", () =>
@@ -221,9 +230,20 @@ public sealed class FakeAlpacaServer : IAsyncDisposable
                     ["cash"] = Dec(_cash), ["equity"] = Dec(_cash + longValue + shortValue), ["last_equity"] = Dec(100_000m),
                     ["buying_power"] = Dec(_cash), ["long_market_value"] = Dec(longValue), ["short_market_value"] = Dec(shortValue),
                     ["initial_margin"] = "0", ["maintenance_margin"] = "0", ["multiplier"] = "1", ["trading_blocked"] = false, ["account_blocked"] = false,
-                    ["trade_suspended_by_user"] = false, ["shorting_enabled"] = true, ["created_at"] = Ts(new DateTimeOffset(2024, 1, 2, 15, 4, 5, TimeSpan.Zero)),
+                    ["trade_suspended_by_user"] = SuspendTrade, ["shorting_enabled"] = true, ["created_at"] = Ts(new DateTimeOffset(2024, 1, 2, 15, 4, 5, TimeSpan.Zero)),
                 });
             }
+        });
+        app.MapGet("/v2/account/configurations", () => Json(ConfigurationsJson()));
+        app.MapPatch("/v2/account/configurations", async (HttpRequest request) =>
+        {
+            using var body = await JsonDocument.ParseAsync(request.Body);
+            if (body.RootElement.TryGetProperty("suspend_trade", out var suspend))
+            {
+                if (suspend.ValueKind is not (JsonValueKind.True or JsonValueKind.False)) return Error(422, 40010001, "suspend_trade must be a boolean");
+                SuspendTrade = suspend.GetBoolean();
+            }
+            return Json(ConfigurationsJson());
         });
         app.MapGet("/v2/positions", () =>
         {
@@ -242,7 +262,9 @@ public sealed class FakeAlpacaServer : IAsyncDisposable
                 var items = new List<Dictionary<string, object?>>();
                 foreach (var position in _positions.Values.ToList())
                 {
-                    if (CloseRefusals.TryGetValue(position.Symbol, out var refusal))
+                    // Closing a position is a new order: refused while suspend_trade is on.
+                    var refusal = SuspendTrade ? "new orders are rejected by user request" : CloseRefusals.GetValueOrDefault(position.Symbol);
+                    if (refusal is not null)
                     {
                         items.Add(new() { ["symbol"] = position.Symbol, ["status"] = 403, ["body"] = new Dictionary<string, object> { ["code"] = 40310000, ["message"] = refusal } });
                         continue;
@@ -264,6 +286,7 @@ public sealed class FakeAlpacaServer : IAsyncDisposable
             var clientOrderId = Text("client_order_id") ?? Guid.NewGuid().ToString();
             lock (_gate)
             {
+                if (SuspendTrade) return Error(403, 40310000, "new orders are rejected by user request");
                 if (_orders.Any(o => o.ClientOrderId == clientOrderId)) return Error(422, 40010001, "client_order_id must be unique");
                 if (quantity <= 0) return Error(422, 40010001, "qty must be > 0");
                 var symbol = Text("symbol")!;
@@ -324,6 +347,8 @@ public sealed class FakeAlpacaServer : IAsyncDisposable
             ["next_open"] = "2030-01-02T09:30:00-05:00", ["next_close"] = "2030-01-02T16:00:00-05:00",
         }));
         app.Map("/stream", StreamAsync);
+        app.Map("/v2/iex", DataStreamAsync);
+        app.Map("/v2/sip", DataStreamAsync);
     }
 
     // ---- trading state (callers hold _gate) ----
@@ -460,6 +485,122 @@ public sealed class FakeAlpacaServer : IAsyncDisposable
         }
     }
 
+    // ---- Market-data stream ----
+
+    private readonly List<(Subscriber Subscriber, HashSet<string> Symbols)> _dataSubscribers = [];
+    private int _dataOpen, _dataMaxOpen, _dataSubscriptions, _dataLimitRefusals;
+
+    /// <summary>New market-data connections are refused (503).</summary>
+    public bool RefuseDataStream { get; set; }
+    /// <summary>Market-data connections that authenticated and subscribed (a reconnect or a takeover adds one).</summary>
+    public int DataSubscriptions => Volatile.Read(ref _dataSubscriptions);
+    /// <summary>The most market-data connections authenticated at once; as at Alpaca, a second one is refused with 406.</summary>
+    public int MaxConcurrentDataConnections => Volatile.Read(ref _dataMaxOpen);
+    public int DataConnectionLimitRefusals => Volatile.Read(ref _dataLimitRefusals);
+
+    /// <summary>A trade on the market-data stream, to every connection subscribed to the symbol's trades.</summary>
+    public async Task PublishTradeAsync(string symbol, decimal price, decimal size = 100m)
+    {
+        var json = JsonSerializer.Serialize(new[]
+        {
+            new Dictionary<string, object> { ["T"] = "t", ["S"] = symbol, ["p"] = price, ["s"] = size, ["t"] = Ts(DateTimeOffset.UtcNow), ["x"] = "V", ["i"] = 1, ["z"] = "C" },
+        });
+        Subscriber[] to;
+        lock (_gate) to = _dataSubscribers.Where(d => d.Symbols.Contains(symbol)).Select(d => d.Subscriber).ToArray();
+        foreach (var subscriber in to)
+        {
+            try
+            {
+                await subscriber.SendAsync(json);
+            }
+            catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or InvalidOperationException)
+            {
+                // The connection was dropping.
+            }
+        }
+    }
+
+    /// <summary>Cuts every market-data connection abruptly.</summary>
+    public void DropDataStream()
+    {
+        lock (_gate)
+        {
+            foreach (var (subscriber, _) in _dataSubscribers) subscriber.Socket.Abort();
+            _dataSubscribers.Clear();
+        }
+    }
+
+    /// <summary>As Alpaca's v2 stream: connected, auth (402 on bad keys, 406 beyond one connection), subscribe, then arrays of messages.</summary>
+    private async Task DataStreamAsync(HttpContext context)
+    {
+        if (!context.WebSockets.IsWebSocketRequest || RefuseDataStream)
+        {
+            context.Response.StatusCode = 503;
+            return;
+        }
+        using var socket = await context.WebSockets.AcceptWebSocketAsync();
+        var subscriber = new Subscriber(socket);
+        var counted = false;
+        try
+        {
+            await subscriber.SendAsync("""[{"T":"success","msg":"connected"}]""");
+            using (var auth = JsonDocument.Parse(await ReceiveAsync(socket) ?? "{}"))
+            {
+                var root = auth.RootElement;
+                if (RejectKeys || root.GetProperty("action").GetString() != "auth" || root.GetProperty("key").GetString() != KeyId
+                    || root.GetProperty("secret").GetString() != SecretKey)
+                {
+                    await subscriber.SendAsync("""[{"T":"error","code":402,"msg":"auth failed"}]""");
+                    await socket.CloseAsync(WebSocketCloseStatus.PolicyViolation, "auth failed", CancellationToken.None);
+                    return;
+                }
+            }
+            lock (_gate)
+            {
+                if (_dataOpen >= 1) Interlocked.Increment(ref _dataLimitRefusals);
+                else
+                {
+                    counted = true;
+                    _dataOpen++;
+                    _dataMaxOpen = Math.Max(_dataMaxOpen, _dataOpen);
+                }
+            }
+            if (!counted)
+            {
+                await subscriber.SendAsync("""[{"T":"error","code":406,"msg":"connection limit exceeded"}]""");
+                await socket.CloseAsync(WebSocketCloseStatus.PolicyViolation, "connection limit exceeded", CancellationToken.None);
+                return;
+            }
+            await subscriber.SendAsync("""[{"T":"success","msg":"authenticated"}]""");
+            using (var subscribe = JsonDocument.Parse(await ReceiveAsync(socket) ?? "{}"))
+            {
+                var root = subscribe.RootElement;
+                if (root.GetProperty("action").GetString() != "subscribe") return;
+                var trades = root.GetProperty("trades").EnumerateArray().Select(e => e.GetString()!).ToList();
+                var quotes = root.TryGetProperty("quotes", out var q) ? q.EnumerateArray().Select(e => e.GetString()!).ToList() : [];
+                lock (_gate) _dataSubscribers.Add((subscriber, trades.ToHashSet(StringComparer.Ordinal)));
+                Interlocked.Increment(ref _dataSubscriptions);
+                await subscriber.SendAsync(JsonSerializer.Serialize(new[]
+                {
+                    new Dictionary<string, object> { ["T"] = "subscription", ["trades"] = trades, ["quotes"] = quotes, ["bars"] = Array.Empty<string>() },
+                }));
+            }
+            while (await ReceiveAsync(socket) is not null) { }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            // A dropped or misbehaving client.
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _dataSubscribers.RemoveAll(d => d.Subscriber == subscriber);
+                if (counted) _dataOpen--;
+            }
+        }
+    }
+
     private async Task PumpEventsAsync()
     {
         await foreach (var (json, to) in _events.Reader.ReadAllAsync())
@@ -496,6 +637,7 @@ public sealed class FakeAlpacaServer : IAsyncDisposable
     {
         _events.Writer.TryComplete();
         DropStream();
+        DropDataStream();
         await _app.StopAsync();
         await _app.DisposeAsync();
         await _pump;

@@ -44,6 +44,15 @@ public sealed class AlpacaOptions
 
     /// <summary>First delay before reconnecting the trade-updates stream, doubled up to 30 s.</summary>
     public TimeSpan StreamReconnectDelay { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>Alpaca's market-data stream feeds Portal's prices (off only when another feeder posts ticks).</summary>
+    public bool MarketDataEnabled { get; set; } = true;
+    /// <summary><c>iex</c> (the free plan) or <c>sip</c>.</summary>
+    public string MarketDataFeed { get; set; } = "iex";
+    /// <summary>Market-data WebSocket; by default <c>wss://stream.data.alpaca.markets/v2/{feed}</c>.</summary>
+    public string? MarketDataStreamUrl { get; set; }
+    /// <summary>How often an instance not streaming tries to take the stream's lease (so a takeover comes within this).</summary>
+    public TimeSpan MarketDataLeaseRetry { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>How long a flatten waits for Alpaca's closing orders to fill before reporting them as not closed yet.</summary>
     public TimeSpan CloseFillWait { get; set; } = TimeSpan.FromSeconds(3);
 
@@ -52,6 +61,8 @@ public sealed class AlpacaOptions
     public Uri StreamUri => StreamUrl is { Length: > 0 } explicitUrl
         ? new Uri(explicitUrl)
         : new UriBuilder(BaseUri) { Scheme = BaseUri.Scheme == Uri.UriSchemeHttps ? "wss" : "ws", Path = "/stream", Port = BaseUri.IsDefaultPort ? -1 : BaseUri.Port }.Uri;
+
+    public Uri MarketDataStreamUri => new(MarketDataStreamUrl is { Length: > 0 } explicitUrl ? explicitUrl : $"wss://stream.data.alpaca.markets/v2/{MarketDataFeed}");
 
     /// <summary>Paper trading, or a server on this machine (a test double): neither can move real money.</summary>
     public static bool IsPaperOrLocal(Uri uri) => string.Equals(uri.Host, PaperHost, StringComparison.OrdinalIgnoreCase) || IsLocal(uri);
@@ -124,6 +135,10 @@ public sealed class AlpacaOptionsValidator(IConfiguration configuration) : IVali
         if (o.StreamUrl is { Length: > 0 } && (!Uri.TryCreate(o.StreamUrl, UriKind.Absolute, out var streamUri) || streamUri.Scheme is not ("wss" or "ws")
                                                || streamUri.Scheme == "ws" && !AlpacaOptions.IsLocal(streamUri)))
             errors.Add($"{s}:StreamUrl must be an absolute wss URL (was '{o.StreamUrl}').");
+        if (o.MarketDataStreamUrl is { Length: > 0 } && (!Uri.TryCreate(o.MarketDataStreamUrl, UriKind.Absolute, out var dataUri) || dataUri.Scheme is not ("wss" or "ws")
+                                                         || dataUri.Scheme == "ws" && !AlpacaOptions.IsLocal(dataUri)))
+            errors.Add($"{s}:MarketDataStreamUrl must be an absolute wss URL (was '{o.MarketDataStreamUrl}').");
+        if (o.MarketDataFeed is not ("iex" or "sip")) errors.Add($"{s}:MarketDataFeed must be iex or sip (was '{o.MarketDataFeed}').");
         if (AlpacaCredentials.Resolve(o).Problem is { } problem) errors.Add(problem);
 
         void Range(TimeSpan value, string key, TimeSpan min, TimeSpan max)
@@ -138,6 +153,7 @@ public sealed class AlpacaOptionsValidator(IConfiguration configuration) : IVali
         Range(o.StaleAfter, nameof(o.StaleAfter), o.SyncInterval, TimeSpan.FromHours(1));
         Range(o.StreamReconnectDelay, nameof(o.StreamReconnectDelay), TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(30));
         Range(o.CloseFillWait, nameof(o.CloseFillWait), TimeSpan.Zero, TimeSpan.FromMinutes(1));
+        Range(o.MarketDataLeaseRetry, nameof(o.MarketDataLeaseRetry), TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(1));
         if (o.MaxRetries is < 0 or > 10) errors.Add($"{s}:MaxRetries must be between 0 and 10 (was {o.MaxRetries}).");
         if (o.FailuresBeforeStale is < 1 or > 100) errors.Add($"{s}:FailuresBeforeStale must be between 1 and 100 (was {o.FailuresBeforeStale}).");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

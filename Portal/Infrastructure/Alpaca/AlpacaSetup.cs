@@ -68,7 +68,7 @@ public static class AlpacaSetup
         return services;
     }
 
-    /// <summary>The Alpaca broker: client, trade-updates stream and the refresh loop.</summary>
+    /// <summary>The Alpaca broker: client, trade-updates stream, the refresh loop and the account's <c>suspend_trade</c> kill path.</summary>
     public static IServiceCollection AddAlpacaBroker(this IServiceCollection services)
     {
         services.AddAlpacaClient();
@@ -77,6 +77,9 @@ public static class AlpacaSetup
         services.AddHostedService(sp => sp.GetRequiredService<AlpacaBroker>());
         services.AddSingleton<AlpacaTradeStream>();
         services.AddHostedService(sp => sp.GetRequiredService<AlpacaTradeStream>());
+        services.AddSingleton<IBrokerKillPath, AlpacaKillPath>();
+        services.AddSingleton<AlpacaMarketDataStream>();
+        services.AddHostedService(sp => sp.GetRequiredService<AlpacaMarketDataStream>());
         return services;
     }
 }

@@ -59,6 +59,8 @@ public interface IBroker
     /// transaction that records its decision (the paper broker); false when it is called once the decision is durable.
     /// </summary>
     bool JoinsDecisionTransaction { get; }
+    /// <summary>False for a simulated account (the paper broker, Alpaca's paper endpoint): drills may send it orders that rest.</summary>
+    bool UsesRealMoney { get; }
     Task<BrokerOrderState> SubmitAsync(BrokerOrderRequest request, CancellationToken ct);
     Task<BrokerOrderState?> GetOrderAsync(string clientOrderId, CancellationToken ct);
     Task<BrokerPortfolio> GetPortfolioAsync(CancellationToken ct);

@@ -9,6 +9,7 @@ using Portal.Features.Auth;
 using Portal.Features.Broker;
 using Portal.Features.Halt;
 using Portal.Features.MarketData;
+using Portal.Features.Readiness;
 using Portal.Features.Risk;
 
 namespace Portal.Tests.Infrastructure;
@@ -28,10 +29,13 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
     /// <summary>One certificate encrypting the data-protection key ring for the whole run (instances of a deployment share it).</summary>
     public static readonly string DataProtectionCertificatePem = GenerateDataProtectionCertificate();
 
-    private PortalFactory(Dictionary<string, string?> settings, Action<IWebHostBuilder>? configure)
+    private readonly bool _realServer;
+
+    private PortalFactory(Dictionary<string, string?> settings, Action<IWebHostBuilder>? configure, bool realServer)
     {
         _settings = settings;
         _configure = configure;
+        _realServer = realServer;
     }
 
     /// <summary>Set when started with a real Kestrel listener (for a browser): http://127.0.0.1:PORT/.</summary>
@@ -89,7 +93,7 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
 
     private static async Task<PortalFactory> StartWithAsync(Dictionary<string, string?> settings, Action<IWebHostBuilder>? configure, bool realServer = false)
     {
-        var factory = new PortalFactory(settings, configure);
+        var factory = new PortalFactory(settings, configure, realServer);
         if (realServer)
         {
             factory.UseKestrel(o => o.Listen(System.Net.IPAddress.Loopback, 0));
@@ -109,6 +113,11 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
         // Package assets (MudBlazor's CSS and JS) are served from the NuGet cache outside Development only when asked.
         builder.UseStaticWebAssets();
         foreach (var (key, value) in _settings) builder.UseSetting(key, value);
+        if (!_realServer)
+            // The in-memory server has no socket: the drills' calls to this instance go through its handler instead.
+            builder.ConfigureServices(services => services.AddHttpClient(ThisInstance.HttpClientName)
+                .ConfigurePrimaryHttpMessageHandler(() => Server.CreateHandler())
+                .ConfigureHttpClient(http => http.BaseAddress ??= Server.BaseAddress));
         _configure?.Invoke(builder);
     }
 

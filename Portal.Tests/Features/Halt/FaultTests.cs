@@ -1,10 +1,11 @@
 using System.Net;
 using System.Net.Http.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Portal.Domain.Trading;
 using Portal.Features.Auth;
-using Portal.Features.Broker;
 using Portal.Features.Halt;
+using Portal.Infrastructure;
 using Portal.Tests.Infrastructure;
 using StackExchange.Redis;
 using Xunit.Abstractions;
@@ -206,12 +207,13 @@ public sealed class FaultTests(ITestOutputHelper output)
         portal.SetPrice("AAPL", 100m);
         var orders = await portal.ClientWithScopesAsync(Scopes.Orders);
 
-        portal.Get<PaperBroker>().Unreachable = true;
+        var network = portal.Services.GetRequiredKeyedService<ConnectionCut>(ConnectionCut.Broker);
+        network.Cut();
         var detected = await Poll.UntilAsync(() => portal.Get<SafeModeMonitor>().Reason == SafeModeMonitor.BrokerSilent, "safe mode: broker-silent");
         output.WriteLine($"broker-silent {detected.TotalMilliseconds:0} ms after the broker went quiet (threshold 2 s).");
         Assert.Equal("SafeMode: broker-silent", await RefusalReasonAsync(orders, "silent"));
 
-        portal.Get<PaperBroker>().Unreachable = false;
+        network.Restore();
         await Poll.UntilAsync(() => portal.Get<SafeModeMonitor>().Reason is null, "safe mode clears");
         Assert.Equal("accepted", await RefusalReasonAsync(orders, "answering"));
     }

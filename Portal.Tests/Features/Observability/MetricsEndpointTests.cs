@@ -52,7 +52,7 @@ public sealed class MetricsEndpointTests
         Assert.True(IncreaseOf("http_requests_received_total", "code=\"201\"", "method=\"POST\"") >= 1);
         Assert.True(IncreaseOf("http_requests_received_total", "code=\"422\"", "method=\"POST\"") >= 1);
         Assert.True(after["process_working_set_bytes"] > 1_000_000);
-        Assert.True(Increase("data_validation_failures{reason=\"PriceTooLow\"}") >= 1, "the refused tick is not counted");
+        Assert.True(Increase("data_validation_failures{reason=\"PriceTooLow\",source=\"trading\"}") >= 1, "the refused tick is not counted");
         Assert.InRange(after["portal_data_age_seconds{symbol=\"MSFT\"}"], 0, 60);
         Assert.Contains("# TYPE data_staleness_seconds histogram", text, StringComparison.Ordinal);
         Assert.True(Increase("data_staleness_seconds_count") >= 1, "the processed tick's age is not observed");

@@ -1,11 +1,13 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
 using Portal.Domain.Trading;
 using Portal.Features.Auth;
 using Portal.Features.Halt;
 using Portal.Features.Observability;
 using Portal.Features.Readiness;
-using Portal.Infrastructure.Redis;
+using Portal.Infrastructure;
 using Portal.Tests.Infrastructure;
+using StackExchange.Redis;
 using Xunit.Abstractions;
 
 namespace Portal.Tests.Features.Readiness;
@@ -94,20 +96,34 @@ public sealed class DrillTests(ITestOutputHelper output) : IAsyncLifetime
         var state = _portal.Get<TradingStateStore>();
         Assert.Equal(TradingMode.Active, state.Get(TradingScopes.Global).Mode);
         Assert.Equal(TradingMode.Active, state.ModeFor(ReadinessDrills.DrillStrategy));
-        Assert.Single(await _portal.AuditEventsAsync("trading.halted"), e => e.GetProperty("payload").GetProperty("reason").GetString()!.Contains("manual stop", StringComparison.Ordinal));
+        Assert.Equal("200 OK", run.Figures["answer"]);
+        // Through the halt endpoint, with an API key made for the run and revoked when it ended.
+        var halted = Assert.Single(await _portal.AuditEventsAsync("trading.halted"),
+            e => e.GetProperty("payload").GetProperty("reason").GetString()!.Contains("manual stop", StringComparison.Ordinal));
+        Assert.StartsWith("apikey:", halted.GetProperty("actor").GetString());
+        var key = Assert.Single(await _portal.Get<ApiKeyService>().ListAsync(CancellationToken.None), k => k.Name.StartsWith(ReadinessDrills.DrillKeyPrefix, StringComparison.Ordinal));
+        Assert.Equal([Scopes.Halt], key.Scopes);
+        Assert.NotNull(key.RevokedAt);
         await _portal.AssertStoredAndAuditedAsync(run);
     }
 
     [Fact]
     public async Task Redis_unreachable_refuses_orders_in_safe_mode_and_recovers()
     {
+        var failures = 0;
+        _portal.Get<IConnectionMultiplexer>().ConnectionFailed += (_, _) => Interlocked.Increment(ref failures);
+
         var run = await _portal.RunAsync(Drills.RedisLoss);
         output.WriteLine(string.Join(", ", run.Figures.Select(f => $"{f.Key}={f.Value}")));
 
         Assert.True(run.Ok, run.Summary);
         Assert.Equal("refused: SafeMode: redis-unreachable", run.Figures["refusedWith"]);
         Assert.Equal("refused: PriceCollar", run.Figures["afterRecovery"]);
-        Assert.False(_portal.Get<RedisFaultSwitch>().Unreachable);
+        Assert.Equal("redis", run.Figures["connectionCut"]);
+        Assert.False(_portal.Services.GetRequiredKeyedService<ConnectionCut>(ConnectionCut.Redis).IsCut);
+        // The real connection was lost and made again, not a flag consulted by the adapters.
+        Assert.True(failures > 0, "the Redis client never saw its connection fail");
+        Assert.True(_portal.Get<IConnectionMultiplexer>().IsConnected);
         await _portal.AssertStoredAndAuditedAsync(run);
     }
 
@@ -120,7 +136,8 @@ public sealed class DrillTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.True(run.Ok, run.Summary);
         Assert.Equal("refused: SafeMode: broker-silent", run.Figures["refusedWith"]);
         Assert.Equal("refused: PriceCollar", run.Figures["afterRecovery"]);
-        Assert.False(_portal.Get<Portal.Features.Broker.PaperBroker>().Unreachable);
+        Assert.Equal("broker (paper)", run.Figures["connectionCut"]);
+        Assert.False(_portal.Services.GetRequiredKeyedService<ConnectionCut>(ConnectionCut.Broker).IsCut);
         await _portal.AssertStoredAndAuditedAsync(run);
     }
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Portal.Domain.Broker;
+using Portal.Infrastructure;
 using Portal.Infrastructure.Alpaca;
 
 namespace Portal.Features.Broker;
@@ -28,6 +29,7 @@ public static class BrokerSetup
                 "Broker:Kind must be Paper or Alpaca.")
             .Validate(o => !o.IsAlpaca || !demo, "Broker:Kind Alpaca cannot run with Demo:Enabled=true: the demo market fills paper orders only.")
             .ValidateOnStart();
+        builder.Services.AddKeyedSingleton(ConnectionCut.Broker, new ConnectionCut(ConnectionCut.Broker));
         // An unknown kind registers the paper broker, so start-up gets as far as the validation that names the key.
         if (string.Equals(builder.Configuration["Broker:Kind"], BrokerOptions.Alpaca, StringComparison.OrdinalIgnoreCase))
         {

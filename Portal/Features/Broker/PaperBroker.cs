@@ -6,6 +6,7 @@ using Portal.Domain.Risk;
 using Portal.Features.Audit;
 using Portal.Features.Orders;
 using Portal.Features.Risk;
+using Portal.Infrastructure;
 using Portal.Infrastructure.Postgres;
 
 namespace Portal.Features.Broker;
@@ -41,7 +42,9 @@ public interface IDecisionBroker
 /// reaches every order and position, and a failed commit leaves nothing to reload. Submission is idempotent on the
 /// client order id.
 /// </summary>
-public sealed class PaperBroker(GroupCommitter writer, AccountAuthority authority, NpgsqlDataSource db, PriceBook prices, TimeProvider clock, ILogger<PaperBroker> logger)
+public sealed class PaperBroker(
+    GroupCommitter writer, AccountAuthority authority, NpgsqlDataSource db, PriceBook prices, [FromKeyedServices(ConnectionCut.Broker)] ConnectionCut network,
+    TimeProvider clock, ILogger<PaperBroker> logger)
     : IBroker, IDecisionBroker
 {
     private readonly SlippageModel _slippage = new();
@@ -55,10 +58,13 @@ public sealed class PaperBroker(GroupCommitter writer, AccountAuthority authorit
     public bool IsLoaded => _accountReady;
 
     /// <summary>
-    /// Fault injection for drills and tests: while set, the broker answers nothing, as if the
-    /// network to it were cut. Orders must then be refused through safe mode.
+    /// The paper broker lives in this process and has no connection of its own, so a cut of the broker connection (the
+    /// network-loss drill, <see cref="ConnectionCut"/>) makes it answer nothing, as a broker beyond a lost network would.
+    /// Orders must then be refused through safe mode.
     /// </summary>
-    public bool Unreachable { get; set; }
+    public bool Unreachable => network.IsCut;
+
+    public bool UsesRealMoney => false;
 
     public event Action<BrokerOrderState>? OrderUpdated;
 

@@ -19,7 +19,7 @@ namespace Portal.Features.Halt;
 /// </summary>
 public sealed class SafeModeMonitor(
     IConnectionMultiplexer redis, NpgsqlDataSource db, TradingStateStore tradingState, RiskBook risk, BrokerKillPathSync brokerKillPath, MarketDataIngest marketData, MarketDataRelay marketDataRelay,
-    AlertPublisher alerts, OpsEventBus live, AuditTrail audit, RedisFaultSwitch redisFaults, IOptions<HaltOptions> options, TimeProvider clock, ILogger<SafeModeMonitor> logger) : BackgroundService
+    AlertPublisher alerts, OpsEventBus live, AuditTrail audit, IOptions<HaltOptions> options, TimeProvider clock, ILogger<SafeModeMonitor> logger) : BackgroundService
 {
     public const string RedisUnreachable = "redis-unreachable";
     public const string RedisStateUnverified = "redis-state-unverified";
@@ -110,7 +110,7 @@ public sealed class SafeModeMonitor(
 
     private async Task<bool> RedisAnswersAsync()
     {
-        if (redisFaults.Unreachable || !redis.IsConnected) return false;
+        if (!redis.IsConnected) return false;
         try
         {
             await redis.GetDatabase().PingAsync();

@@ -149,7 +149,7 @@ public sealed class MarketDataIngest : IMarketDataView
 
     /// <summary>
     /// Validates a tick with the symbol's rules against its current reference price, as the feed's would be, and
-    /// counts a refusal in <c>data_validation_failures</c>; the symbol's state, status and price never change (the
+    /// counts a refusal in <c>data_validation_failures{source="drill"}</c>; the symbol's state, status and price never change (the
     /// readiness drill proves the rules hold in the running system without disturbing trading).
     /// </summary>
     public TickVerdict Probe(in Tick tick)
@@ -159,12 +159,12 @@ public sealed class MarketDataIngest : IMarketDataView
         if (_prices.Get(tick.Symbol) is { } mark)
             validator.Validate(new Tick(tick.Symbol, mark.Price, null, null, null, now.AddSeconds(-1)), now);
         var verdict = validator.Validate(in tick, now);
-        if (!verdict.Accepted) PortalMetrics.DataValidationFailures.WithLabels(verdict.Reason.ToString()).Inc();
+        if (!verdict.Accepted) PortalMetrics.DataValidationFailures.WithLabels(verdict.Reason.ToString(), PortalMetrics.DrillSource).Inc();
         return verdict;
     }
 
     /// <summary>Refused ticks counted for <paramref name="reason"/> since start-up.</summary>
-    public static double FailureCount(TickRejectReason reason) => PortalMetrics.DataValidationFailures.WithLabels(reason.ToString()).Value;
+    public static double DrillFailureCount(TickRejectReason reason) => PortalMetrics.DataValidationFailures.WithLabels(reason.ToString(), PortalMetrics.DrillSource).Value;
 
     /// <summary>
     /// A tick whose numbers could not be represented (NaN, ±∞, beyond decimal) never becomes a
@@ -282,7 +282,7 @@ public sealed class MarketDataIngest : IMarketDataView
         // The instance that received the tick counted and quarantined it.
         if (!fromPeer)
         {
-            PortalMetrics.DataValidationFailures.WithLabels(reason).Inc();
+            PortalMetrics.DataValidationFailures.WithLabels(reason, PortalMetrics.TradingSource).Inc();
             _quarantine.Enqueue(new QuarantinedTick(now, source, tick.Symbol, pricesKnown ? tick.Price : null, tick.Bid, tick.Ask, tick.Size,
                 tick.Timestamp, reason, verdict.Detail));
         }

@@ -34,7 +34,7 @@ public static class PortalMetrics
         new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(0.0005, 2, 14) });
 
     public static readonly Counter DataValidationFailures = Metrics.CreateCounter(
-        "data_validation_failures", "Market-data ticks refused, by reason.", new CounterConfiguration { LabelNames = ["reason"] });
+        "data_validation_failures", "Market-data ticks refused, by reason.", new CounterConfiguration { LabelNames = ["reason", "source"] });
 
     public static readonly Histogram DataStalenessSeconds = Metrics.CreateHistogram(
         "data_staleness_seconds", "Age of data when processed: now minus the tick's timestamp, for every tick this instance processes.",

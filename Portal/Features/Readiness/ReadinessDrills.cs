@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using Npgsql;
 using Portal.Domain.Broker;
 using Portal.Domain.MarketData;
@@ -7,13 +9,16 @@ using Portal.Domain.Orders;
 using Portal.Domain.Risk;
 using Portal.Domain.Trading;
 using Portal.Features.Audit;
+using Portal.Features.Auth;
 using Portal.Features.Broker;
 using Portal.Features.Halt;
 using Portal.Features.Limits;
 using Portal.Features.Market;
 using Portal.Features.MarketData;
+using Portal.Features.Observability;
 using Portal.Features.Orders;
 using Portal.Features.Risk;
+using Portal.Infrastructure;
 using Portal.Infrastructure.Redis;
 using Microsoft.Extensions.Options;
 
@@ -28,8 +33,9 @@ namespace Portal.Features.Readiness;
 /// <item>orders meant to be refused are sell limits far above the market, built so that if the limit under test did
 /// not refuse them, the price collar (or the limit checks after it) still would: a broken limit fails the drill
 /// without anything reaching the broker;</item>
-/// <item>the only orders meant to be accepted (the rate burst) are one-share sell limits resting above the market on
-/// the paper broker, cancelled as soon as the burst is counted; the burst refuses to run on any other broker;</item>
+/// <item>the only orders meant to be accepted (the rate burst) are one-share sell limits resting above the market,
+/// cancelled as soon as the burst is counted; the burst runs only on a simulated account (the paper broker or Alpaca's
+/// paper endpoint), never where real money trades;</item>
 /// <item>a breach by the drill strategy never auto-halts it (that would page people for a drill), and its halt in
 /// the manual-stop drill is lifted at once without four-eyes (it holds no positions).</item>
 /// </list>
@@ -39,9 +45,10 @@ namespace Portal.Features.Readiness;
 /// </summary>
 public sealed class ReadinessDrills(
     OrderGateway gateway, LimitStore limits, DeploymentPhaseStore phases, RiskBook risk, PriceBook prices, SymbolCatalog symbols, RateCounter rates,
-    IBroker broker, KillSwitch killSwitch, TradingStateStore tradingState, SafeModeMonitor safeMode, RedisFaultSwitch redisFaults,
-    NpgsqlDataSource db, AuditVerification auditVerification, MarketDataIngest marketData, IOptions<ReadinessOptions> options,
-    IOptions<HaltOptions> haltOptions, TimeProvider clock)
+    IBroker broker, KillSwitch killSwitch, TradingStateStore tradingState, SafeModeMonitor safeMode,
+    [FromKeyedServices(ConnectionCut.Redis)] ConnectionCut redisConnection, [FromKeyedServices(ConnectionCut.Broker)] ConnectionCut brokerConnection,
+    NpgsqlDataSource db, AuditVerification auditVerification, MarketDataIngest marketData, IHttpClientFactory httpFactory, ApiKeyService apiKeys,
+    IOptions<ReadinessOptions> options, IOptions<HaltOptions> haltOptions, IOptions<MetricsOptions> metricsOptions, TimeProvider clock)
 {
     public const string DrillStrategy = RateCounter.DrillStrategyId;
 
@@ -52,6 +59,9 @@ public sealed class ReadinessDrills(
         "data_validation_failures", "data_staleness_seconds", "model_drift_score", "model_prediction_confidence",
     ];
 
+    /// <summary>The name of the halt drill's own API key, followed by the run's id.</summary>
+    public const string DrillKeyPrefix = "readiness-drill-";
+    private const string HaltPath = "/api/emergency/stop";
     private const int BurstSize = 100;
     private const decimal MillionUsd = 1_000_000m;
 
@@ -131,8 +141,8 @@ public sealed class ReadinessDrills(
     private async Task<DrillOutcome> RateBurstAsync(DrillContext run, CancellationToken ct)
     {
         if (Prepare(run) is { } problem) return problem;
-        if (broker is not PaperBroker)
-            return DrillOutcome.Fail($"The rate burst sends orders that are accepted; it runs only on the paper broker (this instance uses '{broker.Name}').");
+        if (broker.UsesRealMoney)
+            return DrillOutcome.Fail($"The rate burst sends orders that are accepted; it runs only on a paper account, and broker '{broker.Name}' trades real money here.");
         var l = run.Limits;
         var before = await rates.PeekAsync(DrillStrategy, clock.GetUtcNow());
         var expected = (int)Math.Clamp(new[]
@@ -177,70 +187,104 @@ public sealed class ReadinessDrills(
                                 (others.Count > 0 ? $", others: {string.Join(", ", others)}" : "") + ".", figures);
     }
 
+    /// <summary>
+    /// Halts the drill strategy through <c>POST /api/emergency/stop</c> on this instance, as a pager would: with an API key
+    /// of scope <c>halt</c> made for this run alone and revoked when it ends (its token never leaves this process).
+    /// </summary>
     private async Task<DrillOutcome> ManualStopAsync(DrillContext run, CancellationToken ct)
     {
         if (Prepare(run) is { } problem) return problem;
+        using var http = httpFactory.CreateClient(ThisInstance.HttpClientName);
+        if (http.BaseAddress is null) return DrillOutcome.Fail("This instance listens on no HTTP address, so the halt endpoint cannot be called.");
         await killSwitch.ResumeDrillStrategyAsync("readiness drill: clearing an earlier drill's halt", run.Actor, ct);
         if (tradingState.ModeFor(DrillStrategy) != TradingMode.Active)
             return DrillOutcome.Fail($"The drill strategy is not active before the drill ({tradingState.ModeFor(DrillStrategy)}): trading is halted or reduce-only globally.");
         var far = Up(run.Mark * 3m, run.PriceDecimals);
         var limit = options.Value.ManualStopMaxDelay;
-
-        var started = Stopwatch.GetTimestamp();
-        var halt = killSwitch.HaltAsync("readiness drill: manual stop of the drill strategy", HaltMode.Halt, DrillStrategy, run.Actor, automatic: false, ct);
-        TimeSpan? refusedAfter = null;
-        var attempts = 0;
-        while (Stopwatch.GetElapsedTime(started) < limit * 3)
+        var keyName = $"{DrillKeyPrefix}{run.OrderIdPrefix}";
+        var (key, _) = await apiKeys.CreateAsync(keyName, [Scopes.Halt], run.Actor, owner: run.Actor, ct: ct);
+        var figures = new Dictionary<string, string> { ["endpoint"] = new Uri(http.BaseAddress, HaltPath).ToString(), ["limitMs"] = Ms(limit) };
+        try
         {
-            attempts++;
-            var outcome = await SubmitAsync(run, OrderSide.Sell, 1m, far, ct);
-            if (outcome.Row?.Reason == nameof(RejectReason.TradingHalted))
+            using var request = new HttpRequestMessage(HttpMethod.Post, HaltPath)
             {
-                refusedAfter = Stopwatch.GetElapsedTime(started);
-                break;
+                Content = JsonContent.Create(new { reason = "readiness drill: manual stop of the drill strategy", mode = "halt", strategyId = DrillStrategy }),
+            };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            // The clock measures the halt, not the first connection and key lookup: a read with the same key comes first.
+            using (var warmUp = new HttpRequestMessage(HttpMethod.Get, "/api/trading-state"))
+            {
+                warmUp.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+                using var answer = await http.SendAsync(warmUp, ct);
+                figures["warmUp"] = $"GET /api/trading-state: {(int)answer.StatusCode}";
             }
-        }
-        var result = await halt;
-        await killSwitch.ResumeDrillStrategyAsync("readiness drill: manual stop drill finished", run.Actor, ct);
-        var afterResume = await SubmitAsync(run, OrderSide.Sell, 1m, far, ct);
-        var resumed = afterResume.Row?.Reason != nameof(RejectReason.TradingHalted);
 
-        var figures = new Dictionary<string, string>
+            var started = Stopwatch.GetTimestamp();
+            var halt = http.SendAsync(request, ct);
+            TimeSpan? refusedAfter = null;
+            var attempts = 0;
+            while (Stopwatch.GetElapsedTime(started) < limit * 3)
+            {
+                attempts++;
+                var outcome = await SubmitAsync(run, OrderSide.Sell, 1m, far, ct);
+                if (outcome.Row?.Reason == nameof(RejectReason.TradingHalted))
+                {
+                    refusedAfter = Stopwatch.GetElapsedTime(started);
+                    break;
+                }
+            }
+            using var response = await halt;
+            var result = response.IsSuccessStatusCode ? await response.Content.ReadFromJsonAsync<HaltResult>(ct) : null;
+            await killSwitch.ResumeDrillStrategyAsync("readiness drill: manual stop drill finished", run.Actor, ct);
+            var afterResume = await SubmitAsync(run, OrderSide.Sell, 1m, far, ct);
+            var resumed = afterResume.Row?.Reason != nameof(RejectReason.TradingHalted);
+
+            figures["answer"] = $"{(int)response.StatusCode} {response.StatusCode}";
+            figures["refusedAfterMs"] = refusedAfter is { } r ? Ms(r) : "never";
+            figures["ordersTried"] = Text(attempts);
+            figures["killSwitchRefusingAfterMs"] = result is null ? "none" : Text(Math.Round((decimal)result.RefusingAfterMs, 3));
+            figures["haltCompleteMs"] = result is null ? "none" : Text(Math.Round((decimal)result.ElapsedMs, 1));
+            figures["haltFailures"] = result is null ? "none" : result.Failures.Count == 0 ? "none" : string.Join("; ", result.Failures);
+            figures["afterResume"] = Describe(afterResume);
+            if (result is null) return DrillOutcome.Fail($"POST {HaltPath} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(ct)}", figures);
+            if (refusedAfter is not { } after) return DrillOutcome.Fail($"No order was refused with TradingHalted within {Ms(limit * 3)} ms of the halt request.", figures);
+            if (after > limit) return DrillOutcome.Fail($"The first refusal came {Ms(after)} ms after the halt request was sent (limit {Ms(limit)} ms).", figures);
+            if (!resumed) return DrillOutcome.Fail("The drill strategy was still halted after the drill resumed it.", figures);
+            return new DrillOutcome(true, $"POST {HaltPath} for the drill strategy: its next order was refused after {Ms(after)} ms (limit {Ms(limit)} ms); resumed after.", figures);
+        }
+        finally
         {
-            ["refusedAfterMs"] = refusedAfter is { } r ? Ms(r) : "never", ["limitMs"] = Ms(limit), ["ordersTried"] = Text(attempts),
-            ["killSwitchRefusingAfterMs"] = Text(Math.Round((decimal)result.RefusingAfterMs, 3)), ["haltCompleteMs"] = Text(Math.Round((decimal)result.ElapsedMs, 1)),
-            ["haltFailures"] = result.Failures.Count == 0 ? "none" : string.Join("; ", result.Failures), ["afterResume"] = Describe(afterResume),
-        };
-        if (refusedAfter is not { } after) return DrillOutcome.Fail($"No order was refused with TradingHalted within {Ms(limit * 3)} ms of the halt.", figures);
-        if (after > limit) return DrillOutcome.Fail($"The first refusal came {Ms(after)} ms after the halt began (limit {Ms(limit)} ms).", figures);
-        if (!resumed) return DrillOutcome.Fail("The drill strategy was still halted after the drill resumed it.", figures);
-        return new DrillOutcome(true, $"Halt of the drill strategy refused its next order after {Ms(after)} ms (limit {Ms(limit)} ms); resumed after.", figures);
+            await apiKeys.RevokeAsync(keyName, run.Actor, CancellationToken.None);
+        }
     }
 
     private async Task<DrillOutcome> RedisLossAsync(DrillContext run, CancellationToken ct)
     {
         if (Prepare(run) is { } problem) return problem;
-        return await FaultAsync(run, SafeModeMonitor.RedisUnreachable, options.Value.FaultWait, on => redisFaults.Unreachable = on, ct);
+        return await FaultAsync(run, SafeModeMonitor.RedisUnreachable, options.Value.FaultWait, redisConnection, ct);
     }
 
     private async Task<DrillOutcome> BrokerLossAsync(DrillContext run, CancellationToken ct)
     {
         if (Prepare(run) is { } problem) return problem;
-        if (broker is not PaperBroker paper)
-            return DrillOutcome.Fail($"Broker '{broker.Name}' has no fault-injection switch; the network-loss drill runs on the paper broker.");
         // Safe mode engages once the broker has been silent for BrokerSilenceThreshold.
-        return await FaultAsync(run, SafeModeMonitor.BrokerSilent, haltOptions.Value.BrokerSilenceThreshold + options.Value.FaultWait, on => paper.Unreachable = on, ct);
+        return await FaultAsync(run, SafeModeMonitor.BrokerSilent, haltOptions.Value.BrokerSilenceThreshold + options.Value.FaultWait, brokerConnection, ct);
     }
 
-    /// <summary>Injects a fault, proves a new order is refused with the safe-mode cause, clears it and proves an order is decided by the limits again.</summary>
-    private async Task<DrillOutcome> FaultAsync(DrillContext run, string cause, TimeSpan engageWait, Action<bool> inject, CancellationToken ct)
+    /// <summary>
+    /// Cuts this instance's connection, proves a new order is refused with the safe-mode cause, restores it and proves
+    /// an order is decided by the limits again once every cause the cut brought has cleared (losing Redis also loses
+    /// the pub/sub listeners and the trading state's verification, which come back after it).
+    /// </summary>
+    private async Task<DrillOutcome> FaultAsync(DrillContext run, string cause, TimeSpan engageWait, ConnectionCut connection, CancellationToken ct)
     {
         var far = Up(run.Mark * 3m, run.PriceDecimals);
         var expected = OrderGateway.SafeModePrefix + cause;
+        var causesBefore = safeMode.Active.Keys.ToHashSet(StringComparer.Ordinal);
         var started = Stopwatch.GetTimestamp();
         TimeSpan? engaged;
         OrderOutcome? during = null;
-        inject(true);
+        connection.Cut();
         try
         {
             engaged = await WaitUntilAsync(() => safeMode.Active.ContainsKey(cause), engageWait, ct);
@@ -248,21 +292,22 @@ public sealed class ReadinessDrills(
         }
         finally
         {
-            inject(false);
+            connection.Restore();
         }
-        var cleared = await WaitUntilAsync(() => !safeMode.Active.ContainsKey(cause), options.Value.FaultWait, ct);
+        var cleared = await WaitUntilAsync(() => safeMode.Active.Keys.All(causesBefore.Contains), options.Value.FaultWait, ct);
         var after = await SubmitAsync(run, OrderSide.Sell, 1m, far, ct);
         var recovered = after.Row is { } row && !OrderGateway.IsUnavailable(row.Reason) && after.Kind != OutcomeKind.Unavailable;
 
         var figures = new Dictionary<string, string>
         {
             ["safeModeAfterMs"] = engaged is { } e ? Ms(e) : "never", ["refusedWith"] = during is null ? "not tried" : Describe(during),
-            ["clearedAfterMs"] = cleared is { } c ? Ms(c) : "never", ["afterRecovery"] = Describe(after),
+            ["connectionCut"] = connection.Dependency == ConnectionCut.Broker ? $"{connection.Dependency} ({broker.Name})" : connection.Dependency, ["clearedAfterMs"] = cleared is { } c ? Ms(c) : "never", ["afterRecovery"] = Describe(after),
             ["totalMs"] = Ms(Stopwatch.GetElapsedTime(started)),
         };
         if (engaged is null) return DrillOutcome.Fail($"Safe mode ({cause}) did not engage within {Ms(engageWait)} ms of the fault.", figures);
         if (during?.Row?.Reason != expected) return DrillOutcome.Fail($"During the fault a new order got {Describe(during!)}, not '{expected}'.", figures);
-        if (cleared is null) return DrillOutcome.Fail($"Safe mode ({cause}) did not clear within {Ms(options.Value.FaultWait)} ms after the fault was removed.", figures);
+        if (cleared is null)
+            return DrillOutcome.Fail($"Safe mode did not clear within {Ms(options.Value.FaultWait)} ms after the connection was restored (still: {string.Join(", ", safeMode.Active.Keys.Where(k => !causesBefore.Contains(k)))}).", figures);
         if (!recovered) return DrillOutcome.Fail($"After recovery an order was still refused: {Describe(after)}.", figures);
         return new DrillOutcome(true, $"Orders refused with '{expected}' {Ms(engaged.Value)} ms into the fault; recovered {Ms(cleared.Value)} ms after it was removed.", figures);
     }
@@ -288,9 +333,9 @@ public sealed class ReadinessDrills(
         var figures = new Dictionary<string, string>();
         foreach (var (rule, tick) in cases)
         {
-            var countBefore = MarketDataIngest.FailureCount(rule);
+            var countBefore = MarketDataIngest.DrillFailureCount(rule);
             var verdict = marketData.Probe(tick);
-            var counted = MarketDataIngest.FailureCount(rule) - countBefore;
+            var counted = MarketDataIngest.DrillFailureCount(rule) - countBefore;
             figures[rule.ToString()] = verdict.Accepted ? "accepted" : $"{verdict.Reason}, counted {counted}";
             if (verdict.Accepted || verdict.Reason != rule) failures.Add($"{rule}: {(verdict.Accepted ? "accepted" : verdict.Reason.ToString())}");
             else if (counted < 1) failures.Add($"{rule}: refused but not counted in data_validation_failures");
@@ -338,13 +383,23 @@ public sealed class ReadinessDrills(
         return new DrillOutcome(true, $"UPDATE, DELETE, TRUNCATE, disabling the trigger and moving the head back were all refused; the chain verifies up to seq {report.ToSeq}.", figures);
     }
 
-    private static async Task<DrillOutcome> MetricsAsync(CancellationToken ct)
+    /// <summary>Scrapes <c>/metrics</c> over HTTP as Prometheus would, from loopback (an allowed network by default) or with the scrape token.</summary>
+    private async Task<DrillOutcome> MetricsAsync(CancellationToken ct)
     {
-        // /metrics serves the default registry; reading it in process checks the same series without a network hop.
-        using var stream = new MemoryStream();
-        await Prometheus.Metrics.DefaultRegistry.CollectAndExportAsTextAsync(stream, ct);
-        var lines = System.Text.Encoding.UTF8.GetString(stream.ToArray()).Split('\n');
-        var figures = new Dictionary<string, string>();
+        using var http = httpFactory.CreateClient(ThisInstance.HttpClientName);
+        if (http.BaseAddress is null) return DrillOutcome.Fail("This instance listens on no HTTP address, so /metrics cannot be scraped.");
+        using var request = new HttpRequestMessage(HttpMethod.Get, ObservabilitySetup.MetricsPath);
+        if (metricsOptions.Value.ScrapeToken is { } token) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token.Trim());
+        var started = Stopwatch.GetTimestamp();
+        using var response = await http.SendAsync(request, ct);
+        var body = await response.Content.ReadAsStringAsync(ct);
+        var figures = new Dictionary<string, string>
+        {
+            ["scraped"] = $"{new Uri(http.BaseAddress, ObservabilitySetup.MetricsPath)}: {(int)response.StatusCode}, {Text(body.Length)} bytes in {Ms(Stopwatch.GetElapsedTime(started))} ms",
+        };
+        if (!response.IsSuccessStatusCode)
+            return DrillOutcome.Fail($"GET {ObservabilitySetup.MetricsPath} answered {(int)response.StatusCode}; allow loopback in Metrics:AllowedNetworks or set Metrics:ScrapeToken.", figures);
+        var lines = body.Split('\n');
         var missing = new List<string>();
         foreach (var name in RequiredSeries)
         {
@@ -354,7 +409,7 @@ public sealed class ReadinessDrills(
             if (!declared) missing.Add(name);
         }
         return missing.Count == 0
-            ? new DrillOutcome(true, $"/metrics exposes all {RequiredSeries.Count} required series.", figures)
+            ? new DrillOutcome(true, $"/metrics, scraped over HTTP, exposes all {RequiredSeries.Count} required series.", figures)
             : DrillOutcome.Fail($"/metrics lacks {string.Join(", ", missing)}.", figures);
     }
 
@@ -421,10 +476,11 @@ public sealed class ReadinessDrills(
     {
         private int _next;
         public string Actor { get; } = actor;
+        public string OrderIdPrefix { get; } = orderIdPrefix;
         public string Symbol { get; set; } = "";
         public int PriceDecimals { get; set; }
         public decimal Mark { get; set; }
         public RiskLimits Limits { get; set; } = RiskLimits.SeedDefaults;
-        public string NextOrderId() => $"{orderIdPrefix}-{Interlocked.Increment(ref _next)}";
+        public string NextOrderId() => $"{OrderIdPrefix}-{Interlocked.Increment(ref _next)}";
     }
 }

@@ -13,6 +13,7 @@ public static class ReadinessSetup
         builder.Services.AddSingleton<IValidateOptions<ReadinessOptions>, ReadinessOptionsValidator>();
         builder.Services.AddSingleton<DeploymentPhaseStore>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DeploymentPhaseStore>());
+        builder.Services.AddThisInstanceHttpClient();
         builder.Services.AddSingleton<ReadinessDrills>();
         builder.Services.AddSingleton<DrillRunner>();
         builder.Services.AddSingleton<IReadinessDrillRunner>(sp => sp.GetRequiredService<DrillRunner>());

@@ -58,6 +58,8 @@ public sealed class AlpacaBroker(
 
     public bool JoinsDecisionTransaction => false;
 
+    public bool UsesRealMoney => !AlpacaOptions.IsPaperOrLocal(_options.BaseUri);
+
     public event Action<BrokerOrderState>? OrderUpdated;
 
     public async Task<BrokerOrderState> SubmitAsync(BrokerOrderRequest request, CancellationToken ct)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 using Polly;
@@ -37,6 +38,8 @@ public static class AlpacaSetup
                 http.DefaultRequestHeaders.Add("APCA-API-KEY-ID", credentials.KeyId);
                 http.DefaultRequestHeaders.Add("APCA-API-SECRET-KEY", credentials.SecretKey);
             })
+            // Its sockets go through the broker connection's cut, which the network-loss drill uses.
+            .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredKeyedService<ConnectionCut>(ConnectionCut.Broker).CreateHttpHandler())
             // Header values never reach a log, whatever the log level.
             .RedactLoggedHeaders(_ => true)
             // Outermost, so a refused live URL fails once rather than being retried.
@@ -64,6 +67,7 @@ public static class AlpacaSetup
                 }
                 pipeline.AddTimeout(options.RequestTimeout);
             });
+        services.TryAddKeyedSingleton(ConnectionCut.Broker, new ConnectionCut(ConnectionCut.Broker));
         services.AddSingleton<AlpacaClient>();
         return services;
     }

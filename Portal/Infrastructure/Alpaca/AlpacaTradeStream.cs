@@ -13,7 +13,8 @@ namespace Portal.Infrastructure.Alpaca;
 /// reconciliation by REST, so an update sent while nobody listened is not lost.
 /// </summary>
 public sealed class AlpacaTradeStream(
-    AlpacaBroker broker, AlpacaCredentials credentials, IOptions<AlpacaOptions> options, TimeProvider clock, ILogger<AlpacaTradeStream> logger)
+    AlpacaBroker broker, AlpacaCredentials credentials, [FromKeyedServices(ConnectionCut.Broker)] ConnectionCut network, IOptions<AlpacaOptions> options,
+    TimeProvider clock, ILogger<AlpacaTradeStream> logger)
     : BackgroundService
 {
     private static readonly TimeSpan MaxReconnectDelay = TimeSpan.FromSeconds(30);
@@ -43,13 +44,15 @@ public sealed class AlpacaTradeStream(
             try
             {
                 using var socket = new ClientWebSocket();
+                // Through the broker connection's cut, like the REST calls: a network-loss drill loses both.
+                using var transport = new HttpMessageInvoker(network.CreateHttpHandler());
                 // Pings that expect an answer: a connection that died silently is noticed within this time.
                 socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(15);
                 socket.Options.KeepAliveTimeout = TimeSpan.FromSeconds(15);
                 using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken))
                 {
                     handshake.CancelAfter(HandshakeTimeout);
-                    await socket.ConnectAsync(options.Value.StreamUri, handshake.Token);
+                    await socket.ConnectAsync(options.Value.StreamUri, transport, handshake.Token);
                     await HandshakeAsync(socket, handshake.Token);
                 }
                 connected.Restart();

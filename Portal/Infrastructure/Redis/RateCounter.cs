@@ -13,7 +13,7 @@ namespace Portal.Infrastructure.Redis;
 /// The readiness drill strategy (<see cref="DrillStrategyId"/>) counts in global counters of its own, so a drill
 /// burst can neither use up the real strategies' global allowance nor find it already used by them.
 /// </summary>
-public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOptions> options, RedisFaultSwitch faults)
+public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOptions> options)
 {
     /// <summary>The strategy id readiness drills trade under (see Features/Readiness/DrillStrategy).</summary>
     public const string DrillStrategyId = "drill";
@@ -51,7 +51,6 @@ public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOpti
     /// <param name="apiKey">The sending API key ("apikey:&lt;id&gt;"), counted on its own too; null for Portal's own senders.</param>
     public async Task<OrderCounters> ReserveAsync(string strategyId, string? apiKey, string reservationId, DateTimeOffset now)
     {
-        faults.ThrowIfUnreachable();
         RedisKey[] keys = apiKey is null ? [.. Keys(strategyId, now), RestoredMarker] : [.. Keys(strategyId, now), RestoredMarker, .. KeyKeys(apiKey, now)];
         var reply = await redis.GetDatabase().ScriptEvaluateAsync(ReserveScript, keys, [now.ToUnixTimeMilliseconds(), reservationId]);
         if (reply.IsNull) throw new RateCountersLostException();
@@ -64,7 +63,6 @@ public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOpti
 
     public Task ReleaseAsync(string strategyId, string? apiKey, string reservationId, DateTimeOffset reservedAt)
     {
-        faults.ThrowIfUnreachable();
         RedisKey[] keys = apiKey is null ? Keys(strategyId, reservedAt) : [.. Keys(strategyId, reservedAt), .. KeyKeys(apiKey, reservedAt)];
         return redis.GetDatabase().ScriptEvaluateAsync(ReleaseScript, keys, [reservationId]);
     }
@@ -72,7 +70,6 @@ public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOpti
     /// <summary>The counts an order of <paramref name="strategyId"/> would see now, without counting one.</summary>
     public async Task<OrderCounters> PeekAsync(string strategyId, DateTimeOffset now)
     {
-        faults.ThrowIfUnreachable();
         var keys = Keys(strategyId, now);
         var windowStart = now.ToUnixTimeMilliseconds() - 60_000;
         var db = redis.GetDatabase();
@@ -90,7 +87,6 @@ public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOpti
     /// <returns>False when the counters were already there.</returns>
     public async Task<bool> RestoreAsync(RateCounterSnapshot snapshot)
     {
-        faults.ThrowIfUnreachable();
         var transaction = redis.GetDatabase().CreateTransaction();
         transaction.AddCondition(Condition.KeyNotExists(RestoredMarker));
         var dayTotals = new Dictionary<RedisKey, long>();

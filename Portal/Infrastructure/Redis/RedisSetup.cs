@@ -1,5 +1,8 @@
+using System.Net;
+using System.Net.Sockets;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
+using StackExchange.Redis.Configuration;
 
 namespace Portal.Infrastructure.Redis;
 
@@ -44,9 +47,11 @@ public static class RedisSetup
         var timeout = (int)settings.OperationTimeout.TotalMilliseconds;
         // Resolved while the host starts (the trading-state services need it), never first on a request
         // thread. If Redis is down it keeps reconnecting in the background while orders are refused.
-        builder.Services.AddSingleton<IConnectionMultiplexer>(_ =>
+        builder.Services.AddKeyedSingleton(ConnectionCut.Redis, new ConnectionCut(ConnectionCut.Redis));
+        builder.Services.AddSingleton<IConnectionMultiplexer>(sp =>
         {
             var options = ConfigurationOptions.Parse(connectionString);
+            options.Tunnel = new CuttableTunnel(sp.GetRequiredKeyedService<ConnectionCut>(ConnectionCut.Redis));
             options.AbortOnConnectFail = false;
             options.ConnectTimeout = 2000;
             options.SyncTimeout = timeout;
@@ -54,8 +59,17 @@ public static class RedisSetup
             options.ReconnectRetryPolicy = new LinearRetry(250);
             return ConnectionMultiplexer.Connect(options);
         });
-        builder.Services.AddSingleton<RedisFaultSwitch>();
         builder.Services.AddSingleton<RateCounter>();
         return builder;
+    }
+
+    /// <summary>Every socket to Redis is created through the drill's cut (the Redis-loss drill cuts the real connection).</summary>
+    private sealed class CuttableTunnel(ConnectionCut cut) : Tunnel
+    {
+        public override ValueTask BeforeSocketConnectAsync(EndPoint endPoint, ConnectionType connectionType, Socket? socket, CancellationToken cancellationToken)
+        {
+            if (socket is not null) cut.Track(socket);
+            return ValueTask.CompletedTask;
+        }
     }
 }

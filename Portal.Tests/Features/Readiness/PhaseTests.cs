@@ -94,6 +94,9 @@ public sealed class PhaseTests
         Assert.Equal(0, inner.Calls);
         await client.GetAsync(AlpacaOptions.PaperUrl + "/v2/account");
         Assert.Equal(1, inner.Calls);
+        // Market data carries prices, not orders: read in every phase.
+        await client.GetAsync(AlpacaOptions.MarketDataRestDefault + "/v2/stocks/bars/latest?symbols=AAPL&feed=iex");
+        Assert.Equal(2, inner.Calls);
     }
 
     private sealed class RecordingHandler : HttpMessageHandler

@@ -56,6 +56,34 @@ public sealed class AlpacaMarketDataTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_latest_bar_read_at_start_up_values_positions_until_the_first_trade_but_prices_no_order()
+    {
+        var barTime = DateTimeOffset.UtcNow.AddHours(-16);
+        _alpaca.LatestBars["AAPL"] = (98.76m, barTime);
+        var portal = await StartAsync();
+        var prices = portal.Get<PriceBook>();
+        var ingest = portal.Get<Portal.Features.MarketData.MarketDataIngest>();
+        var orders = await portal.ClientWithScopesAsync(Scopes.Orders);
+
+        await Poll.UntilAsync(() => prices.Get("AAPL") is not null, "AAPL's reference price from the latest bar");
+        Assert.Equal(98.76m, prices.Get("AAPL")!.Price);
+        Assert.Equal(barTime, prices.Get("AAPL")!.Time);
+        Assert.Null(prices.Get("MSFT"));
+        // A bar is not a tick: the symbol stays stale, the feed silent, and an order is refused rather than priced on it.
+        Assert.Null(ingest.LastAcceptedAt);
+        Assert.Equal(Portal.Domain.MarketData.SymbolDataStatus.Stale, ingest.StatusOf("AAPL"));
+        var refused = await (await orders.PostOrderAsync(OrderRequests.Market("md-bar", 1m))).JsonAsync();
+        Assert.Equal("DataStale", refused.GetProperty("reason").GetString());
+
+        await StreamPriceAsync(portal, 101.25m);
+
+        Assert.Equal(HttpStatusCode.Created, (await orders.PostOrderAsync(OrderRequests.Market("md-after-bar", 1m))).StatusCode);
+        // An older bar never replaces a trade's price.
+        Assert.False(ingest.SeedReferencePrice("AAPL", 50m, barTime.AddMinutes(1)));
+        Assert.Equal(101.25m, prices.Get("AAPL")!.Price);
+    }
+
+    [Fact]
     public async Task A_dropped_stream_reconnects_and_meanwhile_silence_puts_Portal_in_safe_mode()
     {
         var portal = await StartAsync(new() { ["TradingState:MarketDataSilenceThreshold"] = "00:00:01", ["TradingState:SilenceHaltThreshold"] = "00:10:00" });
@@ -74,6 +102,20 @@ public sealed class AlpacaMarketDataTests : IAsyncLifetime
         await Poll.UntilAsync(() => _alpaca.DataSubscriptions >= 2, "the stream reconnects", TimeSpan.FromSeconds(60));
         await StreamPriceAsync(portal, 100.75m);
         await Poll.UntilAsync(() => !safeMode.Active.ContainsKey(SafeModeMonitor.MarketDataSilent), "safe mode clears with prices back");
+    }
+
+    [Fact]
+    public async Task A_slow_client_error_is_counted_and_the_stream_reconnects()
+    {
+        var portal = await StartAsync();
+        await StreamPriceAsync(portal, 100.25m);
+        var slowClientErrors = AlpacaMarketDataStream.ErrorCount("407");
+
+        await _alpaca.EvictSlowDataClientsAsync();
+
+        await Poll.UntilAsync(() => AlpacaMarketDataStream.ErrorCount("407") > slowClientErrors, "Alpaca's 407 is counted under its code");
+        await Poll.UntilAsync(() => _alpaca.DataSubscriptions >= 2, "the stream reconnects", TimeSpan.FromSeconds(60));
+        await StreamPriceAsync(portal, 100.5m);
     }
 
     [Fact]

@@ -44,6 +44,16 @@ public sealed class AlpacaOptionsTests : IDisposable
     public void A_base_URL_that_would_send_the_keys_in_clear_or_is_not_HTTP_is_refused(string url) =>
         Assert.Contains(Validate(WithKeys(url)), f => f.Contains("Broker:Alpaca:BaseUrl", StringComparison.Ordinal));
 
+    [Theory]
+    [InlineData("http://data.alpaca.markets")]
+    [InlineData("not a url")]
+    public void A_market_data_URL_that_would_send_the_keys_in_clear_or_is_not_HTTP_is_refused(string url)
+    {
+        var options = WithKeys();
+        options.MarketDataRestUrl = url;
+        Assert.Contains("Broker:Alpaca:MarketDataRestUrl", Assert.Single(Validate(options)));
+    }
+
     [Fact]
     public void A_server_on_this_machine_may_use_plain_HTTP_and_is_not_live() => Assert.Empty(Validate(WithKeys("http://127.0.0.1:5099")));
 

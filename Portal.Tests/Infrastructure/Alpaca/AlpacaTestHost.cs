@@ -27,6 +27,7 @@ public static class AlpacaTestHost
         ["Broker:Alpaca:CloseFillWait"] = "00:00:02",
         ["Broker:Alpaca:MarketDataStreamUrl"] = new UriBuilder(server.BaseUrl) { Scheme = "ws", Path = "/v2/iex" }.Uri.ToString(),
         ["Broker:Alpaca:MarketDataLeaseRetry"] = "00:00:00.200",
+        ["Broker:Alpaca:MarketDataRestUrl"] = server.BaseUrl.ToString(),
     };
 
     /// <summary>The Alpaca client alone (no Portal host), logging everything to <paramref name="logs"/>.</summary>

@@ -85,6 +85,9 @@ public sealed class FakeAlpacaServer : IAsyncDisposable
     public int DeliveredEvents => Volatile.Read(ref _delivered);
     public int LostEvents => Volatile.Read(ref _lost);
 
+    /// <summary>The latest minute bars the market-data REST API serves, by symbol (close and start time).</summary>
+    public ConcurrentDictionary<string, (decimal Close, DateTimeOffset Time)> LatestBars { get; } = new(StringComparer.Ordinal);
+
     public void SetPrice(string symbol, decimal price)
     {
         lock (_gate) _prices[symbol] = price;
@@ -346,6 +349,21 @@ public sealed class FakeAlpacaServer : IAsyncDisposable
             ["timestamp"] = Ts(DateTimeOffset.UtcNow), ["is_open"] = MarketOpen,
             ["next_open"] = "2030-01-02T09:30:00-05:00", ["next_close"] = "2030-01-02T16:00:00-05:00",
         }));
+        // The market-data REST API (data.alpaca.markets at Alpaca), served here too.
+        app.MapGet("/v2/stocks/bars/latest", (HttpRequest request) =>
+        {
+            var feed = request.Query["feed"].ToString();
+            if (feed is not ("iex" or "sip")) return Results.Json(new Dictionary<string, object?> { ["message"] = "invalid feed" }, statusCode: 400);
+            var bars = request.Query["symbols"].ToString().Split(',', StringSplitOptions.RemoveEmptyEntries)
+                .Where(LatestBars.ContainsKey)
+                .ToDictionary(symbol => symbol, symbol => (object?)new Dictionary<string, object?>
+                {
+                    // Prices as JSON numbers, as the market-data API writes them.
+                    ["t"] = Ts(LatestBars[symbol].Time), ["o"] = LatestBars[symbol].Close, ["h"] = LatestBars[symbol].Close,
+                    ["l"] = LatestBars[symbol].Close, ["c"] = LatestBars[symbol].Close, ["v"] = 100, ["n"] = 1, ["vw"] = LatestBars[symbol].Close,
+                });
+            return Results.Json(new Dictionary<string, object?> { ["bars"] = bars });
+        });
         app.Map("/stream", StreamAsync);
         app.Map("/v2/iex", DataStreamAsync);
         app.Map("/v2/sip", DataStreamAsync);
@@ -521,6 +539,22 @@ public sealed class FakeAlpacaServer : IAsyncDisposable
     }
 
     /// <summary>Cuts every market-data connection abruptly.</summary>
+    /// <summary>As Alpaca does with a client that reads too slowly: error 407 on every data connection, then close it.</summary>
+    public async Task EvictSlowDataClientsAsync()
+    {
+        Subscriber[] to;
+        lock (_gate)
+        {
+            to = _dataSubscribers.Select(d => d.Subscriber).ToArray();
+            _dataSubscribers.Clear();
+        }
+        foreach (var subscriber in to)
+        {
+            await subscriber.SendAsync("""[{"T":"error","code":407,"msg":"slow client"}]""");
+            await subscriber.Socket.CloseOutputAsync(WebSocketCloseStatus.PolicyViolation, "slow client", CancellationToken.None);
+        }
+    }
+
     public void DropDataStream()
     {
         lock (_gate)

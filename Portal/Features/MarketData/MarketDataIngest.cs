@@ -148,6 +148,20 @@ public sealed class MarketDataIngest : IMarketDataView
     }
 
     /// <summary>
+    /// A price from outside the feed (the broker's latest bar, read at start-up) so that positions are valued before the
+    /// first tick. It is not a tick: the symbol stays Stale (orders are refused <c>DataStale</c>), the feed stays silent,
+    /// and the validator's reference is untouched. Ignored for an unknown symbol, a price outside the symbol's bounds,
+    /// a time in the future, or when a price as recent is already known.
+    /// </summary>
+    public bool SeedReferencePrice(string symbol, decimal price, DateTimeOffset asOf)
+    {
+        if (!_tradable.Contains(symbol)) return false;
+        var rules = RulesFor(symbol);
+        if (price <= rules.MinPrice || price > rules.MaxPrice || asOf - _clock.GetUtcNow() > rules.MaxFutureSkew) return false;
+        return _prices.SeedIfNewer(new PriceMark(symbol, price, asOf, 0m));
+    }
+
+    /// <summary>
     /// Validates a tick with the symbol's rules against its current reference price, as the feed's would be, and
     /// counts a refusal in <c>data_validation_failures{source="drill"}</c>; the symbol's state, status and price never change (the
     /// readiness drill proves the rules hold in the running system without disturbing trading).

@@ -15,6 +15,25 @@ public sealed class PriceBook
         PriceChanged?.Invoke(mark);
     }
 
+    /// <summary>
+    /// Sets a price from outside the tick feed (a bar read at start-up) unless a price at least as recent is known, so it
+    /// never replaces a tick's price. Returns whether it was set.
+    /// </summary>
+    public bool SeedIfNewer(PriceMark mark)
+    {
+        while (true)
+        {
+            if (_marks.TryGetValue(mark.Symbol, out var known))
+            {
+                if (known.Time >= mark.Time) return false;
+                if (!_marks.TryUpdate(mark.Symbol, mark, known)) continue;
+            }
+            else if (!_marks.TryAdd(mark.Symbol, mark)) continue;
+            PriceChanged?.Invoke(mark);
+            return true;
+        }
+    }
+
     public PriceMark? Get(string symbol) => _marks.TryGetValue(symbol, out var mark) ? mark : null;
 
     public IReadOnlyCollection<PriceMark> All => _marks.Values.ToList();

@@ -43,6 +43,13 @@ public sealed class AlpacaClient(IHttpClientFactory httpFactory, ILogger<AlpacaC
         return orders;
     }
 
+    /// <summary>The latest minute bar of each symbol from the market-data API at <paramref name="dataUri"/>; symbols without one are missing.</summary>
+    public async Task<IReadOnlyDictionary<string, AlpacaBar>> GetLatestBarsAsync(Uri dataUri, IEnumerable<string> symbols, string feed, CancellationToken ct)
+    {
+        var query = $"v2/stocks/bars/latest?symbols={Uri.EscapeDataString(string.Join(',', symbols))}&feed={Uri.EscapeDataString(feed)}";
+        return (await GetAsync<AlpacaLatestBars>(new Uri(dataUri, query).ToString(), ct))?.Bars ?? [];
+    }
+
     public async Task<AlpacaAccountConfigurations> GetAccountConfigurationsAsync(CancellationToken ct) =>
         Required(await GetAsync<AlpacaAccountConfigurations>("v2/account/configurations", ct), "/v2/account/configurations");
 
@@ -201,7 +208,7 @@ public sealed class AlpacaClient(IHttpClientFactory httpFactory, ILogger<AlpacaC
     }
 
     /// <summary>The path without its query (which may carry a client order id: fine, but noise in messages).</summary>
-    private static string Describe(string path) => "/" + path.Split('?')[0];
+    private static string Describe(string path) => Uri.TryCreate(path, UriKind.Absolute, out var absolute) ? absolute.GetLeftPart(UriPartial.Path) : "/" + path.Split('?')[0];
 }
 
 /// <summary>A failed request as the client sees it, before it becomes a <see cref="BrokerException"/>.</summary>

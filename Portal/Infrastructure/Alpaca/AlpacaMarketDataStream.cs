@@ -4,6 +4,7 @@ using System.Net.WebSockets;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Portal.Domain.Broker;
 using Portal.Domain.MarketData;
 using Portal.Features.Market;
 using Portal.Features.MarketData;
@@ -22,7 +23,7 @@ namespace Portal.Infrastructure.Alpaca;
 /// counted. While nothing streams, silence is judged on the shared feed as always (safe mode <c>market-data-silent</c>).
 /// </summary>
 public sealed class AlpacaMarketDataStream(
-    AlpacaCredentials credentials, IOptions<AlpacaOptions> options, IOptions<MarketOptions> market, MarketDataIngest ingest, NpgsqlDataSource db,
+    AlpacaClient client, AlpacaCredentials credentials, IOptions<AlpacaOptions> options, IOptions<MarketOptions> market, MarketDataIngest ingest, NpgsqlDataSource db,
     TimeProvider clock, ILogger<AlpacaMarketDataStream> logger) : BackgroundService
 {
     public const string Source = "alpaca";
@@ -38,12 +39,16 @@ public sealed class AlpacaMarketDataStream(
     private static readonly Counter Errors = Metrics.CreateCounter("portal_alpaca_market_data_stream_errors_total",
         "Alpaca market-data stream failures, by Alpaca's error code (or network).", "code");
 
+    /// <summary>How many failures with this code (Alpaca's, or <c>network</c>, <c>closed</c>, ...) this process has counted.</summary>
+    public static double ErrorCount(string code) => Errors.WithLabels(code).Value;
+
     /// <summary>True while this instance holds the lease and is subscribed.</summary>
     public bool Streaming { get; private set; }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (!options.Value.MarketDataEnabled) return;
+        await SeedFromLatestBarsAsync(stoppingToken);
         var delay = options.Value.StreamReconnectDelay;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -91,6 +96,27 @@ public sealed class AlpacaMarketDataStream(
                 return;
             }
             delay = delay * 2 < MaxReconnectDelay ? delay * 2 : MaxReconnectDelay;
+        }
+    }
+
+    /// <summary>
+    /// Every instance, once at start-up: the latest bar's close of each symbol as its reference price until the first
+    /// tick (<see cref="MarketDataIngest.SeedReferencePrice"/>). A failure is logged and counted, never fatal: without
+    /// it a symbol only waits for its first tick, as before.
+    /// </summary>
+    private async Task SeedFromLatestBarsAsync(CancellationToken ct)
+    {
+        var symbols = market.Value.Symbols.Select(s => s.Symbol).ToArray();
+        try
+        {
+            var bars = await client.GetLatestBarsAsync(options.Value.MarketDataRestUri, symbols, options.Value.MarketDataFeed, ct);
+            var seeded = bars.Count(bar => ingest.SeedReferencePrice(bar.Key, bar.Value.Close, bar.Value.Time));
+            logger.LogInformation("Reference prices from Alpaca's latest bars: {Seeded} of {Symbols} symbols ({Bars} bars read)", seeded, symbols.Length, bars.Count);
+        }
+        catch (BrokerException ex) when (!ct.IsCancellationRequested)
+        {
+            Errors.WithLabels("latest_bars").Inc();
+            logger.LogWarning("Alpaca's latest bars could not be read ({Message}); symbols wait for their first tick", ex.Message);
         }
     }
 

@@ -33,6 +33,22 @@ public sealed class AlpacaAccountConfigurations
     public bool SuspendTrade { get; init; }
 }
 
+/// <summary><c>/v2/stocks/bars/latest</c>: the latest minute bar per symbol; a symbol without one is missing.</summary>
+public sealed class AlpacaLatestBars
+{
+    public Dictionary<string, AlpacaBar> Bars { get; init; } = [];
+}
+
+/// <summary>A bar as the market-data API writes it: one-letter names, prices as JSON numbers.</summary>
+public sealed class AlpacaBar
+{
+    [JsonPropertyName("t")] public required DateTimeOffset Time { get; init; }
+    [JsonPropertyName("o")] public decimal Open { get; init; }
+    [JsonPropertyName("h")] public decimal High { get; init; }
+    [JsonPropertyName("l")] public decimal Low { get; init; }
+    [JsonPropertyName("c")] public required decimal Close { get; init; }
+}
+
 public sealed class AlpacaPosition
 {
     public required string Symbol { get; init; }

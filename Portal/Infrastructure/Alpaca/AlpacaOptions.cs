@@ -13,6 +13,8 @@ public sealed class AlpacaOptions
     public const string Section = "Broker:Alpaca";
     public const string PaperUrl = "https://paper-api.alpaca.markets";
     public const string PaperHost = "paper-api.alpaca.markets";
+    public const string MarketDataHost = "data.alpaca.markets";
+    public const string MarketDataRestDefault = "https://" + MarketDataHost;
 
     /// <summary>Trading API root; paper by default. Anything else counts as live (see <see cref="AlpacaOptionsValidator"/>).</summary>
     public string BaseUrl { get; set; } = PaperUrl;
@@ -50,6 +52,8 @@ public sealed class AlpacaOptions
     public string MarketDataFeed { get; set; } = "iex";
     /// <summary>Market-data WebSocket; by default <c>wss://stream.data.alpaca.markets/v2/{feed}</c>.</summary>
     public string? MarketDataStreamUrl { get; set; }
+    /// <summary>Market-data REST API: every instance reads the latest bar of each symbol there at start-up.</summary>
+    public string MarketDataRestUrl { get; set; } = MarketDataRestDefault;
     /// <summary>How often an instance not streaming tries to take the stream's lease (so a takeover comes within this).</summary>
     public TimeSpan MarketDataLeaseRetry { get; set; } = TimeSpan.FromSeconds(2);
 
@@ -63,6 +67,11 @@ public sealed class AlpacaOptions
         : new UriBuilder(BaseUri) { Scheme = BaseUri.Scheme == Uri.UriSchemeHttps ? "wss" : "ws", Path = "/stream", Port = BaseUri.IsDefaultPort ? -1 : BaseUri.Port }.Uri;
 
     public Uri MarketDataStreamUri => new(MarketDataStreamUrl is { Length: > 0 } explicitUrl ? explicitUrl : $"wss://stream.data.alpaca.markets/v2/{MarketDataFeed}");
+
+    public Uri MarketDataRestUri => new(MarketDataRestUrl.EndsWith('/') ? MarketDataRestUrl : MarketDataRestUrl + "/");
+
+    /// <summary>Alpaca's market-data API: prices only, the same for paper and live accounts, so no phase gates it.</summary>
+    public static bool IsMarketData(Uri uri) => string.Equals(uri.Host, MarketDataHost, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Paper trading, or a server on this machine (a test double): neither can move real money.</summary>
     public static bool IsPaperOrLocal(Uri uri) => string.Equals(uri.Host, PaperHost, StringComparison.OrdinalIgnoreCase) || IsLocal(uri);
@@ -138,6 +147,9 @@ public sealed class AlpacaOptionsValidator(IConfiguration configuration) : IVali
         if (o.MarketDataStreamUrl is { Length: > 0 } && (!Uri.TryCreate(o.MarketDataStreamUrl, UriKind.Absolute, out var dataUri) || dataUri.Scheme is not ("wss" or "ws")
                                                          || dataUri.Scheme == "ws" && !AlpacaOptions.IsLocal(dataUri)))
             errors.Add($"{s}:MarketDataStreamUrl must be an absolute wss URL (was '{o.MarketDataStreamUrl}').");
+        if (!Uri.TryCreate(o.MarketDataRestUrl, UriKind.Absolute, out var restUri) || restUri.Scheme is not ("https" or "http")
+            || restUri.Scheme == "http" && !AlpacaOptions.IsLocal(restUri))
+            errors.Add($"{s}:MarketDataRestUrl must be an absolute https URL (was '{o.MarketDataRestUrl}').");
         if (o.MarketDataFeed is not ("iex" or "sip")) errors.Add($"{s}:MarketDataFeed must be iex or sip (was '{o.MarketDataFeed}').");
         if (AlpacaCredentials.Resolve(o).Problem is { } problem) errors.Add(problem);
 

@@ -13,7 +13,7 @@ public sealed class LivePhaseGuard(DeploymentPhaseStore? phases) : DelegatingHan
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var phase = phases?.Phase ?? DeploymentPhase.Paper;
-        if (request.RequestUri is { } uri && !AlpacaOptions.IsPaperOrLocal(uri) && !DeploymentPhases.IsLive(phase))
+        if (request.RequestUri is { } uri && !AlpacaOptions.IsPaperOrLocal(uri) && !AlpacaOptions.IsMarketData(uri) && !DeploymentPhases.IsLive(phase))
             throw new HttpRequestException(
                 $"Refused: {uri.Host} is a live Alpaca URL and the deployment phase is {DeploymentPhases.Title(phase)}; live trading needs a live phase.");
         return base.SendAsync(request, cancellationToken);

@@ -59,16 +59,9 @@ public sealed class AutoHaltMonitor(
     private string? LossBreach() =>
         risk.Snapshot is { } account && limits.Current is { } current ? LossHalt.Breach(account, phases.Cap(current.Limits)) : null;
 
-    private string? SilenceBreach()
-    {
-        var now = clock.GetUtcNow();
-        var o = options.Value;
-        // Safe mode began when the silence reached its first threshold; the halt comes at the second.
-        foreach (var (cause, safeModeAfter) in new[] { (SafeModeMonitor.BrokerSilent, o.BrokerSilenceThreshold), (SafeModeMonitor.MarketDataSilent, o.MarketDataSilenceThreshold) })
-            if (safeMode.Active.TryGetValue(cause, out var since) && now - since >= o.SilenceHaltThreshold - safeModeAfter)
-                return $"auto: {cause} for longer than {o.SilenceHaltThreshold}";
-        return null;
-    }
+    private string? SilenceBreach() => SilenceHalt.Breach(safeMode.Active,
+        [(SafeModeMonitor.BrokerSilent, options.Value.BrokerSilenceThreshold), (SafeModeMonitor.MarketDataSilent, options.Value.MarketDataSilenceThreshold)],
+        options.Value.SilenceHaltThreshold, clock.GetUtcNow());
 
     private async Task HaltAsync(string reason, HaltMode mode, string? strategyId)
     {

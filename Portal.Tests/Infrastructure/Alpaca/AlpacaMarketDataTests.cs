@@ -105,6 +105,24 @@ public sealed class AlpacaMarketDataTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Refused_keys_are_counted_as_an_auth_failure_and_the_stream_connects_again_once_they_are_accepted()
+    {
+        var portal = await StartAsync();
+        await StreamPriceAsync(portal, 100.25m);
+        var authFailures = AlpacaMarketDataStream.ErrorCount("402");
+
+        // The keys are revoked and the connection drops: every reconnect is refused with 402.
+        _alpaca.RejectKeys = true;
+        _alpaca.DropDataStream();
+
+        await Poll.UntilAsync(() => AlpacaMarketDataStream.ErrorCount("402") > authFailures, "Alpaca's 402 is counted under its code");
+        Assert.False(portal.Get<AlpacaMarketDataStream>().Streaming);
+
+        _alpaca.RejectKeys = false;
+        await StreamPriceAsync(portal, 100.5m);
+    }
+
+    [Fact]
     public async Task A_slow_client_error_is_counted_and_the_stream_reconnects()
     {
         var portal = await StartAsync();

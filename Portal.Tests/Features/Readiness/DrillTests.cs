@@ -130,7 +130,13 @@ public sealed class DrillTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task Network_loss_to_the_broker_refuses_orders_in_safe_mode_and_recovers()
     {
-        var run = await _portal.RunAsync(Drills.BrokerLoss);
+        var running = _portal.RunAsync(Drills.BrokerLoss);
+        // While it runs /metrics says so, and the safe-mode alert leaves this instance out (deploy/prometheus/alerts.yml).
+        using var scraper = _portal.CreateClient();
+        scraper.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ScrapeToken);
+        await Poll.UntilAsync(async () => (await scraper.GetStringAsync("/metrics")).Contains("\nportal_readiness_drill_running 1\n", StringComparison.Ordinal),
+            "portal_readiness_drill_running is 1 during the drill");
+        var run = await running;
         output.WriteLine(string.Join(", ", run.Figures.Select(f => $"{f.Key}={f.Value}")));
 
         Assert.True(run.Ok, run.Summary);

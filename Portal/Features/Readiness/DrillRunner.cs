@@ -6,6 +6,7 @@ using Portal.Domain.Audit;
 using Portal.Features.Live;
 using Portal.Infrastructure.Postgres;
 using Portal.Jobs.Readiness;
+using Prometheus;
 
 namespace Portal.Features.Readiness;
 
@@ -13,7 +14,7 @@ namespace Portal.Features.Readiness;
 public sealed record DrillProgress(string Drill, string State, int Index, int Count, DrillRun? Run);
 
 /// <summary>
-/// Runs drills one at a time on this instance (they share the drill strategy and the fault switches), and stores
+/// Runs drills one at a time on this instance (they share the drill strategy and the connection cuts), and stores
 /// each result in <c>drill_runs</c> together with its <c>readiness.drill</c> audit record, in one transaction: a
 /// result that cannot be audited is not evidence.
 /// </summary>
@@ -22,6 +23,12 @@ public sealed class DrillRunner(ReadinessDrills drills, NpgsqlDataSource db, Ops
 {
     public const string ProgressEvent = "drillProgress";
     public const string AuditType = "readiness.drill";
+
+    /// <summary>
+    /// 1 while a drill runs here: the fault drills hold this instance in safe mode for seconds on purpose, and the safe-mode
+    /// alert leaves an instance out meanwhile (deploy/prometheus/alerts.yml).
+    /// </summary>
+    private static readonly Gauge Running = Metrics.CreateGauge("portal_readiness_drill_running", "1 while a readiness drill runs on this instance.");
 
     private readonly SemaphoreSlim _oneAtATime = new(1, 1);
 
@@ -71,6 +78,7 @@ public sealed class DrillRunner(ReadinessDrills drills, NpgsqlDataSource db, Ops
         var startedAt = clock.GetUtcNow();
         var watch = Stopwatch.StartNew();
         DrillOutcome outcome;
+        Running.Set(1);
         try
         {
             outcome = await drills.RunAsync(drill, actor, ct);
@@ -80,6 +88,10 @@ public sealed class DrillRunner(ReadinessDrills drills, NpgsqlDataSource db, Ops
             // A drill that cannot complete is a failed drill, and is recorded as one.
             logger.LogError(ex, "Readiness drill {Drill} could not complete", drill);
             outcome = DrillOutcome.Fail($"The drill could not complete: {ex.GetType().Name}: {ex.Message}");
+        }
+        finally
+        {
+            Running.Set(0);
         }
         var figures = new Dictionary<string, string>(outcome.Figures) { ["drillMs"] = watch.Elapsed.TotalMilliseconds.ToString("0", System.Globalization.CultureInfo.InvariantCulture) };
         var run = await StoreAsync(new DrillRun(Guid.CreateVersion7(startedAt), drill, outcome.Ok, outcome.Summary, figures, actor, startedAt, clock.GetUtcNow(), 0), ct);

@@ -10,7 +10,6 @@ using Portal.Domain.Risk;
 using Portal.Domain.Trading;
 using Portal.Features.Audit;
 using Portal.Features.Auth;
-using Portal.Features.Broker;
 using Portal.Features.Halt;
 using Portal.Features.Limits;
 using Portal.Features.Market;

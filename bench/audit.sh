@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Audit trail benchmark on a throwaway PostgreSQL with durable commits (fsync and synchronous_commit on):
 # sustained append rate from 2 processes, full verification rate (with and without comparing the
-# queryable columns to the hashed bytes), and the time and peak memory of a JSONL export of the chain.
+# queryable columns to the hashed bytes) beside a raw COPY of the same rows, and the time and peak memory
+# of a JSONL export of the chain.
 # Usage: bench/audit.sh [SECONDS] [WRITERS] [INFLIGHT] [EVENTS]   (defaults 20 8 64 1000000)
 # EVENTS is the chain length verified and exported (at least what the append run left); 1M takes about 3 GB of disk.
 set -euo pipefail
@@ -36,7 +37,12 @@ awk '/append_rate/ {s += $2} END {printf "append_rate_total %d events/s\n", s}' 
 have=$(pg_run psql -h "$work/pg/sock" -p "$port" -U postgres -d portal -qAt -c "select seq from audit_head")
 need=$((EVENTS - have))
 [ "$need" -gt 0 ] && bench fill "$need"
-bench verify columns
-bench verify links
+# Verification beside its yardstick, a raw COPY of the same columns of the same rows (issue #17: within 1.5x).
+for what in columns links; do
+  bench copy "$what" | tee "$work/copy-$what"
+  bench verify "$what" | tee "$work/verify-$what"
+  awk -v what="$what" '/_warm/ {rate[FILENAME ~ /copy/ ? "copy" : "verify"] = $2}
+    END {printf "verify_vs_copy_%s %.2f times the time of the raw COPY (warm)\n", what, rate["copy"] / rate["verify"]}' "$work/copy-$what" "$work/verify-$what"
+done
 bench export "$work/export.jsonl"
 echo "export_file_size $(( $(stat -c %s "$work/export.jsonl") / 1024 / 1024 )) MiB"

@@ -12,6 +12,8 @@ using Portal.Infrastructure.Postgres;
 //                                     after a warm-up of WarmUpSeconds
 //   fill    COUNT                     bulk-append COUNT events (setup for verify/export)
 //   verify columns|links              full verification, twice (cold, then warm): everything, or the chain only (hashes, links)
+//   copy columns|links                the yardstick for verify: a raw binary COPY of the same columns of the same rows, read
+//                                     and dropped, twice (cold, then warm)
 //   export  FILE                      JSONL export of the whole chain to FILE, constant memory
 // Connection string: PORTAL_BENCH_PG. Results are printed as one "name value unit" line each.
 var connectionString = Environment.GetEnvironmentVariable("PORTAL_BENCH_PG") ?? throw new InvalidOperationException("Set PORTAL_BENCH_PG.");
@@ -24,8 +26,9 @@ switch (mode)
     case "append": await AppendAsync(Arg(1, 20), Arg(2, 8), Arg(3, 64)); break;
     case "fill": await FillAsync(Arg(1, 1_000_000)); break;
     case "verify": await VerifyAsync(args.ElementAtOrDefault(1) != "links"); break;
+    case "copy": await CopyAsync(args.ElementAtOrDefault(1) != "links"); break;
     case "export": await ExportAsync(args.ElementAtOrDefault(1) ?? "/dev/null"); break;
-    default: Console.Error.WriteLine("usage: append SECONDS WRITERS INFLIGHT | fill COUNT | verify columns|links | export FILE"); return 2;
+    default: Console.Error.WriteLine("usage: append SECONDS WRITERS INFLIGHT | fill COUNT | verify columns|links | copy columns|links | export FILE"); return 2;
 }
 return 0;
 
@@ -128,6 +131,29 @@ async Task VerifyAsync(bool compareColumns)
                     $"{cpu:F1} s of this process's CPU (PostgreSQL's not included), {cpu * 1e6 / check.Verified:F2} us per event");
             }
         }
+    }
+}
+
+// What reading the rows costs before anything is checked: the columns verify reads, as PostgreSQL's binary COPY sends
+// them, in one statement, into a buffer that is thrown away.
+async Task CopyAsync(bool withColumns)
+{
+    var columns = withColumns ? "seq, prev_hash, hash, canonical, time, actor, type, subject, payload::text" : "seq, prev_hash, hash, canonical";
+    var name = withColumns ? "copy_with_columns" : "copy_links_only";
+    var buffer = new byte[1 << 16];
+    foreach (var run in new[] { "cold", "warm" })
+    {
+        var (watch, cpuBefore) = (Stopwatch.StartNew(), CpuSeconds());
+        await using var connection = await dataSource.OpenConnectionAsync();
+        long events;
+        await using (var count = new NpgsqlCommand("select seq from audit_head", connection))
+            events = (long)(await count.ExecuteScalarAsync())!;
+        long bytes = 0;
+        await using (var copy = await connection.BeginRawBinaryCopyAsync($"copy (select {columns} from audit_events order by seq) to stdout (format binary)"))
+            for (int read; (read = await copy.ReadAsync(buffer, CancellationToken.None)) > 0;) bytes += read;
+        var cpu = CpuSeconds() - cpuBefore;
+        Console.WriteLine($"{name}_{run} {events / watch.Elapsed.TotalSeconds:F0} events/s ({events} events, {bytes / (1024 * 1024)} MiB), " +
+            $"{cpu:F1} s of this process's CPU (PostgreSQL's not included), {cpu * 1e6 / events:F2} us per event");
     }
 }
 

@@ -129,6 +129,20 @@ public sealed class AuditTamperTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_head_moved_far_beyond_the_chain_is_named_by_the_first_missing_seq()
+    {
+        // Reads go window by window; the empty trillion seqs after the last row must be jumped, not walked.
+        await AuditTestKit.ExecAsync(_portal.Superuser(), """
+            alter table audit_head disable trigger audit_head_guard;
+            update audit_head set seq = seq + 1000000000000;
+            """);
+
+        var report = await VerifyAsync();
+        AssertBroken(report, _head + 1, AuditProblem.MissingRow);
+        Assert.Contains($"the chain ends at seq {_head}", report.Problem);
+    }
+
+    [Fact]
     public async Task A_deleted_signed_tail_is_named_by_its_first_seq_and_the_checkpoint_that_vouched_for_it()
     {
         await CheckpointAtAsync(_head);

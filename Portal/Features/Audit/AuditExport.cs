@@ -56,10 +56,8 @@ public sealed class AuditExport(AuditChainStore store, AuditKeys keys, AuditProo
         await ReadChunkedAsync(from, to, "select seq, hash, prev_hash, canonical from audit_events where seq >= $1 and seq <= $2", [],
             async reader =>
             {
-                var seq = reader.GetInt64(0);
-                await writer.WriteAsync(AuditExportFormat.FormatLine(seq, reader.GetFieldValue<byte[]>(1), reader.GetFieldValue<byte[]>(2), reader.GetFieldValue<byte[]>(3)));
+                await writer.WriteAsync(AuditExportFormat.FormatLine(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1), reader.GetFieldValue<byte[]>(2), reader.GetFieldValue<byte[]>(3)));
                 await writer.WriteAsync('\n');
-                return seq;
             }, ct);
     }
 
@@ -88,7 +86,6 @@ public sealed class AuditExport(AuditChainStore store, AuditKeys keys, AuditProo
                     .Append(Convert.ToHexStringLower(reader.GetFieldValue<byte[]>(6))).Append(',')
                     .Append(Convert.ToHexStringLower(reader.GetFieldValue<byte[]>(7))).Append("\r\n");
                 await writer.WriteAsync(line, ct);
-                return seq;
             }, ct);
     }
 
@@ -243,31 +240,35 @@ public sealed class AuditExport(AuditChainStore store, AuditKeys keys, AuditProo
     }
 
     private async Task ReadChunkedAsync(long from, long to, string sql, IReadOnlyList<object> parameters,
-        Func<NpgsqlDataReader, Task<long>> write, CancellationToken ct)
+        Func<NpgsqlDataReader, Task> write, CancellationToken ct)
     {
         if (from > to) return;
         var (connection, transaction) = await store.OpenSnapshotAsync(ct);
         await using (connection)
         await using (transaction)
         {
-            await using var command = new NpgsqlCommand(sql + $" order by seq limit {Chunk}", connection, transaction);
+            // Windows of seqs, as verification reads them (see AuditChainStore.Chunk).
+            await AuditChainStore.PreferIndexScanAsync(connection, transaction, ct);
+            await using var command = new NpgsqlCommand(sql + " order by seq", connection, transaction);
             var start = new NpgsqlParameter<long>();
+            var through = new NpgsqlParameter<long>();
             command.Parameters.Add(start);
-            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = to });
+            command.Parameters.Add(through);
             foreach (var value in parameters) command.Parameters.Add(new NpgsqlParameter { Value = value });
-            start.TypedValue = from;
-            while (true)
+            for (var windowStart = from; windowStart <= to;)
             {
+                (start.TypedValue, through.TypedValue) = (windowStart, Math.Min(to, windowStart + Chunk - 1));
                 var rows = 0;
-                long last = 0;
                 await using (var reader = await command.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct))
                     while (await reader.ReadAsync(ct))
                     {
                         rows++;
-                        last = await write(reader);
+                        await write(reader);
                     }
-                if (rows < Chunk || last >= to) return;
-                start.TypedValue = last + 1;
+                windowStart = through.TypedValue + 1;
+                // Over a gap (or a filter matching nothing for a while) go straight to the next stored seq.
+                if (rows == 0 && windowStart <= to)
+                    windowStart = await AuditChainStore.FirstSeqAfterAsync(connection, transaction, windowStart - 1, ct) ?? to + 1;
             }
         }
     }

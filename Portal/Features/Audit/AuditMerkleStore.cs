@@ -33,14 +33,15 @@ public static class AuditMerkleStore
         var levels = new List<short>(InsertChunk);
         var indexes = new List<long>(InsertChunk);
         var hashes = new List<byte[]>(InsertChunk);
-        await using var read = new NpgsqlCommand("select seq, canonical from audit_events where seq > $1 and seq <= $2 order by seq limit $3", connection, transaction);
+        // A window of seqs per query, as the chain store reads them (see AuditChainStore.Chunk).
+        await using var read = new NpgsqlCommand("select seq, canonical from audit_events where seq > $1 and seq <= $2 order by seq", connection, transaction);
         var after = new NpgsqlParameter<long>();
+        var through = new NpgsqlParameter<long>();
         read.Parameters.Add(after);
-        read.Parameters.Add(new NpgsqlParameter<long> { TypedValue = toSize });
-        read.Parameters.Add(new NpgsqlParameter<int> { TypedValue = ReadChunk });
+        read.Parameters.Add(through);
         while (frontier.Size < toSize)
         {
-            after.TypedValue = frontier.Size;
+            (after.TypedValue, through.TypedValue) = (frontier.Size, Math.Min(toSize, frontier.Size + ReadChunk));
             var before = frontier.Size;
             await using (var reader = await read.ExecuteReaderAsync(ct))
             {

@@ -1,3 +1,7 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Text;
+
 namespace Portal.Domain.Audit;
 
 /// <summary>
@@ -20,8 +24,41 @@ public static class AuditExportFormat
     public static string FormatProofLine(long seq, ReadOnlySpan<byte> hash, ReadOnlySpan<byte> prevHash, ReadOnlySpan<byte> canonical, IEnumerable<byte[]> proof) =>
         FormatLine(seq, hash, prevHash, canonical)[..^1] + ",\"proof\":[" + string.Join(',', proof.Select(p => $"\"{Convert.ToBase64String(p)}\"")) + "]}";
 
-    public static string FormatLine(long seq, ReadOnlySpan<byte> hash, ReadOnlySpan<byte> prevHash, ReadOnlySpan<byte> canonical) =>
-        $"{{\"seq\":{seq},\"hash\":\"{Convert.ToHexStringLower(hash)}\",\"prev\":\"{Convert.ToHexStringLower(prevHash)}\",\"canonical\":\"{Convert.ToBase64String(canonical)}\"}}";
+    public static string FormatLine(long seq, ReadOnlySpan<byte> hash, ReadOnlySpan<byte> prevHash, ReadOnlySpan<byte> canonical)
+    {
+        var line = new ArrayBufferWriter<byte>(MaxLineLength(hash.Length, prevHash.Length, canonical.Length));
+        WriteLine(line, seq, hash, prevHash, canonical);
+        return Encoding.UTF8.GetString(line.WrittenSpan[..^1]);
+    }
+
+    /// <summary>
+    /// Writes the record's line and its line feed as UTF-8 straight into <paramref name="output"/>: a whole export is
+    /// mostly base64 and hex, which this encodes without building a string per line.
+    /// </summary>
+    public static void WriteLine(IBufferWriter<byte> output, long seq, ReadOnlySpan<byte> hash, ReadOnlySpan<byte> prevHash, ReadOnlySpan<byte> canonical)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        var line = output.GetSpan(MaxLineLength(hash.Length, prevHash.Length, canonical.Length));
+        var at = Put(line, 0, "{\"seq\":"u8);
+        seq.TryFormat(line[at..], out var written, default, System.Globalization.CultureInfo.InvariantCulture);
+        at = Put(line, at + written, ",\"hash\":\""u8);
+        Hex.WriteLower(hash, line[at..]);
+        at = Put(line, at + (2 * hash.Length), "\",\"prev\":\""u8);
+        Hex.WriteLower(prevHash, line[at..]);
+        at = Put(line, at + (2 * prevHash.Length), "\",\"canonical\":\""u8);
+        Base64.EncodeToUtf8(canonical, line[at..], out _, out written);
+        at = Put(line, at + written, "\"}\n"u8);
+        output.Advance(at);
+    }
+
+    private static int MaxLineLength(int hashLength, int prevLength, int canonicalLength) =>
+        64 + 20 + (2 * (hashLength + prevLength)) + Base64.GetMaxEncodedToUtf8Length(canonicalLength);
+
+    private static int Put(Span<byte> line, int at, ReadOnlySpan<byte> text)
+    {
+        text.CopyTo(line[at..]);
+        return at + text.Length;
+    }
 
     public static string FormatLine(in AuditRow row) => FormatLine(row.Seq, row.Hash, row.PrevHash, row.Canonical);
 }

@@ -1,5 +1,6 @@
 using System.Data;
 using System.Globalization;
+using System.IO.Pipelines;
 using System.Text;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -52,13 +53,14 @@ public sealed class AuditExport(AuditChainStore store, AuditKeys keys, AuditProo
     /// <summary>Writes the JSONL lines of seqs <paramref name="from"/>..<paramref name="to"/>.</summary>
     public async Task WriteJsonlAsync(Stream output, long from, long to, CancellationToken ct)
     {
-        await using var writer = new StreamWriter(output, new UTF8Encoding(false), 1 << 16, leaveOpen: true);
+        var writer = PipeWriter.Create(output, new StreamPipeWriterOptions(minimumBufferSize: 1 << 16, leaveOpen: true));
         await ReadChunkedAsync(from, to, "select seq, hash, prev_hash, canonical from audit_events where seq >= $1 and seq <= $2", [],
             async reader =>
             {
-                await writer.WriteAsync(AuditExportFormat.FormatLine(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1), reader.GetFieldValue<byte[]>(2), reader.GetFieldValue<byte[]>(3)));
-                await writer.WriteAsync('\n');
+                AuditExportFormat.WriteLine(writer, reader.GetInt64(0), reader.GetFieldValue<byte[]>(1), reader.GetFieldValue<byte[]>(2), reader.GetFieldValue<byte[]>(3));
+                if (writer.UnflushedBytes >= 1 << 16) await writer.FlushAsync(ct);
             }, ct);
+        await writer.CompleteAsync();
     }
 
     /// <summary>

@@ -33,7 +33,8 @@ public static class Browser
         });
     }
 
-    public static async Task<IPage> NewPageAsync(Uri baseAddress, ViewportSize viewport)
+    /// <param name="touch">A phone's touch screen: taps and touches instead of a mouse.</param>
+    public static async Task<IPage> NewPageAsync(Uri baseAddress, ViewportSize viewport, bool touch = false)
     {
         var browser = await Shared.Value;
         var context = await browser.NewContextAsync(new BrowserNewContextOptions
@@ -41,6 +42,8 @@ public static class Browser
             BaseURL = baseAddress.ToString(),
             ViewportSize = viewport,
             AcceptDownloads = true,
+            HasTouch = touch,
+            IsMobile = touch,
         });
         context.SetDefaultTimeout(15_000);
         return await context.NewPageAsync();
@@ -50,9 +53,9 @@ public static class Browser
     /// Opens <paramref name="path"/> on a new page, is sent to the sign-in page, signs <paramref name="user"/> in, and
     /// waits until it is back on <paramref name="path"/> with the interactive circuit up.
     /// </summary>
-    public static async Task<IPage> SignedInPageAsync(PortalFactory portal, TestUser user, ViewportSize viewport, string path)
+    public static async Task<IPage> SignedInPageAsync(PortalFactory portal, TestUser user, ViewportSize viewport, string path, bool touch = false)
     {
-        var page = await NewPageAsync(portal.RealAddress!, viewport);
+        var page = await NewPageAsync(portal.RealAddress!, viewport, touch);
         await page.GotoAsync(path);
         await page.WaitForURLAsync(url => url.Contains(IdentitySetup.LoginPath, StringComparison.Ordinal));
         await page.Locator("#email").FillAsync(user.Email);
@@ -63,6 +66,29 @@ public static class Browser
         await page.WaitForFunctionAsync("() => window.Blazor !== undefined");
         await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
         return page;
+    }
+
+    /// <summary>
+    /// Puts a finger on the middle of <paramref name="selector"/> and keeps it there until the returned handle is
+    /// disposed (Playwright only taps, so the touch goes through the DevTools protocol, as a real touch screen's would).
+    /// </summary>
+    public static async Task<IAsyncDisposable> TouchAndHoldAsync(IPage page, string selector)
+    {
+        await page.Locator(selector).ScrollIntoViewIfNeededAsync();
+        var box = (await page.Locator(selector).BoundingBoxAsync())!;
+        var point = new Dictionary<string, object> { ["x"] = box.X + (box.Width / 2), ["y"] = box.Y + (box.Height / 2) };
+        var devTools = await page.Context.NewCDPSessionAsync(page);
+        await devTools.SendAsync("Input.dispatchTouchEvent", new Dictionary<string, object> { ["type"] = "touchStart", ["touchPoints"] = new[] { point } });
+        return new Finger(devTools);
+    }
+
+    private sealed class Finger(ICDPSession devTools) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await devTools.SendAsync("Input.dispatchTouchEvent", new Dictionary<string, object> { ["type"] = "touchEnd", ["touchPoints"] = Array.Empty<object>() });
+            await devTools.DetachAsync();
+        }
     }
 
     /// <summary>Clicks until <paramref name="appears"/> shows: a click before the interactive circuit connects does nothing.</summary>

@@ -23,34 +23,74 @@ public sealed class HaltBrowserTests : IAsyncLifetime
     public async Task DisposeAsync() => await _portal.DisposeAsync();
 
     [Fact]
-    public async Task OnCall_halts_with_cancel_from_a_phone_and_the_next_order_is_refused()
+    public async Task OnCall_halts_with_cancel_by_touch_on_a_phone_a_double_tap_does_nothing_and_the_next_order_is_refused()
     {
         var orders = await _portal.ClientWithScopesAsync(Scopes.Orders);
+        Assert.Equal(HttpStatusCode.Created, (await orders.PostOrderAsync(OrderRequests.Limit("resting-bid", 1m, 98m))).StatusCode);
         var onCall = await _portal.CreateUserAsync(Roles.OnCall);
-        var page = await Browser.SignedInPageAsync(_portal, onCall, Browser.Phone, "/halt");
+        var page = await Browser.SignedInPageAsync(_portal, onCall, Browser.Phone, "/halt", touch: true);
         await Assertions.Expect(page.Locator(".trading-state-banner")).ToHaveAttributeAsync("data-state", "Active");
         // Whose session presses HALT is on the phone's header too.
         await Assertions.Expect(page.Locator("#signed-in-user")).ToBeVisibleAsync();
         await Assertions.Expect(page.Locator("#signed-in-user")).ToHaveAttributeAsync("title", onCall.Email);
+        // The button names the scope and what the mode acts on, with today's numbers.
+        await Assertions.Expect(page.Locator("#halt-button")).ToHaveTextAsync("HALT EVERYTHING + CANCEL 1 OPEN ORDER");
+        await Assertions.Expect(page.Locator("#halt-scope input[type=radio]")).ToHaveCountAsync(2);
         await Browser.ScreenshotAsync(page, "halt-phone");
 
-        await Browser.ClickUntilVisibleAsync(page, "#halt-mode >> text=Cancel orders", "#halt-mode .mud-toggle-item-selected >> text=Cancel orders");
-        await Browser.ClickUntilVisibleAsync(page, "#halt-button", "#halt-confirm");
-        await Browser.ScreenshotAsync(page, "halt-phone-armed");
-        await page.ClickAsync("#halt-confirm");
+        // A double tap: the first arms, the second lands on "Don't halt" where HALT was. Seeing HALT again proves the
+        // second tap was handled, after anything the first could have started.
+        await Browser.ClickUntilVisibleAsync(page, "#halt-button", "#halt-cancel-arm");
+        await page.Locator("#halt-cancel-arm").TapAsync();
+        await Assertions.Expect(page.Locator("#halt-button")).ToBeVisibleAsync();
+        Assert.Equal(TradingMode.Active, _portal.Get<TradingStateStore>().Get(TradingScopes.Global).Mode);
 
-        await Assertions.Expect(page.Locator(".halt-refusing-after")).ToContainTextAsync("ms");
+        // A tap on CONFIRM is not enough either; a finger held on it is.
+        await page.Locator("#halt-button").TapAsync();
+        await Assertions.Expect(page.Locator("#halt-arm-hint")).ToContainTextAsync("press and hold CONFIRM");
+        var confirmBox = (await page.Locator("#halt-confirm").BoundingBoxAsync())!;
+        Assert.True(confirmBox.Height >= 44, $"CONFIRM is {confirmBox.Height} px tall");
+        Assert.True(confirmBox.Y + confirmBox.Height <= Browser.Phone.Height, $"CONFIRM ends at {confirmBox.Y + confirmBox.Height} px, below the {Browser.Phone.Height} px screen");
+        await using (await Browser.TouchAndHoldAsync(page, "#halt-confirm"))
+            await Assertions.Expect(page.Locator(".halt-refusing-after")).ToContainTextAsync("ms");
+
         var order = await orders.PostOrderAsync(OrderRequests.Market("after-browser-halt", 1m));
         Assert.Equal(HttpStatusCode.UnprocessableEntity, order.StatusCode);
         Assert.Equal("TradingHalted", (await order.JsonAsync()).GetProperty("reason").GetString());
+        await Assertions.Expect(page.Locator(".halt-cancelled")).ToHaveTextAsync("1");
         await Assertions.Expect(page.Locator(".trading-state-banner")).ToHaveAttributeAsync("data-state", "Halted");
         await Assertions.Expect(page.Locator(".trading-state-chip")).ToHaveAttributeAsync("data-state", "Halted");
+        await Assertions.Expect(page.Locator("#halted-view")).ToContainTextAsync("Trading is halted");
         await Browser.ScreenshotAsync(page, "halt-phone-halted");
 
         await page.GotoAsync("/");
         await Assertions.Expect(page.Locator(".trading-state-banner")).ToHaveAttributeAsync("data-state", "Halted");
         await Browser.ScreenshotAsync(page, "dashboard-phone");
         await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task Two_RiskOfficers_resume_one_halted_strategy_to_reduce_only_on_the_halt_page()
+    {
+        await _portal.Get<KillSwitch>().HaltAsync("3 breaches in 60 s", HaltMode.Halt, "s-auto", "system:auto-halt", automatic: true, CancellationToken.None);
+        var first = await Browser.SignedInPageAsync(_portal, await _portal.CreateUserAsync(Roles.RiskOfficer), Browser.Desktop, "/halt");
+        await first.Locator("#resume-scope .mud-radio", new() { HasText = "Strategy s-auto" }).ClickAsync();
+        await first.Locator("#resume-target .mud-radio", new() { HasText = "To reduce only" }).ClickAsync();
+        await first.Locator("#resume-reason").FillAsync("Breaches explained; let it close out");
+        await first.Locator("#resume-reason").PressAsync("Tab");
+        await first.ClickAsync("#resume-request");
+        await Assertions.Expect(first.Locator(".resume-pending")).ToContainTextAsync("asks to resume strategy s-auto to reduce only");
+
+        var second = await Browser.SignedInPageAsync(_portal, await _portal.CreateUserAsync(Roles.RiskOfficer), Browser.Desktop, "/halt");
+        await second.Locator(".resume-pending .resume-approve").ClickAsync();
+        await Assertions.Expect(second.Locator("#resume-outcome")).ToBeVisibleAsync();
+        await Poll.UntilAsync(() => Task.FromResult(_portal.Get<TradingStateStore>().Get(TradingScopes.ForStrategy("s-auto")).Mode == TradingMode.ReduceOnly),
+            "strategy s-auto reduce-only");
+        // The whole was never halted, and stays active.
+        Assert.Equal(TradingMode.Active, _portal.Get<TradingStateStore>().Get(TradingScopes.Global).Mode);
+        await Assertions.Expect(second.Locator(".banner-strategy[data-strategy='s-auto']")).ToContainTextAsync("reduce only");
+        await first.Context.CloseAsync();
+        await second.Context.CloseAsync();
     }
 
     [Fact]

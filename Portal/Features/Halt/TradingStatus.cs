@@ -1,5 +1,8 @@
 using System.Security.Claims;
 using Portal.Domain.Trading;
+using Portal.Features.Auth;
+using Portal.Features.Orders;
+using Portal.Features.Risk;
 
 namespace Portal.Features.Halt;
 
@@ -67,24 +70,45 @@ public static class PortalActor
     public static string Of(ClaimsPrincipal user) => user.FindFirstValue(ClaimTypes.NameIdentifier) ?? user.Identity?.Name ?? "unknown";
 }
 
+/// <summary>What a halt of a scope would act on now: the working orders a cancel cancels, and the positions a flatten closes.</summary>
+public sealed record HaltEffect(int OpenOrders, int Positions, decimal PositionsValueUsd);
+
 /// <summary>The kill switch operations the halt page uses, behind an interface so the page's confirmation flow can be tested on its own.</summary>
 public interface IHaltCommands
 {
-    Task<HaltResult> HaltAsync(string reason, HaltMode mode, string actor);
-    Task<ResumeOutcome> RequestResumeAsync(string reason, string actor);
+    /// <summary>Halts everything (<paramref name="strategyId"/> null) or one strategy.</summary>
+    Task<HaltResult> HaltAsync(string reason, HaltMode mode, string? strategyId, string actor);
+    Task<HaltEffect> PreviewAsync(string? strategyId);
+    /// <summary>Strategies a person may want to halt or resume: those that sent orders in the last day and those not active.</summary>
+    Task<IReadOnlyList<string>> StrategiesAsync();
+    Task<ResumeOutcome> RequestResumeAsync(string reason, string? strategyId, TradingMode target, string actor);
     Task<ResumeOutcome> ApproveResumeAsync(Guid requestId, string approver);
     Task<ResumeOutcome> RejectResumeAsync(Guid requestId, string actor);
     Task<IReadOnlyList<ResumeRequestView>> PendingResumesAsync();
 }
 
-/// <summary>Global halts and resumes through the <see cref="KillSwitch"/>; never tied to the circuit, so a dropped connection cannot stop a halt half way.</summary>
-public sealed class KillSwitchCommands(KillSwitch killSwitch) : IHaltCommands
+/// <summary>Halts and resumes through the <see cref="KillSwitch"/>; never tied to the circuit, so a dropped connection cannot stop a halt half way.</summary>
+public sealed class KillSwitchCommands(KillSwitch killSwitch, OrderStore orders, RiskBook risk, TradingStateStore states, TimeProvider clock) : IHaltCommands
 {
-    public Task<HaltResult> HaltAsync(string reason, HaltMode mode, string actor) =>
-        killSwitch.HaltAsync(reason, mode, strategyId: null, actor, automatic: false, CancellationToken.None);
+    public Task<HaltResult> HaltAsync(string reason, HaltMode mode, string? strategyId, string actor) =>
+        killSwitch.HaltAsync(reason, mode, strategyId, actor, automatic: false, CancellationToken.None);
 
-    public Task<ResumeOutcome> RequestResumeAsync(string reason, string actor) =>
-        killSwitch.RequestResumeAsync(reason, strategyId: null, TradingMode.Active, actor, CancellationToken.None);
+    public async Task<HaltEffect> PreviewAsync(string? strategyId)
+    {
+        var working = await orders.WorkingCountAsync(strategyId, CancellationToken.None);
+        var held = risk.Snapshot?.Books.Values.Where(b => b.PositionQuantity != 0m).ToList() ?? [];
+        return new HaltEffect(working, held.Count, held.Sum(b => Math.Abs(b.PositionQuantity) * b.Mark));
+    }
+
+    public async Task<IReadOnlyList<string>> StrategiesAsync()
+    {
+        var recent = await orders.StrategiesSinceAsync(clock.GetUtcNow().AddDays(-1), CancellationToken.None);
+        var notActive = states.All.Select(e => TradingScopes.StrategyOf(e.Scope)).OfType<string>();
+        return [.. recent.Concat(notActive).Where(s => !StrategyGrants.IsReserved(s)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+    }
+
+    public Task<ResumeOutcome> RequestResumeAsync(string reason, string? strategyId, TradingMode target, string actor) =>
+        killSwitch.RequestResumeAsync(reason, strategyId, target, actor, CancellationToken.None);
 
     public Task<ResumeOutcome> ApproveResumeAsync(Guid requestId, string approver) =>
         killSwitch.ApproveResumeAsync(requestId, approver, CancellationToken.None);

@@ -110,6 +110,26 @@ public sealed class OrderStore(NpgsqlDataSource db, IDbContextFactory<PortalDbCo
         return ids;
     }
 
+    /// <summary>Accepted orders still working (what a halt with cancel cancels), of one strategy or of all.</summary>
+    public async Task<int> WorkingCountAsync(string? strategyId, CancellationToken ct)
+    {
+        await using var command = db.CreateCommand(
+            $"select count(*) from orders where decision = 'accepted' and status in {WorkingStatuses} and ($1::text is null or strategy_id = $1)");
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)strategyId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        return (int)(long)(await command.ExecuteScalarAsync(ct))!;
+    }
+
+    /// <summary>The strategies that sent orders since <paramref name="since"/>, by id.</summary>
+    public async Task<List<string>> StrategiesSinceAsync(DateTimeOffset since, CancellationToken ct)
+    {
+        await using var command = db.CreateCommand("select distinct strategy_id from orders where created_at >= $1 order by strategy_id limit 500");
+        command.Parameters.AddWithValue(since);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var strategies = new List<string>();
+        while (await reader.ReadAsync(ct)) strategies.Add(reader.GetString(0));
+        return strategies;
+    }
+
     /// <summary>Accepted orders since <paramref name="since"/> counted per strategy and sender (the actor, "apikey:&lt;id&gt;" for a key).</summary>
     public async Task<List<(string StrategyId, string Actor, long Count)>> AcceptedCountsSinceAsync(DateTimeOffset since, CancellationToken ct)
     {

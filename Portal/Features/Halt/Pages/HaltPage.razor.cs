@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.AspNetCore.Components;
 using Portal.Features.Live;
 
 namespace Portal.Features.Halt.Pages;
@@ -6,6 +7,8 @@ namespace Portal.Features.Halt.Pages;
 /// <summary>Phone-first halt: the state, the HALT control, then the halt's live progress and how fast orders were refused.</summary>
 public sealed partial class HaltPage
 {
+    [Inject] private ITradingStatusSource Status { get; set; } = default!;
+
     private HaltResult? _progress;
 
     protected override bool Handle(OpsEvent opsEvent)

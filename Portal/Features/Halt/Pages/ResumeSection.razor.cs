@@ -1,19 +1,32 @@
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
+using Portal.Domain.Trading;
 using Portal.Features.Live;
 
 namespace Portal.Features.Halt.Pages;
 
-/// <summary>RiskOfficers request a resume with a reason; a different RiskOfficer approves a pending one, or rejects it (its requester withdraws it).</summary>
+/// <summary>
+/// RiskOfficers request a resume of everything or of one strategy, to active or to reduce only, with a reason; a
+/// different RiskOfficer approves a pending one, or rejects it (its requester withdraws it).
+/// </summary>
 public sealed partial class ResumeSection
 {
     [Inject] private IHaltCommands Commands { get; set; } = default!;
+    [Inject] private ITradingStatusSource Status { get; set; } = default!;
     [CascadingParameter] private Task<AuthenticationState> Authentication { get; set; } = default!;
 
     private IReadOnlyList<ResumeRequestView> _pending = [];
     private ResumeOutcome? _outcome;
     private string? _reason;
     private string _actor = "";
+    private string? _strategy;
+    private TradingMode _target = TradingMode.Active;
+
+    private IEnumerable<string> StrategiesNotActive => Status.Current.StrategiesNotActive.Select(e => TradingScopes.StrategyOf(e.Scope)).OfType<string>();
+
+    private static string ScopeText(string scope) => TradingScopes.StrategyOf(scope) is { } strategy ? $"strategy {strategy}" : "everything";
+
+    private static string TargetText(string target) => target == TradingModeText.Format(TradingMode.ReduceOnly) ? "reduce only" : "active";
 
     protected override async Task OnInitializedAsync()
     {
@@ -26,7 +39,8 @@ public sealed partial class ResumeSection
     {
         if (opsEvent.Type is not (OpsEventTypes.Alert or OpsEventTypes.TradingState)) return false;
         _ = InvokeAsync(RefreshAsync);
-        return false;
+        // A strategy resumed meanwhile is no longer one to choose.
+        return opsEvent.Type == OpsEventTypes.TradingState;
     }
 
     private async Task RefreshAsync()
@@ -37,7 +51,7 @@ public sealed partial class ResumeSection
 
     private async Task RequestAsync()
     {
-        _outcome = await Commands.RequestResumeAsync(_reason!.Trim(), _actor);
+        _outcome = await Commands.RequestResumeAsync(_reason!.Trim(), _strategy, _target, _actor);
         if (_outcome.Status != ResumeStatus.Refused) _reason = null;
         _pending = await Commands.PendingResumesAsync();
     }

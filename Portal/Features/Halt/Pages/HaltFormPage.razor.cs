@@ -72,7 +72,7 @@ public sealed partial class HaltFormPage
         var reason = ReasonText.Clean(Input.Reason ?? "") is { Length: > 0 } typed
             ? typed
             : $"{HaltControl.ModeText(mode!.Value)} from the plain halt form by {user.Identity?.Name ?? actor}";
-        _result = await Commands.HaltAsync(reason, mode!.Value, actor);
+        _result = await Commands.HaltAsync(reason, mode!.Value, strategyId: null, actor);
     }
 
     private sealed class HaltFormInput

@@ -13,5 +13,8 @@ public partial class TradingStateBanner
 
     protected override bool Handle(OpsEvent opsEvent) => TradingStatusColors.Concerns(opsEvent);
 
+    /// <summary>The audit page filtered to the scope's changes of state.</summary>
+    private static string AuditLink(string scope) => $"/audit?subject={Uri.EscapeDataString(scope)}";
+
     private static string Utc(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) + " UTC";
 }

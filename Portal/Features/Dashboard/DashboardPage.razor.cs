@@ -41,17 +41,17 @@ public sealed partial class DashboardPage
 
     private sealed record Dependency(string Name, bool Healthy, string? Problem);
 
+    /// <summary>Each dependency, unhealthy while any safe-mode cause it accounts for holds: the same causes the banner lists.</summary>
     private IEnumerable<Dependency> Dependencies
     {
         get
         {
             var active = SafeMode.Active;
-            Dependency Check(string name, params string[] causes) =>
-                causes.FirstOrDefault(active.ContainsKey) is { } cause ? new(name, false, cause) : new(name, true, null);
-            yield return Check("Postgres", SafeModeMonitor.PostgresUnreachable, SafeModeMonitor.TradingStateUnknown);
-            yield return Check("Redis", SafeModeMonitor.RedisUnreachable, SafeModeMonitor.RedisStateUnverified);
-            yield return Check("Broker", SafeModeMonitor.BrokerSilent, SafeModeMonitor.BrokerSuspended);
-            yield return Check("Market data", SafeModeMonitor.MarketDataSilent);
+            foreach (var name in SafeModeMonitor.Dependencies)
+            {
+                var causes = SafeModeMonitor.Causes.Where(c => active.ContainsKey(c) && SafeModeMonitor.DependencyOf(c) == name).ToList();
+                yield return new(name, causes.Count == 0, causes.Count == 0 ? null : string.Join(", ", causes));
+            }
         }
     }
 

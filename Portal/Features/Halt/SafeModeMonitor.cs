@@ -31,6 +31,19 @@ public sealed class SafeModeMonitor(
     public const string MarketDataSilent = "market-data-silent";
     public const string MarketDataRelayDown = "market-data-relay-down";
 
+    /// <summary>The dependencies the portal lists, in order; each cause belongs to one (<see cref="DependencyOf"/>).</summary>
+    public static readonly IReadOnlyList<string> Dependencies = ["Postgres", "Redis", "Broker", "Market data"];
+
+    /// <summary>The dependency a cause comes from, so the dependency list and the safe-mode causes cannot disagree.</summary>
+    public static string DependencyOf(string cause) => cause switch
+    {
+        PostgresUnreachable or TradingStateUnknown => "Postgres",
+        RedisUnreachable or RedisStateUnverified => "Redis",
+        BrokerSilent or BrokerSuspended => "Broker",
+        MarketDataSilent or MarketDataRelayDown => "Market data",
+        _ => throw new ArgumentOutOfRangeException(nameof(cause), cause, "Not a safe-mode cause."),
+    };
+
     /// <summary>In the order they are reported when several hold at once.</summary>
     public static readonly IReadOnlyList<string> Causes = [PostgresUnreachable, RedisUnreachable, TradingStateUnknown, RedisStateUnverified, BrokerSilent, BrokerSuspended, MarketDataRelayDown, MarketDataSilent];
 

@@ -15,6 +15,9 @@ public enum TradingStatusKind { Active, ReduceOnly, SafeMode, Halted }
 /// </summary>
 public sealed record TradingStatus(TradingStatusKind Kind, string Reason, string ChangedBy, DateTimeOffset Since, string? SafeModeCause)
 {
+    /// <summary>Every safe-mode cause that holds, in reporting order, with its dependency and since when.</summary>
+    public IReadOnlyList<SafeModeCause> SafeModeCauses { get; init; } = [];
+
     /// <summary>Strategies halted or reduce-only on their own, by strategy id.</summary>
     public IReadOnlyList<TradingStateEntry> StrategiesNotActive { get; init; } = [];
 
@@ -33,6 +36,8 @@ public sealed record TradingStatus(TradingStatusKind Kind, string Reason, string
         _ => "Halted",
     };
 }
+
+public sealed record SafeModeCause(string Cause, string Dependency, DateTimeOffset Since);
 
 /// <summary>The current <see cref="TradingStatus"/>, behind an interface so components can be tested without the trading machinery.</summary>
 public interface ITradingStatusSource
@@ -56,8 +61,10 @@ public sealed class TradingStatusSource(TradingStateStore store, SafeModeMonitor
                 TradingMode.ReduceOnly => new TradingStatus(TradingStatusKind.ReduceOnly, global.Reason, global.ChangedBy, global.ChangedAt, null),
                 _ => new TradingStatus(TradingStatusKind.Active, global.Reason, global.ChangedBy, global.ChangedAt, null),
             };
+            var active = safeMode.Active;
             return status with
             {
+                SafeModeCauses = [.. SafeModeMonitor.Causes.Where(active.ContainsKey).Select(c => new SafeModeCause(c, SafeModeMonitor.DependencyOf(c), active[c]))],
                 StrategiesNotActive = [.. store.All.Where(e => e.Mode != TradingMode.Active && TradingScopes.StrategyOf(e.Scope) is not null)],
             };
         }

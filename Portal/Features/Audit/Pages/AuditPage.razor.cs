@@ -46,8 +46,12 @@ public sealed partial class AuditPage : IAsyncDisposable
     [Inject] private AuthenticationStateProvider Authentication { get; set; } = null!;
     [Inject] private ILogger<AuditPage> Logger { get; set; } = null!;
 
+    /// <summary>Opens the trail filtered to one subject, e.g. "global" from the trading state banner's link.</summary>
+    [SupplyParameterFromQuery(Name = "subject")] public string? SubjectQuery { get; set; }
+
     protected override void OnInitialized()
     {
+        if (!string.IsNullOrWhiteSpace(SubjectQuery)) _filter = AuditFilter.None with { Subject = SubjectQuery };
         Feed.Appended += OnAppended;
         _ready = LoadHeadAndTypesAsync();
     }

@@ -79,7 +79,7 @@ public sealed class AuditBrowserTests : IAsyncLifetime
             await anonymous.Context.CloseAsync();
 
             var page = await Browser.SignedInPageAsync(_portal, user, viewport, "/");
-            foreach (var (path, name, ready) in PortalPages.SignedIn)
+            foreach (var (path, name, ready, _) in PortalPages.SignedIn)
             {
                 await page.GotoAsync(path);
                 await Assertions.Expect(page.Locator(ready).First).ToBeVisibleAsync(new() { Timeout = 30_000 });

@@ -112,4 +112,19 @@ public static class Browser
 
     public static Task ScreenshotAsync(IPage page, string name) =>
         page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, name + ".png"), FullPage = true });
+
+    /// <summary>
+    /// Where scripts/screens.sh wants the reviewers' screenshots (PORTAL_SCREENS_DIR, relative to the repository root), or
+    /// null when no one asked for them: then the tests take none, which keeps an ordinary run quick.
+    /// </summary>
+    public static string? ReviewScreensDirectory { get; } = Environment.GetEnvironmentVariable("PORTAL_SCREENS_DIR") is { Length: > 0 } dir
+        ? Directory.CreateDirectory(Path.Combine(TestServices.RepositoryRoot, dir)).FullName
+        : null;
+
+    /// <summary>A full-page screenshot named <paramref name="name"/> in <see cref="ReviewScreensDirectory"/>, when one was asked for.</summary>
+    public static async Task SaveReviewScreenAsync(IPage page, string name)
+    {
+        if (ReviewScreensDirectory is null) return;
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ReviewScreensDirectory, name + ".png"), FullPage = true });
+    }
 }

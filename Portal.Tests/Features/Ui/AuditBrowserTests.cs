@@ -70,19 +70,6 @@ public sealed class AuditBrowserTests : IAsyncLifetime
     public async Task Every_page_renders_on_a_desktop_and_a_phone()
     {
         var user = await _portal.CreateUserAsync(Roles.RiskOfficer, Roles.OnCall, Roles.Compliance, Roles.Admin);
-        var pages = new (string Path, string Name, string Ready)[]
-        {
-            ("/", "dashboard", "#dependency-health"),
-            ("/halt", "halt", "#halt-button"),
-            ("/limits", "limits", "h1"),
-            ("/positions", "positions", "#order-blotter"),
-            ("/audit", "audit", "tr.audit-row"),
-            ("/admin", "admin", "#users .user-email"),
-            ("/market-data", "data-quality", "#symbol-status"),
-            ("/drift", "drift", "#no-models"),
-            ("/checklist", "checklist", ".checklist-item"),
-            (IdentitySetup.ManagePath, "account", "#account-name"),
-        };
         foreach (var (viewport, size) in new[] { (Desktop, "desktop"), (Browser.Phone, "phone") })
         {
             var anonymous = await Browser.NewPageAsync(_portal.RealAddress!, viewport);
@@ -92,7 +79,7 @@ public sealed class AuditBrowserTests : IAsyncLifetime
             await anonymous.Context.CloseAsync();
 
             var page = await Browser.SignedInPageAsync(_portal, user, viewport, "/");
-            foreach (var (path, name, ready) in pages)
+            foreach (var (path, name, ready, _) in PortalPages.SignedIn)
             {
                 await page.GotoAsync(path);
                 await Assertions.Expect(page.Locator(ready).First).ToBeVisibleAsync(new() { Timeout = 30_000 });

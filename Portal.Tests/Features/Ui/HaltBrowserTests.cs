@@ -143,9 +143,15 @@ public sealed class HaltBrowserTests : IAsyncLifetime
         await Assertions.Expect(page.Locator("#dependency-health")).ToContainTextAsync("Postgres");
         await Assertions.Expect(page.Locator(".banner-strategy")).ToHaveCountAsync(0);
 
-        // A strategy halted on its own while the whole is active: the open dashboard says so, live.
-        await _portal.Get<KillSwitch>().HaltAsync("3 breaches in 60 s", HaltMode.Halt, "s-auto", "system:auto-halt", automatic: true, CancellationToken.None);
+        // A runaway strategy halted by the system on its own while the whole is active (its orders above the max order
+        // value, as a real one's would be): the open dashboard says so, live.
+        var breachesToHalt = _portal.Get<Microsoft.Extensions.Options.IOptions<HaltOptions>>().Value.OrderValueBreachesToHalt;
+        for (var i = 0; i < breachesToHalt; i++)
+            await orders.PostOrderAsync(OrderRequests.Market($"runaway-{i}", 200m, strategyId: "s-auto"));
         await Assertions.Expect(page.Locator(".banner-strategy[data-strategy='s-auto']")).ToContainTextAsync("halted");
+        await Assertions.Expect(page.Locator(".banner-strategy[data-strategy='s-auto']")).ToContainTextAsync("system:auto-halt");
+        var refused = await orders.PostOrderAsync(OrderRequests.Market("after-auto-halt", 1m, strategyId: "s-auto"));
+        Assert.Equal("TradingHalted", (await refused.JsonAsync()).GetProperty("reason").GetString());
         await Assertions.Expect(page.Locator(".trading-state-chip")).ToContainTextAsync("1 strategy halted");
         await Assertions.Expect(page.Locator(".trading-state-banner")).ToHaveAttributeAsync("data-state", "Active");
         await Browser.ScreenshotAsync(page, "dashboard-desktop");

@@ -38,16 +38,33 @@ public sealed class TradingStateBannerTests : ComponentTestContext
     }
 
     [Fact]
-    public void Safe_mode_shows_its_cause()
+    public void Safe_mode_shows_every_cause_with_its_dependency_and_what_a_resume_needs()
     {
-        _status.Current = new(TradingStatusKind.SafeMode, "New orders are refused: redis-unreachable", "system", Since, SafeModeMonitor.RedisUnreachable);
+        _status.Current = new TradingStatus(TradingStatusKind.SafeMode, "New orders are refused: redis-unreachable", "system", Since, SafeModeMonitor.RedisUnreachable)
+        {
+            SafeModeCauses =
+            [
+                new SafeModeCause(SafeModeMonitor.RedisUnreachable, SafeModeMonitor.DependencyOf(SafeModeMonitor.RedisUnreachable), Since),
+                new SafeModeCause(SafeModeMonitor.MarketDataRelayDown, SafeModeMonitor.DependencyOf(SafeModeMonitor.MarketDataRelayDown), Since.AddMinutes(1)),
+            ],
+            StrategiesNotActive = [new TradingStateEntry("strategy:s1", Portal.Domain.Trading.TradingMode.Halted, "auto", "system:auto-halt", Since, 3)],
+        };
 
         var cut = Render<TradingStateBanner>();
 
         Assert.Equal("SafeMode", cut.Find(".trading-state-banner").GetAttribute("data-state"));
         Assert.Equal("Trading: Safe mode", cut.Find(".banner-title").TextContent.Trim());
-        Assert.Equal("Safe mode cause: redis-unreachable", cut.Find(".banner-safe-mode").TextContent.Trim());
+        Assert.Equal(
+            ["Safe mode cause: redis-unreachable (Redis) since 2026-11-26 03:04:05 UTC", "Safe mode cause: market-data-relay-down (Market data) since 2026-11-26 03:05:05 UTC"],
+            cut.FindAll(".banner-safe-mode").Select(e => e.TextContent.Trim()));
+        Assert.Contains("a second RiskOfficer approves it", cut.Find(".banner-resume-needs").TextContent);
+        Assert.Contains("refused until no safe-mode cause holds", cut.Find(".banner-resume-needs").TextContent);
+        Assert.Equal("/audit?subject=strategy%3As1", cut.Find(".banner-strategy a").GetAttribute("href"));
     }
+
+    [Fact]
+    public void Every_safe_mode_cause_belongs_to_a_listed_dependency() =>
+        Assert.All(SafeModeMonitor.Causes, cause => Assert.Contains(SafeModeMonitor.DependencyOf(cause), SafeModeMonitor.Dependencies));
 
     [Fact]
     public void A_strategy_halted_while_the_whole_is_active_is_on_the_banner_and_the_chip()

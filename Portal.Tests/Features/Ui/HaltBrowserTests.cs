@@ -65,6 +65,7 @@ public sealed class HaltBrowserTests : IAsyncLifetime
 
         await page.GotoAsync("/");
         await Assertions.Expect(page.Locator(".trading-state-banner")).ToHaveAttributeAsync("data-state", "Halted");
+        await Assertions.Expect(page.Locator("#dashboard-halt")).ToHaveAttributeAsync("href", "/halt");
         await Browser.ScreenshotAsync(page, "dashboard-phone");
         await page.Context.CloseAsync();
     }
@@ -156,7 +157,7 @@ public sealed class HaltBrowserTests : IAsyncLifetime
         await Assertions.Expect(page.Locator(".trading-state-banner")).ToHaveAttributeAsync("data-state", "Active");
         await Browser.ScreenshotAsync(page, "dashboard-desktop");
 
-        await page.ClickAsync("a[href='/halt']");
+        await page.ClickAsync("#dashboard-halt");
         await Assertions.Expect(page.Locator("#resume-section")).ToBeVisibleAsync();
         await Browser.ScreenshotAsync(page, "halt-desktop");
         await page.Context.CloseAsync();

@@ -57,12 +57,13 @@ public static partial class SignIn
         await factory.SignInAsync(await factory.CreateUserAsync(roles));
 
     /// <summary>GETs the sign-in page and POSTs its form with these credentials; returns the POST's response.</summary>
-    public static async Task<HttpResponseMessage> PostLoginFormAsync(this HttpClient client, string email, string password, string? returnUrl = null)
+    public static async Task<HttpResponseMessage> PostLoginFormAsync(this HttpClient client, string email, string password, string? returnUrl = null, bool rememberDevice = false)
     {
         var url = IdentitySetup.LoginPath + (returnUrl is null ? "" : "?returnUrl=" + Uri.EscapeDataString(returnUrl));
         var fields = await FormFieldsAsync(client, url, "login");
         fields["Input.Email"] = email;
         fields["Input.Password"] = password;
+        if (rememberDevice) fields["Input.RememberDevice"] = "true";
         return await client.PostAsync(url, new FormUrlEncodedContent(fields));
     }
 

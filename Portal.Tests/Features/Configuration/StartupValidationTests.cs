@@ -50,6 +50,7 @@ public sealed class StartupValidationTests
     [InlineData("Market__Symbols__0__Symbol", "bad symbol", "Market:Symbols:0:Symbol")]
     [InlineData("MarketData__MaxBatchSize", "0", "MarketData:MaxBatchSize")]
     [InlineData("MarketData__Rules__MaxPrice", "0.001", "MarketData:Rules")]
+    [InlineData("SignIn__RememberDeviceFor", "365.00:00:00", "SignIn:RememberDeviceFor")]
     [InlineData("MarketData__Symbols__AAPL__SpikeWindow", "2", "MarketData:Symbols:AAPL")]
     [InlineData("ModelDrift__CheckCron", "every night", "ModelDrift:CheckCron")]
     [InlineData("Metrics__AllowedNetworks", "10.0.0.0/8,10.1.2.3/40", "Metrics:AllowedNetworks")]

@@ -54,6 +54,27 @@ public sealed class SignInTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Remember_this_device_gives_a_cookie_that_outlives_the_browser_for_the_configured_time()
+    {
+        var user = await _portal.CreateUserAsync(Roles.OnCall);
+        var before = DateTimeOffset.UtcNow;
+
+        var response = await _portal.CreateBrowserClient().PostLoginFormAsync(user.Email, user.Password, rememberDevice: true);
+
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        var cookie = Assert.Single(response.Headers.GetValues("Set-Cookie"), c => c.StartsWith(IdentitySetup.CookieName + "=", StringComparison.Ordinal));
+        var expires = DateTimeOffset.Parse(cookie.Split(';').Select(p => p.Trim()).Single(p => p.StartsWith("expires=", StringComparison.OrdinalIgnoreCase))["expires=".Length..],
+            System.Globalization.CultureInfo.InvariantCulture);
+        var rememberFor = _portal.Get<Microsoft.Extensions.Options.IOptions<SignInThrottleOptions>>().Value.RememberDeviceFor;
+        Assert.InRange(expires, before + rememberFor - TimeSpan.FromMinutes(1), DateTimeOffset.UtcNow + rememberFor + TimeSpan.FromMinutes(1));
+
+        // The browser closed and opened again: only the cookie is left, and it still signs the person in.
+        var reopened = _portal.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = false });
+        reopened.DefaultRequestHeaders.Add("Cookie", cookie.Split(';')[0]);
+        Assert.Equal(HttpStatusCode.OK, (await reopened.GetAsync("/account/manage")).StatusCode);
+    }
+
+    [Fact]
     public async Task The_session_carries_the_users_role_claims()
     {
         var user = await _portal.CreateUserAsync(Roles.RiskOfficer, Roles.Compliance);

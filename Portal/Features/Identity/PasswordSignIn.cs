@@ -1,4 +1,6 @@
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Options;
 
 namespace Portal.Features.Identity;
 
@@ -11,13 +13,15 @@ public enum SignInOutcome { Succeeded, Failed, Throttled }
 /// the time taken does not tell them apart), and records every attempt in the <see cref="ISecurityEventSink"/>.
 /// </summary>
 public sealed class PasswordSignIn(
-    SignInManager<IdentityUser> signInManager, UserManager<IdentityUser> users, SignInThrottle throttle, ISecurityEventSink sink, TimeProvider clock)
+    SignInManager<IdentityUser> signInManager, UserManager<IdentityUser> users, SignInThrottle throttle, ISecurityEventSink sink, TimeProvider clock,
+    IOptions<SignInThrottleOptions> options)
 {
     public const string Method = "password";
     private static readonly Lazy<string> DummyHash = new(() =>
         new PasswordHasher<IdentityUser>().HashPassword(new IdentityUser(), PasswordGenerator.Generate()));
 
-    public async Task<SignInOutcome> SignInAsync(string email, string password, HttpContext http)
+    /// <param name="rememberDevice">A cookie that outlives the browser for <see cref="SignInThrottleOptions.RememberDeviceFor"/>; else one that dies with it.</param>
+    public async Task<SignInOutcome> SignInAsync(string email, string password, bool rememberDevice, HttpContext http)
     {
         email = email.Trim();
         var ip = http.Connection.RemoteIpAddress?.ToString();
@@ -37,9 +41,13 @@ public sealed class PasswordSignIn(
             return SignInOutcome.Failed;
         }
 
-        var result = await signInManager.PasswordSignInAsync(user, password, isPersistent: false, lockoutOnFailure: false);
+        var result = await signInManager.CheckPasswordSignInAsync(user, password, lockoutOnFailure: false);
         if (result.Succeeded)
         {
+            // The ticket's own lifetime, not the cookie options' session lifetime: sliding renewal keeps that span.
+            await signInManager.SignInWithClaimsAsync(user, rememberDevice
+                ? new AuthenticationProperties { IsPersistent = true, ExpiresUtc = clock.GetUtcNow() + options.Value.RememberDeviceFor }
+                : new AuthenticationProperties { IsPersistent = false }, [new("amr", "pwd")]);
             await throttle.RecordSuccessAsync(email);
             await RecordAsync(SecurityEventKind.SignInSucceeded, user.Id, email, ip, null, [.. await users.GetRolesAsync(user)], ct);
             return SignInOutcome.Succeeded;

@@ -25,6 +25,13 @@ public sealed class SignInThrottleOptions
 
     /// <summary>Failures are forgotten after this long without another one.</summary>
     public TimeSpan FailureMemory { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>
+    /// How long "remember this device" keeps a person signed in on it (sliding: each visit in the second half renews it),
+    /// so the on-call at 3 a.m. is not retyping a long password. Roles and locks still apply within minutes
+    /// (<see cref="IdentitySetup.RevalidationInterval"/>).
+    /// </summary>
+    public TimeSpan RememberDeviceFor { get; set; } = TimeSpan.FromDays(14);
 }
 
 public sealed class SignInThrottleOptionsValidator : IValidateOptions<SignInThrottleOptions>
@@ -40,6 +47,8 @@ public sealed class SignInThrottleOptionsValidator : IValidateOptions<SignInThro
             errors.Add($"{SignInThrottleOptions.Section}:FirstDelay must be between 00:00:00.1 and MaxDelay.");
         if (o.FailureMemory < TimeSpan.FromMinutes(1) || o.FailureMemory > TimeSpan.FromDays(1))
             errors.Add($"{SignInThrottleOptions.Section}:FailureMemory must be between 00:01:00 and 1.00:00:00.");
+        if (o.RememberDeviceFor < TimeSpan.FromHours(1) || o.RememberDeviceFor > TimeSpan.FromDays(90))
+            errors.Add($"{SignInThrottleOptions.Section}:RememberDeviceFor must be between 01:00:00 and 90.00:00:00.");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

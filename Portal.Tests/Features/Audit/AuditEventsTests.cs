@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Portal.Domain.Audit;
 using Portal.Features.Audit;
 using Portal.Features.Auth;
@@ -21,6 +22,30 @@ public sealed class AuditEventsTests : IAsyncLifetime
     }
 
     public async Task DisposeAsync() => await _portal.DisposeAsync();
+
+    [Fact]
+    public async Task The_trail_shows_people_the_key_name_or_email_behind_an_actor_id()
+    {
+        var (key, record) = await _portal.Get<ApiKeyService>().CreateAsync("order-bot-1", [Scopes.Orders], strategies: [StrategyGrants.AllOpen]);
+        var orders = _portal.CreateClient();
+        orders.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        Assert.Equal(HttpStatusCode.Created, (await orders.PostOrderAsync(OrderRequests.Market("named-1", 1m))).StatusCode);
+        var person = await _portal.CreateUserAsync(Portal.Features.Identity.Roles.RiskOfficer);
+        string personId;
+        using (var scope = _portal.Services.CreateScope())
+            personId = (await scope.ServiceProvider.GetRequiredService<Microsoft.AspNetCore.Identity.UserManager<Microsoft.AspNetCore.Identity.IdentityUser>>().FindByEmailAsync(person.Email))!.Id;
+        await _portal.Get<AuditTrail>().AppendAsync(AuditEventDraft.Create(DateTimeOffset.UtcNow, personId, "test.by_person", "test", new { }));
+
+        var search = _portal.Get<IAuditSearch>();
+        var head = await search.HeadSeqAsync(CancellationToken.None);
+        var byKey = Assert.Single(await search.PageAsync(new AuditFilter(Types: ["order.accepted"]), head, 0, 10, CancellationToken.None));
+        Assert.Equal(("apikey:" + record.Id, "order-bot-1"), (byKey.Actor, byKey.ActorName));
+        var byPerson = Assert.Single(await search.PageAsync(new AuditFilter(Types: ["test.by_person"]), head, 0, 10, CancellationToken.None));
+        Assert.Equal((personId, person.Email), (byPerson.Actor, byPerson.ActorName));
+        Assert.Equal(person.Email, (await search.FindAsync(byPerson.Seq, CancellationToken.None))!.ActorName);
+        var bySystem = (await search.PageAsync(new AuditFilter(Types: ["broker.fill"]), head, 0, 10, CancellationToken.None))[0];
+        Assert.Equal(("broker:paper", (string?)null), (bySystem.Actor, bySystem.ActorName));
+    }
 
     [Fact]
     public async Task An_order_decision_and_the_brokers_acknowledgement_and_fill_are_recorded_once()

@@ -47,11 +47,12 @@ public sealed record AuditFilter(
 }
 
 /// <summary>One row of the audit list.</summary>
-public sealed record AuditListItem(long Seq, DateTimeOffset Time, string Actor, string Type, string Subject);
+/// <param name="ActorName">Who the actor id is, for people to read: an API key's name or a person's email; null for system actors and ids no longer known.</param>
+public sealed record AuditListItem(long Seq, DateTimeOffset Time, string Actor, string Type, string Subject, string? ActorName = null);
 
 /// <summary>One event with what proves it: the payload as stored and the chain link (prev hash → hash).</summary>
 public sealed record AuditEventDetail(
-    long Seq, DateTimeOffset Time, string Actor, string Type, string Subject, string Payload, string PrevHash, string Hash, int FormatVersion);
+    long Seq, DateTimeOffset Time, string Actor, string Type, string Subject, string Payload, string PrevHash, string Hash, int FormatVersion, string? ActorName = null);
 
 /// <summary>Reads the audit trail for people: newest first, by keyset on seq.</summary>
 public interface IAuditSearch
@@ -73,6 +74,16 @@ public interface IAuditSearch
 
 public sealed class AuditSearch(NpgsqlDataSource db) : IAuditSearch
 {
+    /// <summary>
+    /// The actor's name: trails record ids ("apikey:&lt;id&gt;", a person's user id), which stay true when a key or a
+    /// person is renamed; compliance reads names. Each is a primary-key probe, for a page of rows.
+    /// </summary>
+    private const string ActorNameSql = """
+        coalesce(
+            (select k.name from api_keys k where k.id = (case when e.actor ~ '^apikey:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then substr(e.actor, 8)::uuid end)),
+            (select u."Email" from "AspNetUsers" u where u."Id" = e.actor))
+        """;
+
     public async Task<long> HeadSeqAsync(CancellationToken ct)
     {
         await using var command = db.CreateCommand("select seq from audit_head where id = 1");
@@ -96,7 +107,7 @@ public sealed class AuditSearch(NpgsqlDataSource db) : IAuditSearch
     {
         var (conditions, values) = filter.ToSql(4);
         await using var command = db.CreateCommand(
-            $"select seq, time, actor, type, subject from audit_events where seq <= $1{conditions} order by seq desc offset $2 limit $3");
+            $"select seq, time, actor, type, subject, {ActorNameSql} from audit_events e where seq <= $1{conditions} order by seq desc offset $2 limit $3");
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = upTo });
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = skip });
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = take });
@@ -104,19 +115,21 @@ public sealed class AuditSearch(NpgsqlDataSource db) : IAuditSearch
         var items = new List<AuditListItem>(take);
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
-            items.Add(new AuditListItem(reader.GetInt64(0), reader.GetFieldValue<DateTimeOffset>(1), reader.GetString(2), reader.GetString(3), reader.GetString(4)));
+            items.Add(new AuditListItem(reader.GetInt64(0), reader.GetFieldValue<DateTimeOffset>(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5)));
         return items;
     }
 
     public async Task<AuditEventDetail?> FindAsync(long seq, CancellationToken ct)
     {
         await using var command = db.CreateCommand(
-            "select seq, time, actor, type, subject, jsonb_pretty(payload), prev_hash, hash, format_version from audit_events where seq = $1");
+            $"select seq, time, actor, type, subject, jsonb_pretty(payload), prev_hash, hash, format_version, {ActorNameSql} from audit_events e where seq = $1");
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = seq });
         await using var reader = await command.ExecuteReaderAsync(ct);
         if (!await reader.ReadAsync(ct)) return null;
         return new AuditEventDetail(reader.GetInt64(0), reader.GetFieldValue<DateTimeOffset>(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
-            reader.GetString(5), Convert.ToHexStringLower(reader.GetFieldValue<byte[]>(6)), Convert.ToHexStringLower(reader.GetFieldValue<byte[]>(7)), reader.GetInt16(8));
+            reader.GetString(5), Convert.ToHexStringLower(reader.GetFieldValue<byte[]>(6)), Convert.ToHexStringLower(reader.GetFieldValue<byte[]>(7)), reader.GetInt16(8),
+            reader.IsDBNull(9) ? null : reader.GetString(9));
     }
 
     public async Task<IReadOnlyList<string>> TypesAsync(CancellationToken ct)

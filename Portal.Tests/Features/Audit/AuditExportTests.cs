@@ -105,8 +105,11 @@ public sealed class AuditExportTests : IAsyncLifetime
     [Fact]
     public async Task A_csv_export_can_be_filtered_by_type_and_actor_and_quotes_json()
     {
-        var csv = await _client.GetStringAsync($"/api/audit/export?format=csv&types=test.even&actor=test:writer&from=1&to={_head}");
+        var export = await _client.GetAsync($"/api/audit/export?format=csv&types=test.even&actor=test:writer&from=1&to={_head}");
+        var csv = await export.Content.ReadAsStringAsync();
 
+        // Named by what it holds, for a folder of exports handed over.
+        Assert.Equal($"audit-test.even-actor-test_writer-seq-1-{_head}.csv", export.Content.Headers.ContentDisposition!.FileName!.Trim('"'));
         var rows = csv.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal("seq,time,actor,type,subject,payload,prev_hash,hash", rows[0]);
         Assert.Equal(150, rows.Length - 1);
@@ -119,6 +122,7 @@ public sealed class AuditExportTests : IAsyncLifetime
     {
         // Test events are a millisecond apart from 2025-03-14T09:00:00Z: 10..19 ms holds events 10..19.
         var export = await _client.GetAsync("/api/audit/export?format=csv&from=2025-03-14T09:00:00.010Z&to=2025-03-14T09:00:00.020Z");
+        Assert.Matches(@"^audit-from-20250314T0900Z-to-20250314T0900Z-seq-\d+-\d+\.csv$", export.Content.Headers.ContentDisposition!.FileName!.Trim('"'));
 
         var rows = (await export.Content.ReadAsStringAsync()).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(11, rows.Length);

@@ -164,20 +164,20 @@ public static class AuditApi
         {
             response.Headers.Link = $"</api/audit/export/manifest?from={from}&to={to}>; rel=\"describedby\"";
             response.ContentType = "application/jsonl";
-            response.Headers.ContentDisposition = $"attachment; filename=\"audit-{from}-{to}.jsonl\"";
+            response.Headers.ContentDisposition = $"attachment; filename=\"{query.FileName(from, to, "jsonl")}\"";
             await export.WriteJsonlAsync(response.Body, from, to, ct);
         }
         else if (query.Format == AuditExportFormatKind.Proofs)
         {
             response.Headers.Link = $"</api/audit/export/manifest{http.Request.QueryString}>; rel=\"describedby\"";
             response.ContentType = "application/jsonl";
-            response.Headers.ContentDisposition = $"attachment; filename=\"audit-proofs-{from}-{to}.jsonl\"";
+            response.Headers.ContentDisposition = $"attachment; filename=\"{query.FileName(from, to, "jsonl")}\"";
             if (head is not null) await export.WriteProofsAsync(response.Body, from, to, query, head, ct);
         }
         else
         {
             response.ContentType = "text/csv; charset=utf-8";
-            response.Headers.ContentDisposition = $"attachment; filename=\"audit-{from}-{to}.csv\"";
+            response.Headers.ContentDisposition = $"attachment; filename=\"{query.FileName(from, to, "csv")}\"";
             await export.WriteCsvAsync(response.Body, from, to, query, ct);
         }
         return TypedResults.Empty;

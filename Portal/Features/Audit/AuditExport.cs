@@ -13,7 +13,25 @@ public enum AuditExportFormatKind { Jsonl, Csv, Proofs }
 /// <summary>An export request after parsing: a seq or time bound for each end, optional filters.</summary>
 public sealed record AuditExportQuery(
     AuditExportFormatKind Format, long? FromSeq, DateTimeOffset? FromTime, long? ToSeq, DateTimeOffset? ToTime,
-    IReadOnlyList<string> Types, string? Actor, string? Subject = null);
+    IReadOnlyList<string> Types, string? Actor, string? Subject = null)
+{
+    /// <summary>
+    /// A file name that says what the file holds, so a folder of exports handed to a regulator explains itself:
+    /// "audit-trading.halted-subject-global-from-20261206T0000Z-seq-12-1058.csv". Only letters, digits, '.', '-' and '_'.
+    /// </summary>
+    public string FileName(long from, long to, string extension)
+    {
+        var parts = new List<string> { Format == AuditExportFormatKind.Proofs ? "audit-proofs" : "audit" };
+        parts.AddRange(Types);
+        if (Actor is not null) parts.Add("actor-" + Actor);
+        if (Subject is not null) parts.Add("subject-" + Subject);
+        if (FromTime is { } fromTime) parts.Add("from-" + fromTime.UtcDateTime.ToString("yyyyMMdd'T'HHmm'Z'", CultureInfo.InvariantCulture));
+        if (ToTime is { } toTime) parts.Add("to-" + toTime.UtcDateTime.ToString("yyyyMMdd'T'HHmm'Z'", CultureInfo.InvariantCulture));
+        parts.Add(string.Create(CultureInfo.InvariantCulture, $"seq-{from}-{to}"));
+        var name = new string(string.Join('-', parts).Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_' ? c : '_').ToArray());
+        return (name.Length > 150 ? name[..150] : name) + "." + extension;
+    }
+}
 
 /// <summary>
 /// Streams audit events out in constant memory: rows are read in bounded chunks in one read-only snapshot and

@@ -164,7 +164,7 @@ public sealed partial class AuditPage : IAsyncDisposable
             if (format == AuditExportFormatKind.Jsonl && download.From is { } from && download.To is { } to)
             {
                 var manifest = await _exportModule.InvokeAsync<ExportDownload>("download",
-                    $"/api/audit/export/manifest?from={Uri.EscapeDataString(from)}&to={Uri.EscapeDataString(to)}", $"audit-{from}-{to}.manifest.json", null);
+                    $"/api/audit/export/manifest?from={Uri.EscapeDataString(from)}&to={Uri.EscapeDataString(to)}", download.FileName + ".manifest", null);
                 _exportResult += $" Manifest: {manifest.FileName}.";
             }
         }

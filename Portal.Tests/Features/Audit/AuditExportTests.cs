@@ -64,6 +64,34 @@ public sealed class AuditExportTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_bundle_holds_the_export_its_signed_manifest_and_the_key_and_passes_the_offline_verifier_as_unpacked()
+    {
+        var bundle = await _client.GetAsync($"/api/audit/export/bundle?from=101&to={_head}");
+        Assert.Equal(HttpStatusCode.OK, bundle.StatusCode);
+        Assert.Equal($"audit-seq-101-{_head}.zip", bundle.Content.Headers.ContentDisposition!.FileName!.Trim('"'));
+
+        var unpacked = Directory.CreateDirectory(Path.Combine(_dir, "bundle")).FullName;
+        await using (var zip = await bundle.Content.ReadAsStreamAsync())
+            System.IO.Compression.ZipFile.ExtractToDirectory(zip, unpacked);
+        var export = $"audit-seq-101-{_head}.jsonl";
+        Assert.Equal(["README.txt", export, "manifest", "portal-audit.pem"], Directory.GetFiles(unpacked).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Contains($"verify-audit-export {export} --manifest manifest --public-key portal-audit.pem", await File.ReadAllTextAsync(Path.Combine(unpacked, "README.txt")));
+
+        var (exit, output) = VerifyOffline((Path.Combine(unpacked, export), Path.Combine(unpacked, "manifest"), Path.Combine(unpacked, "portal-audit.pem")));
+        Assert.True(exit == 0, output);
+        Assert.StartsWith($"OK: {_head - 100} lines", output);
+    }
+
+    [Fact]
+    public async Task A_csv_bundle_is_refused_naming_the_format()
+    {
+        var refused = await _client.GetAsync("/api/audit/export/bundle?format=csv");
+
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.True((await refused.JsonAsync()).GetProperty("errors").TryGetProperty("format", out _));
+    }
+
+    [Fact]
     public async Task One_edited_byte_is_named_by_its_line()
     {
         var files = await DownloadAsync($"from=101&to={_head}");

@@ -54,6 +54,14 @@ public sealed class AuditPageTests : IAsyncLifetime
     }
 
     [Fact]
+    public void The_regulator_zip_link_asks_for_the_bundle_of_the_chain()
+    {
+        var cut = RenderPage(Policies.AuditReader, Policies.Compliance);
+
+        Assert.Equal("/api/audit/export/bundle?format=jsonl", cut.Find("#export-bundle").GetAttribute("href"));
+    }
+
+    [Fact]
     public void Actor_and_subject_filters_become_exact_conditions_of_the_query()
     {
         var cut = RenderPage(Policies.AuditReader);

@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.IO.Compression;
 using System.Security.Claims;
+using System.Text;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Portal.Domain.Audit;
 using Portal.Features.Auth;
@@ -31,6 +33,7 @@ public static class AuditApi
         compliance.MapPost("/verify", Verify);
         compliance.MapGet("/export", Export);
         compliance.MapGet("/export/manifest", Manifest);
+        compliance.MapGet("/export/bundle", Bundle);
 
         var readers = app.MapGroup("/api/audit/events").WithTags("Audit").RequireScopeOr(Scopes.Audit, Policies.AuditReader);
         readers.MapGet("", List);
@@ -141,47 +144,105 @@ public static class AuditApi
         var (query, errors) = Parse(http.Request.Query, allowFilters: true);
         if (query is null) return TypedResults.ValidationProblem(errors, title: "The export request is not valid.");
         var (from, to) = await export.ResolveRangeAsync(query, ct);
-        var format = query.Format switch { AuditExportFormatKind.Csv => "csv", AuditExportFormatKind.Proofs => "proofs", _ => "jsonl" };
+        var (head, refusal) = await PrepareAsync(query, from, to, export, trail, clock, user, logger, ct);
+        if (refusal is not null) return refusal;
+
+        var response = http.Response;
+        response.Headers["Audit-Export-From"] = from.ToString(CultureInfo.InvariantCulture);
+        response.Headers["Audit-Export-To"] = to.ToString(CultureInfo.InvariantCulture);
+        response.Headers.ContentDisposition = $"attachment; filename=\"{FileName(query, from, to)}\"";
+        if (query.Format == AuditExportFormatKind.Jsonl)
+            response.Headers.Link = $"</api/audit/export/manifest?from={from}&to={to}>; rel=\"describedby\"";
+        else if (query.Format == AuditExportFormatKind.Proofs)
+            response.Headers.Link = $"</api/audit/export/manifest{http.Request.QueryString}>; rel=\"describedby\"";
+        response.ContentType = query.Format == AuditExportFormatKind.Csv ? "text/csv; charset=utf-8" : "application/jsonl";
+        await WriteAsync(response.Body, query, from, to, head, export, ct);
+        return TypedResults.Empty;
+    }
+
+    /// <summary>
+    /// What compliance hands over, in one zip: the JSONL or proofs export, its signed manifest, the log's public key and
+    /// how to check them offline. Built in a temporary file (a zip's directory comes last), then sent.
+    /// </summary>
+    private static async Task<IResult> Bundle(
+        HttpContext http, AuditExport export, AuditKeys keys, AuditTrail trail, TimeProvider clock, ClaimsPrincipal user, ILogger<AuditExport> logger, CancellationToken ct)
+    {
+        var (query, errors) = Parse(http.Request.Query, allowFilters: false);
+        if (query is null) return TypedResults.ValidationProblem(errors, title: "The bundle request is not valid.");
+        var (from, to) = await export.ResolveRangeAsync(query, ct);
+        var (head, refusal) = await PrepareAsync(query, from, to, export, trail, clock, user, logger, ct);
+        if (refusal is not null) return refusal;
+        var manifest = query.Format == AuditExportFormatKind.Proofs
+            ? await export.ProofsManifestAsync(from, to, query, head, ct)
+            : await export.SignedManifestAsync(from, to, ct);
+
+        await using var file = new FileStream(Path.GetTempFileName(), FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 16,
+            FileOptions.Asynchronous | FileOptions.DeleteOnClose);
+        var exportName = FileName(query, from, to);
+        using (var zip = new ZipArchive(file, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            await using (var entry = zip.CreateEntry(exportName).Open())
+                await WriteAsync(entry, query, from, to, head, export, ct);
+            await AddTextAsync(zip, "manifest", manifest);
+            await AddTextAsync(zip, "portal-audit.pem", keys.PublicKeyPem);
+            await AddTextAsync(zip, "README.txt", $"""
+                {exportName}: audit events {from}..{to} of the Portal audit trail{(query.Format == AuditExportFormatKind.Proofs ? ", each with its inclusion proof" : "")}.
+                manifest: what the file holds, signed with the log's key (id {keys.KeyId}).
+                portal-audit.pem: the log's public key.
+
+                Check it offline, with no access to Portal or its database:
+                  dotnet Portal.dll verify-audit-export {exportName} --manifest manifest --public-key portal-audit.pem
+                It prints OK, or FAILED with the first line that does not hold. docs/audit-trail.md explains what is proved.
+                """);
+        }
+        file.Position = 0;
+        var response = http.Response;
+        response.ContentType = "application/zip";
+        response.Headers.ContentDisposition = $"attachment; filename=\"{query.FileName(from, to, "zip")}\"";
+        response.ContentLength = file.Length;
+        await file.CopyToAsync(response.Body, ct);
+        return TypedResults.Empty;
+    }
+
+    private static async Task AddTextAsync(ZipArchive zip, string name, string text)
+    {
+        await using var entry = zip.CreateEntry(name).Open();
+        await entry.WriteAsync(Encoding.UTF8.GetBytes(text));
+    }
+
+    private static string FileName(AuditExportQuery query, long from, long to) => query.FileName(from, to, query.Format == AuditExportFormatKind.Csv ? "csv" : "jsonl");
+
+    /// <summary>
+    /// The tree head a proofs export proves against, and the export's audit record, made before a byte leaves: an export
+    /// that cannot be audited does not happen. A refusal instead when either cannot be had.
+    /// </summary>
+    private static async Task<(SignedCheckpoint? Head, IResult? Refusal)> PrepareAsync(AuditExportQuery query, long from, long to,
+        AuditExport export, AuditTrail trail, TimeProvider clock, ClaimsPrincipal user, ILogger<AuditExport> logger, CancellationToken ct)
+    {
         SignedCheckpoint? head = null;
         if (query.Format == AuditExportFormatKind.Proofs && from <= to && (head = await export.TreeHeadForAsync(to, ct)) is null)
-            return TypedResults.Problem($"No signed checkpoint covers seq {to} yet, so the proofs cannot be built; try again shortly.", statusCode: StatusCodes.Status503ServiceUnavailable);
+            return (null, TypedResults.Problem($"No signed checkpoint covers seq {to} yet, so the proofs cannot be built; try again shortly.", statusCode: StatusCodes.Status503ServiceUnavailable));
+        var format = query.Format switch { AuditExportFormatKind.Csv => "csv", AuditExportFormatKind.Proofs => "proofs", _ => "jsonl" };
         try
         {
-            // Recorded before a byte leaves: an export that cannot be audited does not happen.
             await trail.AppendAsync(AuditEventDraft.Create(clock.GetUtcNow(), Actor(user), ExportedType, $"audit:{from}-{to}",
                 new { format, from, to, types = query.Types, actor = query.Actor, subject = query.Subject }));
         }
         catch (Exception ex)
         {
             logger.LogError(ex, "Could not record an audit export; refused");
-            return TypedResults.Problem("The export could not be recorded in the audit trail, so it was not made.", statusCode: StatusCodes.Status503ServiceUnavailable);
+            return (null, TypedResults.Problem("The export could not be recorded in the audit trail, so it was not made.", statusCode: StatusCodes.Status503ServiceUnavailable));
         }
-
-        var response = http.Response;
-        response.Headers["Audit-Export-From"] = from.ToString(CultureInfo.InvariantCulture);
-        response.Headers["Audit-Export-To"] = to.ToString(CultureInfo.InvariantCulture);
-        if (query.Format == AuditExportFormatKind.Jsonl)
-        {
-            response.Headers.Link = $"</api/audit/export/manifest?from={from}&to={to}>; rel=\"describedby\"";
-            response.ContentType = "application/jsonl";
-            response.Headers.ContentDisposition = $"attachment; filename=\"{query.FileName(from, to, "jsonl")}\"";
-            await export.WriteJsonlAsync(response.Body, from, to, ct);
-        }
-        else if (query.Format == AuditExportFormatKind.Proofs)
-        {
-            response.Headers.Link = $"</api/audit/export/manifest{http.Request.QueryString}>; rel=\"describedby\"";
-            response.ContentType = "application/jsonl";
-            response.Headers.ContentDisposition = $"attachment; filename=\"{query.FileName(from, to, "jsonl")}\"";
-            if (head is not null) await export.WriteProofsAsync(response.Body, from, to, query, head, ct);
-        }
-        else
-        {
-            response.ContentType = "text/csv; charset=utf-8";
-            response.Headers.ContentDisposition = $"attachment; filename=\"{query.FileName(from, to, "csv")}\"";
-            await export.WriteCsvAsync(response.Body, from, to, query, ct);
-        }
-        return TypedResults.Empty;
+        return (head, null);
     }
+
+    private static Task WriteAsync(Stream output, AuditExportQuery query, long from, long to, SignedCheckpoint? head, AuditExport export, CancellationToken ct) =>
+        query.Format switch
+        {
+            AuditExportFormatKind.Jsonl => export.WriteJsonlAsync(output, from, to, ct),
+            AuditExportFormatKind.Proofs => head is null ? Task.CompletedTask : export.WriteProofsAsync(output, from, to, query, head, ct),
+            _ => export.WriteCsvAsync(output, from, to, query, ct),
+        };
 
     private static async Task<IResult> Manifest(HttpContext http, AuditExport export, CancellationToken ct)
     {

@@ -186,6 +186,8 @@ public sealed partial class AuditPage : IAsyncDisposable
     }
 
     /// <summary>The API request for this export: CSV carries every filter; JSONL only the time range.</summary>
+    private string BundleUrl => "/api/audit/export/bundle?" + ExportUrl(AuditExportFormatKind.Jsonl, _filter.Normalized()).Split('?', 2)[1];
+
     public static string ExportUrl(AuditExportFormatKind format, AuditFilter filter)
     {
         var query = new List<string> { "format=" + (format == AuditExportFormatKind.Csv ? "csv" : "jsonl") };

@@ -7,6 +7,24 @@ namespace Portal.Tests.Features.Ui;
 
 public sealed class LimitsBrowserTests
 {
+    [Fact]
+    public async Task The_limits_page_shows_the_limit_the_phase_enforces_beside_the_approved_one_and_what_usage_measures()
+    {
+        await using var portal = await PortalFactory.StartRealServerAsync();
+        portal.SetPrice("AAPL", 100m);
+        await Portal.Tests.Features.Audit.AuditTestKit.ExecAsync(portal.OwnerConnectionString, "update deployment_phase set phase = 'small_live', version = version + 1 where id = 1");
+        await portal.Get<Portal.Features.Readiness.DeploymentPhaseStore>().LoadAsync(CancellationToken.None);
+
+        var page = await Browser.SignedInPageAsync(portal, await portal.CreateUserAsync(Roles.RiskOfficer), Browser.Desktop, "/limits");
+
+        await Assertions.Expect(page.Locator("#limits-table")).ToContainTextAsync("Enforced now (Small Live)");
+        await Assertions.Expect(page.Locator("[data-limit='MaxDailyLossUsd']")).ToHaveTextAsync("2,000.00");
+        await Assertions.Expect(page.Locator("[data-enforced='MaxDailyLossUsd']")).ToHaveTextAsync("50.00 (phase cap)");
+        await Assertions.Expect(page.Locator("#limits-table")).ToContainTextAsync("loss since the day's start: 0.00 of 50.00");
+        await page.Context.CloseAsync();
+    }
+
+
     /// <summary>Scenario 2: one RiskOfficer lowers a limit, a second approves it, and an order the new limit forbids is refused.</summary>
     [Fact]
     public async Task A_limit_lowered_by_one_officer_and_approved_by_another_refuses_the_next_order_over_it()

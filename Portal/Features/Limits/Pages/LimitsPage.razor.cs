@@ -21,6 +21,7 @@ public sealed partial class LimitsPage : IDisposable
 
     [Inject] private LimitStore Store { get; set; } = null!;
     [Inject] private RiskBook Book { get; set; } = null!;
+    [Inject] private Portal.Features.Readiness.DeploymentPhaseStore Phases { get; set; } = null!;
     [Inject] private IDbContextFactory<PortalDbContext> DbFactory { get; set; } = null!;
     [Inject] private OpsEventBus Live { get; set; } = null!;
     [Inject] private TimeProvider Clock { get; set; } = null!;
@@ -62,6 +63,15 @@ public sealed partial class LimitsPage : IDisposable
     {
         var snapshot = Book.Snapshot;
         var used = new Dictionary<string, decimal>();
+        var measures = new Dictionary<string, string>
+        {
+            [nameof(RiskLimits.MaxTotalExposureUsd)] = "gross exposure",
+            [nameof(RiskLimits.MaxDailyLossUsd)] = "loss since the day's start",
+            [nameof(RiskLimits.MaxWeeklyLossUsd)] = "loss since the week's start",
+            [nameof(RiskLimits.MaxDrawdownPct)] = "drawdown from the high-water mark",
+            [nameof(RiskLimits.MaxOpenPositions)] = "open positions",
+            [nameof(RiskLimits.MaxOrdersPerMinuteGlobal)] = "orders accepted in the last minute",
+        };
         if (snapshot is not null)
         {
             used[nameof(RiskLimits.MaxTotalExposureUsd)] = snapshot.GrossExposureUsd;
@@ -69,7 +79,12 @@ public sealed partial class LimitsPage : IDisposable
             used[nameof(RiskLimits.MaxWeeklyLossUsd)] = snapshot.WeeklyLossUsd;
             used[nameof(RiskLimits.MaxDrawdownPct)] = snapshot.Drawdown;
             used[nameof(RiskLimits.MaxOpenPositions)] = snapshot.OpenPositionCount;
-            used[nameof(RiskLimits.MaxPositionSizeUsd)] = snapshot.Books.Values.Select(b => b.ExposureUsd).DefaultIfEmpty(0m).Max();
+            if (snapshot.Books.Count > 0)
+            {
+                var largest = snapshot.Books.MaxBy(b => b.Value.ExposureUsd);
+                used[nameof(RiskLimits.MaxPositionSizeUsd)] = largest.Value.ExposureUsd;
+                measures[nameof(RiskLimits.MaxPositionSizeUsd)] = $"largest position, {largest.Key}";
+            }
         }
         await using (var db = await DbFactory.CreateDbContextAsync())
         {
@@ -77,7 +92,10 @@ public sealed partial class LimitsPage : IDisposable
             used[nameof(RiskLimits.MaxOrdersPerMinuteGlobal)] = await db.Orders.CountAsync(o => o.CreatedAt >= since && o.Decision == "accepted");
         }
         var ceilings = Store.Ceilings.Entries().ToDictionary(e => e.Name, e => e.Value);
-        return limits.Entries().Select(e => new LimitRow(e.Name, e.Value, ceilings[e.Name], used.TryGetValue(e.Name, out var u) ? u : null)).ToList();
+        // What the order path enforces: the approved limits under the deployment phase's caps (docs/go-live.md).
+        var enforced = Phases.Cap(limits).Entries().ToDictionary(e => e.Name, e => e.Value);
+        return limits.Entries().Select(e => new LimitRow(e.Name, e.Value, enforced[e.Name], ceilings[e.Name],
+            used.TryGetValue(e.Name, out var u) ? u : null, measures.GetValueOrDefault(e.Name))).ToList();
     }
 
     private async Task ProposeAsync(LimitProposal proposal)
@@ -130,7 +148,10 @@ public sealed partial class LimitsPage : IDisposable
         _ => Color.Default,
     };
 
-    private sealed record LimitRow(string Name, decimal Value, decimal Ceiling, decimal? Used);
+    /// <param name="Value">The approved (operational) limit.</param>
+    /// <param name="Enforced">The limit orders are checked against now: <paramref name="Value"/> under the deployment phase's cap.</param>
+    /// <param name="Measures">What <paramref name="Used"/> is, e.g. "largest position, AAPL".</param>
+    private sealed record LimitRow(string Name, decimal Value, decimal Enforced, decimal Ceiling, decimal? Used, string? Measures);
 
     /// <summary>A version and what it changed against the version in force before it (null for the first).</summary>
     private sealed record HistoryRow(LimitVersionView Version, IReadOnlyList<LimitChange>? Changes)

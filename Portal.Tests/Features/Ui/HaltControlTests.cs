@@ -108,6 +108,29 @@ public sealed class HaltControlTests : ComponentTestContext
         Assert.NotNull(cut.Find("#halt-button"));
     }
 
+    /// <summary>Timers from <see cref="Timers"/>; the wall clock reads <see cref="Now"/>, which may lag the timers as a real one can.</summary>
+    private sealed class LaggingClock(FakeTimeProvider timers) : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = timers.GetUtcNow();
+        public override DateTimeOffset GetUtcNow() => Now;
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) => timers.CreateTimer(callback, state, dueTime, period);
+    }
+
+    [Fact]
+    public void A_hold_whose_timer_runs_out_halts_even_if_the_wall_clock_reads_a_hair_short()
+    {
+        var clock = new LaggingClock(_clock);
+        Services.AddSingleton<TimeProvider>(clock);
+        var cut = Render<HaltControl>();
+        cut.Find("#halt-button").Click();
+        cut.Find("#halt-confirm").PointerDown();
+
+        clock.Now += HaltControl.HoldToConfirm - TimeSpan.FromMilliseconds(0.4);
+        _clock.Advance(HaltControl.HoldToConfirm);
+
+        cut.WaitForAssertion(() => Assert.Single(_commands.Halts));
+    }
+
     [Fact]
     public void One_strategy_is_halted_on_its_own_with_its_own_open_orders_in_the_label()
     {

@@ -144,8 +144,9 @@ public sealed partial class HaltControl : IDisposable
     private void StartHold()
     {
         if (_armedUntil is null || Remaining <= 0 || _halting || _holdStartedAt is not null) return;
-        _holdStartedAt = Clock.GetUtcNow();
-        _hold = Clock.CreateTimer(_ => InvokeAsync(ConfirmAsync), null, HoldToConfirm, Timeout.InfiniteTimeSpan);
+        var started = Clock.GetUtcNow();
+        _holdStartedAt = started;
+        _hold = Clock.CreateTimer(_ => InvokeAsync(() => ConfirmAsync(started)), null, HoldToConfirm, Timeout.InfiniteTimeSpan);
     }
 
     // Enter or Space held down confirms as a pointer held down does; the keyboard's auto-repeat must not restart it.
@@ -161,9 +162,13 @@ public sealed partial class HaltControl : IDisposable
         _holdStartedAt = null;
     }
 
-    private async Task ConfirmAsync()
+    /// <summary>
+    /// The hold's timer ran out while that same press is still down. The timer is the measure: a second reading of the
+    /// wall clock could come out a hair short of the hold and drop a confirmation the person made.
+    /// </summary>
+    private async Task ConfirmAsync(DateTimeOffset press)
     {
-        if (_holdStartedAt is not { } started || Clock.GetUtcNow() - started < HoldToConfirm || _halting) return;
+        if (_holdStartedAt != press || _halting) return;
         var strategy = Strategy;
         Disarm();
         var user = (await Authentication).User;

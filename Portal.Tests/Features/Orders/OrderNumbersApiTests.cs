@@ -54,6 +54,51 @@ public sealed class OrderNumbersApiTests : IAsyncLifetime
         else Assert.False(string.IsNullOrEmpty(problem.GetProperty("reason").GetString()));
     }
 
+    /// <summary>
+    /// Orders decided in one batch write the account and each position once, from the batch's net change (set-based group
+    /// commit): the stored cash, quantities, average prices and realized P&amp;L must equal replaying every stored fill in order.
+    /// </summary>
+    [Fact]
+    public async Task Concurrent_buys_and_sells_leave_the_account_and_positions_equal_to_replaying_their_fills()
+    {
+        _portal.SetPrice("MSFT", 400m);
+        var startingCash = await OrderRequests.ScalarAsync(_portal.AppConnectionString, "select round(cash * 100)::bigint from paper_account");
+        Assert.Equal(HttpStatusCode.Created, (await _client.PostOrderAsync(OrderRequests.Market("net-open", 4m, strategyId: "valid"))).StatusCode);
+        var responses = await Task.WhenAll(Enumerable.Range(0, 24).Select(i => _client.PostOrderAsync(OrderRequests.Market(
+            $"net-{i}", 1 + i % 3, symbol: i % 2 == 0 ? "AAPL" : "MSFT", side: i % 3 == 0 ? "sell" : "buy", strategyId: "valid"))));
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.Created, r.StatusCode));
+
+        var fills = new List<(string Symbol, decimal Signed, decimal Price)>();
+        await using (var connection = new Npgsql.NpgsqlConnection(_portal.AppConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var command = new Npgsql.NpgsqlCommand("select symbol, case side when 'buy' then quantity else -quantity end, price from paper_fills order by id", connection);
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync()) fills.Add((reader.GetString(0), reader.GetDecimal(1), reader.GetDecimal(2)));
+        }
+        Assert.Equal(25, fills.Count);
+        var books = new Dictionary<string, (decimal Quantity, decimal Avg, decimal Realized)>();
+        var cash = startingCash / 100m;
+        foreach (var (symbol, signed, price) in fills)
+        {
+            cash -= signed * price;
+            var (quantity, avg, realized) = books.GetValueOrDefault(symbol);
+            if (quantity != 0 && Math.Sign(quantity) != Math.Sign(signed))
+                realized += Math.Min(Math.Abs(signed), Math.Abs(quantity)) * (price - avg) * Math.Sign(quantity);
+            var after = quantity + signed;
+            avg = quantity == 0 || Math.Sign(quantity) == Math.Sign(signed) ? (after == 0 ? 0 : (avg * quantity + price * signed) / after)
+                : Math.Abs(signed) > Math.Abs(quantity) ? price : avg;
+            books[symbol] = (after, avg, realized);
+        }
+        Assert.Equal(Math.Round(cash * 100), await OrderRequests.ScalarAsync(_portal.AppConnectionString, "select round(cash * 100)::bigint from paper_account"));
+        foreach (var (symbol, (quantity, avg, realized)) in books)
+        {
+            Assert.Equal((long)quantity, await OrderRequests.ScalarAsync(_portal.AppConnectionString, "select quantity::bigint from paper_positions where symbol = $1", symbol));
+            Assert.Equal((long)Math.Round(avg * 10_000), await OrderRequests.ScalarAsync(_portal.AppConnectionString, "select round(avg_price * 10000)::bigint from paper_positions where symbol = $1", symbol));
+            Assert.Equal((long)Math.Round(realized * 10_000), await OrderRequests.ScalarAsync(_portal.AppConnectionString, "select round(realized_pnl * 10000)::bigint from paper_positions where symbol = $1", symbol));
+        }
+    }
+
     [Fact]
     public async Task Generated_extreme_numbers_sent_with_valid_orders_never_get_a_5xx_and_every_valid_order_is_accepted()
     {

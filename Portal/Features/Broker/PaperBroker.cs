@@ -24,10 +24,10 @@ public interface IDecisionBroker
 {
     /// <summary>
     /// The new accepted order at the broker, decided against <paramref name="ledger"/> (which follows the change): its
-    /// statements and audit events are added to <paramref name="work"/> and <paramref name="audit"/>. Null when the broker
+    /// rows, statements and audit events are added to <paramref name="plan"/>. Null when the broker
     /// cannot take it now; the order then takes the ordinary path (<see cref="IBroker.SubmitAsync"/>) after the decision.
     /// </summary>
-    BrokerOrderState? SubmitInDecision(BrokerOrderRequest request, AccountLedger ledger, List<NpgsqlBatchCommand> work, List<AuditEventDraft> audit);
+    BrokerOrderState? SubmitInDecision(BrokerOrderRequest request, AccountLedger ledger, UnitPlanBuilder plan);
 
     /// <summary>The decision carrying a submission from <see cref="SubmitInDecision"/> committed: <see cref="IBroker.OrderUpdated"/> may say so.</summary>
     void Committed(BrokerOrderState state);
@@ -78,8 +78,8 @@ public sealed class PaperBroker(
         _accountReady = true;
     }
 
-    public BrokerOrderState? SubmitInDecision(BrokerOrderRequest request, AccountLedger ledger, List<NpgsqlBatchCommand> work, List<AuditEventDraft> audit) =>
-        Unreachable || ledger.PaperOrder(request.ClientOrderId) is not null ? null : Submit(request, ledger, counted: true, work, audit);
+    public BrokerOrderState? SubmitInDecision(BrokerOrderRequest request, AccountLedger ledger, UnitPlanBuilder plan) =>
+        Unreachable || ledger.PaperOrder(request.ClientOrderId) is not null ? null : Submit(request, ledger, counted: true, plan);
 
     public void Committed(BrokerOrderState state) => OrderUpdated?.Invoke(state);
 
@@ -95,13 +95,12 @@ public sealed class PaperBroker(
                 (state, changed) = (existing.State, false);
                 return UnitPlan.Nothing;
             }
-            var work = new List<NpgsqlBatchCommand>();
-            var audit = new List<AuditEventDraft>();
+            var plan = new UnitPlanBuilder();
             // An order with a decision row counts as working in the ledger until it fills or ends.
-            state = Submit(request, ledger, counted: ledger.IsRecorded(request.ClientOrderId), work, audit);
-            work.Add(OrderStore.Reported(state, clock.GetUtcNow()));
+            state = Submit(request, ledger, counted: ledger.IsRecorded(request.ClientOrderId), plan);
+            plan.Commands.Add(OrderStore.Reported(state, clock.GetUtcNow()));
             changed = true;
-            return new UnitPlan(work, audit);
+            return plan.Build();
         }));
         if (changed) OrderUpdated?.Invoke(state!);
         return state!;
@@ -148,23 +147,22 @@ public sealed class PaperBroker(
         await CommitAsync(authority.Unit(new AccountReads([], OpenPaperOrders: true), ledger =>
         {
             changed.Clear();
-            var work = new List<NpgsqlBatchCommand>();
-            var audit = new List<AuditEventDraft>();
+            var plan = new UnitPlanBuilder();
             foreach (var order in ledger.PaperOrders.Where(o => o.State.IsOpen && which(o)).ToList())
             {
                 ledger.RemoveWorking(order.Symbol, order.Side, order.State.RemainingQuantity);
                 order.Status = BrokerOrderStatus.Canceled;
                 ledger.Track(order);
-                work.Add(UpdateOrder(order));
-                work.Add(OrderStore.Reported(order.State, clock.GetUtcNow()));
-                audit.Add(Event("broker.order.canceled", order, new
+                plan.Commands.Add(UpdateOrder(order));
+                plan.Commands.Add(OrderStore.Reported(order.State, clock.GetUtcNow()));
+                plan.AuditEvents.Add(Event("broker.order.canceled", order, new
                 {
                     brokerOrderId = order.BrokerOrderId, clientOrderId = order.ClientOrderId,
                     filledQuantity = AuditTrail.Text(order.FilledQuantity), canceledQuantity = AuditTrail.Text(order.Quantity - order.FilledQuantity),
                 }));
                 changed.Add(order.State);
             }
-            return new UnitPlan(work, audit);
+            return plan.Build();
         }));
         foreach (var state in changed) OrderUpdated?.Invoke(state);
         return changed;
@@ -178,15 +176,14 @@ public sealed class PaperBroker(
         await CommitAsync(authority.Unit(AccountReads.None, ledger =>
         {
             closing.Clear();
-            var work = new List<NpgsqlBatchCommand>();
-            var audit = new List<AuditEventDraft>();
+            var plan = new UnitPlanBuilder();
             foreach (var (symbol, holding) in ledger.Positions.ToList())
             {
                 var request = new BrokerOrderRequest(Guid.CreateVersion7(clock.GetUtcNow()), "close-" + Guid.NewGuid().ToString("N")[..20], "flatten",
                     symbol, holding.Quantity > 0 ? OrderSide.Sell : OrderSide.Buy, Math.Abs(holding.Quantity), OrderType.Market, null, TimeInForce.Day);
-                closing.Add(Submit(request, ledger, counted: false, work, audit));
+                closing.Add(Submit(request, ledger, counted: false, plan));
             }
-            return new UnitPlan(work, audit);
+            return plan.Build();
         }));
         foreach (var state in closing) OrderUpdated?.Invoke(state);
         return closing;
@@ -200,16 +197,15 @@ public sealed class PaperBroker(
         await CommitAsync(authority.Unit(new AccountReads([], OpenPaperOrders: true), ledger =>
         {
             changed.Clear();
-            var work = new List<NpgsqlBatchCommand>();
-            var audit = new List<AuditEventDraft>();
+            var plan = new UnitPlanBuilder();
             foreach (var order in ledger.PaperOrders.Where(o => o.State.IsOpen && o.Symbol == mark.Symbol && IsMarketable(o, mark.Price)).ToList())
             {
-                Fill(order, mark, ledger, counted: true, work, audit);
-                work.Add(UpdateOrder(order));
-                work.Add(OrderStore.Reported(order.State, clock.GetUtcNow()));
+                Fill(order, mark, ledger, counted: true, plan);
+                plan.Commands.Add(UpdateOrder(order));
+                plan.Commands.Add(OrderStore.Reported(order.State, clock.GetUtcNow()));
                 changed.Add(order.State);
             }
-            return new UnitPlan(work, audit);
+            return plan.Build();
         }));
         foreach (var state in changed) OrderUpdated?.Invoke(state);
     }
@@ -230,31 +226,31 @@ public sealed class PaperBroker(
     /// A new order at the paper broker against <paramref name="ledger"/>: acknowledged, filled at once if marketable, cancelled if it
     /// may not rest. <paramref name="counted"/>: the ledger counts it as working (it has a decision row) until it fills or ends.
     /// </summary>
-    private BrokerOrderState Submit(BrokerOrderRequest request, AccountLedger ledger, bool counted, List<NpgsqlBatchCommand> work, List<AuditEventDraft> audit)
+    private BrokerOrderState Submit(BrokerOrderRequest request, AccountLedger ledger, bool counted, UnitPlanBuilder plan)
     {
         var order = new PaperOrder(Guid.CreateVersion7(clock.GetUtcNow()), request.ClientOrderId, request.Symbol, request.Side,
             request.Quantity, request.Type, request.LimitPrice, request.TimeInForce);
-        var fills = new List<NpgsqlBatchCommand>();
-        var fillEvents = new List<AuditEventDraft>();
+        var fill = new UnitPlanBuilder();
         if (prices.Get(request.Symbol) is not { } mark)
         {
             order.Status = BrokerOrderStatus.Rejected;
             order.RejectReason = "no market price for the symbol";
         }
-        else if (IsMarketable(order, mark.Price)) Fill(order, mark, ledger, counted, fills, fillEvents);
+        else if (IsMarketable(order, mark.Price)) Fill(order, mark, ledger, counted, fill);
         else if (order.TimeInForce is TimeInForce.Ioc or TimeInForce.Fok) order.Status = BrokerOrderStatus.Canceled;
         if (counted && !order.State.IsOpen) ledger.RemoveWorking(order.Symbol, order.Side, order.Quantity - order.FilledQuantity);
         ledger.Track(order);
-        // Inserted as it stands after an immediate fill (one statement instead of an insert and an update), before its fills.
-        work.Add(InsertOrder(order));
-        work.AddRange(fills);
-        audit.Add(Event("broker.order.acknowledged", order, new
+        // Inserted as it stands after an immediate fill (one row instead of an insert and an update); the orders table is
+        // written before the fills table (see PaperOrdersTable.Order).
+        plan.Rows.Add(PaperOrdersTable.Instance.Row(PaperOrderRow.Of(order, clock.GetUtcNow())));
+        plan.Rows.AddRange(fill.Rows);
+        plan.AuditEvents.Add(Event("broker.order.acknowledged", order, new
         {
             brokerOrderId = order.BrokerOrderId, clientOrderId = order.ClientOrderId, symbol = order.Symbol, side = OrderText.Format(order.Side),
             quantity = AuditTrail.Text(order.Quantity), orderType = OrderText.Format(order.Type), limitPrice = AuditTrail.Text(order.LimitPrice),
             timeInForce = OrderText.Format(order.TimeInForce), status = OrderText.Format(order.Status), rejectReason = order.RejectReason,
         }));
-        audit.AddRange(fillEvents);
+        plan.AuditEvents.AddRange(fill.AuditEvents);
         return order.State;
     }
 
@@ -278,8 +274,11 @@ public sealed class PaperBroker(
     private static bool IsMarketable(PaperOrder order, decimal price) => order.Type == OrderType.Market
         || (order.Side == OrderSide.Buy ? price <= order.LimitPrice : price >= order.LimitPrice);
 
-    /// <summary>Fills the rest of <paramref name="order"/>: statements on the account and position, and the ledger follows.</summary>
-    private void Fill(PaperOrder order, PriceMark mark, AccountLedger ledger, bool counted, List<NpgsqlBatchCommand> work, List<AuditEventDraft> audit)
+    /// <summary>
+    /// Fills the rest of <paramref name="order"/>: its fill row, and the ledger follows; the account and position rows are
+    /// written once per batch from the ledger (see <see cref="Settle"/>).
+    /// </summary>
+    private void Fill(PaperOrder order, PriceMark mark, AccountLedger ledger, bool counted, UnitPlanBuilder plan)
     {
         var quantity = order.Quantity - order.FilledQuantity;
         var price = _slippage.FillPrice(order.Side, mark.Price, quantity, mark.Volatility);
@@ -294,27 +293,9 @@ public sealed class PaperBroker(
         order.Status = BrokerOrderStatus.Filled;
         ledger.Track(order);
 
-        var now = clock.GetUtcNow();
-        work.Add(Command("insert into paper_fills (broker_order_id, symbol, side, quantity, price, filled_at) values ($1, $2, $3, $4, $5, $6)",
-            order.BrokerOrderId, order.Symbol, OrderText.Format(order.Side), quantity, price, now));
-        work.Add(Command("update paper_account set cash = cash - $1, updated_at = $2 where id = 1", signed * price, now));
-        work.Add(Command("""
-            insert into paper_positions as p (symbol, quantity, avg_price, realized_pnl, updated_at) values ($1, $2, $3, 0, $4)
-            on conflict (symbol) do update set
-                quantity = p.quantity + $2,
-                avg_price = case
-                    when p.quantity + $2 = 0 then 0
-                    when p.quantity = 0 or sign(p.quantity) = sign($2) then (p.avg_price * p.quantity + $3 * $2) / (p.quantity + $2)
-                    when abs($2) > abs(p.quantity) then $3
-                    else p.avg_price end,
-                realized_pnl = p.realized_pnl + case when p.quantity <> 0 and sign(p.quantity) <> sign($2)
-                    then least(abs($2), abs(p.quantity)) * ($3 - p.avg_price) * sign(p.quantity) else 0 end,
-                updated_at = $4
-            """, order.Symbol, signed, price, now));
+        plan.Rows.Add(PaperFillsTable.Instance.Row(new PaperFillRow(order.BrokerOrderId, order.Symbol, OrderText.Format(order.Side), quantity, price, clock.GetUtcNow())));
         ledger.ApplyFill(order.Symbol, signed, price);
-        // The ledger holds the position as committed before this fill (read under the lock), so this test is exact.
-        if (!ledger.Positions.ContainsKey(order.Symbol)) work.Add(Command("delete from paper_positions where symbol = $1 and quantity = 0", order.Symbol));
-        audit.Add(Event("broker.fill", order, new
+        plan.AuditEvents.Add(Event("broker.fill", order, new
         {
             brokerOrderId = order.BrokerOrderId, clientOrderId = order.ClientOrderId, symbol = order.Symbol, side = OrderText.Format(order.Side),
             quantity = AuditTrail.Text(quantity), price = AuditTrail.Text(price), filledQuantity = AuditTrail.Text(order.FilledQuantity),
@@ -322,16 +303,41 @@ public sealed class PaperBroker(
         }));
     }
 
+    /// <summary>
+    /// The account and positions after every fill of a batch, as the ledger (read under the account lock) holds them: one
+    /// update of the cash, one upsert of every moved position and one delete of every closed one, however many fills.
+    /// </summary>
+    internal static IReadOnlyList<NpgsqlBatchCommand> Settle(AccountLedger ledger, DateTimeOffset now)
+    {
+        if (ledger.RealizedChanges.Count == 0) return [];
+        var commands = new List<NpgsqlBatchCommand>
+        {
+            Command("update paper_account set cash = cash + $1, updated_at = $2 where id = 1", ledger.CashChange, now),
+        };
+        var held = ledger.RealizedChanges.Where(c => ledger.Positions.ContainsKey(c.Key)).ToList();
+        if (held.Count > 0)
+        {
+            var upsert = new NpgsqlBatchCommand("""
+                insert into paper_positions as p (symbol, quantity, avg_price, realized_pnl, updated_at)
+                select symbol, quantity, avg_price, realized_pnl, $5
+                from unnest($1::text[], $2::numeric[], $3::numeric[], $4::numeric[]) as c (symbol, quantity, avg_price, realized_pnl)
+                on conflict (symbol) do update set quantity = excluded.quantity, avg_price = excluded.avg_price,
+                    realized_pnl = p.realized_pnl + excluded.realized_pnl, updated_at = excluded.updated_at
+                """);
+            upsert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. held.Select(c => c.Key)] });
+            upsert.Parameters.Add(new NpgsqlParameter<decimal[]> { TypedValue = [.. held.Select(c => ledger.Positions[c.Key].Quantity)] });
+            upsert.Parameters.Add(new NpgsqlParameter<decimal[]> { TypedValue = [.. held.Select(c => ledger.Positions[c.Key].AvgPrice)] });
+            upsert.Parameters.Add(new NpgsqlParameter<decimal[]> { TypedValue = [.. held.Select(c => c.Value)] });
+            upsert.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
+            commands.Add(upsert);
+        }
+        var closed = ledger.RealizedChanges.Keys.Where(symbol => !ledger.Positions.ContainsKey(symbol)).ToArray();
+        if (closed.Length > 0) commands.Add(Command("delete from paper_positions where symbol = any($1)", [closed]));
+        return commands;
+    }
+
     private AuditEventDraft Event<T>(string type, PaperOrder order, T payload) =>
         AuditEventDraft.Create(clock.GetUtcNow(), "broker:" + Name, type, "order:" + order.ClientOrderId, payload);
-
-    private NpgsqlBatchCommand InsertOrder(PaperOrder order) => Command("""
-        insert into paper_orders (broker_order_id, client_order_id, symbol, side, quantity, order_type, limit_price, time_in_force,
-            status, filled_quantity, avg_fill_price, created_at, updated_at)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
-        """, order.BrokerOrderId, order.ClientOrderId, order.Symbol, OrderText.Format(order.Side), order.Quantity,
-        OrderText.Format(order.Type), order.LimitPrice, OrderText.Format(order.TimeInForce),
-        OrderText.Format(order.Status), order.FilledQuantity, order.AvgFillPrice, clock.GetUtcNow());
 
     private NpgsqlBatchCommand UpdateOrder(PaperOrder order) => Command(
         "update paper_orders set status = $2, filled_quantity = $3, avg_fill_price = $4, updated_at = $5 where broker_order_id = $1",
@@ -361,6 +367,76 @@ public sealed class PaperBroker(
             logger.LogError(ex, "A paper broker change could not be committed");
             throw new BrokerException(BrokerErrorKind.Unavailable, "storage_unavailable", "The paper broker could not record the change.", ex);
         }
+    }
+}
+
+/// <summary>A new paper order's row as it stood when its unit decided (the order itself may change later in the batch).</summary>
+internal sealed record PaperOrderRow(Guid BrokerOrderId, string ClientOrderId, string Symbol, string Side, decimal Quantity, string OrderType,
+    decimal? LimitPrice, string TimeInForce, string Status, decimal FilledQuantity, decimal? AvgFillPrice, DateTimeOffset At)
+{
+    public static PaperOrderRow Of(PaperOrder order, DateTimeOffset at) => new(order.BrokerOrderId, order.ClientOrderId, order.Symbol,
+        OrderText.Format(order.Side), order.Quantity, OrderText.Format(order.Type), order.LimitPrice, OrderText.Format(order.TimeInForce),
+        OrderText.Format(order.Status), order.FilledQuantity, order.AvgFillPrice, at);
+}
+
+/// <summary>New paper orders, written set by set.</summary>
+internal sealed class PaperOrdersTable : SetTable<PaperOrderRow>
+{
+    public static PaperOrdersTable Instance { get; } = new();
+
+    // After the decisions (orders), before the fills that reference these rows.
+    public override int Order => 1;
+
+    protected override NpgsqlBatchCommand Insert(IReadOnlyList<PaperOrderRow> rows)
+    {
+        var command = new NpgsqlBatchCommand("""
+            insert into paper_orders (broker_order_id, client_order_id, symbol, side, quantity, order_type, limit_price, time_in_force,
+                status, filled_quantity, avg_fill_price, created_at, updated_at)
+            select broker_order_id, client_order_id, symbol, side, quantity, order_type, limit_price, time_in_force,
+                status, filled_quantity, avg_fill_price, at, at
+            from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::text[], $7::numeric[], $8::text[],
+                $9::text[], $10::numeric[], $11::numeric[], $12::timestamptz[])
+                as r (broker_order_id, client_order_id, symbol, side, quantity, order_type, limit_price, time_in_force,
+                status, filled_quantity, avg_fill_price, at)
+            """);
+        command.Parameters.Add(Array(rows.Select(r => r.BrokerOrderId).ToArray(), NpgsqlTypes.NpgsqlDbType.Uuid));
+        command.Parameters.Add(Array(rows.Select(r => r.ClientOrderId).ToArray(), NpgsqlTypes.NpgsqlDbType.Text));
+        command.Parameters.Add(Array(rows.Select(r => r.Symbol).ToArray(), NpgsqlTypes.NpgsqlDbType.Text));
+        command.Parameters.Add(Array(rows.Select(r => r.Side).ToArray(), NpgsqlTypes.NpgsqlDbType.Text));
+        command.Parameters.Add(Array(rows.Select(r => r.Quantity).ToArray(), NpgsqlTypes.NpgsqlDbType.Numeric));
+        command.Parameters.Add(Array(rows.Select(r => r.OrderType).ToArray(), NpgsqlTypes.NpgsqlDbType.Text));
+        command.Parameters.Add(Array(rows.Select(r => r.LimitPrice).ToArray(), NpgsqlTypes.NpgsqlDbType.Numeric));
+        command.Parameters.Add(Array(rows.Select(r => r.TimeInForce).ToArray(), NpgsqlTypes.NpgsqlDbType.Text));
+        command.Parameters.Add(Array(rows.Select(r => r.Status).ToArray(), NpgsqlTypes.NpgsqlDbType.Text));
+        command.Parameters.Add(Array(rows.Select(r => r.FilledQuantity).ToArray(), NpgsqlTypes.NpgsqlDbType.Numeric));
+        command.Parameters.Add(Array(rows.Select(r => r.AvgFillPrice).ToArray(), NpgsqlTypes.NpgsqlDbType.Numeric));
+        command.Parameters.Add(Array(rows.Select(r => r.At).ToArray(), NpgsqlTypes.NpgsqlDbType.TimestampTz));
+        return command;
+    }
+}
+
+internal sealed record PaperFillRow(Guid BrokerOrderId, string Symbol, string Side, decimal Quantity, decimal Price, DateTimeOffset At);
+
+/// <summary>Paper fills, written set by set after the paper orders they reference.</summary>
+internal sealed class PaperFillsTable : SetTable<PaperFillRow>
+{
+    public static PaperFillsTable Instance { get; } = new();
+
+    public override int Order => 2;
+
+    protected override NpgsqlBatchCommand Insert(IReadOnlyList<PaperFillRow> rows)
+    {
+        var command = new NpgsqlBatchCommand("""
+            insert into paper_fills (broker_order_id, symbol, side, quantity, price, filled_at)
+            select * from unnest($1::uuid[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::timestamptz[])
+            """);
+        command.Parameters.Add(Array(rows.Select(r => r.BrokerOrderId).ToArray(), NpgsqlTypes.NpgsqlDbType.Uuid));
+        command.Parameters.Add(Array(rows.Select(r => r.Symbol).ToArray(), NpgsqlTypes.NpgsqlDbType.Text));
+        command.Parameters.Add(Array(rows.Select(r => r.Side).ToArray(), NpgsqlTypes.NpgsqlDbType.Text));
+        command.Parameters.Add(Array(rows.Select(r => r.Quantity).ToArray(), NpgsqlTypes.NpgsqlDbType.Numeric));
+        command.Parameters.Add(Array(rows.Select(r => r.Price).ToArray(), NpgsqlTypes.NpgsqlDbType.Numeric));
+        command.Parameters.Add(Array(rows.Select(r => r.At).ToArray(), NpgsqlTypes.NpgsqlDbType.TimestampTz));
+        return command;
     }
 }
 

@@ -170,13 +170,11 @@ public sealed class OrderGateway(
                 var row = NewRow(order, hash, actor, now, referencePrice, decision, verdict.Refusal);
                 var accepted = row.Decision == "accepted";
                 ledger.Recorded(order.ClientOrderId, accepted, intent.Symbol, intent.Side, intent.Quantity);
-                var decisionEvent = DecisionEvent(row);
-                var brokerWork = new List<NpgsqlBatchCommand>();
-                var brokerAudit = new List<AuditEventDraft>();
-                var joined = accepted ? _inDecision?.SubmitInDecision(BrokerRequest(order, row), ledger, brokerWork, brokerAudit) : null;
+                var plan = new UnitPlanBuilder { Rows = { OrdersTable.Instance.Row(row) }, AuditEvents = { DecisionEvent(row) } };
+                var joined = accepted ? _inDecision?.SubmitInDecision(BrokerRequest(order, row), ledger, plan) : null;
                 if (joined is not null) Record(row, joined);
                 recorded = new Recorded(row, joined);
-                return new UnitPlan([OrderStore.Insert(row), .. brokerWork], [decisionEvent, .. brokerAudit]);
+                return plan.Build();
             }));
             return recorded;
         }

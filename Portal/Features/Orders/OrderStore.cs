@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
+using NpgsqlTypes;
 using Portal.Domain.Broker;
 using Portal.Domain.Orders;
 using Portal.Infrastructure.Postgres;
@@ -16,15 +17,6 @@ public sealed class OrderStore(NpgsqlDataSource db, IDbContextFactory<PortalDbCo
 {
     /// <summary>Statuses of an accepted order that may still fill.</summary>
     public const string WorkingStatuses = "('pending_submit', 'submitted', 'new', 'partially_filled')";
-
-    public static NpgsqlBatchCommand Insert(OrderRow r) => Command("""
-        insert into orders (id, client_order_id, request_hash, strategy_id, symbol, side, quantity, order_type, limit_price,
-            time_in_force, decision, reason, limit_value, actual_value, message, reference_price, status, actor, created_at, updated_at,
-            broker_order_id, filled_quantity, avg_fill_price)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $21, $22)
-        """, r.Id, r.ClientOrderId, r.RequestHash, r.StrategyId, r.Symbol, r.Side, r.Quantity, r.OrderType,
-        r.LimitPrice, r.TimeInForce, r.Decision, r.Reason, r.LimitValue, r.ActualValue, r.Message, r.ReferencePrice, r.Status, r.Actor, r.CreatedAt,
-        r.BrokerOrderId, r.FilledQuantity, r.AvgFillPrice);
 
     /// <summary>A broker's report of an order's state, committed with the broker's own change.</summary>
     public static NpgsqlBatchCommand Reported(BrokerOrderState state, DateTimeOffset now) => Command("""
@@ -186,6 +178,56 @@ public sealed class OrderStore(NpgsqlDataSource db, IDbContextFactory<PortalDbCo
     {
         var command = new NpgsqlBatchCommand(sql);
         foreach (var value in values) command.Parameters.Add(new NpgsqlParameter { Value = value ?? DBNull.Value });
+        return command;
+    }
+}
+
+/// <summary>Decisions, written set by set: every decision of a batch in one statement (see <see cref="SetTable{TRow}"/>).</summary>
+public sealed class OrdersTable : SetTable<OrderRow>
+{
+    public static OrdersTable Instance { get; } = new();
+
+    // First: the paper broker's rows of the same batch follow their decisions.
+    public override int Order => 0;
+
+    protected override NpgsqlBatchCommand Insert(IReadOnlyList<OrderRow> rows)
+    {
+        var command = new NpgsqlBatchCommand("""
+            insert into orders (id, client_order_id, request_hash, strategy_id, symbol, side, quantity, order_type, limit_price,
+                time_in_force, decision, reason, limit_value, actual_value, message, reference_price, status, actor, created_at, updated_at,
+                broker_order_id, filled_quantity, avg_fill_price)
+            select id, client_order_id, request_hash, strategy_id, symbol, side, quantity, order_type, limit_price,
+                time_in_force, decision, reason, limit_value, actual_value, message, reference_price, status, actor, created_at, created_at,
+                broker_order_id, filled_quantity, avg_fill_price
+            from unnest($1::uuid[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::text[], $9::numeric[],
+                $10::text[], $11::text[], $12::text[], $13::numeric[], $14::numeric[], $15::text[], $16::numeric[], $17::text[], $18::text[],
+                $19::timestamptz[], $20::text[], $21::numeric[], $22::numeric[])
+                as r (id, client_order_id, request_hash, strategy_id, symbol, side, quantity, order_type, limit_price,
+                time_in_force, decision, reason, limit_value, actual_value, message, reference_price, status, actor, created_at,
+                broker_order_id, filled_quantity, avg_fill_price)
+            """);
+        command.Parameters.Add(Array(rows.Select(r => r.Id).ToArray(), NpgsqlDbType.Uuid));
+        command.Parameters.Add(Array(rows.Select(r => r.ClientOrderId).ToArray(), NpgsqlDbType.Text));
+        command.Parameters.Add(Array(rows.Select(r => r.RequestHash).ToArray(), NpgsqlDbType.Bytea));
+        command.Parameters.Add(Array(rows.Select(r => r.StrategyId).ToArray(), NpgsqlDbType.Text));
+        command.Parameters.Add(Array(rows.Select(r => r.Symbol).ToArray(), NpgsqlDbType.Text));
+        command.Parameters.Add(Array(rows.Select(r => r.Side).ToArray(), NpgsqlDbType.Text));
+        command.Parameters.Add(Array(rows.Select(r => r.Quantity).ToArray(), NpgsqlDbType.Numeric));
+        command.Parameters.Add(Array(rows.Select(r => r.OrderType).ToArray(), NpgsqlDbType.Text));
+        command.Parameters.Add(Array(rows.Select(r => r.LimitPrice).ToArray(), NpgsqlDbType.Numeric));
+        command.Parameters.Add(Array(rows.Select(r => r.TimeInForce).ToArray(), NpgsqlDbType.Text));
+        command.Parameters.Add(Array(rows.Select(r => r.Decision).ToArray(), NpgsqlDbType.Text));
+        command.Parameters.Add(Array(rows.Select(r => r.Reason).ToArray(), NpgsqlDbType.Text));
+        command.Parameters.Add(Array(rows.Select(r => r.LimitValue).ToArray(), NpgsqlDbType.Numeric));
+        command.Parameters.Add(Array(rows.Select(r => r.ActualValue).ToArray(), NpgsqlDbType.Numeric));
+        command.Parameters.Add(Array(rows.Select(r => r.Message).ToArray(), NpgsqlDbType.Text));
+        command.Parameters.Add(Array(rows.Select(r => r.ReferencePrice).ToArray(), NpgsqlDbType.Numeric));
+        command.Parameters.Add(Array(rows.Select(r => r.Status).ToArray(), NpgsqlDbType.Text));
+        command.Parameters.Add(Array(rows.Select(r => r.Actor).ToArray(), NpgsqlDbType.Text));
+        command.Parameters.Add(Array(rows.Select(r => r.CreatedAt).ToArray(), NpgsqlDbType.TimestampTz));
+        command.Parameters.Add(Array(rows.Select(r => r.BrokerOrderId).ToArray(), NpgsqlDbType.Text));
+        command.Parameters.Add(Array(rows.Select(r => r.FilledQuantity).ToArray(), NpgsqlDbType.Numeric));
+        command.Parameters.Add(Array(rows.Select(r => r.AvgFillPrice).ToArray(), NpgsqlDbType.Numeric));
         return command;
     }
 }

@@ -35,6 +35,9 @@ public sealed class AccountAuthority(PriceBook prices, TradingCalendar calendar,
     public PgWork Unit(AccountReads reads, Func<AccountLedger, UnitPlan> decide) =>
         new() { Decision = new PgDecision(this, reads, state => decide((AccountLedger)state)) };
 
+    /// <summary>The paper account's and positions' net change over the batch (an external broker's positions are its own to write).</summary>
+    public IReadOnlyList<NpgsqlBatchCommand> Settle(object state) => PaperBroker.Settle((AccountLedger)state, clock.GetUtcNow());
+
     public async Task<object> BeginLockAndReadAsync(NpgsqlConnection connection, IReadOnlyList<PgWork> decisions, CancellationToken ct)
     {
         var reads = decisions.Select(d => (AccountReads)d.Decision!.Reads).ToList();

@@ -19,9 +19,16 @@ public sealed class AccountLedger(PriceBook prices, decimal cash, decimal? daySt
     private readonly Dictionary<string, (decimal Buy, decimal Sell)> _working = new(StringComparer.Ordinal);
     private readonly HashSet<string> _recorded = new(StringComparer.Ordinal);
     private readonly Dictionary<string, PaperOrder> _paperOrders = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, decimal> _realizedChanges = new(StringComparer.Ordinal);
     private PortfolioSnapshot? _snapshot;
 
     public decimal Cash { get; private set; } = cash;
+
+    /// <summary>How much the fills of this transaction moved the cash.</summary>
+    public decimal CashChange { get; private set; }
+
+    /// <summary>The symbols whose position a fill of this transaction moved, with the profit or loss it realized.</summary>
+    public IReadOnlyDictionary<string, decimal> RealizedChanges => _realizedChanges;
 
     public IReadOnlyDictionary<string, Holding> Positions => _positions;
 
@@ -84,7 +91,12 @@ public sealed class AccountLedger(PriceBook prices, decimal cash, decimal? daySt
     public void ApplyFill(string symbol, decimal signed, decimal price)
     {
         Cash -= signed * price;
+        CashChange -= signed * price;
         var before = _positions.GetValueOrDefault(symbol);
+        var realized = before.Quantity != 0m && Math.Sign(before.Quantity) != Math.Sign(signed)
+            ? Math.Min(Math.Abs(signed), Math.Abs(before.Quantity)) * (price - before.AvgPrice) * Math.Sign(before.Quantity)
+            : 0m;
+        _realizedChanges[symbol] = _realizedChanges.GetValueOrDefault(symbol) + realized;
         var after = before.Quantity + signed;
         var avg = before.Quantity == 0m || Math.Sign(before.Quantity) == Math.Sign(signed)
             ? after == 0m ? 0m : (before.AvgPrice * before.Quantity + price * signed) / after

@@ -38,10 +38,56 @@ public sealed class PgWork(params NpgsqlBatchCommand[] commands)
     internal TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
 
-/// <summary>What a decision unit commits: its statements and audit events.</summary>
+/// <summary>
+/// What a decision unit commits: rows for tables written set by set, its own statements and audit events. The batch writes
+/// every unit's rows of a table with one statement (see <see cref="SetTable{TRow}"/>), before any unit's own statements.
+/// </summary>
 public sealed record UnitPlan(IReadOnlyList<NpgsqlBatchCommand> Commands, IReadOnlyList<AuditEventDraft> AuditEvents)
 {
     public static UnitPlan Nothing { get; } = new([], []);
+
+    public IReadOnlyList<SetRow> Rows { get; init; } = [];
+}
+
+/// <summary>Collects what a decision unit commits, as its parts (the decision, the broker's change) add to it.</summary>
+public sealed class UnitPlanBuilder
+{
+    public List<SetRow> Rows { get; } = [];
+    public List<NpgsqlBatchCommand> Commands { get; } = [];
+    public List<AuditEventDraft> AuditEvents { get; } = [];
+
+    public UnitPlan Build() => new(Commands, AuditEvents) { Rows = Rows };
+}
+
+/// <summary>A row for a <see cref="SetTable{TRow}"/>.</summary>
+public readonly record struct SetRow(ISetTable Table, object Value);
+
+public interface ISetTable
+{
+    /// <summary>Tables are written in ascending order: a referenced table before the tables referencing it.</summary>
+    int Order { get; }
+
+    NpgsqlBatchCommand Insert(IEnumerable<object> rows);
+}
+
+/// <summary>
+/// A table written set by set: whatever the number of units in a batch, their rows go in with one statement (an
+/// <c>insert ... select from unnest(...)</c> over one array per column). PostgreSQL then parses, plans and executes one
+/// statement per table and batch instead of one per row. A failure of the statement names no unit, so the committer
+/// retries the units one by one and a bad unit still fails alone.
+/// </summary>
+public abstract class SetTable<TRow> : ISetTable where TRow : notnull
+{
+    public abstract int Order { get; }
+
+    public SetRow Row(TRow row) => new(this, row);
+
+    protected abstract NpgsqlBatchCommand Insert(IReadOnlyList<TRow> rows);
+
+    NpgsqlBatchCommand ISetTable.Insert(IEnumerable<object> rows) => Insert(rows.Cast<TRow>().ToList());
+
+    protected static NpgsqlParameter Array<T>(T[] values, NpgsqlTypes.NpgsqlDbType type) =>
+        new NpgsqlParameter<T[]> { TypedValue = values, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | type };
 }
 
 /// <summary>
@@ -58,6 +104,12 @@ public sealed record PgDecision(IBatchLock Lock, object Reads, Func<object, Unit
 public interface IBatchLock
 {
     Task<object> BeginLockAndReadAsync(NpgsqlConnection connection, IReadOnlyList<PgWork> decisions, CancellationToken ct);
+
+    /// <summary>
+    /// The statements that write the state's net change once every decision of the batch changed it: one per changed row
+    /// however many decisions changed it (e.g. an account's cash, moved by every fill of the batch).
+    /// </summary>
+    IReadOnlyList<NpgsqlBatchCommand> Settle(object state);
 }
 
 /// <summary>A decision unit's <see cref="PgDecision.Decide"/> threw: only that unit fails.</summary>
@@ -224,12 +276,17 @@ public sealed class GroupCommitter(NpgsqlDataSource dataSource, IOptions<GroupCo
     /// </summary>
     private static async Task ExecuteInTransactionAsync(NpgsqlConnection connection, IReadOnlyList<PgWork> units, CancellationToken ct)
     {
-        var begun = await DecideAsync(connection, units, ct);
+        var settle = await DecideAsync(connection, units, ct);
         await using var npgsqlBatch = new NpgsqlBatch(connection);
-        if (!begun) npgsqlBatch.BatchCommands.Add(new NpgsqlBatchCommand("begin"));
+        if (settle is null) npgsqlBatch.BatchCommands.Add(new NpgsqlBatchCommand("begin"));
+        var rows = units.SelectMany(u => u.Plan?.Rows ?? []).GroupBy(r => r.Table).OrderBy(g => g.Key.Order);
+        foreach (var table in rows)
+            npgsqlBatch.BatchCommands.Add(table.Key.Insert(table.Select(r => r.Value)));
         foreach (var unit in units)
             foreach (var command in unit.PlannedCommands)
                 npgsqlBatch.BatchCommands.Add(command);
+        foreach (var command in settle ?? [])
+            npgsqlBatch.BatchCommands.Add(command);
         try
         {
             if (!units.Any(u => u.PlannedAuditEvents.Count > 0))
@@ -264,14 +321,16 @@ public sealed class GroupCommitter(NpgsqlDataSource dataSource, IOptions<GroupCo
 
     /// <summary>
     /// With decision units, the transaction starts with their lock and the read of the state under it (one round trip);
-    /// then each decides, in batch order, against that state. Returns whether the transaction was begun.
+    /// then each decides, in batch order, against that state. Returns the statements that settle the state's net change
+    /// (null when there were no decision units and the transaction is not begun yet).
     /// </summary>
-    private static async Task<bool> DecideAsync(NpgsqlConnection connection, IReadOnlyList<PgWork> units, CancellationToken ct)
+    private static async Task<IReadOnlyList<NpgsqlBatchCommand>?> DecideAsync(NpgsqlConnection connection, IReadOnlyList<PgWork> units, CancellationToken ct)
     {
         foreach (var unit in units) unit.Plan = null;
         var decisions = units.Where(u => u.Decision is not null).ToList();
-        if (decisions.Count == 0) return false;
-        var state = await decisions[0].Decision!.Lock.BeginLockAndReadAsync(connection, decisions, ct);
+        if (decisions.Count == 0) return null;
+        var batchLock = decisions[0].Decision!.Lock;
+        var state = await batchLock.BeginLockAndReadAsync(connection, decisions, ct);
         foreach (var unit in decisions)
         {
             try
@@ -283,7 +342,7 @@ public sealed class GroupCommitter(NpgsqlDataSource dataSource, IOptions<GroupCo
                 throw new UnitDecisionException(unit, ex);
             }
         }
-        return true;
+        return batchLock.Settle(state);
     }
 
     /// <summary>A failure one unit may have caused, so retrying the units alone can save the others.</summary>

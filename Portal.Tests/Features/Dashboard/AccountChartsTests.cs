@@ -100,14 +100,17 @@ public sealed class AccountChartsTests : IAsyncLifetime
         Assert.Equal(50_000d, exposureOptions.YAxisSuggestedMax);
         Assert.Null(pnlOptions.YAxisSuggestedMax);
         Assert.Equal("$250", pnlOptions.YAxisToStringFunc!(250));
+        Assert.Equal("-$120", pnlOptions.YAxisToStringFunc!(-120));
+        Assert.Equal("$50k", exposureOptions.YAxisToStringFunc!(50_000));
         Assert.Contains("UTC", pnlOptions.TooltipTimeLabelFormat);
 
-        // The P&L axis spans the P&L (-$120..$250), in dollars: none of the exposure axis's $10,000s.
+        // The P&L axis spans the P&L (-$120..$250), in dollars: none of the exposure axis's $10k steps.
         var pnlAxis = cut.Find("#pnl-chart").TextContent;
         var exposureAxis = cut.Find("#exposure-chart").TextContent;
         Assert.Contains("$100", pnlAxis);
-        Assert.DoesNotContain("$10,000", pnlAxis);
-        Assert.Contains("$50,000", exposureAxis);
+        Assert.Contains("-$100", pnlAxis);
+        Assert.DoesNotContain("k", pnlAxis.Replace("Daily P&L", "", StringComparison.Ordinal));
+        Assert.Contains("$50k", exposureAxis);
     }
 
     [Fact]

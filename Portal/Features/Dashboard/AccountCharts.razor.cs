@@ -87,8 +87,9 @@ public sealed partial class AccountCharts
             MaxNumYAxisTicks = 6,
             YAxisSuggestedMax = suggestedMax,
             YAxisRequireZeroPoint = true,
-            YAxisToStringFunc = v => v.ToString("$#,##0;-$#,##0", CultureInfo.InvariantCulture),
+            YAxisToStringFunc = Dollars,
             TimeLabelFormat = Span > AccountHistoryRange.Day ? "MM-dd HH:mm" : "HH:mm",
+            TimeLabelSpacingRounding = true,
             TimeLabelSpacing = Span == AccountHistoryRange.Hour ? TimeSpan.FromMinutes(10) : Span == AccountHistoryRange.Day ? TimeSpan.FromHours(3) : TimeSpan.FromDays(1),
             TooltipTimeLabelFormat = TooltipTime,
             TooltipTitleFormat = "{{SERIES_NAME}}",
@@ -96,6 +97,16 @@ public sealed partial class AccountCharts
             ShowLegend = false,
             ShowDataMarkers = _samples.Count <= 60,
         };
+    }
+
+    /// <summary>Axis labels short enough to clear the axis title: $250, -$1,500, $50k, $1.2M.</summary>
+    internal static string Dollars(double value)
+    {
+        var size = Math.Abs(value);
+        var text = size >= 1_000_000 ? (size / 1_000_000).ToString("0.#", CultureInfo.InvariantCulture) + "M"
+            : size >= 10_000 ? (size / 1_000).ToString("0.#", CultureInfo.InvariantCulture) + "k"
+            : size.ToString("#,##0", CultureInfo.InvariantCulture);
+        return (value < 0 ? "-$" : "$") + text;
     }
 
     /// <summary>A round tick spacing (1, 2 or 5 × 10ⁿ dollars) giving about five lines over <paramref name="span"/>.</summary>

@@ -135,6 +135,7 @@ public sealed partial class DriftPage : IDisposable
             YAxisTicks = 1, YAxisSuggestedMax = 1, YAxisRequireZeroPoint = true, YAxisFormat = "0.0",
             YAxisTitle = "KS D (0–1)", XAxisTitle = "Time (UTC)",
             TimeLabelFormat = span > TimeSpan.FromDays(1) ? "MM-dd HH:mm" : "HH:mm",
+            TimeLabelSpacingRounding = true,
             TimeLabelSpacing = span <= TimeSpan.FromHours(1) ? TimeSpan.FromMinutes(10) : span <= TimeSpan.FromDays(1) ? TimeSpan.FromHours(3) : TimeSpan.FromDays(1),
             TooltipTimeLabelFormat = "yyyy-MM-dd HH:mm:ss 'UTC'", TooltipTitleFormat = "{{SERIES_NAME}}", TooltipSubtitleFormat = "{{Y_VALUE}} at {{X_VALUE}}",
             ShowDataMarkers = true, ShowLegend = false,

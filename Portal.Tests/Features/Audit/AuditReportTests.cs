@@ -87,3 +87,25 @@ public sealed class AuditReportTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, (await audit.GetAsync(AuditReport.Path + "?from=yesterday")).StatusCode);
     }
 }
+
+/// <summary>The report's page without a database: the row cap and its note.</summary>
+public sealed class AuditReportRenderTests
+{
+    [Fact]
+    public void More_rows_than_the_cap_print_the_first_ones_with_a_note()
+    {
+        var at = new DateTimeOffset(2026, 12, 6, 5, 0, 0, TimeSpan.Zero);
+        var rows = Enumerable.Range(1, AuditReport.MaxRows + 1)
+            .Select(i => new AuditEventDetail(i, at.AddSeconds(i), "apikey:x", "test.odd", $"item:{i}", "{\n    \"i\": " + i + "\n}", "00", "11", 1, "demo key <b>"))
+            .ToList();
+        var query = new AuditExportQuery(AuditExportFormatKind.Csv, null, null, null, null, [], null);
+        var check = new AuditVerificationReport("full", true, 0, AuditReport.MaxRows + 1, AuditReport.MaxRows + 1, null, null, 1, AuditReport.MaxRows + 1, 0.1);
+
+        var page = new HtmlParser().ParseDocument(AuditReport.Render(query, 1, AuditReport.MaxRows + 1, rows, check, null, at));
+
+        Assert.Equal(AuditReport.MaxRows, page.QuerySelectorAll("#report-events tbody tr").Length);
+        Assert.Contains("Only the first 2,000", page.QuerySelector("#report-truncated")!.TextContent);
+        Assert.Equal("demo key <b>", page.QuerySelector("#report-events tbody tr td:nth-child(3)")!.FirstChild!.TextContent); // encoded, not markup
+        Assert.Contains("2026-12-06 05:00:01.000 UTC", page.QuerySelector("#report-events tbody tr td:nth-child(2)")!.TextContent);
+    }
+}

@@ -12,7 +12,7 @@ public static class UiSetup
         builder.Services.AddMudServices();
         builder.Services.AddSingleton<ITradingStatusSource, TradingStatusSource>();
         builder.Services.AddSingleton<IHaltCommands, KillSwitchCommands>();
-        builder.Services.AddSingleton<Portal.Features.Dashboard.DashboardQueries>();
+        Portal.Features.Dashboard.DashboardSetup.AddDashboard(builder);
         return builder;
     }
 

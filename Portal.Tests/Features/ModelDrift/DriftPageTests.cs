@@ -1,5 +1,6 @@
 using Bunit;
 using Microsoft.Extensions.DependencyInjection;
+using MudBlazor;
 using MudBlazor.Services;
 using Portal.Features.Auth;
 using Portal.Features.Identity;
@@ -35,6 +36,7 @@ public sealed class DriftPageTests : IAsyncLifetime
         _bunit.Services.AddSingleton(_portal.Get<ModelDriftStore>());
         _bunit.Services.AddSingleton(_portal.Get<ModelDriftService>());
         _bunit.Services.AddSingleton(_portal.Get<OpsEventBus>());
+        _bunit.Services.AddSingleton(_portal.Get<TimeProvider>());
     }
 
     public async Task DisposeAsync()
@@ -82,5 +84,33 @@ public sealed class DriftPageTests : IAsyncLifetime
             Assert.NotEqual(firstRun, cut.Find("#run-summary").TextContent);
             Assert.Contains("officer@test.local", cut.Find("#run-summary").TextContent);
         }, TimeSpan.FromSeconds(30)); // a drift check is real statistics over the stored features
+    }
+
+    [Fact]
+    public async Task The_D_history_is_fetched_for_the_chosen_range_on_a_0_to_1_axis_against_UTC_time()
+    {
+        // A second stored run, finished two days ago: in the week, not in the day.
+        var store = _portal.Get<ModelDriftStore>();
+        var latest = (await store.LatestRunAsync(Model, CancellationToken.None))!;
+        var now = _portal.Get<TimeProvider>().GetUtcNow();
+        await store.InsertRunAsync(latest with { StartedAt = now.AddDays(-2), FinishedAt = now.AddDays(-2) }, CancellationToken.None);
+        _bunit.AddAuthorization().SetAuthorized("compliance@test.local");
+
+        var cut = _bunit.Render<DriftPage>();
+
+        cut.WaitForAssertion(() => Assert.Equal("2", cut.Find("#d-history").GetAttribute("data-points")), TimeSpan.FromSeconds(10));
+        var history = cut.FindComponents<MudChart<double>>().Single(c => c.Instance.ChartType == ChartType.Timeseries).Instance;
+        var options = Assert.IsType<TimeSeriesChartOptions>(history.ChartOptions);
+        Assert.Equal(1, options.YAxisTicks);
+        Assert.Equal(1d, options.YAxisSuggestedMax);
+        Assert.Equal("Time (UTC)", options.XAxisTitle);
+        Assert.Contains("UTC", options.TooltipTimeLabelFormat);
+        Assert.All(history.ChartSeries.Single().Data.Values, d => Assert.InRange(d, 0d, 1d));
+        var ecdf = cut.FindComponents<MudChart<double>>().Single(c => c.Instance.ChartType == ChartType.Line).Instance;
+        Assert.Equal(1d, Assert.IsType<LineChartOptions>(ecdf.ChartOptions).YAxisSuggestedMax);
+        Assert.DoesNotContain(">20<", cut.Find("#d-history").InnerHtml);
+
+        cut.Find("#d-history-range [data-range='1d']").Click();
+        cut.WaitForAssertion(() => Assert.Equal("1", cut.Find("#d-history").GetAttribute("data-points")), TimeSpan.FromSeconds(10));
     }
 }

@@ -34,6 +34,8 @@ public static class AuditApi
         compliance.MapGet("/export", Export);
         compliance.MapGet("/export/manifest", Manifest);
         compliance.MapGet("/export/bundle", Bundle);
+        // The printable report is a page for people, beside the audit page, under the export's authorization.
+        app.MapGet(AuditReport.Path, AuditReport.RenderAsync).WithTags("Audit").RequireScopeOr(Scopes.Audit, Policies.Compliance).ExcludeFromDescription();
 
         var readers = app.MapGroup("/api/audit/events").WithTags("Audit").RequireScopeOr(Scopes.Audit, Policies.AuditReader);
         readers.MapGet("", List);
@@ -256,7 +258,7 @@ public static class AuditApi
         return TypedResults.Text(manifest, "text/plain; charset=utf-8");
     }
 
-    private static string Actor(ClaimsPrincipal user) => user.FindFirstValue(ClaimTypes.NameIdentifier) ?? "unknown";
+    internal static string Actor(ClaimsPrincipal user) => user.FindFirstValue(ClaimTypes.NameIdentifier) ?? "unknown";
 
     /// <summary>Every problem is named by its field, all at once.</summary>
     internal static (AuditExportQuery? Query, Dictionary<string, string[]> Errors) Parse(IQueryCollection q, bool allowFilters)

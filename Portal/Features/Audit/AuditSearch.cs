@@ -132,6 +132,28 @@ public sealed class AuditSearch(NpgsqlDataSource db) : IAuditSearch
             reader.IsDBNull(9) ? null : reader.GetString(9));
     }
 
+    /// <summary>
+    /// The events of seqs <paramref name="fromSeq"/>..<paramref name="toSeq"/> matching <paramref name="filter"/>, oldest first,
+    /// at most <paramref name="take"/>, each with its payload as indented JSON: the rows of the printable report.
+    /// </summary>
+    public async Task<IReadOnlyList<AuditEventDetail>> RangeAsync(AuditFilter filter, long fromSeq, long toSeq, int take, CancellationToken ct)
+    {
+        var (conditions, values) = filter.ToSql(4);
+        await using var command = db.CreateCommand(
+            $"select seq, time, actor, type, subject, jsonb_pretty(payload), prev_hash, hash, format_version, {ActorNameSql} from audit_events e where seq >= $1 and seq <= $2{conditions} order by seq limit $3");
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = fromSeq });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = toSeq });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = take });
+        foreach (var value in values) command.Parameters.Add(new NpgsqlParameter { Value = value });
+        var rows = new List<AuditEventDetail>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            rows.Add(new AuditEventDetail(reader.GetInt64(0), reader.GetFieldValue<DateTimeOffset>(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
+                reader.GetString(5), Convert.ToHexStringLower(reader.GetFieldValue<byte[]>(6)), Convert.ToHexStringLower(reader.GetFieldValue<byte[]>(7)), reader.GetInt16(8),
+                reader.IsDBNull(9) ? null : reader.GetString(9)));
+        return rows;
+    }
+
     public async Task<IReadOnlyList<string>> TypesAsync(CancellationToken ct)
     {
         // A skip scan over the (type, seq) index: one probe per distinct type instead of reading every row.

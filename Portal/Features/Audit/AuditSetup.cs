@@ -26,7 +26,8 @@ public static class AuditSetup
         builder.Services.AddSingleton<IAuditChainVerifier>(sp => sp.GetRequiredService<AuditVerification>());
         builder.Services.AddSingleton<AuditExport>();
         builder.Services.AddSingleton<AuditProofs>();
-        builder.Services.AddSingleton<IAuditSearch, AuditSearch>();
+        builder.Services.AddSingleton<AuditSearch>();
+        builder.Services.AddSingleton<IAuditSearch>(sp => sp.GetRequiredService<AuditSearch>());
         builder.Services.AddSingleton<AuditAppendedFeed>();
         builder.Services.AddSingleton<IAuditAppendedFeed>(sp => sp.GetRequiredService<AuditAppendedFeed>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditAppendedFeed>());

@@ -13,7 +13,7 @@ namespace Portal.Features.Dashboard;
 /// <summary>
 /// The account at a glance. Order decisions arrive live from the event stream (seeded from Postgres
 /// when the page opens); the in-memory numbers (risk book, limits, safe mode) are re-read by a
-/// timer on this circuit, which also samples the chart. Nothing polls the server.
+/// timer on this circuit, which also adds the charts' live points (their history is stored: <see cref="AccountSampler"/>). Nothing polls the server.
 /// </summary>
 public sealed partial class DashboardPage
 {
@@ -29,7 +29,7 @@ public sealed partial class DashboardPage
     [Inject] private TimeProvider Clock { get; set; } = default!;
 
     private readonly Queue<DateTimeOffset> _decisionTimes = new();
-    private readonly EquityChart _chart = new();
+    private AccountSample? _live;
     private List<OrderDecisionEvent> _refusals = [];
     private ITimer? _refresh;
     private DateTimeOffset _lastSample;
@@ -84,7 +84,7 @@ public sealed partial class DashboardPage
         if (Snapshot is { } snapshot && now - _lastSample >= SampleEvery)
         {
             _lastSample = now;
-            _chart.Add(now, (double)(snapshot.Equity - snapshot.DayStartEquity), (double)snapshot.GrossExposureUsd);
+            _live = new AccountSample(now, snapshot.Equity, snapshot.Equity - snapshot.DayStartEquity, snapshot.GrossExposureUsd);
         }
     }
 

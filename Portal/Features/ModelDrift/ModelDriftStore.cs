@@ -206,18 +206,19 @@ public sealed class ModelDriftStore(NpgsqlDataSource db)
         return run with { Results = rows };
     }
 
-    /// <summary>D of one distribution in the model's newest <paramref name="take"/> runs, oldest first.</summary>
-    public async Task<IReadOnlyList<DriftHistoryPoint>> HistoryAsync(string modelId, string kind, string name, int take, CancellationToken ct)
+    /// <summary>D of one distribution in the model's newest <paramref name="take"/> runs (finished since <paramref name="since"/>, if given), oldest first.</summary>
+    public async Task<IReadOnlyList<DriftHistoryPoint>> HistoryAsync(string modelId, string kind, string name, int take, CancellationToken ct, DateTimeOffset? since = null)
     {
         await using var command = db.CreateCommand("""
             select r.id, r.finished_at, x.d, x.drifted from model_drift_runs r
             join model_drift_results x on x.run_id = r.id and x.kind = $2 and x.name = $3
-            where r.model_id = $1 order by r.id desc limit $4
+            where r.model_id = $1 and ($5::timestamptz is null or r.finished_at >= $5) order by r.id desc limit $4
             """);
         command.Parameters.AddWithValue(modelId);
         command.Parameters.AddWithValue(kind);
         command.Parameters.AddWithValue(name);
         command.Parameters.AddWithValue(take);
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset?> { TypedValue = since, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
         await using var reader = await command.ExecuteReaderAsync(ct);
         var points = new List<DriftHistoryPoint>();
         while (await reader.ReadAsync(ct))

@@ -186,6 +186,9 @@ public sealed partial class AuditPage : IAsyncDisposable
     }
 
     /// <summary>The API request for this export: CSV carries every filter; JSONL only the time range.</summary>
+    /// <summary>The printable report of every filter on the page (<see cref="AuditReport"/>).</summary>
+    private string ReportUrl => AuditReport.Path + "?" + ExportUrl(AuditExportFormatKind.Csv, _filter.Normalized()).Split('?', 2)[1].Replace("format=csv&", "", StringComparison.Ordinal).Replace("format=csv", "", StringComparison.Ordinal);
+
     private string BundleUrl => "/api/audit/export/bundle?" + ExportUrl(AuditExportFormatKind.Jsonl, _filter.Normalized()).Split('?', 2)[1];
 
     public static string ExportUrl(AuditExportFormatKind format, AuditFilter filter)

@@ -11,7 +11,17 @@ namespace Portal.Features.ModelDrift.Pages;
 
 public sealed partial class DriftPage : IDisposable
 {
-    private const int HistoryRuns = 30;
+    private const int HistoryRuns = 500;
+
+    /// <summary>The D history's ranges; a week by default, as checks run nightly unless someone runs one.</summary>
+    internal static readonly (string Key, TimeSpan Span)[] HistoryRanges = [("1h", TimeSpan.FromHours(1)), ("1d", TimeSpan.FromDays(1)), ("1w", TimeSpan.FromDays(7))];
+
+    /// <summary>ECDF shares and KS D both lie in 0..1: the axis shows exactly that (the chart's default tick spacing of 20 would draw 0..20).</summary>
+    private static readonly LineChartOptions EcdfOptions = new()
+    {
+        YAxisTicks = 1, YAxisSuggestedMax = 1, YAxisRequireZeroPoint = true, YAxisFormat = "0.0",
+        YAxisTitle = "Cumulative share (0–1)", XAxisTitle = "Value", TooltipSubtitleFormat = "{{Y_VALUE}} at {{X_VALUE}}",
+    };
     private const string InputTimeFormat = "yyyy-MM-dd HH:mm";
 
     private IReadOnlyDictionary<string, IReadOnlyList<string>>? _versions;
@@ -22,7 +32,10 @@ public sealed partial class DriftPage : IDisposable
     private List<ChartSeries<double>> _ecdfSeries = [];
     private string[] _ecdfLabels = [];
     private List<ChartSeries<double>> _historySeries = [];
-    private string[] _historyLabels = [];
+    private TimeSeriesChartOptions _historyOptions = new();
+    private LineChartOptions _ecdfOptions = EcdfOptions;
+    private string _historyRange = HistoryRanges[^1].Key;
+    private int _historyPoints;
     private string? _actor;
     private bool _busy;
 
@@ -38,6 +51,7 @@ public sealed partial class DriftPage : IDisposable
     [Inject] private OpsEventBus Live { get; set; } = null!;
     [Inject] private ISnackbar Snackbar { get; set; } = null!;
     [Inject] private AuthenticationStateProvider Authentication { get; set; } = null!;
+    [Inject] private TimeProvider Clock { get; set; } = null!;
     [Inject] private IAuthorizationService Authorization { get; set; } = null!;
 
     protected override void OnInitialized() => Live.Received += OnLiveEvent;
@@ -98,9 +112,34 @@ public sealed partial class DriftPage : IDisposable
         ];
         // Every fifth point labelled keeps the axis readable at 375 px.
         _ecdfLabels = result.EcdfX.Select((x, i) => i % 5 == 0 ? x.ToString("G3", CultureInfo.InvariantCulture) : "").ToArray();
-        var history = await Store.HistoryAsync(_model!, result.Kind, result.Name, HistoryRuns, CancellationToken.None);
-        _historySeries = [new ChartSeries<double> { Name = "KS D", Data = history.Select(p => p.D).ToArray() }];
-        _historyLabels = history.Select(p => p.At.UtcDateTime.ToString("MM-dd HH:mm", CultureInfo.InvariantCulture)).ToArray();
+        await LoadHistoryAsync();
+    }
+
+    private async Task SelectHistoryRangeAsync(string range)
+    {
+        if (range is null || range == _historyRange) return;
+        _historyRange = range;
+        await LoadHistoryAsync();
+    }
+
+    /// <summary>The selected distribution's D in the chosen range, from the stored runs, on a 0..1 axis against time in UTC.</summary>
+    private async Task LoadHistoryAsync()
+    {
+        if (_selected is not { } result) return;
+        var span = HistoryRanges.First(r => r.Key == _historyRange).Span;
+        var history = await Store.HistoryAsync(_model!, result.Kind, result.Name, HistoryRuns, CancellationToken.None, Clock.GetUtcNow() - span);
+        _historyPoints = history.Count;
+        _historySeries = [new ChartSeries<double> { Name = "KS D", Data = history.Select(p => (p.At.UtcDateTime, p.D)).ToList(), TooltipYValueFormat = "0.000" }];
+        _historyOptions = new TimeSeriesChartOptions
+        {
+            YAxisTicks = 1, YAxisSuggestedMax = 1, YAxisRequireZeroPoint = true, YAxisFormat = "0.0",
+            YAxisTitle = "KS D (0–1)", XAxisTitle = "Time (UTC)",
+            TimeLabelFormat = span > TimeSpan.FromDays(1) ? "MM-dd HH:mm" : "HH:mm",
+            TimeLabelSpacingRounding = true,
+            TimeLabelSpacing = span <= TimeSpan.FromHours(1) ? TimeSpan.FromMinutes(10) : span <= TimeSpan.FromDays(1) ? TimeSpan.FromHours(3) : TimeSpan.FromDays(1),
+            TooltipTimeLabelFormat = "yyyy-MM-dd HH:mm:ss 'UTC'", TooltipTitleFormat = "{{SERIES_NAME}}", TooltipSubtitleFormat = "{{Y_VALUE}} at {{X_VALUE}}",
+            ShowDataMarkers = true, ShowLegend = false,
+        };
     }
 
     private async Task RunCheckAsync()

@@ -18,7 +18,7 @@ public sealed class LimitsBrowserTests
         var page = await Browser.SignedInPageAsync(portal, await portal.CreateUserAsync(Roles.RiskOfficer), Browser.Desktop, "/limits");
 
         await Assertions.Expect(page.Locator("#limits-table")).ToContainTextAsync("Enforced now (Small Live)");
-        await Assertions.Expect(page.Locator("[data-limit='MaxDailyLossUsd']")).ToHaveTextAsync("2,000.00");
+        await Assertions.Expect(page.Locator("[data-limit='MaxDailyLossUsd']")).ToHaveTextAsync("$2,000.00");
         await Assertions.Expect(page.Locator("[data-enforced='MaxDailyLossUsd']")).ToHaveTextAsync("50.00 (phase cap)");
         await Assertions.Expect(page.Locator("#limits-table")).ToContainTextAsync("loss since the day's start: 0.00 of 50.00");
         await page.Context.CloseAsync();

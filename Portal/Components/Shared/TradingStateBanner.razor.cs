@@ -15,6 +15,4 @@ public partial class TradingStateBanner
 
     /// <summary>The audit page filtered to the scope's changes of state.</summary>
     private static string AuditLink(string scope) => $"/audit?subject={Uri.EscapeDataString(scope)}";
-
-    private static string Utc(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) + " UTC";
 }

@@ -44,8 +44,6 @@ public sealed partial class HaltFormPage
 
     private static string ModeValue(HaltMode mode) => mode.ToString().ToLowerInvariant();
 
-    private static string Utc(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", Invariant) + " UTC";
-
     private async Task HaltAsync()
     {
         var mode = Enum.GetValues<HaltMode>().Where(m => ModeValue(m) == Input.Mode).Select(m => (HaltMode?)m).FirstOrDefault();

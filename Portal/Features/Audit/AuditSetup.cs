@@ -27,6 +27,7 @@ public static class AuditSetup
         builder.Services.AddSingleton<AuditExport>();
         builder.Services.AddSingleton<AuditProofs>();
         builder.Services.AddSingleton<IAuditSearch, AuditSearch>();
+        builder.Services.AddSingleton<IActorNames, ActorNames>();
         builder.Services.AddSingleton<AuditAppendedFeed>();
         builder.Services.AddSingleton<IAuditAppendedFeed>(sp => sp.GetRequiredService<AuditAppendedFeed>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditAppendedFeed>());

@@ -104,7 +104,7 @@ public sealed class DataQualityPageTests : IAsyncLifetime
             new(Now, new Dictionary<TickRejectReason, int> { [TickRejectReason.CrossedQuote] = 1, [TickRejectReason.PriceJump] = 1 }),
         ];
         _view.Anomalies.Add(new DataAnomaly(Now, "MSFT", "CrossedQuote", "bid 400.2 is above ask 400.1", "apikey:feed"));
-        _view.Anomalies.Add(new DataAnomaly(Now.AddSeconds(-5), "AAPL", "Gap", "no valid tick for longer than 00:00:05", "demo"));
+        _view.Anomalies.Add(new DataAnomaly(Now.AddSeconds(-5), "AAPL", "Gap", "no valid tick for longer than 5 seconds", "demo"));
 
         var cut = Render();
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Portal.Domain.Text;
 
 namespace Portal.Components.Shared;
 
@@ -34,24 +35,7 @@ public static class Formats
     public static string Number(decimal value) => value.ToString("#,0.########", Invariant);
 
     /// <summary>A duration in words, largest units first: "1 minute", "1 hour 30 minutes", "45 seconds", "250 milliseconds".</summary>
-    public static string Duration(TimeSpan span)
-    {
-        var sign = span < TimeSpan.Zero ? "-" : "";
-        span = span.Duration();
-        if (span < TimeSpan.FromSeconds(1))
-            return sign + Count((long)Math.Round(span.TotalMilliseconds), "millisecond");
-        var parts = new List<string>(4);
-        if (span.Days > 0) parts.Add(Count(span.Days, "day"));
-        if (span.Hours > 0) parts.Add(Count(span.Hours, "hour"));
-        if (span.Minutes > 0) parts.Add(Count(span.Minutes, "minute"));
-        if (span.Seconds > 0 || span.Milliseconds > 0)
-            parts.Add(span.Milliseconds > 0
-                ? (span.Seconds + span.Milliseconds / 1000m).ToString("0.###", Invariant) + " seconds"
-                : Count(span.Seconds, "second"));
-        return sign + string.Join(' ', parts);
-    }
-
-    private static string Count(long n, string unit) => n.ToString("#,0", Invariant) + " " + unit + (n == 1 ? "" : "s");
+    public static string Duration(TimeSpan span) => DurationWords.Of(span);
 
     /// <summary>A time in UTC with its zone, 24-hour: "2026-12-06 14:30:05 UTC".</summary>
     public static string Utc(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", Invariant) + " UTC";

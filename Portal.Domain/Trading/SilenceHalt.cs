@@ -1,4 +1,5 @@
 using System.Globalization;
+using Portal.Domain.Text;
 
 namespace Portal.Domain.Trading;
 
@@ -17,7 +18,7 @@ public static class SilenceHalt
         // Safe mode began when the silence reached its first threshold; the halt comes at the second, counted from the last word.
         foreach (var (cause, safeModeAfter) in silences)
             if (activeSince.TryGetValue(cause, out var since) && now - since >= haltAfter - safeModeAfter)
-                return string.Create(CultureInfo.InvariantCulture, $"auto: {cause} for longer than {haltAfter}");
+                return string.Create(CultureInfo.InvariantCulture, $"auto: {cause} for longer than {DurationWords.Of(haltAfter)}");
         return null;
     }
 }

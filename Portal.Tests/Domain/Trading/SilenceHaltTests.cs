@@ -17,7 +17,7 @@ public sealed class SilenceHaltTests
         var atThreshold = new Dictionary<string, DateTimeOffset> { [cause] = Now - TimeSpan.FromSeconds(secondsInSafeMode) };
 
         Assert.Null(SilenceHalt.Breach(justBefore, Silences, HaltAfter, Now));
-        Assert.Equal($"auto: {cause} for longer than 00:01:00", SilenceHalt.Breach(atThreshold, Silences, HaltAfter, Now));
+        Assert.Equal($"auto: {cause} for longer than 1 minute", SilenceHalt.Breach(atThreshold, Silences, HaltAfter, Now));
     }
 
     [Fact]

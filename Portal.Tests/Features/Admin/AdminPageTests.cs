@@ -69,6 +69,18 @@ public sealed class AdminPageTests : IAsyncLifetime
     }
 
     [Fact]
+    public void A_keys_created_and_revoked_times_are_shown_in_UTC_with_the_zone()
+    {
+        _admin.Keys.Add(new ApiKeySummary(Guid.NewGuid(), "old-bot", ["orders"], new DateTimeOffset(2026, 12, 6, 9, 5, 7, TimeSpan.FromHours(1)),
+            new DateTimeOffset(2026, 12, 6, 20, 0, 0, TimeSpan.Zero)));
+
+        var cut = _bunit.Render<AdminApiKeys>();
+
+        cut.WaitForAssertion(() => Assert.Contains("2026-12-06 08:05:07 UTC", cut.Find("#api-keys").TextContent));
+        Assert.Equal("Revoked 2026-12-06 20:00:00 UTC", cut.Find(".key-status").TextContent.Trim());
+    }
+
+    [Fact]
     public void Revoking_takes_a_second_click_and_then_shows_the_key_revoked()
     {
         _admin.Keys.Add(new ApiKeySummary(Guid.NewGuid(), "old-bot", ["orders"], DateTimeOffset.UnixEpoch, null));

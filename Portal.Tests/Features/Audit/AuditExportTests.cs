@@ -1,7 +1,9 @@
 using System.Net;
 using System.Text;
 using Portal.Features.Audit;
+using Portal.Domain.Audit;
 using Portal.Features.Auth;
+using Portal.Features.Identity;
 using Portal.Tests.Infrastructure;
 
 namespace Portal.Tests.Features.Audit;
@@ -139,10 +141,36 @@ public sealed class AuditExportTests : IAsyncLifetime
         // Named by what it holds, for a folder of exports handed over.
         Assert.Equal($"audit-test.even-actor-test_writer-seq-1-{_head}.csv", export.Content.Headers.ContentDisposition!.FileName!.Trim('"'));
         var rows = csv.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal("seq,time,actor,type,subject,payload,prev_hash,hash", rows[0]);
+        Assert.Equal("seq,time,actor,actor_name,type,subject,payload,prev_hash,hash", rows[0]);
         Assert.Equal(150, rows.Length - 1);
-        Assert.All(rows.Skip(1), r => Assert.Contains(",test:writer,test.even,", r));
+        Assert.All(rows.Skip(1), r => Assert.Contains(",test:writer,,test.even,", r));
         Assert.Contains(",\"{\"\"i\"\": 2, ", rows[1]);
+    }
+
+    [Fact]
+    public async Task A_csv_export_names_each_actor_beside_the_recorded_id_as_the_audit_list_does()
+    {
+        var person = await _portal.CreateUserAsync(Roles.Compliance);
+        string userId;
+        await using (var db = Npgsql.NpgsqlDataSource.Create(_portal.AppConnectionString))
+        await using (var command = db.CreateCommand("select \"Id\" from \"AspNetUsers\" where \"Email\" = $1"))
+        {
+            command.Parameters.AddWithValue(person.Email);
+            userId = (string)(await command.ExecuteScalarAsync())!;
+        }
+        await _portal.Get<AuditTrail>().AppendAsync(AuditEventDraft.Create(DateTimeOffset.UtcNow, userId, "test.named", "item:person", new { note = "by a person" }));
+        await DownloadAsync("from=5&to=9"); // audited as done by this test's API key
+
+        var csv = await (await _client.GetAsync("/api/audit/export?format=csv&types=test.named,audit.exported,test.even")).Content.ReadAsStringAsync();
+
+        var rows = csv.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("seq,time,actor,actor_name,type,subject,payload,prev_hash,hash", rows[0]);
+        Assert.Contains($",{userId},{person.Email},test.named,item:person,", Assert.Single(rows, r => r.Contains(",test.named,", StringComparison.Ordinal)));
+        var byKey = rows.Where(r => r.Contains(",audit.exported,", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(byKey);
+        Assert.All(byKey, r => Assert.Matches(@"^\d+,[^,]+,apikey:[0-9a-f-]{36},test-[0-9a-f]{12},audit\.exported,", r));
+        // A system actor (here the test writer) has no name: its cell is empty.
+        Assert.All(rows.Where(r => r.Contains(",test.even,", StringComparison.Ordinal)), r => Assert.Contains(",test:writer,,test.even,", r));
     }
 
     [Fact]

@@ -83,9 +83,37 @@ public sealed class AuditPageTests : IAsyncLifetime
     {
         var cut = RenderPage(Policies.AuditReader);
 
-        cut.Find("input#filter-from").Change("2026-03-01T09:30");
+        Assert.Contains("From (UTC, yyyy-MM-dd HH:mm)", cut.Find("#audit-filters").TextContent);
+        Assert.Equal("text", cut.Find("input#filter-from").GetAttribute("type"));
+
+        cut.Find("input#filter-from").Change("2026-03-01 09:30");
         cut.WaitForAssertion(() => Assert.Equal(new DateTimeOffset(2026, 3, 1, 9, 30, 0, TimeSpan.Zero), _search.Pages[^1].Filter.From));
         Assert.Equal("/api/audit/export?format=csv&from=2026-03-01T09%3A30%3A00Z", AuditPage.ExportUrl(AuditExportFormatKind.Csv, _search.Pages[^1].Filter));
+    }
+
+    [Fact]
+    public void A_time_not_typed_as_24_hour_ISO_is_an_error_on_the_field_and_filters_nothing()
+    {
+        var cut = RenderPage(Policies.AuditReader);
+        var queries = _search.Pages.Count;
+
+        cut.Find("input#filter-to").Change("03/01/2026 9:30 PM");
+
+        cut.WaitForAssertion(() => Assert.Contains("Type a UTC time as yyyy-MM-dd HH:mm (24-hour)", cut.Find("#audit-filters").TextContent));
+        Assert.Equal(queries, _search.Pages.Count);
+        Assert.Null(_search.Pages[^1].Filter.To);
+
+        cut.Find("input#filter-to").Change("2026-03-01 21:30");
+        cut.WaitForAssertion(() => Assert.Equal(new DateTimeOffset(2026, 3, 1, 21, 30, 0, TimeSpan.Zero), _search.Pages[^1].Filter.To));
+        Assert.DoesNotContain("Type a UTC time", cut.Find("#audit-filters").TextContent);
+    }
+
+    [Fact]
+    public void Each_row_shows_its_time_with_the_zone()
+    {
+        var cut = RenderPage(Policies.AuditReader);
+
+        Assert.Matches(@"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$", cut.FindAll("tr.audit-row")[0].QuerySelectorAll("td")[1].TextContent.Trim());
     }
 
     [Fact]

@@ -64,7 +64,7 @@ public sealed class AutoHaltTests
         }, "the silence halts trading", TimeSpan.FromSeconds(60));
         var halt = store.Get(TradingScopes.Global);
         Assert.Equal(AutoHaltMonitor.Actor, halt.ChangedBy);
-        Assert.Equal("auto: broker-silent for longer than 00:00:06", halt.Reason);
+        Assert.Equal("auto: broker-silent for longer than 6 seconds", halt.Reason);
         // It stays halted when the broker answers again: a halt is lifted by people, never by the cause going away.
         portal.Services.GetRequiredKeyedService<ConnectionCut>(ConnectionCut.Broker).Restore();
         await Poll.UntilAsync(() => portal.Get<SafeModeMonitor>().Reason is null, "safe mode clears with the broker back");

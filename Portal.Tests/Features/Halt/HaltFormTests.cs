@@ -59,6 +59,35 @@ public sealed class HaltFormTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Already_halted_says_by_whom_with_their_email_not_their_user_id()
+    {
+        var first = await _portal.CreateUserAsync(Roles.OnCall);
+        await PostFormAsync(await _portal.SignInAsync(first), Halt("halt"));
+        var firstId = _portal.Get<TradingStateStore>().Get(TradingScopes.Global).ChangedBy;
+        Assert.NotEqual(first.Email, firstId);
+
+        var again = await PostFormAsync(await _portal.ClientSignedInAsAsync(Roles.OnCall), Halt("halt"));
+
+        var html = System.Net.WebUtility.HtmlDecode(await again.Content.ReadAsStringAsync());
+        Assert.Matches($@"Trading was already halted \(by {System.Text.RegularExpressions.Regex.Escape(first.Email)} since \d{{4}}-\d{{2}}-\d{{2}} \d{{2}}:\d{{2}}:\d{{2}} UTC\)", html);
+        Assert.DoesNotContain($"by {firstId} since", html);
+    }
+
+    [Fact]
+    public async Task Actor_names_are_a_persons_email_or_a_keys_name_and_nothing_for_system_actors()
+    {
+        var person = await _portal.CreateUserAsync(Roles.OnCall);
+        await PostFormAsync(await _portal.SignInAsync(person), Halt("halt"));
+        var personId = _portal.Get<TradingStateStore>().Get(TradingScopes.Global).ChangedBy;
+        var (_, key) = await _portal.Get<Portal.Features.Auth.ApiKeyService>().CreateAsync("names-test-key", [Portal.Features.Auth.Scopes.Audit]);
+
+        var names = await _portal.Get<Portal.Features.Audit.IActorNames>().NamesAsync(
+            [personId, $"apikey:{key.Id}", "system:auto-halt", "apikey:not-a-uuid", personId], CancellationToken.None);
+
+        Assert.Equal(new Dictionary<string, string> { [personId] = person.Email, [$"apikey:{key.Id}"] = "names-test-key" }, names);
+    }
+
+    [Fact]
     public async Task A_user_without_a_halt_role_is_refused_the_form_and_its_post_and_nothing_is_halted()
     {
         var compliance = await _portal.ClientSignedInAsAsync(Roles.Compliance);

@@ -39,7 +39,7 @@ public sealed class LimitComponentsTests : IAsyncLifetime
         form.Find("#limit-reason").Change("raise it");
         form.Find("#propose-limits").Click();
 
-        form.WaitForAssertion(() => Assert.Contains("must not exceed its ceiling 10,000.00", form.Markup));
+        form.WaitForAssertion(() => Assert.Contains("must not exceed its ceiling $10,000.00", form.Markup));
         Assert.Empty(proposals);
     }
 
@@ -81,7 +81,7 @@ public sealed class LimitComponentsTests : IAsyncLifetime
         Assert.True(pending.Find(".approve-limit-change").HasAttribute("disabled"));
         Assert.True(pending.Find(".reject-limit-change").HasAttribute("disabled"));
         Assert.Contains("another RiskOfficer must approve it", pending.Find(".own-proposal").TextContent);
-        Assert.Contains("5,000.00 → 250.00", pending.Find(".limit-change").TextContent);
+        Assert.Contains("$5,000.00 → $250.00", pending.Find(".limit-change").TextContent);
     }
 
     [Fact]
@@ -97,6 +97,23 @@ public sealed class LimitComponentsTests : IAsyncLifetime
         pending.Find(".approve-limit-change").Click();
 
         Assert.Equal([version], approved);
+    }
+
+    [Fact]
+    public void A_pending_change_shows_money_with_dollars_percentages_as_percent_and_when_in_UTC()
+    {
+        var version = Proposal("first@test.local") with
+        {
+            Limits = RiskLimits.SeedDefaults with { MaxDailyLossUsd = 1_500.5m, MaxPositionPctPortfolio = 0.125m },
+            ProposedAt = new DateTimeOffset(2026, 12, 6, 9, 30, 0, TimeSpan.FromHours(-5)),
+        };
+
+        var cut = Render<PendingLimitChanges>(p => p.Add(c => c.Pending, [version]).Add(c => c.Active, RiskLimits.SeedDefaults).Add(c => c.Decider, null));
+
+        cut.WaitForAssertion(() => Assert.Contains("proposed by first@test.local · 2026-12-06 14:30:00 UTC", cut.Markup));
+        var changes = cut.FindAll(".limit-change").Select(c => c.TextContent.Trim()).ToList();
+        Assert.Contains(changes, c => c.Contains("$2,000.00 → $1,500.50", StringComparison.Ordinal));
+        Assert.Contains(changes, c => c.Contains("10 % → 12.5 %", StringComparison.Ordinal));
     }
 
     [Fact]

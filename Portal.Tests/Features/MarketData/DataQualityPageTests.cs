@@ -104,7 +104,7 @@ public sealed class DataQualityPageTests : IAsyncLifetime
             new(Now, new Dictionary<TickRejectReason, int> { [TickRejectReason.CrossedQuote] = 1, [TickRejectReason.PriceJump] = 1 }),
         ];
         _view.Anomalies.Add(new DataAnomaly(Now, "MSFT", "CrossedQuote", "bid 400.2 is above ask 400.1", "apikey:feed"));
-        _view.Anomalies.Add(new DataAnomaly(Now.AddSeconds(-5), "AAPL", "Gap", "no valid tick for longer than 00:00:05", "demo"));
+        _view.Anomalies.Add(new DataAnomaly(Now.AddSeconds(-5), "AAPL", "Gap", "no valid tick for longer than 5 seconds", "demo"));
 
         var cut = Render();
 
@@ -113,6 +113,8 @@ public sealed class DataQualityPageTests : IAsyncLifetime
         Assert.Contains("CrossedQuote", cut.Find("#refusal-chart").TextContent);
         Assert.Contains("PriceJump", cut.Find("#refusal-chart").TextContent);
         Assert.Equal(["CrossedQuote", "Gap"], cut.FindAll(".anomaly-kind").Select(c => c.TextContent.Trim()));
+        Assert.Equal(Portal.Components.Shared.Formats.UtcPrecise(Now), cut.Find("td[data-label='Time']").TextContent.Trim());
+        Assert.EndsWith(" UTC", cut.Find("td[data-label='Time']").TextContent.Trim());
     }
 
     [Fact]
@@ -122,6 +124,8 @@ public sealed class DataQualityPageTests : IAsyncLifetime
 
         cut.WaitForAssertion(() => Assert.Equal(25, cut.FindAll("#quarantine tbody tr").Count));
         Assert.Contains("1-25 of 60", cut.Find("#quarantine").TextContent);
+        Assert.Matches(@"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC", cut.Find("#quarantine td[data-label='Received']").TextContent);
+        Assert.Matches(@"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} UTC", cut.Find("#quarantine td[data-label='Tick time']").TextContent);
 
         cut.Find(".quarantine-filter input").Change("msft");
 

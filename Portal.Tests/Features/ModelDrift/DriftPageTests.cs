@@ -113,4 +113,26 @@ public sealed class DriftPageTests : IAsyncLifetime
         cut.Find("#d-history-range [data-range='1d']").Click();
         cut.WaitForAssertion(() => Assert.Equal("1", cut.Find("#d-history").GetAttribute("data-points")), TimeSpan.FromSeconds(10));
     }
+
+    [Fact]
+    public void Times_show_their_zone_and_the_pin_window_takes_24_hour_UTC_times_with_an_error_for_anything_else()
+    {
+        _bunit.AddAuthorization().SetAuthorized("officer@test.local").SetPolicies(Policies.RiskOfficer, Policies.AnyStaff);
+        var cut = _bunit.Render<DriftPage>();
+        cut.WaitForAssertion(() => Assert.Contains("Check #", cut.Find("#run-summary").TextContent), TimeSpan.FromSeconds(10));
+        Assert.Matches(@"Check #\d+ at \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC by officer", cut.Find("#run-summary").TextContent);
+        Assert.Matches(@"pinned by officer at \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC", cut.Find("#baseline-summary").TextContent);
+
+        cut.Find("#pin-panel .mud-expand-panel-header").Click();
+        cut.WaitForElement("#pin-mode");
+        cut.FindAll("#pin-mode input[type='radio']")[1].Click();
+        var from = cut.WaitForElement("input#pin-from");
+
+        Assert.Contains("From (UTC, yyyy-MM-dd HH:mm)", cut.Find("#pin-panel").TextContent);
+        from.Change("12/06/2026 2:30 PM");
+        cut.WaitForAssertion(() => Assert.Contains("Type a UTC time as yyyy-MM-dd HH:mm (24-hour)", cut.Find("#pin-panel").TextContent));
+
+        cut.Find("input#pin-from").Change("2026-12-06 14:30");
+        cut.WaitForAssertion(() => Assert.DoesNotContain("Type a UTC time", cut.Find("#pin-panel").TextContent));
+    }
 }

@@ -47,12 +47,12 @@ public sealed class AuditBrowserTests : IAsyncLifetime
         await Browser.ScreenshotAsync(page, "audit-exported-desktop");
 
         var lines = (await File.ReadAllTextAsync(file)).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal("seq,time,actor,type,subject,payload,prev_hash,hash", lines[0]);
+        Assert.Equal("seq,time,actor,actor_name,type,subject,payload,prev_hash,hash", lines[0]);
         var rows = lines.Skip(1).ToList();
         Assert.Equal(5, rows.Count);
         for (var i = 0; i < 5; i++)
         {
-            Assert.Contains($",{actor},test.known,known:{i + 1},", rows[i], StringComparison.Ordinal);
+            Assert.Contains($",{actor},,test.known,known:{i + 1},", rows[i], StringComparison.Ordinal);
             Assert.Contains($"\"\"index\"\": {i + 1}", rows[i], StringComparison.Ordinal);
         }
         Assert.Contains("a, \\\"\"quoted\\\"\" note", rows[2], StringComparison.Ordinal);

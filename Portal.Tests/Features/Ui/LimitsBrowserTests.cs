@@ -18,9 +18,9 @@ public sealed class LimitsBrowserTests
         var page = await Browser.SignedInPageAsync(portal, await portal.CreateUserAsync(Roles.RiskOfficer), Browser.Desktop, "/limits");
 
         await Assertions.Expect(page.Locator("#limits-table")).ToContainTextAsync("Enforced now (Small Live)");
-        await Assertions.Expect(page.Locator("[data-limit='MaxDailyLossUsd']")).ToHaveTextAsync("2,000.00");
-        await Assertions.Expect(page.Locator("[data-enforced='MaxDailyLossUsd']")).ToHaveTextAsync("50.00 (phase cap)");
-        await Assertions.Expect(page.Locator("#limits-table")).ToContainTextAsync("loss since the day's start: 0.00 of 50.00");
+        await Assertions.Expect(page.Locator("[data-limit='MaxDailyLossUsd']")).ToHaveTextAsync("$2,000.00");
+        await Assertions.Expect(page.Locator("[data-enforced='MaxDailyLossUsd']")).ToHaveTextAsync("$50.00 (phase cap)");
+        await Assertions.Expect(page.Locator("#limits-table")).ToContainTextAsync("loss since the day's start: $0.00 of $50.00");
         await page.Context.CloseAsync();
     }
 
@@ -47,10 +47,10 @@ public sealed class LimitsBrowserTests
 
         var approverPage = await Browser.SignedInPageAsync(portal, approver, Browser.Desktop, "/limits");
         await approverPage.Locator(".pending-limit-change .approve-limit-change").ClickAsync();
-        await Assertions.Expect(approverPage.Locator("[data-limit='MaxOrderValueUsd']")).ToHaveTextAsync("250.00");
+        await Assertions.Expect(approverPage.Locator("[data-limit='MaxOrderValueUsd']")).ToHaveTextAsync("$250.00");
         // The proposer's page follows live: the change is no longer pending there either.
         await Assertions.Expect(proposerPage.Locator("#no-pending-limits")).ToBeVisibleAsync();
-        await Assertions.Expect(proposerPage.Locator("[data-limit='MaxOrderValueUsd']")).ToHaveTextAsync("250.00");
+        await Assertions.Expect(proposerPage.Locator("[data-limit='MaxOrderValueUsd']")).ToHaveTextAsync("$250.00");
 
         var orders = await portal.ClientWithScopesAsync(Scopes.Orders);
         // A fresh tick: the browser steps may outlast the price's 60 s freshness, and a stale symbol refuses first (DataStale).

@@ -1,6 +1,7 @@
 using Bunit;
 using Microsoft.Extensions.DependencyInjection;
 using Portal.Components.Shared;
+using Portal.Features.Audit;
 using Portal.Features.Halt;
 using Portal.Features.Live;
 
@@ -16,7 +17,15 @@ public sealed class TradingStateBannerTests : ComponentTestContext
         public TradingStatus Current { get; set; } = new(TradingStatusKind.Active, "initial state", "system", DateTimeOffset.UnixEpoch, null);
     }
 
-    public TradingStateBannerTests() => Services.AddSingleton<ITradingStatusSource>(_status);
+    private readonly FakeActorNames _names = new();
+    private readonly PendingResumeCommands _commands = new();
+
+    public TradingStateBannerTests()
+    {
+        Services.AddSingleton<ITradingStatusSource>(_status);
+        Services.AddSingleton<IActorNames>(_names);
+        Services.AddSingleton<IHaltCommands>(_commands);
+    }
 
     [Theory]
     [InlineData(TradingStatusKind.Active, "Trading: Active", "mud-alert-filled-success")]
@@ -109,5 +118,58 @@ public sealed class TradingStateBannerTests : ComponentTestContext
         Bus.Publish(OpsEventTypes.TradingState, new TradingStateEntry("global", Portal.Domain.Trading.TradingMode.Halted, "manual", "bob", Since, 2));
 
         cut.WaitForAssertion(() => Assert.Equal("Halted", cut.Find(".trading-state-banner").GetAttribute("data-state")));
+    }
+
+    [Fact]
+    public void Who_changed_the_state_is_shown_by_email_or_key_name_not_by_the_recorded_id()
+    {
+        const string userId = "5f0c2b8e-8a51-4f61-9d1e-2f7a4c1b9e33";
+        const string keyId = "apikey:0b6f5a3c-7d2e-4e8f-9a1b-3c4d5e6f7a8b";
+        _names.Names[userId] = "risk.officer@test.local";
+        _names.Names[keyId] = "desk-bot";
+        _status.Current = new TradingStatus(TradingStatusKind.Halted, "manual", userId, Since, null)
+        {
+            StrategiesNotActive = [new TradingStateEntry("strategy:s1", Portal.Domain.Trading.TradingMode.ReduceOnly, "drift", keyId, Since, 4)],
+        };
+
+        var cut = Render<TradingStateBanner>();
+
+        cut.WaitForAssertion(() => Assert.Equal("by risk.officer@test.local since 2026-11-26 03:04:05 UTC", cut.Find(".banner-who").TextContent.Trim()));
+        Assert.Contains("by desk-bot since 2026-11-26 03:04:05 UTC", cut.Find(".banner-strategy").TextContent);
+        Assert.DoesNotContain(userId, cut.Markup);
+    }
+
+    [Fact]
+    public void A_new_state_by_someone_else_is_shown_with_their_email_live()
+    {
+        _names.Names["user-2"] = "second@test.local";
+        var cut = Render<TradingStateBanner>();
+
+        _status.Current = new(TradingStatusKind.Halted, "manual", "user-2", Since, null);
+        Bus.Publish(OpsEventTypes.TradingState, new TradingStateEntry("global", Portal.Domain.Trading.TradingMode.Halted, "manual", "user-2", Since, 2));
+
+        cut.WaitForAssertion(() => Assert.Equal("by second@test.local since 2026-11-26 03:04:05 UTC", cut.Find(".banner-who").TextContent.Trim()));
+    }
+
+    [Fact]
+    public void The_number_of_pending_resume_requests_is_shown_and_follows_requests_live()
+    {
+        _status.Current = new(TradingStatusKind.Halted, "manual", "alice", Since, null);
+        _commands.Pending.Add(PendingResumeCommands.Request("alice", Since));
+        _commands.Pending.Add(PendingResumeCommands.Request("bob", Since, "strategy:s1"));
+
+        var cut = Render<TradingStateBanner>();
+
+        cut.WaitForAssertion(() => Assert.Equal("2 resume requests wait for a second RiskOfficer on the Halt page.",
+            System.Text.RegularExpressions.Regex.Replace(cut.Find(".banner-pending-resumes").TextContent, @"\s+", " ").Trim()));
+        Assert.Equal("/halt#resume-section", cut.Find(".banner-pending-resumes a").GetAttribute("href"));
+
+        _commands.Pending.RemoveAt(1);
+        Bus.Publish(OpsEventTypes.Alert, new { title = "resume rejected" });
+        cut.WaitForAssertion(() => Assert.StartsWith("1 resume request waits", cut.Find(".banner-pending-resumes").TextContent.Trim()));
+
+        _commands.Pending.Clear();
+        Bus.Publish(OpsEventTypes.Alert, new { title = "resume approved" });
+        cut.WaitForAssertion(() => Assert.Empty(cut.FindAll(".banner-pending-resumes")));
     }
 }

@@ -82,29 +82,33 @@ public sealed class AuditExport(AuditChainStore store, AuditKeys keys, AuditProo
     }
 
     /// <summary>
-    /// Writes CSV with a header row: seq, time, actor, type, subject, payload, prev_hash, hash. Within the seq range,
+    /// Writes CSV with a header row: seq, time, actor, actor_name, type, subject, payload, prev_hash, hash. actor is the
+    /// id recorded in the chain; actor_name is who that is now for people to read (an API key's name or a person's
+    /// email, as on the audit page; empty for system actors and ids no longer known). Within the seq range,
     /// a time range filters exactly (the range's ends may hold events timed outside it, e.g. a late-recorded halt).
     /// </summary>
     public async Task WriteCsvAsync(Stream output, long from, long to, AuditExportQuery query, CancellationToken ct)
     {
         await using var writer = new StreamWriter(output, new UTF8Encoding(false), 1 << 16, leaveOpen: true);
-        await writer.WriteAsync("seq,time,actor,type,subject,payload,prev_hash,hash\r\n");
+        await writer.WriteAsync("seq,time,actor,actor_name,type,subject,payload,prev_hash,hash\r\n");
         var (filters, parameters) = Filters(query);
         var line = new StringBuilder();
         await ReadChunkedAsync(from, to,
-            "select seq, time, actor, type, subject, payload::text, prev_hash, hash from audit_events where seq >= $1 and seq <= $2" + filters, parameters,
+            $"select seq, time, actor, {AuditSearch.ActorNameSql}, type, subject, payload::text, prev_hash, hash from audit_events e where seq >= $1 and seq <= $2" + filters, parameters,
             async reader =>
             {
+                // Read in column order: the reader is sequential.
                 var seq = reader.GetInt64(0);
                 line.Clear()
                     .Append(seq.ToString(CultureInfo.InvariantCulture)).Append(',')
                     .Append(reader.GetFieldValue<DateTimeOffset>(1).UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture)).Append(',');
                 Cell(line, reader.GetString(2), text: true).Append(',');
-                Cell(line, reader.GetString(3), text: true).Append(',');
+                Cell(line, reader.IsDBNull(3) ? "" : reader.GetString(3), text: true).Append(',');
                 Cell(line, reader.GetString(4), text: true).Append(',');
-                Cell(line, reader.GetString(5), text: false).Append(',')
-                    .Append(Convert.ToHexStringLower(reader.GetFieldValue<byte[]>(6))).Append(',')
-                    .Append(Convert.ToHexStringLower(reader.GetFieldValue<byte[]>(7))).Append("\r\n");
+                Cell(line, reader.GetString(5), text: true).Append(',');
+                Cell(line, reader.GetString(6), text: false).Append(',')
+                    .Append(Convert.ToHexStringLower(reader.GetFieldValue<byte[]>(7))).Append(',')
+                    .Append(Convert.ToHexStringLower(reader.GetFieldValue<byte[]>(8))).Append("\r\n");
                 await writer.WriteAsync(line, ct);
             }, ct);
     }

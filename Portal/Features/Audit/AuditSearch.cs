@@ -76,9 +76,10 @@ public sealed class AuditSearch(NpgsqlDataSource db) : IAuditSearch
 {
     /// <summary>
     /// The actor's name: trails record ids ("apikey:&lt;id&gt;", a person's user id), which stay true when a key or a
-    /// person is renamed; compliance reads names. Each is a primary-key probe, for a page of rows.
+    /// person is renamed; compliance reads names. Each is a primary-key probe, for a page of rows. Reads
+    /// <c>e.actor</c>: the audit_events row aliased <c>e</c>. The list, the detail and the CSV export all use this.
     /// </summary>
-    private const string ActorNameSql = """
+    internal const string ActorNameSql = """
         coalesce(
             (select k.name from api_keys k where k.id = (case when e.actor ~ '^apikey:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then substr(e.actor, 8)::uuid end)),
             (select u."Email" from "AspNetUsers" u where u."Id" = e.actor))

@@ -28,6 +28,7 @@ public static class AuditSetup
         builder.Services.AddSingleton<AuditProofs>();
         builder.Services.AddSingleton<AuditSearch>();
         builder.Services.AddSingleton<IAuditSearch>(sp => sp.GetRequiredService<AuditSearch>());
+        builder.Services.AddSingleton<IActorNames, ActorNames>();
         builder.Services.AddSingleton<AuditAppendedFeed>();
         builder.Services.AddSingleton<IAuditAppendedFeed>(sp => sp.GetRequiredService<AuditAppendedFeed>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditAppendedFeed>());

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Components;
+using Portal.Components.Shared;
 using Portal.Domain.Risk;
 using Portal.Features.Halt;
 using Portal.Features.Limits;
@@ -88,9 +89,9 @@ public sealed partial class DashboardPage
         }
     }
 
-    private static string Usd(decimal? value) => value is { } v ? v.ToString("$#,##0.00;-$#,##0.00", CultureInfo.InvariantCulture) : "—";
+    private static string Usd(decimal? value) => Formats.Usd(value);
 
-    private static string Percent(decimal? value) => value is { } v ? v.ToString("0.00%", CultureInfo.InvariantCulture) : "—";
+    private static string Percent(decimal? value) => Formats.Percent(value);
 
     private static decimal Share(decimal? value, decimal? limit) => value is { } v && limit is > 0m ? v / limit.Value : 0m;
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
+using Portal.Components.Shared;
 using Portal.Domain.Risk;
 using Portal.Domain.Trading;
 using Portal.Features.Limits;
@@ -41,7 +42,7 @@ public sealed class AutoHaltMonitor(
             count = window.Count;
         }
         if (count < options.Value.OrderValueBreachesToHalt || store.ModeFor(strategyId) == TradingMode.Halted) return;
-        _ = HaltAsync($"auto: {count} orders above the max order value within {options.Value.OrderValueBreachWindow}", HaltMode.Cancel, strategyId);
+        _ = HaltAsync($"auto: {count} orders above the max order value within {Formats.Duration(options.Value.OrderValueBreachWindow)}", HaltMode.Cancel, strategyId);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

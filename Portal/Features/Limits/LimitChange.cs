@@ -1,5 +1,5 @@
-using System.Globalization;
 using System.Text.RegularExpressions;
+using Portal.Components.Shared;
 using Portal.Domain.Risk;
 
 namespace Portal.Features.Limits;
@@ -21,10 +21,11 @@ public static partial class LimitText
     /// <summary>Percent limits are stored and typed as fractions: 0.15 = 15 %.</summary>
     public static bool IsFraction(string name) => name.Contains("Pct", StringComparison.Ordinal);
 
+    /// <summary>USD limits as money ("$5,000.00"), fractions as percentages ("10 %"), counts and ratios plain ("1,000").</summary>
     public static string Value(string name, decimal value) =>
-        IsFraction(name) ? (value * 100m).ToString("0.##", CultureInfo.InvariantCulture) + " %"
-        : name.EndsWith("Usd", StringComparison.Ordinal) ? value.ToString("N2", CultureInfo.InvariantCulture)
-        : value.ToString("#,0.########", CultureInfo.InvariantCulture);
+        IsFraction(name) ? Formats.Percent(value)
+        : name.EndsWith("Usd", StringComparison.Ordinal) ? Formats.Usd(value)
+        : Formats.Number(value);
 
     [GeneratedRegex("(?<=[a-z])([A-Z])")]
     private static partial Regex SplitWords();

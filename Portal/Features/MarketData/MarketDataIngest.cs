@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
+using Portal.Components.Shared;
 using Portal.Domain.Audit;
 using Portal.Domain.MarketData;
 using Portal.Features.Audit;
@@ -280,13 +281,13 @@ public sealed class MarketDataIngest : IMarketDataView
 
     private static string Explain(SymbolDataStatus status, SymbolFeed feed) => status switch
     {
-        SymbolDataStatus.Stale => $"no valid tick stamped within {feed.Rules.MaxAge}",
-        SymbolDataStatus.Suspect => $"flatlined, or more than {feed.Rules.MaxAnomaliesInWindow} anomalies within {feed.Rules.AnomalyWindow}",
+        SymbolDataStatus.Stale => $"no valid tick stamped within {Formats.Duration(feed.Rules.MaxAge)}",
+        SymbolDataStatus.Suspect => $"flatlined, or more than {feed.Rules.MaxAnomaliesInWindow} anomalies within {Formats.Duration(feed.Rules.AnomalyWindow)}",
         _ => "fresh valid ticks",
     };
 
     private static string AnomalyDetail(TickAnomaly anomaly, TickRules rules) => anomaly == TickAnomaly.Gap
-        ? $"no valid tick for longer than {rules.ExpectedCadence * rules.GapMultiple}"
+        ? $"no valid tick for longer than {Formats.Duration(rules.ExpectedCadence * rules.GapMultiple)}"
         : $"{rules.FlatlineCount} identical prices in a row";
 
     private void Refused(in Tick tick, TickVerdict verdict, string source, DateTimeOffset now, bool pricesKnown = true, bool fromPeer = false)

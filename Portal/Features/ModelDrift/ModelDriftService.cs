@@ -101,7 +101,7 @@ public sealed class ModelDriftService(
         var current = await store.ReadSamplesAsync(modelId, baseline.ModelVersion, names, currentFrom, started.AddTicks(TimeSpan.TicksPerMicrosecond), long.MaxValue, o.MaxObservations, ct);
         if (current.Count < o.MinObservations)
             return new(DriftCheckStatus.NotEnoughData,
-                $"{modelId} version {baseline.ModelVersion} has {current.Count} observations since {currentFrom:yyyy-MM-dd HH:mm:ss} UTC; a check needs {o.MinObservations}.");
+                $"{modelId} version {baseline.ModelVersion} has {current.Count} observations since {Portal.Components.Shared.Formats.Utc(currentFrom)}; a check needs {o.MinObservations}.");
 
         var columns = names.Select((name, k) => new SampleColumn(name, reference.Columns[k], current.Columns[k]))
             .Append(new SampleColumn(DriftKinds.Prediction, reference.Columns[^2], current.Columns[^2]))

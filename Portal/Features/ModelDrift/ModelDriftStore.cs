@@ -1,4 +1,5 @@
 using Npgsql;
+using Portal.Components.Shared;
 using Portal.Domain.Statistics;
 
 namespace Portal.Features.ModelDrift;
@@ -10,7 +11,7 @@ public sealed record BaselineView(
 {
     public string Describe() => FirstN is { } n
         ? $"first {n:N0} observations of version {ModelVersion}"
-        : $"version {ModelVersion} from {WindowFrom:yyyy-MM-dd HH:mm} to {WindowTo:yyyy-MM-dd HH:mm} UTC";
+        : $"version {ModelVersion} from {Formats.Utc(WindowFrom)} to {Formats.Utc(WindowTo)}";
 }
 
 /// <summary>How one distribution compared. <paramref name="Kind"/>: <c>feature</c>, <c>prediction</c> or <c>confidence</c>.</summary>

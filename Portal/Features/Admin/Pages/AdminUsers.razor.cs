@@ -96,6 +96,6 @@ public sealed partial class AdminUsers
 
     private string Status(UserSummary user) =>
         user.IsLocked(Clock.GetUtcNow())
-            ? user.LockedUntil == DateTimeOffset.MaxValue ? "Locked by an admin" : $"Locked until {user.LockedUntil!.Value.UtcDateTime:yyyy-MM-dd HH:mm} UTC"
+            ? user.LockedUntil == DateTimeOffset.MaxValue ? "Locked by an admin" : $"Locked until {Portal.Components.Shared.Formats.Utc(user.LockedUntil!.Value)}"
             : user.FailedSignIns > 0 ? $"Active ({user.FailedSignIns} failed sign-ins)" : "Active";
 }

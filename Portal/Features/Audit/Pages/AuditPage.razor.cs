@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.JSInterop;
 using MudBlazor;
+using Portal.Components.Shared;
 using Portal.Features.Limits;
 
 namespace Portal.Features.Audit.Pages;
@@ -20,7 +21,7 @@ public sealed partial class AuditPage : IAsyncDisposable
     private MudDataGrid<AuditListItem> _grid = null!;
     private Task _ready = Task.CompletedTask;
     private AuditFilter _filter = AuditFilter.None;
-    private DateTime? _fromLocal, _toLocal;
+    private string? _fromText, _toText, _fromError, _toError;
     private IReadOnlyList<string> _types = [];
     private long _newestSeen;
     private long? _total;
@@ -87,9 +88,28 @@ public sealed partial class AuditPage : IAsyncDisposable
         return new GridData<AuditListItem> { Items = items, TotalItems = (int)Math.Min(_total.Value, int.MaxValue) };
     }
 
-    private async Task ApplyAsync(AuditFilter filter, Action? alsoSet = null)
+    /// <summary>
+    /// A typed From or To, 24-hour "yyyy-MM-dd HH:mm" in UTC (one format whatever the browser's locale, unlike its
+    /// datetime picker). Empty clears that end; anything else that does not parse is shown as the field's error and
+    /// leaves the filter as it was.
+    /// </summary>
+    private async Task TimeFilterAsync(string? text, bool isFrom)
     {
-        alsoSet?.Invoke();
+        DateTimeOffset? time = null;
+        string? error = null;
+        if (!string.IsNullOrWhiteSpace(text))
+        {
+            if (Formats.TryParseUtcInput(text, out var parsed)) time = parsed;
+            else error = Formats.UtcInputError;
+        }
+        if (isFrom) (_fromText, _fromError) = (text, error);
+        else (_toText, _toError) = (text, error);
+        if (error is not null) return;
+        await ApplyAsync(isFrom ? _filter with { From = time } : _filter with { To = time });
+    }
+
+    private async Task ApplyAsync(AuditFilter filter)
+    {
         _filter = filter;
         await RefreshAsync();
     }
@@ -215,9 +235,6 @@ public sealed partial class AuditPage : IAsyncDisposable
     private static double Percent(long done, long total) => total <= 0 ? 0 : Math.Min(100d, 100d * done / total);
 
     /// <summary>The pickers show UTC wall-clock times: the value is taken as UTC, not as the server's local time.</summary>
-    private static DateTimeOffset? Utc(DateTime? value) =>
-        value is { } v ? new DateTimeOffset(DateTime.SpecifyKind(v, DateTimeKind.Unspecified), TimeSpan.Zero) : null;
-
     public async ValueTask DisposeAsync()
     {
         Feed.Appended -= OnAppended;

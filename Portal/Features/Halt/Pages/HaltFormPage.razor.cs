@@ -19,6 +19,7 @@ public sealed partial class HaltFormPage
 
     [Inject] private IHaltCommands Commands { get; set; } = default!;
     [Inject] private ITradingStatusSource Status { get; set; } = default!;
+    [Inject] private Portal.Features.Audit.IActorNames ActorNames { get; set; } = default!;
     [Inject] private IAuthorizationService Authorization { get; set; } = default!;
     [CascadingParameter] private Task<AuthenticationState> Authentication { get; set; } = default!;
     [CascadingParameter] private HttpContext HttpContext { get; set; } = default!;
@@ -33,6 +34,9 @@ public sealed partial class HaltFormPage
     /// <summary>The state before this post when trading was already halted: a repeated post (a reload of the result) says so.</summary>
     private TradingStatus? _alreadyHalted;
 
+    /// <summary>Who halted it before, as a person reads it: their email rather than the recorded user id.</summary>
+    private string? _alreadyHaltedBy;
+
     private IEnumerable<HaltMode> OfferedModes => _mayFlatten ? [HaltMode.Halt, HaltMode.Cancel, HaltMode.Flatten] : [HaltMode.Halt, HaltMode.Cancel];
 
     protected override async Task OnInitializedAsync()
@@ -43,8 +47,6 @@ public sealed partial class HaltFormPage
     }
 
     private static string ModeValue(HaltMode mode) => mode.ToString().ToLowerInvariant();
-
-    private static string Utc(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", Invariant) + " UTC";
 
     private async Task HaltAsync()
     {
@@ -73,6 +75,20 @@ public sealed partial class HaltFormPage
             ? typed
             : $"{HaltControl.ModeText(mode!.Value)} from the plain halt form by {user.Identity?.Name ?? actor}";
         _result = await Commands.HaltAsync(reason, mode!.Value, strategyId: null, actor);
+        // After the halt, never before it: the lookup needs Postgres, which may be what is down.
+        if (_alreadyHalted is not null) _alreadyHaltedBy = await WhoAsync(before.ChangedBy);
+    }
+
+    private async Task<string> WhoAsync(string actor)
+    {
+        try
+        {
+            return Portal.Features.Audit.ActorText.Of(actor, await ActorNames.NamesAsync([actor], CancellationToken.None));
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            return actor;
+        }
     }
 
     private sealed class HaltFormInput

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
 using Portal.Domain.Trading;
+using Portal.Features.Audit;
 using Portal.Features.Live;
 
 namespace Portal.Features.Halt.Pages;
@@ -13,9 +14,11 @@ public sealed partial class ResumeSection
 {
     [Inject] private IHaltCommands Commands { get; set; } = default!;
     [Inject] private ITradingStatusSource Status { get; set; } = default!;
+    [Inject] private IActorNames ActorNames { get; set; } = default!;
     [CascadingParameter] private Task<AuthenticationState> Authentication { get; set; } = default!;
 
     private IReadOnlyList<ResumeRequestView> _pending = [];
+    private IReadOnlyDictionary<string, string> _names = new Dictionary<string, string>();
     private ResumeOutcome? _outcome;
     private string? _reason;
     private string _actor = "";
@@ -31,7 +34,7 @@ public sealed partial class ResumeSection
     protected override async Task OnInitializedAsync()
     {
         _actor = PortalActor.Of((await Authentication).User);
-        _pending = await Commands.PendingResumesAsync();
+        await LoadPendingAsync();
     }
 
     // Resume requests and approvals raise alerts; the trading state changes when one is approved.
@@ -43,9 +46,16 @@ public sealed partial class ResumeSection
         return opsEvent.Type == OpsEventTypes.TradingState;
     }
 
-    private async Task RefreshAsync()
+    /// <summary>The pending requests, with their requesters' emails: requests record the person's user id.</summary>
+    private async Task LoadPendingAsync()
     {
         _pending = await Commands.PendingResumesAsync();
+        _names = await ActorNames.NamesAsync(_pending.Select(r => r.RequestedBy), CancellationToken.None);
+    }
+
+    private async Task RefreshAsync()
+    {
+        await LoadPendingAsync();
         StateHasChanged();
     }
 
@@ -53,18 +63,18 @@ public sealed partial class ResumeSection
     {
         _outcome = await Commands.RequestResumeAsync(_reason!.Trim(), _strategy, _target, _actor);
         if (_outcome.Status != ResumeStatus.Refused) _reason = null;
-        _pending = await Commands.PendingResumesAsync();
+        await LoadPendingAsync();
     }
 
     private async Task RejectAsync(Guid requestId)
     {
         _outcome = await Commands.RejectResumeAsync(requestId, _actor);
-        _pending = await Commands.PendingResumesAsync();
+        await LoadPendingAsync();
     }
 
     private async Task ApproveAsync(Guid requestId)
     {
         _outcome = await Commands.ApproveResumeAsync(requestId, _actor);
-        _pending = await Commands.PendingResumesAsync();
+        await LoadPendingAsync();
     }
 }

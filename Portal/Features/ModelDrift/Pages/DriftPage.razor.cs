@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
 using MudBlazor;
+using Portal.Components.Shared;
 using Portal.Features.Halt;
 using Portal.Features.Identity;
 using Portal.Features.Live;
@@ -22,7 +23,6 @@ public sealed partial class DriftPage : IDisposable
         YAxisTicks = 1, YAxisSuggestedMax = 1, YAxisRequireZeroPoint = true, YAxisFormat = "0.0",
         YAxisTitle = "Cumulative share (0–1)", XAxisTitle = "Value", TooltipSubtitleFormat = "{{Y_VALUE}} at {{X_VALUE}}",
     };
-    private const string InputTimeFormat = "yyyy-MM-dd HH:mm";
 
     private IReadOnlyDictionary<string, IReadOnlyList<string>>? _versions;
     private string? _model;
@@ -162,7 +162,7 @@ public sealed partial class DriftPage : IDisposable
         DateTimeOffset? from = null, to = null;
         if (_pinWindow && (!TryParseUtc(_pinFrom, out from) || !TryParseUtc(_pinTo, out to)))
         {
-            Snackbar.Add($"From and To must be UTC times as {InputTimeFormat}.", Severity.Error);
+            Snackbar.Add($"From and To: {Formats.UtcInputError}", Severity.Error);
             return;
         }
         _busy = true;
@@ -186,13 +186,14 @@ public sealed partial class DriftPage : IDisposable
 
     private static bool TryParseUtc(string? text, out DateTimeOffset? value)
     {
-        var ok = DateTime.TryParseExact(text?.Trim(), InputTimeFormat, CultureInfo.InvariantCulture,
-            DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed);
-        value = ok ? new DateTimeOffset(parsed, TimeSpan.Zero) : null;
+        var ok = Formats.TryParseUtcInput(text, out var parsed);
+        value = ok ? parsed : null;
         return ok;
     }
 
-    private static string Utc(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
+    /// <summary>The field's error under a typed time that is not "yyyy-MM-dd HH:mm"; none while it is empty.</summary>
+    private static readonly Func<string, string?> UtcInputCheck = text =>
+        string.IsNullOrWhiteSpace(text) || Formats.TryParseUtcInput(text, out _) ? null : Formats.UtcInputError;
 
     private static string PValue(double p) => p < 1e-4 ? p.ToString("0.0e0", CultureInfo.InvariantCulture) : p.ToString("F4", CultureInfo.InvariantCulture);
 

@@ -45,7 +45,7 @@ public static class IdentitySetup
 
     internal static void ConfigureIdentity(IdentityOptions o)
     {
-        o.Stores.SchemaVersion = IdentitySchemaVersions.Version1;
+        o.Stores.SchemaVersion = IdentitySchemaVersions.Version3;
         // Length over composition (NIST SP 800-63B §5.1.1): long passphrases, no forced symbol mix.
         o.Password.RequiredLength = 12;
         o.Password.RequiredUniqueChars = 5;

@@ -70,6 +70,10 @@ public static class IdentitySetup
         services.AddOptions<SignInThrottleOptions>().BindConfiguration(SignInThrottleOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<SignInThrottleOptions>, SignInThrottleOptionsValidator>();
         services.AddScoped<ExternalSignIn>();
+        services.AddScoped<PasskeyAccounts>();
+        services.AddOptions<PasskeyOptions>().BindConfiguration(PasskeyOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<PasskeyOptions>, PasskeyOptionsValidator>();
+        services.AddOptions<IdentityPasskeyOptions>().Configure<IOptions<PasskeyOptions>>((identity, portal) => PasskeyOptionsValidator.Apply(identity, portal.Value));
 
         services.AddAuthentication()
             .AddPolicyScheme(ApiKeyOrCookieScheme, "API key or sign-in cookie", o => o.ForwardDefaultSelector = context =>

@@ -42,7 +42,7 @@ public static class PasskeyEndpoints
 
     private static async Task<IResult> CreationOptionsAsync(HttpContext http, UserManager<IdentityUser> users, PasskeyAccounts passkeys)
     {
-        if (!AntiforgeryPassed(http)) return AntiforgeryFailed();
+        if (!await AntiforgeryPassedAsync(http)) return AntiforgeryFailed();
         if (await users.GetUserAsync(http.User) is not { } user) return UserGone();
         var options = await passkeys.CreationOptionsAsync(user);
         return options.Succeeded ? Json(options.Value!) : Conflict(options.Error!);
@@ -50,7 +50,7 @@ public static class PasskeyEndpoints
 
     private static async Task<IResult> RegisterAsync(RegisterRequest? request, HttpContext http, UserManager<IdentityUser> users, PasskeyAccounts passkeys)
     {
-        if (!AntiforgeryPassed(http)) return AntiforgeryFailed();
+        if (!await AntiforgeryPassedAsync(http)) return AntiforgeryFailed();
         if (await users.GetUserAsync(http.User) is not { } user) return UserGone();
         var outcome = await passkeys.RegisterAsync(user, request?.CredentialJson, request?.Name, http);
         return outcome.Succeeded ? TypedResults.Created($"{Prefix}/{outcome.Value!.Id}", outcome.Value) : Refusal(outcome);
@@ -58,7 +58,7 @@ public static class PasskeyEndpoints
 
     private static async Task<IResult> RenameAsync(string id, RenameRequest? request, HttpContext http, UserManager<IdentityUser> users, PasskeyAccounts passkeys)
     {
-        if (!AntiforgeryPassed(http)) return AntiforgeryFailed();
+        if (!await AntiforgeryPassedAsync(http)) return AntiforgeryFailed();
         if (await users.GetUserAsync(http.User) is not { } user) return UserGone();
         var outcome = await passkeys.RenameAsync(user, id, request?.Name, http);
         return outcome.Succeeded ? TypedResults.Ok(outcome.Value) : Refusal(outcome);
@@ -66,7 +66,7 @@ public static class PasskeyEndpoints
 
     private static async Task<IResult> RemoveAsync(string id, HttpContext http, UserManager<IdentityUser> users, PasskeyAccounts passkeys)
     {
-        if (!AntiforgeryPassed(http)) return AntiforgeryFailed();
+        if (!await AntiforgeryPassedAsync(http)) return AntiforgeryFailed();
         if (await users.GetUserAsync(http.User) is not { } user) return UserGone();
         var outcome = await passkeys.RemoveAsync(user, id, http);
         return outcome.Succeeded ? TypedResults.NoContent() : Refusal(outcome);
@@ -74,13 +74,13 @@ public static class PasskeyEndpoints
 
     private static async Task<IResult> RequestOptionsAsync(HttpContext http, PasskeyAccounts passkeys)
     {
-        if (!AntiforgeryPassed(http)) return AntiforgeryFailed();
+        if (!await AntiforgeryPassedAsync(http)) return AntiforgeryFailed();
         return Json(await passkeys.RequestOptionsAsync());
     }
 
     private static async Task<IResult> SignInAsync(SignInRequest? request, HttpContext http, PasskeyAccounts passkeys)
     {
-        if (!AntiforgeryPassed(http)) return AntiforgeryFailed();
+        if (!await AntiforgeryPassedAsync(http)) return AntiforgeryFailed();
         if (PasskeyAccounts.CheckCredentialJson(request?.CredentialJson) is { } invalid) return Invalid("credentialJson", invalid);
         var (outcome, user) = await passkeys.SignInAsync(request!.CredentialJson!, request.RememberDevice, http);
         return outcome switch
@@ -93,7 +93,14 @@ public static class PasskeyEndpoints
         };
     }
 
-    private static bool AntiforgeryPassed(HttpContext http) => http.Features.Get<IAntiforgeryValidationFeature>() is { IsValid: true };
+    /// <summary>
+    /// UseAntiforgery checks the token of POST, PUT and PATCH requests to endpoints marked
+    /// <see cref="RequireAntiforgeryTokenAttribute"/> and leaves the verdict; it skips DELETE, which is checked here.
+    /// </summary>
+    private static async Task<bool> AntiforgeryPassedAsync(HttpContext http) =>
+        http.Features.Get<IAntiforgeryValidationFeature>() is { } verdict
+            ? verdict.IsValid
+            : await http.RequestServices.GetRequiredService<IAntiforgery>().IsRequestValidAsync(http);
 
     private static ProblemHttpResult AntiforgeryFailed() => TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest,
         title: "Antiforgery token missing or invalid", detail: "Send the page's token in the RequestVerificationToken header, from a Portal page.");

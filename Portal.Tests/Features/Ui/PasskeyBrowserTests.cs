@@ -6,7 +6,7 @@ namespace Portal.Tests.Features.Ui;
 
 /// <summary>
 /// Passkeys end to end in real Chromium with a virtual authenticator (DevTools' WebAuthn domain): an OnCall person is
-/// pressed to add one, adds and names it on the account page, signs out, and signs in again with the passkey alone,
+/// pressed to add one (on the dashboard, not on the halt page), adds and names it on the account page, signs out, and signs in again with the passkey alone,
 /// remembered on this device, landing signed in as themselves. The server is reached as localhost, a secure context
 /// whose name can be a relying party id.
 /// </summary>
@@ -29,6 +29,10 @@ public sealed class PasskeyBrowserTests : IAsyncLifetime
 
         // Without a passkey an OnCall person is pressed to add one, on the dashboard and on the account page.
         await Assertions.Expect(page.Locator("#passkey-prompt")).ToBeVisibleAsync();
+        // Never on the halt page: nothing may push HALT down.
+        await page.GotoAsync("/halt");
+        await Assertions.Expect(page.Locator("#halt-button")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("#passkey-prompt")).ToHaveCountAsync(0);
         await page.GotoAsync(IdentitySetup.ManagePath);
         await Assertions.Expect(page.Locator("#passkey-offer")).ToBeVisibleAsync();
         await Assertions.Expect(page.Locator("#no-passkeys")).ToBeVisibleAsync();

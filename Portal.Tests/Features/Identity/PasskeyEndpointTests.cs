@@ -6,6 +6,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.DependencyInjection;
 using Portal.Features.Identity;
+using Portal.Tests.Features.Audit;
 using Portal.Tests.Infrastructure;
 
 namespace Portal.Tests.Features.Identity;
@@ -140,6 +141,13 @@ public sealed class PasskeyEndpointTests : IAsyncLifetime
         Assert.Equal(PasskeyAccounts.Method, removedEvent.Method);
         // Named and fingerprinted, never the key or the credential id itself.
         Assert.DoesNotContain(id, removedEvent.Reason, StringComparison.Ordinal);
+
+        // In the audit trail too, committed with the change; another person's failed attempts left nothing there.
+        var trail = await _portal.EventsAsync("user.passkey_");
+        Assert.Equal([PasskeyAccounts.RenamedType, PasskeyAccounts.RemovedType], trail.Select(e => e.Type));
+        Assert.All(trail, e => Assert.Equal(owner.Email, e.Actor));
+        Assert.Equal("phone", trail[^1].Payload.GetProperty("passkey").GetString());
+        Assert.DoesNotContain(id, trail[^1].Payload.GetRawText(), StringComparison.Ordinal);
     }
 
     [Fact]

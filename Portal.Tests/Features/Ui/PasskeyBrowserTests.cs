@@ -1,5 +1,6 @@
 using Microsoft.Playwright;
 using Portal.Features.Identity;
+using Portal.Tests.Features.Audit;
 using Portal.Tests.Infrastructure;
 
 namespace Portal.Tests.Features.Ui;
@@ -64,6 +65,9 @@ public sealed class PasskeyBrowserTests : IAsyncLifetime
         var events = _events.For(user.Email);
         Assert.Contains(events, e => e.Kind == SecurityEventKind.PasskeyAdded && e.Method == PasskeyAccounts.Method && e.Reason!.Contains("test laptop", StringComparison.Ordinal));
         Assert.Contains(events, e => e.Kind == SecurityEventKind.SignInSucceeded && e.Method == PasskeyAccounts.Method && e.Roles!.Contains(Roles.OnCall));
+        var added = Assert.Single(await _portal.EventsAsync(PasskeyAccounts.AddedType));
+        Assert.Equal(user.Email, added.Actor);
+        Assert.Equal("test laptop", added.Payload.GetProperty("passkey").GetString());
         await page.Context.CloseAsync();
     }
 }

@@ -3,6 +3,8 @@ using System.Security.Claims;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Options;
+using Portal.Domain.Audit;
+using Portal.Features.Audit;
 
 namespace Portal.Features.Identity;
 
@@ -23,11 +25,17 @@ public sealed record PasskeyOutcome<T>(T? Value, string? Error = null, string? F
 /// count against the address), an account an Admin locked is refused, the cookie is built by the same claims factory (the
 /// roles are read from Postgres now) with "remember this device" as on the password form, and every registration, removal
 /// and sign-in is recorded in the <see cref="ISecurityEventSink"/> with the passkey's name and fingerprint, never a key.
+/// Adding, renaming and removing a passkey change how a person can sign in: each is also an audit event
+/// (<c>user.passkey_added|renamed|removed</c>) committed in the same transaction as the change.
 /// </summary>
 public sealed class PasskeyAccounts(
-    SignInManager<IdentityUser> signInManager, UserManager<IdentityUser> users, SignInThrottle throttle, ISecurityEventSink sink,
-    TimeProvider clock, IOptions<SignInThrottleOptions> throttleOptions)
+    SignInManager<IdentityUser> signInManager, UserManager<IdentityUser> users, PortalIdentityDbContext db, SignInThrottle throttle,
+    ISecurityEventSink sink, TimeProvider clock, IOptions<SignInThrottleOptions> throttleOptions)
 {
+    public const string AddedType = "user.passkey_added";
+    public const string RenamedType = "user.passkey_renamed";
+    public const string RemovedType = "user.passkey_removed";
+
     public const string Method = "passkey";
     public const int MaxPasskeys = 20;
     public const int MaxNameLength = 64;
@@ -82,9 +90,9 @@ public sealed class PasskeyAccounts(
 
         var passkey = attestation.Passkey;
         passkey.Name = cleanName ?? $"Passkey added {clock.GetUtcNow():yyyy-MM-dd HH:mm} UTC";
-        var stored = await users.AddOrUpdatePasskeyAsync(user, passkey);
-        if (!stored.Succeeded) return new(null, "The passkey could not be stored: " + Describe(stored));
         var summary = Summarize(passkey);
+        var stored = await AuditedAsync(() => users.AddOrUpdatePasskeyAsync(user, passkey), AddedType, user, summary, http.RequestAborted);
+        if (!stored.Succeeded) return new(null, "The passkey could not be stored: " + Describe(stored));
         await RecordAsync(SecurityEventKind.PasskeyAdded, user, http, Label(summary), null);
         return new(summary);
     }
@@ -97,9 +105,9 @@ public sealed class PasskeyAccounts(
         var passkey = await users.GetPasskeyAsync(user, credentialId);
         if (passkey is null) return new(null, NotFound: true);
         passkey.Name = cleanName;
-        var stored = await users.AddOrUpdatePasskeyAsync(user, passkey);
-        if (!stored.Succeeded) return new(null, "The passkey could not be renamed: " + Describe(stored));
         var summary = Summarize(passkey);
+        var stored = await AuditedAsync(() => users.AddOrUpdatePasskeyAsync(user, passkey), RenamedType, user, summary, http.RequestAborted);
+        if (!stored.Succeeded) return new(null, "The passkey could not be renamed: " + Describe(stored));
         await RecordAsync(SecurityEventKind.PasskeyRenamed, user, http, Label(summary), null);
         return new(summary);
     }
@@ -110,9 +118,9 @@ public sealed class PasskeyAccounts(
         if (ParseId(id) is not { } credentialId) return new(null, "Not a passkey id (base64url).", "id");
         var passkey = await users.GetPasskeyAsync(user, credentialId);
         if (passkey is null) return new(null, NotFound: true);
-        var removed = await users.RemovePasskeyAsync(user, credentialId);
-        if (!removed.Succeeded) return new(null, "The passkey could not be removed: " + Describe(removed));
         var summary = Summarize(passkey);
+        var removed = await AuditedAsync(() => users.RemovePasskeyAsync(user, credentialId), RemovedType, user, summary, http.RequestAborted);
+        if (!removed.Succeeded) return new(null, "The passkey could not be removed: " + Describe(removed));
         await RecordAsync(SecurityEventKind.PasskeyRemoved, user, http, Label(summary), null);
         return new(summary);
     }
@@ -206,6 +214,18 @@ public sealed class PasskeyAccounts(
     private static PasskeySummary Summarize(UserPasskeyInfo passkey) => new(
         Base64Url.EncodeToString(passkey.CredentialId), passkey.Name ?? "Unnamed passkey",
         Convert.ToHexString(SHA256.HashData(passkey.CredentialId))[..12].ToLowerInvariant(), passkey.CreatedAt, passkey.IsBackedUp);
+
+    /// <summary>Runs <paramref name="change"/> and appends its audit event in one transaction: both or neither.</summary>
+    private async Task<IdentityResult> AuditedAsync(Func<Task<IdentityResult>> change, string type, IdentityUser user, PasskeySummary passkey, CancellationToken ct)
+    {
+        await using var transaction = await db.Database.BeginTransactionAsync(ct);
+        var result = await change();
+        if (!result.Succeeded) return result;
+        await AuditTrail.AppendInTransactionAsync(db, [AuditEventDraft.Create(clock.GetUtcNow(), user.UserName ?? user.Id, type, "user:" + user.Id,
+            new { id = user.Id, email = user.Email, passkey = passkey.Name, fingerprint = passkey.Fingerprint, backedUp = passkey.BackedUp })], ct);
+        await transaction.CommitAsync(ct);
+        return result;
+    }
 
     private static string Label(PasskeySummary passkey) => $"passkey '{passkey.Name}' ({passkey.Fingerprint})";
 

@@ -8,7 +8,7 @@ using Portal.Tests.Infrastructure;
 
 namespace Portal.Tests.Features.Identity;
 
-/// <summary>migrations/0004_identity.sql and 0020_identity_passkeys.sql are written by hand; together they must be exactly what Identity's EF model (schema version 3) expects.</summary>
+/// <summary>migrations/0004_identity.sql and 0021_identity_passkeys.sql are written by hand; together they must be exactly what Identity's EF model (schema version 3) expects.</summary>
 public sealed class IdentitySchemaTests : IAsyncLifetime
 {
     private PortalFactory _portal = null!;

@@ -53,9 +53,11 @@ public static class Browser
     /// Opens <paramref name="path"/> on a new page, is sent to the sign-in page, signs <paramref name="user"/> in, and
     /// waits until it is back on <paramref name="path"/> with the interactive circuit up.
     /// </summary>
-    public static async Task<IPage> SignedInPageAsync(PortalFactory portal, TestUser user, ViewportSize viewport, string path, bool touch = false)
+    /// <param name="baseAddress">Another name for the server than <see cref="PortalFactory.RealAddress"/>, e.g. <see cref="Localhost"/>.</param>
+    public static async Task<IPage> SignedInPageAsync(PortalFactory portal, TestUser user, ViewportSize viewport, string path, bool touch = false,
+        Uri? baseAddress = null)
     {
-        var page = await NewPageAsync(portal.RealAddress!, viewport, touch);
+        var page = await NewPageAsync(baseAddress ?? portal.RealAddress!, viewport, touch);
         await page.GotoAsync(path);
         await page.WaitForURLAsync(url => url.Contains(IdentitySetup.LoginPath, StringComparison.Ordinal));
         await page.Locator("#email").FillAsync(user.Email);
@@ -66,6 +68,36 @@ public static class Browser
         await page.WaitForFunctionAsync("() => window.Blazor !== undefined");
         await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
         return page;
+    }
+
+    /// <summary>
+    /// The real server as http://localhost:PORT/: WebAuthn (passkeys) needs a secure context and a domain for its relying
+    /// party id; localhost is both, while 127.0.0.1 is secure but not a domain.
+    /// </summary>
+    public static Uri Localhost(PortalFactory portal) => new UriBuilder(portal.RealAddress!) { Host = "localhost" }.Uri;
+
+    /// <summary>
+    /// A virtual passkey authenticator for <paramref name="page"/> through the DevTools protocol: a platform authenticator
+    /// (CTAP2, internal transport) that keeps discoverable credentials and verifies its user at once, as a laptop's
+    /// fingerprint reader would. It lives as long as the page. Returns its id.
+    /// </summary>
+    public static async Task<string> AddVirtualAuthenticatorAsync(IPage page)
+    {
+        var devTools = await page.Context.NewCDPSessionAsync(page);
+        await devTools.SendAsync("WebAuthn.enable", new Dictionary<string, object> { ["enableUI"] = false });
+        var added = await devTools.SendAsync("WebAuthn.addVirtualAuthenticator", new Dictionary<string, object>
+        {
+            ["options"] = new Dictionary<string, object>
+            {
+                ["protocol"] = "ctap2",
+                ["transport"] = "internal",
+                ["hasResidentKey"] = true,
+                ["hasUserVerification"] = true,
+                ["isUserVerified"] = true,
+                ["automaticPresenceSimulation"] = true,
+            },
+        });
+        return added!.Value.GetProperty("authenticatorId").GetString()!;
     }
 
     /// <summary>

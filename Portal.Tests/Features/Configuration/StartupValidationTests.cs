@@ -51,6 +51,8 @@ public sealed class StartupValidationTests
     [InlineData("MarketData__MaxBatchSize", "0", "MarketData:MaxBatchSize")]
     [InlineData("MarketData__Rules__MaxPrice", "0.001", "MarketData:Rules")]
     [InlineData("SignIn__RememberDeviceFor", "365.00:00:00", "SignIn:RememberDeviceFor")]
+    [InlineData("Passkeys__ServerDomain", "https://portal.example.com", "Passkeys:ServerDomain")]
+    [InlineData("Passkeys__AllowedOrigins__0", "portal.example.com", "Passkeys:AllowedOrigins")]
     [InlineData("MarketData__Symbols__AAPL__SpikeWindow", "2", "MarketData:Symbols:AAPL")]
     [InlineData("ModelDrift__CheckCron", "every night", "ModelDrift:CheckCron")]
     [InlineData("Metrics__AllowedNetworks", "10.0.0.0/8,10.1.2.3/40", "Metrics:AllowedNetworks")]

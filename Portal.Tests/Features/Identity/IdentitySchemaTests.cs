@@ -8,7 +8,7 @@ using Portal.Tests.Infrastructure;
 
 namespace Portal.Tests.Features.Identity;
 
-/// <summary>migrations/0004_identity.sql is written by hand; it must be exactly what Identity's EF model expects.</summary>
+/// <summary>migrations/0004_identity.sql and 0021_identity_passkeys.sql are written by hand; together they must be exactly what Identity's EF model (schema version 3) expects.</summary>
 public sealed class IdentitySchemaTests : IAsyncLifetime
 {
     private PortalFactory _portal = null!;
@@ -45,7 +45,7 @@ public sealed class IdentitySchemaTests : IAsyncLifetime
                 actual.Add($"{reader.GetString(0)}.{reader.GetString(1)} {type}{(reader.GetString(4) == "NO" ? " not null" : "")}{(reader.GetString(5) == "YES" ? " identity" : "")}");
             }
         }
-        Assert.Equal(7, tables.Length);
+        Assert.Equal(8, tables.Length);
         Assert.Equal(expected, actual.Order(StringComparer.Ordinal).ToList());
     }
 

@@ -30,6 +30,7 @@ public static class AccountEndpoints
                 user.FindAll(ClaimTypes.Role).Select(c => c.Value).Order(StringComparer.Ordinal).ToList())))
             .WithTags("Account")
             .RequireAuthorization(Policies.AnyStaff);
+        app.MapPasskeys();
 
         if (app.ServiceProvider.GetRequiredService<IOptions<OidcOptions>>().Value.Enabled)
         {

@@ -45,7 +45,7 @@ public static class IdentitySetup
 
     internal static void ConfigureIdentity(IdentityOptions o)
     {
-        o.Stores.SchemaVersion = IdentitySchemaVersions.Version1;
+        o.Stores.SchemaVersion = IdentitySchemaVersions.Version3;
         // Length over composition (NIST SP 800-63B §5.1.1): long passphrases, no forced symbol mix.
         o.Password.RequiredLength = 12;
         o.Password.RequiredUniqueChars = 5;
@@ -70,6 +70,10 @@ public static class IdentitySetup
         services.AddOptions<SignInThrottleOptions>().BindConfiguration(SignInThrottleOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<SignInThrottleOptions>, SignInThrottleOptionsValidator>();
         services.AddScoped<ExternalSignIn>();
+        services.AddScoped<PasskeyAccounts>();
+        services.AddOptions<PasskeyOptions>().BindConfiguration(PasskeyOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<PasskeyOptions>, PasskeyOptionsValidator>();
+        services.AddOptions<IdentityPasskeyOptions>().Configure<IOptions<PasskeyOptions>>((identity, portal) => PasskeyOptionsValidator.Apply(identity, portal.Value));
 
         services.AddAuthentication()
             .AddPolicyScheme(ApiKeyOrCookieScheme, "API key or sign-in cookie", o => o.ForwardDefaultSelector = context =>

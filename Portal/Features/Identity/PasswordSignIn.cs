@@ -44,10 +44,7 @@ public sealed class PasswordSignIn(
         var result = await signInManager.CheckPasswordSignInAsync(user, password, lockoutOnFailure: false);
         if (result.Succeeded)
         {
-            // The ticket's own lifetime, not the cookie options' session lifetime: sliding renewal keeps that span.
-            await signInManager.SignInWithClaimsAsync(user, rememberDevice
-                ? new AuthenticationProperties { IsPersistent = true, ExpiresUtc = clock.GetUtcNow() + options.Value.RememberDeviceFor }
-                : new AuthenticationProperties { IsPersistent = false }, [new("amr", "pwd")]);
+            await signInManager.SignInWithClaimsAsync(user, SessionProperties(rememberDevice, clock, options.Value), [new("amr", "pwd")]);
             await throttle.RecordSuccessAsync(email);
             await RecordAsync(SecurityEventKind.SignInSucceeded, user.Id, email, ip, null, [.. await users.GetRolesAsync(user)], ct);
             return SignInOutcome.Succeeded;
@@ -58,6 +55,15 @@ public sealed class PasswordSignIn(
             result.IsLockedOut ? "locked out" : result.IsNotAllowed ? "not allowed" : "wrong password", null, ct);
         return SignInOutcome.Failed;
     }
+
+    /// <summary>
+    /// The sign-in cookie's properties: with <paramref name="rememberDevice"/> one that outlives the browser for
+    /// <see cref="SignInThrottleOptions.RememberDeviceFor"/> (the ticket's own lifetime, not the cookie options' session
+    /// lifetime: sliding renewal keeps that span), else one that dies with the browser. Shared by every way of signing in.
+    /// </summary>
+    internal static AuthenticationProperties SessionProperties(bool rememberDevice, TimeProvider clock, SignInThrottleOptions options) => rememberDevice
+        ? new AuthenticationProperties { IsPersistent = true, ExpiresUtc = clock.GetUtcNow() + options.RememberDeviceFor }
+        : new AuthenticationProperties { IsPersistent = false };
 
     public async Task SignOutAsync(HttpContext http)
     {

@@ -7,6 +7,12 @@ public enum SecurityEventKind
     SignedOut,
     UserCreated,
     PasswordChanged,
+    /// <summary>A person registered a passkey for themselves; Reason names it and its fingerprint (never the key).</summary>
+    PasskeyAdded,
+    /// <summary>A person removed one of their passkeys; Reason names it and its fingerprint.</summary>
+    PasskeyRemoved,
+    /// <summary>A person renamed one of their passkeys; Reason gives the fingerprint and the new name.</summary>
+    PasskeyRenamed,
     /// <summary>A trading state in Redis (message or key) that was malformed, forged or not backed by Postgres; Method says which ("redis-message" or "redis-key").</summary>
     ForgedTradingState,
 }
@@ -14,8 +20,8 @@ public enum SecurityEventKind
 /// <summary>
 /// Something security-relevant a person did or tried. <see cref="Subject"/> is what was typed or
 /// asserted (an email, or the single sign-on subject) and is set even when no user matched;
-/// <see cref="UserId"/> is set only when one did. <see cref="Method"/> says how: "password" or
-/// "oidc" for sign-ins, or who created the user ("cli", "seed-demo", "oidc").
+/// <see cref="UserId"/> is set only when one did. <see cref="Method"/> says how: "password",
+/// "passkey" or "oidc" for sign-ins and passkey changes, or who created the user ("cli", "seed-demo", "oidc").
 /// <see cref="Roles"/> is set on successful sign-ins and user creation.
 /// </summary>
 public sealed record SecurityEvent(

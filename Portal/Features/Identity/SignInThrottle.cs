@@ -89,10 +89,17 @@ public sealed partial class SignInThrottle(
     }
 
     /// <summary>True if an attempt for <paramref name="email"/> from <paramref name="address"/> must wait.</summary>
-    public async Task<bool> IsThrottledAsync(string email, string? address)
+    public Task<bool> IsThrottledAsync(string email, string? address) => AnyThrottledAsync(Keys(email, address));
+
+    /// <summary>
+    /// True if an attempt from <paramref name="address"/> must wait, whatever the account: for a passkey sign-in, which names
+    /// no account until its signature has been checked.
+    /// </summary>
+    public Task<bool> IsAddressThrottledAsync(string? address) => AnyThrottledAsync([AddressKey(address)]);
+
+    private async Task<bool> AnyThrottledAsync(string[] keys)
     {
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        var keys = Keys(email, address);
         try
         {
             var db = redis.GetDatabase();
@@ -106,12 +113,16 @@ public sealed partial class SignInThrottle(
         }
     }
 
-    public async Task RecordFailureAsync(string email, string? address)
+    public Task RecordFailureAsync(string email, string? address) =>
+        RecordFailuresAsync(Keys(email, address), [options.Value.AccountFreeFailures, options.Value.AddressFreeFailures]);
+
+    /// <summary>A failed passkey sign-in: counted against the address only (no account is known).</summary>
+    public Task RecordAddressFailureAsync(string? address) => RecordFailuresAsync([AddressKey(address)], [options.Value.AddressFreeFailures]);
+
+    private async Task RecordFailuresAsync(string[] keys, int[] free)
     {
         var o = options.Value;
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        var keys = Keys(email, address);
-        var free = new[] { o.AccountFreeFailures, o.AddressFreeFailures };
         // Counted here as well: if Redis goes away, this instance already knows recent failures.
         for (var i = 0; i < keys.Length; i++) CountLocally(keys[i], free[i], now);
         try
@@ -162,8 +173,10 @@ public sealed partial class SignInThrottle(
     {
         var prefix = redisOptions.Value.KeyPrefix + "signin:";
         var account = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(email.Trim().ToUpperInvariant())));
-        return [prefix + "account:" + account, prefix + "address:" + (address ?? "unknown")];
+        return [prefix + "account:" + account, AddressKey(address)];
     }
+
+    private string AddressKey(string? address) => redisOptions.Value.KeyPrefix + "signin:address:" + (address ?? "unknown");
 
     [LoggerMessage(EventId = 4110, Level = LogLevel.Warning, Message = "Sign-in throttle uses this instance's own counts: Redis unavailable ({Error})")]
     private static partial void LogRedisUnavailable(ILogger logger, string error);

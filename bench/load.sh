@@ -16,6 +16,8 @@
 #   IDLE_SECONDS=5                 after the load, measure Portal's CPU with no requests for this long (0: skip)
 #   PERF=1                         profile Portal with perf during the run (perf map on, W^X off so JIT code is named;
 #                                  starts PERF_DELAY=10 s into the load, after tiering settled: give DURATION >= 30s) and print its hottest functions
+#   PG_STATEMENTS=1                load pg_stat_statements and print the statements that cost PostgreSQL the most time
+#                                  (total and per call; planning and execution, not commit or WAL)
 #   KEEP=1                         keep the temp dir (logs, data) and print its path
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,8 +57,9 @@ SUPER_PW=$(random_secret) OWNER_PW=$(random_secret) APP_PW=$(random_secret)
 echo "== PostgreSQL on 127.0.0.1:$PG_PORT (durable: fsync=on, synchronous_commit=on) ${PG_OPTS:+with $PG_OPTS}"
 # shellcheck disable=SC2086
 # track_wal_io_timing only adds timing of WAL writes/syncs to pg_stat_wal (reported below); durability is untouched.
-pg_start "$WORK/pg" "$PG_PORT" "$SUPER_PW" -c track_wal_io_timing=on ${PG_OPTS:-}; started_pg=1
+pg_start "$WORK/pg" "$PG_PORT" "$SUPER_PW" -c track_wal_io_timing=on ${PG_STATEMENTS:+-c shared_preload_libraries=pg_stat_statements} ${PG_OPTS:-}; started_pg=1
 pg_create_roles "$WORK/pg" "$PG_PORT" portal portal_owner "$OWNER_PW" portal_app "$APP_PW"
+[ -n "${PG_STATEMENTS:-}" ] && pg_sql "$WORK/pg" "$PG_PORT" "create extension pg_stat_statements" >/dev/null
 echo "   $(pg_sql "$WORK/pg" "$PG_PORT" "select 'fsync=' || current_setting('fsync') || ' synchronous_commit=' || current_setting('synchronous_commit') || ' wal_sync_method=' || current_setting('wal_sync_method') || ' max_connections=' || current_setting('max_connections')")"
 
 REDIS_PORT=$(free_port) REDIS_PW=$(random_secret)
@@ -125,6 +128,7 @@ pg_stats() { pg_sql "$WORK/pg" "$PG_PORT" "select d.xact_commit, d.tup_inserted 
   from pg_stat_database d, pg_stat_wal w where d.datname = 'portal'" | tr '|' ' '; }
 curl -s "$URL/metrics" >"$WORK/metrics0.txt" || true
 pg_stats >"$WORK/pgstats0.txt"
+[ -n "${PG_STATEMENTS:-}" ] && pg_sql "$WORK/pg" "$PG_PORT" "select pg_stat_statements_reset()" >/dev/null
 read -r portal0 pg0 redis0 busy0 < <(echo "$(tree_ticks "$portal_pid") $(tree_ticks "$pg_pid") $(proc_ticks "$redis_pid") $(machine_busy)")
 t0=$(date +%s.%N)
 
@@ -157,6 +161,13 @@ rest = busy - portal - pg - redis
 print(f"cpu during the load tool's {wall:.1f} s (cores busy on average): Portal {portal/wall:.2f}  PostgreSQL {pg/wall:.2f}  "
       f"Redis {redis/wall:.2f}  everything else (load tool, other users) {rest/wall:.2f}  machine {busy/wall:.2f} of {cores}")
 EOF
+if [ -n "${PG_STATEMENTS:-}" ]; then
+  echo "== PostgreSQL statements by total time during the run (ms total, calls, µs per call, rows, query)"
+  pg_sql "$WORK/pg" "$PG_PORT" "select round((total_exec_time + total_plan_time)::numeric, 0), calls,
+      round(((total_exec_time + total_plan_time) * 1000 / greatest(calls, 1))::numeric, 1), rows,
+      left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+    from pg_stat_statements order by total_exec_time + total_plan_time desc limit 25" | tr '|' '\t'
+fi
 # With no load at all: what Portal's background work (demo market ticks, risk view sync) costs now
 # that the run's orders are held in memory.
 IDLE=${IDLE_SECONDS:-5}

@@ -13,7 +13,9 @@
 # decision row as Portal sends them, and three audit events (order.accepted,
 # broker.order.acknowledged, broker.fill) sealed after the batch: the head locked, one insert of every
 # event through unnest, the head moved. "rejected" = the decision row and one audit event.
-# "no-audit" = accepted without the audit events, to show what the chain costs.
+# "no-audit" = accepted without the audit events, to show what the chain costs. "set" = accepted orders as Portal writes
+# them now (session 13): each table once per batch, the account and positions once per batch, the same three events each;
+# "set-no-audit" the same without the events.
 # Statements are prepared (-M prepared), as Npgsql's auto-prepare does for Portal.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,11 +66,27 @@ insert into audit_events (seq, time, actor, type, subject, payload, prev_hash, h
 update audit_head set seq = seq + $1, hash = sha256(hash) where id = 1;
 EOF
 }
+# $1 accepted, filled orders written set by set, as GroupCommitter writes a batch since session 13: one insert per
+# table over the whole batch (Portal sends arrays through unnest; generate_series makes the same rows here), one
+# update of the account and one upsert of the positions the batch moved (10 symbols).
+set_sql() { cat <<EOF
+\set n random(1, 2000000000)
+insert into orders (id, client_order_id, request_hash, strategy_id, symbol, side, quantity, order_type, limit_price, time_in_force, decision, reason, limit_value, actual_value, message, reference_price, status, actor, created_at, updated_at, broker_order_id, filled_quantity, avg_fill_price)
+  select md5('d-' || :n || '-' || i)::uuid, 'b-' || :n || '-' || i, sha256(('h' || :n || i)::bytea), 'load-1', 'S' || (i % 10), 'buy', 3, 'market', null, 'day', 'accepted', null, null, null, null, 228.5, 'filled', 'apikey-bench', now(), now(), md5('b-' || :n || '-' || i), 3, 228.6143 from generate_series(1, $1) i;
+insert into paper_orders (broker_order_id, client_order_id, symbol, side, quantity, order_type, limit_price, time_in_force, status, filled_quantity, avg_fill_price, created_at, updated_at)
+  select md5('b-' || :n || '-' || i)::uuid, 'b-' || :n || '-' || i, 'S' || (i % 10), 'buy', 3, 'market', null, 'day', 'filled', 3, 228.6143, now(), now() from generate_series(1, $1) i;
+insert into paper_fills (broker_order_id, symbol, side, quantity, price, filled_at) select md5('b-' || :n || '-' || i)::uuid, 'S' || (i % 10), 'buy', 3, 228.6143, now() from generate_series(1, $1) i;
+update paper_account set cash = cash - 685.84 * $1, updated_at = now() where id = 1;
+insert into paper_positions as p (symbol, quantity, avg_price, realized_pnl, updated_at) select 'S' || s, 3, 228.6143, 0, now() from generate_series(0, least($1, 10) - 1) s on conflict (symbol) do update set quantity = excluded.quantity + p.quantity, avg_price = excluded.avg_price, realized_pnl = p.realized_pnl + excluded.realized_pnl, updated_at = excluded.updated_at;
+EOF
+}
 script() { # KIND BATCH: one transaction, pipelined like an NpgsqlBatch (one network round trip, not one per statement)
   echo "\startpipeline"
   echo "begin;"
   local events=0
+  case $1 in set*) set_sql "$2"; events=$(($2 * 3));; esac
   for _ in $(seq "$2"); do
+    case $1 in set*) break;; esac
     if [ "$1" != rejected ]; then
       decision_sql | sed -e "s/@DECISION@/accepted/;s/@REASON@/null/;s/@LIMIT@/null/;s/@ACTUAL@/null/;s/@MESSAGE@/null/;s/@STATUS@/filled/" \
         -e "s/@BROKER_ID@/md5('b-' || :n || '-' || :m)/;s/@FILLED@/3/;s/@AVG@/228.6143/"
@@ -80,7 +98,7 @@ script() { # KIND BATCH: one transaction, pipelined like an NpgsqlBatch (one net
       events=$((events + 1))
     fi
   done
-  [ "$1" = no-audit ] || audit_sql "$events"
+  case $1 in *no-audit) ;; *) audit_sql "$events";; esac
   echo "commit;"
   echo "\endpipeline"
 }
@@ -90,7 +108,7 @@ pg_pid=$(head -1 "$WORK/pg/data/postmaster.pid")
 tree_ticks() { local t; t=$(awk '{print $14+$15+$16+$17}' "/proc/$1/stat"); for c in $(pgrep -P "$1"); do t=$((t + $(awk '{print $14+$15}' "/proc/$c/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
 
 printf '%-9s %6s %8s %12s %12s %14s %s\n' kind batch writers "orders/s" "commits/s" "PG CPU/order" "load average"
-for kind in ${KINDS:-accepted rejected no-audit}; do
+for kind in ${KINDS:-set set-no-audit accepted rejected no-audit}; do
   for batch in $BATCHES; do
     script "$kind" "$batch" >"$WORK/$kind-$batch.sql"
     c0=$(tree_ticks "$pg_pid")

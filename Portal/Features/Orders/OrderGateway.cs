@@ -153,7 +153,7 @@ public sealed class OrderGateway(
         var recorded = new Recorded(null, null);
         try
         {
-            await writer.CommitAsync(authority.Unit(new AccountReads([order.ClientOrderId]), ledger =>
+            await writer.CommitAsync(authority.Unit(new AccountReads([order.ClientOrderId], DecisionsOnly: true), ledger =>
             {
                 if (ledger.IsRecorded(order.ClientOrderId))
                 {

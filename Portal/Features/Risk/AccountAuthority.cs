@@ -9,9 +9,10 @@ using Portal.Infrastructure.Postgres;
 namespace Portal.Features.Risk;
 
 /// <summary>What a decision needs read under the account lock besides the account itself.</summary>
-/// <param name="ClientOrderIds">Ids whose decision (in <c>orders</c>) and paper order are looked up.</param>
+/// <param name="ClientOrderIds">Ids whose decision (in <c>orders</c>) is looked up, and their paper orders unless <paramref name="DecisionsOnly"/>.</param>
 /// <param name="OpenPaperOrders">Every open paper order (cancels, fills on a price move).</param>
-public sealed record AccountReads(IReadOnlyList<string> ClientOrderIds, bool OpenPaperOrders = false)
+/// <param name="DecisionsOnly">Only whether the ids are decided: a new decision needs no paper order, as none exists for an undecided id.</param>
+public sealed record AccountReads(IReadOnlyList<string> ClientOrderIds, bool OpenPaperOrders = false, bool DecisionsOnly = false)
 {
     public static AccountReads None { get; } = new([]);
 }
@@ -42,6 +43,7 @@ public sealed class AccountAuthority(PriceBook prices, TradingCalendar calendar,
     {
         var reads = decisions.Select(d => (AccountReads)d.Decision!.Reads).ToList();
         var ids = reads.SelectMany(r => r.ClientOrderIds).Distinct(StringComparer.Ordinal).ToArray();
+        var paperIds = reads.Where(r => !r.DecisionsOnly).SelectMany(r => r.ClientOrderIds).Distinct(StringComparer.Ordinal).ToArray();
         var openOrders = reads.Any(r => r.OpenPaperOrders);
         // Resolved here, not injected: the paper broker itself decides through this authority.
         var paper = services.GetRequiredService<IBroker>().JoinsDecisionTransaction;
@@ -80,8 +82,8 @@ public sealed class AccountAuthority(PriceBook prices, TradingCalendar calendar,
             {
                 while (await r.ReadAsync(ct)) b.Positions.Add((r.GetString(0), r.GetDecimal(1), r.GetDecimal(2)));
             });
-            if (ids.Length > 0)
-                Add(PaperBroker.OrdersByClientId(ids), async (r, b) =>
+            if (paperIds.Length > 0)
+                Add(PaperBroker.OrdersByClientId(paperIds), async (r, b) =>
                 {
                     while (await r.ReadAsync(ct)) b.PaperOrders.Add(PaperBroker.ReadOrder(r));
                 });

@@ -19,6 +19,9 @@ public sealed class PositionsBrowserTests
 
         var page = await Browser.SignedInPageAsync(portal, onCall, Browser.Desktop, "/positions");
         await Assertions.Expect(page.Locator("#positions-table")).ToContainTextAsync("AAPL");
+        // Money in dollars with cents, times with their zone.
+        await Assertions.Expect(page.Locator("#equity")).ToContainTextAsync(new System.Text.RegularExpressions.Regex(@"Equity \$[\d,]+\.\d{2} · as of \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC"));
+        await Assertions.Expect(page.Locator("#positions-table")).ToContainTextAsync(new System.Text.RegularExpressions.Regex(@"\$[\d,]+\.\d{2}"));
         await Assertions.Expect(page.Locator("#open-orders")).ToContainTextAsync("resting");
         await Assertions.Expect(page.Locator("#order-blotter")).ToContainTextAsync("bought");
 

@@ -1,4 +1,4 @@
-using System.Globalization;
+using Portal.Components.Shared;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.EntityFrameworkCore;
@@ -107,7 +107,7 @@ public sealed partial class PositionsPage : IDisposable
         }
     }
 
-    private static string Money(decimal value) => value.ToString("N2", CultureInfo.InvariantCulture);
+    private static string Money(decimal value) => Formats.Usd(value);
 
     private sealed record PositionRow(string Symbol, decimal Quantity, decimal AvgPrice, decimal MarketValue, decimal UnrealizedPnl, decimal ShareOfEquity, decimal LimitUsage);
 }

@@ -230,6 +230,26 @@ public sealed class OrdersApiTests : IAsyncLifetime
         Assert.Equal(0, await CountAsync("select count(*) from orders"));
     }
 
+    /// <summary>
+    /// Attack: a client reuses the id of Portal's own flatten order (shown on the positions page). Its decision would collide
+    /// with that paper order when written and fail the whole batch it travels in; it is refused as bad input instead.
+    /// </summary>
+    [Fact]
+    public async Task An_order_reusing_a_flatten_orders_client_id_gets_400_naming_clientOrderId_and_changes_nothing()
+    {
+        Assert.Equal(HttpStatusCode.Created, (await _client.PostOrderAsync(OrderRequests.Market("held", 3m))).StatusCode);
+        var closing = await _portal.Get<Portal.Features.Broker.PaperBroker>().CloseAllPositionsAsync(CancellationToken.None);
+        var takenId = Assert.Single(closing).ClientOrderId;
+
+        var response = await _client.PostOrderAsync(OrderRequests.Market(takenId, 1m));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.JsonAsync();
+        Assert.True(problem.GetProperty("errors").TryGetProperty("clientOrderId", out _), $"errors should name clientOrderId: {problem}");
+        Assert.Equal(1, await CountAsync("select count(*) from orders"));
+        Assert.Equal(2, await CountAsync("select count(*) from paper_orders"));
+    }
+
     [Fact]
     public async Task Missing_wrong_or_revoked_keys_are_401_and_a_key_without_the_scope_is_403()
     {

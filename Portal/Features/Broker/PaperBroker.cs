@@ -168,6 +168,9 @@ public sealed class PaperBroker(
         return changed;
     }
 
+    /// <summary>The client order id prefix of the orders a flatten sends; refused in clients' orders (README, "Orders").</summary>
+    public const string ClosingOrderIdPrefix = "close-";
+
     /// <summary>Closes every position Postgres holds with a market order at the current price (cancelling open orders first).</summary>
     public async Task<IReadOnlyList<BrokerOrderState>> CloseAllPositionsAsync(CancellationToken ct)
     {
@@ -179,7 +182,7 @@ public sealed class PaperBroker(
             var plan = new UnitPlanBuilder();
             foreach (var (symbol, holding) in ledger.Positions.ToList())
             {
-                var request = new BrokerOrderRequest(Guid.CreateVersion7(clock.GetUtcNow()), "close-" + Guid.NewGuid().ToString("N")[..20], "flatten",
+                var request = new BrokerOrderRequest(Guid.CreateVersion7(clock.GetUtcNow()), ClosingOrderIdPrefix + Guid.NewGuid().ToString("N")[..20], "flatten",
                     symbol, holding.Quantity > 0 ? OrderSide.Sell : OrderSide.Buy, Math.Abs(holding.Quantity), OrderType.Market, null, TimeInForce.Day);
                 closing.Add(Submit(request, ledger, counted: false, plan));
             }

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Portal.Domain.Orders;
+using Portal.Features.Broker;
 using Portal.Features.Market;
 
 namespace Portal.Features.Orders;
@@ -35,6 +36,12 @@ public sealed class OrderRequestParser(SymbolCatalog symbols)
             if (!seen.Add(property.Name)) errors[property.Name] = ["appears more than once."];
 
         var clientOrderId = Identifier(root, "clientOrderId", MaxIdLength, errors);
+        // Portal's own flatten orders carry ids with this prefix; a client's order reusing one would collide with it when written.
+        if (clientOrderId?.StartsWith(PaperBroker.ClosingOrderIdPrefix, StringComparison.Ordinal) == true)
+        {
+            errors["clientOrderId"] = [$"must not start with '{PaperBroker.ClosingOrderIdPrefix}', which Portal reserves for its own closing orders."];
+            clientOrderId = null;
+        }
         var strategyId = Identifier(root, "strategyId", MaxStrategyLength, errors);
         var symbolText = String(root, "symbol", errors);
         SymbolSpec? spec = null;

@@ -125,7 +125,7 @@ public sealed class AccessibilityBrowserTests(AccessibilityPortal fixture) : ICl
     }
 
     /// <summary>Runs axe with the WCAG 2.x A and AA rules; one line per serious or critical violation. One h1 names the page.</summary>
-    private static async Task<IReadOnlyList<string>> ScanAsync(IPage page, string name, string role, string size)
+    internal static async Task<IReadOnlyList<string>> ScanAsync(IPage page, string name, string role, string size)
     {
         await Assertions.Expect(page.Locator("h1")).ToHaveCountAsync(1);
         await Browser.SaveReviewScreenAsync(page, $"{name}-{role}-{size}");

@@ -538,7 +538,6 @@ public sealed class FakeAlpacaServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Cuts every market-data connection abruptly.</summary>
     /// <summary>As Alpaca does with a client that reads too slowly: error 407 on every data connection, then close it.</summary>
     public async Task EvictSlowDataClientsAsync()
     {
@@ -550,11 +549,19 @@ public sealed class FakeAlpacaServer : IAsyncDisposable
         }
         foreach (var subscriber in to)
         {
-            await subscriber.SendAsync("""[{"T":"error","code":407,"msg":"slow client"}]""");
-            await subscriber.Socket.CloseOutputAsync(WebSocketCloseStatus.PolicyViolation, "slow client", CancellationToken.None);
+            try
+            {
+                await subscriber.SendAsync("""[{"T":"error","code":407,"msg":"slow client"}]""");
+                await subscriber.Socket.CloseOutputAsync(WebSocketCloseStatus.PolicyViolation, "slow client", CancellationToken.None);
+            }
+            catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
+            {
+                // The client read the error and hung up first: the connection is already gone.
+            }
         }
     }
 
+    /// <summary>Cuts every market-data connection abruptly.</summary>
     public void DropDataStream()
     {
         lock (_gate)

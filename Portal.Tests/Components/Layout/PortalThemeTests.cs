@@ -31,6 +31,26 @@ public sealed class PortalThemeTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Palettes))]
+    public void An_alert_s_text_is_readable_on_its_tinted_card(string name)
+    {
+        // MudAlert's default variant writes in the darkened status colour on the status colour at hover opacity over the card.
+        var palette = PaletteOf(name);
+        var alerts = new (string What, MudColor Text, MudColor Tint)[]
+        {
+            ("Success", palette.SuccessDarken, palette.Success),
+            ("Error", palette.ErrorDarken, palette.Error),
+            ("Warning", palette.WarningDarken, palette.Warning),
+            ("Info", palette.InfoDarken, palette.Info),
+        };
+        foreach (var (what, text, tint) in alerts)
+        {
+            var background = Blend(tint, palette.Surface, palette.HoverOpacity);
+            Assert.True(Contrast(text, background) >= 4.5, $"{name} {what} alert {text} on {background}: {Contrast(text, background):F2}:1");
+        }
+    }
+
     [Fact]
     public void The_contrast_formula_gives_the_published_extremes()
     {
@@ -38,6 +58,12 @@ public sealed class PortalThemeTests
         Assert.Equal(1.0, Contrast(new MudColor("#777777"), new MudColor("#777777")), 2);
         // MudBlazor's default success green under white, as measured in issue #19.
         Assert.Equal(2.24, Contrast(new MudColor("#00c853"), new MudColor("#ffffff")), 2);
+    }
+
+    private static MudColor Blend(MudColor over, MudColor under, double alpha)
+    {
+        byte Mix(byte o, byte u) => (byte)Math.Round(o * alpha + u * (1 - alpha));
+        return new MudColor(Mix(over.R, under.R), Mix(over.G, under.G), Mix(over.B, under.B), (byte)255);
     }
 
     private static double Contrast(MudColor a, MudColor b)

@@ -27,11 +27,15 @@ public static class PortalTheme
         },
         PaletteDark = new PaletteDark
         {
-            Primary = "#7fa7d9", AppbarBackground = "#10243d",
+            Primary = "#7fa7d9", PrimaryContrastText = Black, AppbarBackground = "#10243d",
+            // MudBlazor's dark secondary text (white at 50%) is 4.3:1 on its surface: helper text and labels fell short.
+            TextSecondary = "rgba(255,255,255,0.75)",
             Success = "#00c853", SuccessContrastText = Black,
             Error = "#ff8a80", ErrorContrastText = Black,
             Warning = "#ff9800", WarningContrastText = Black,
             Info = "#64b5f6", InfoContrastText = Black,
+            // An alert's text takes the darkened status colour, which is unreadable on a dark card: lighten instead.
+            SuccessDarken = "#69f0ae", ErrorDarken = "#ffab91", WarningDarken = "#ffb74d", InfoDarken = "#90caf9",
         },
     };
 }

@@ -23,8 +23,9 @@ public sealed class AccessibilityPortal : IAsyncLifetime
 /// <summary>
 /// WCAG 2.2 AA in real Chromium (issue 19, item 5): axe-core scans every page each role may open, the access-denied page
 /// for one it may not, and the sign-in page; for each role on a 1440 px desktop in the light and the dark theme and on a
-/// 375 px phone, with the halt page also scanned armed (the confirmation showing) and the audit page with an event's
-/// dialog open. Any serious or critical violation fails the test, listed with its rule, impact, elements, page and view.
+/// 375 px phone, with the halt page also scanned armed (the confirmation showing), the audit page with an event's
+/// dialog open and the dashboard with the app bar's trading state panel open. Any serious or critical violation fails
+/// the test, listed with its rule, impact, elements, page and view.
 /// With PORTAL_SCREENS_DIR set (scripts/screens.sh), each scan also saves a screenshot for reviewers, named
 /// page-role-view (e.g. dashboard-riskofficer-1440-dark, halt-armed-oncall-375).
 /// </summary>
@@ -125,6 +126,7 @@ public sealed class AccessibilityBrowserTests(AccessibilityPortal fixture) : ICl
             // Content loaded from the server over the circuit: scanning before it shows would check a loading bar.
             await Assertions.Expect(page.Locator(portalPage.Ready).First).ToBeVisibleAsync(new() { Timeout = 30_000 });
             violations.AddRange(await ScanAsync(page, portalPage.Name, role, view));
+            if (portalPage.Path == "/") violations.AddRange(await ScanStatusPanelAsync(page, role, view));
             if (portalPage.Path == "/halt") violations.AddRange(await ScanArmedHaltAsync(page, role, view));
             if (portalPage.Path == "/audit") violations.AddRange(await ScanAuditEventDialogAsync(page, role, view));
         }
@@ -161,6 +163,16 @@ public sealed class AccessibilityBrowserTests(AccessibilityPortal fixture) : ICl
             }
         }
         Assert.True(await page.EvaluateAsync<bool>(darkBackground), "the dark theme never showed");
+    }
+
+    /// <summary>The app bar's trading state opened in its panel, then closed again with Escape.</summary>
+    private static async Task<IReadOnlyList<string>> ScanStatusPanelAsync(IPage page, string role, string view)
+    {
+        await Browser.ClickUntilVisibleAsync(page, "#trading-state-toggle", ".trading-state-panel .trading-state-banner");
+        var violations = await ScanAsync(page, "status-panel", role, view);
+        await page.Keyboard.PressAsync("Escape");
+        await Assertions.Expect(page.Locator(".trading-state-panel")).ToHaveCountAsync(0);
+        return violations;
     }
 
     /// <summary>The halt page with its confirmation showing (HALT pressed once), then disarmed again.</summary>

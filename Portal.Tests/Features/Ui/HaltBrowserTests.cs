@@ -162,6 +162,37 @@ public sealed class HaltBrowserTests : IAsyncLifetime
         await Browser.ScreenshotAsync(page, "halt-desktop");
         await page.Context.CloseAsync();
     }
+
+    [Fact]
+    public async Task A_strategy_halt_is_one_tap_away_on_any_page_of_a_phone_in_a_panel_that_fits_and_closes_with_Escape()
+    {
+        await _portal.Get<KillSwitch>().HaltAsync("runaway", HaltMode.Halt, strategyId: "s-auto", "test", automatic: false, CancellationToken.None);
+        var page = await Browser.SignedInPageAsync(_portal, await _portal.CreateUserAsync(Roles.Compliance), Browser.Phone, "/audit", touch: true);
+        var toggle = page.Locator("#trading-state-toggle");
+        await Assertions.Expect(toggle).ToContainTextAsync("Active · 1 strategy halted");
+        Assert.True((await toggle.BoundingBoxAsync())!.Height >= 44, "the trading state is a 44 px tap target");
+
+        await Browser.ClickUntilVisibleAsync(page, "#trading-state-toggle", ".trading-state-panel .banner-strategy");
+        var panel = page.Locator(".trading-state-panel");
+        await Assertions.Expect(panel.Locator(".banner-strategy[data-strategy='s-auto']")).ToContainTextAsync("halted (runaway)");
+        await Assertions.Expect(toggle).ToHaveAttributeAsync("aria-expanded", "true");
+        var box = (await panel.BoundingBoxAsync())!;
+        Assert.True(box.X >= 0 && box.X + box.Width <= Browser.Phone.Width, $"the panel spans {box.X}..{box.X + box.Width} px of a {Browser.Phone.Width} px screen");
+        Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"), "the page scrolls sideways");
+        var close = (await panel.Locator(".mud-button-close").BoundingBoxAsync())!;
+        Assert.True(close.Width >= 44 && close.Height >= 44, $"the close button is {close.Width}×{close.Height} px");
+        // Compliance may not open the halt page: the panel names it without a link that would end in "Access denied".
+        await Assertions.Expect(panel.Locator(".banner-resume-needs")).ToContainTextAsync("the Halt page");
+        await Assertions.Expect(panel.Locator("a[href^='/halt']")).ToHaveCountAsync(0);
+        await Browser.ScreenshotAsync(page, "status-panel-phone");
+
+        await page.Keyboard.PressAsync("Escape");
+
+        await Assertions.Expect(panel).ToHaveCountAsync(0);
+        await Assertions.Expect(toggle).ToHaveAttributeAsync("aria-expanded", "false");
+        await page.Context.CloseAsync();
+    }
+
     [Fact]
     public async Task A_RiskOfficer_requests_a_resume_on_the_halt_page_and_withdraws_it()
     {

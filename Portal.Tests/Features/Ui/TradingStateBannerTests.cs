@@ -1,8 +1,11 @@
 using Bunit;
+using Bunit.TestDoubles;
 using Microsoft.Extensions.DependencyInjection;
 using Portal.Components.Shared;
 using Portal.Features.Audit;
+using MudBlazor;
 using Portal.Features.Halt;
+using Portal.Features.Identity;
 using Portal.Features.Live;
 
 namespace Portal.Tests.Features.Ui;
@@ -20,11 +23,15 @@ public sealed class TradingStateBannerTests : ComponentTestContext
     private readonly FakeActorNames _names = new();
     private readonly PendingResumeCommands _commands = new();
 
+    private readonly BunitAuthorizationContext _auth;
+
     public TradingStateBannerTests()
     {
         Services.AddSingleton<ITradingStatusSource>(_status);
         Services.AddSingleton<IActorNames>(_names);
         Services.AddSingleton<IHaltCommands>(_commands);
+        _auth = AddAuthorization();
+        _auth.SetAuthorized("oncall@test.local").SetPolicies(Policies.CanHalt, Policies.AnyStaff);
     }
 
     [Theory]
@@ -96,6 +103,9 @@ public sealed class TradingStateBannerTests : ComponentTestContext
         Assert.Contains("auto: 3 breaches in 60 s", strategy.TextContent);
         Assert.Contains("by system:auto-halt since 2026-11-26 03:04:05 UTC", strategy.TextContent);
         Assert.Equal("Active · 1 strategy halted", chip.Find(".trading-state-chip").TextContent.Trim());
+        // Not all green while some orders are refused.
+        Assert.Contains("mud-alert-filled-warning", cut.Find(".trading-state-banner").ClassName);
+        Assert.Contains("mud-chip-color-warning", chip.Find(".trading-state-chip").ClassName);
     }
 
     [Fact]
@@ -106,6 +116,7 @@ public sealed class TradingStateBannerTests : ComponentTestContext
 
         Assert.Empty(cut.FindAll(".banner-strategy"));
         Assert.Equal("Active", chip.Find(".trading-state-chip").TextContent.Trim());
+        Assert.Contains("mud-chip-color-success", chip.Find(".trading-state-chip").ClassName);
     }
 
     [Fact]
@@ -171,5 +182,49 @@ public sealed class TradingStateBannerTests : ComponentTestContext
         _commands.Pending.Clear();
         Bus.Publish(OpsEventTypes.Alert, new { title = "resume approved" });
         cut.WaitForAssertion(() => Assert.Empty(cut.FindAll(".banner-pending-resumes")));
+    }
+
+    [Fact]
+    public void The_halt_page_is_a_link_only_for_a_role_that_may_open_it()
+    {
+        _status.Current = new(TradingStatusKind.Halted, "manual", "alice", Since, null);
+        _commands.Pending.Add(PendingResumeCommands.Request("alice", Since));
+        var onCall = Render<TradingStateBanner>();
+        onCall.WaitForAssertion(() => Assert.Equal(2, onCall.FindAll("a[href='/halt#resume-section']").Count));
+
+        _auth.SetAuthorized("compliance@test.local").SetPolicies(Policies.AnyStaff);
+        var compliance = Render<TradingStateBanner>();
+
+        compliance.WaitForAssertion(() => Assert.Equal("1 resume request waits for a second RiskOfficer on the Halt page.",
+            System.Text.RegularExpressions.Regex.Replace(compliance.Find(".banner-pending-resumes").TextContent, @"\s+", " ").Trim()));
+        Assert.Contains("requests it on the Halt page", compliance.Find(".banner-resume-needs").TextContent);
+        Assert.Empty(compliance.FindAll("a[href^='/halt']"));
+    }
+
+    [Fact]
+    public void The_chip_is_a_button_that_opens_the_whole_state_in_a_panel_and_closes_it()
+    {
+        _status.Current = new TradingStatus(TradingStatusKind.Active, "initial state", "system", DateTimeOffset.UnixEpoch, null)
+        {
+            StrategiesNotActive = [new TradingStateEntry("strategy:demo-momentum", Portal.Domain.Trading.TradingMode.Halted, "auto", "system:auto-halt", Since, 7)],
+        };
+        Render<MudPopoverProvider>();
+        var dialogs = Render<MudDialogProvider>();
+        var cut = Render<TradingStateChip>();
+        var toggle = cut.Find("button#trading-state-toggle");
+        Assert.Equal("false", toggle.GetAttribute("aria-expanded"));
+        Assert.Equal("Trading: Active · 1 strategy halted. Show the trading state", toggle.GetAttribute("aria-label"));
+        Assert.Empty(dialogs.FindAll(".trading-state-banner"));
+
+        toggle.Click();
+
+        dialogs.WaitForAssertion(() => Assert.Equal("demo-momentum", dialogs.Find(".trading-state-panel .banner-strategy").GetAttribute("data-strategy")));
+        Assert.Equal("true", cut.Find("#trading-state-toggle").GetAttribute("aria-expanded"));
+        Assert.Empty(dialogs.FindAll(".trading-state-panel h1"));
+
+        dialogs.Find("#close-trading-state").Click();
+
+        dialogs.WaitForAssertion(() => Assert.Empty(dialogs.FindAll(".trading-state-panel")));
+        Assert.Equal("false", cut.Find("#trading-state-toggle").GetAttribute("aria-expanded"));
     }
 }

@@ -6,16 +6,19 @@ namespace Portal.Components.Shared;
 
 public static class TradingStatusColors
 {
-    public static Color Of(TradingStatusKind kind) => kind switch
+    // Active with a strategy halted or reduce-only is not all green: some orders are refused (issue #19).
+    public static Color Of(TradingStatus status) => status.Kind switch
     {
+        TradingStatusKind.Active when status.StrategiesNotActive.Count > 0 => Color.Warning,
         TradingStatusKind.Active => Color.Success,
         TradingStatusKind.ReduceOnly => Color.Warning,
         TradingStatusKind.SafeMode => Color.Warning,
         _ => Color.Error,
     };
 
-    public static Severity SeverityOf(TradingStatusKind kind) => kind switch
+    public static Severity SeverityOf(TradingStatus status) => status.Kind switch
     {
+        TradingStatusKind.Active when status.StrategiesNotActive.Count > 0 => Severity.Warning,
         TradingStatusKind.Active => Severity.Success,
         TradingStatusKind.Halted => Severity.Error,
         _ => Severity.Warning,

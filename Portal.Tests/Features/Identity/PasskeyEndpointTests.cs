@@ -75,7 +75,7 @@ public sealed class PasskeyEndpointTests : IAsyncLifetime
         var client = await _portal.SignInAsync(user);
         var token = await SignIn.AntiforgeryTokenAsync(client, IdentitySetup.ManagePath);
 
-        using var options = await client.SendAsync(Json("POST", Base + "/creation-options", null, token));
+        using var options = await client.SendAsync(Json("POST", Base + "/creation-options", new { password = user.Password }, token));
         Assert.Equal(HttpStatusCode.OK, options.StatusCode);
         using (var json = JsonDocument.Parse(await options.Content.ReadAsStringAsync()))
         {
@@ -101,6 +101,26 @@ public sealed class PasskeyEndpointTests : IAsyncLifetime
 
         Assert.Empty(await client.GetFromJsonAsync<List<PasskeySummary>>(Base) ?? throw new InvalidOperationException());
         Assert.DoesNotContain(_events.For(user.Email), e => e.Kind == SecurityEventKind.PasskeyAdded);
+    }
+
+    [Fact]
+    public async Task A_stolen_session_cannot_add_a_passkey_without_the_account_password()
+    {
+        // Whoever holds someone's session cookie (an unlocked laptop, a stolen cookie) could otherwise give themselves a
+        // passkey that outlives the session and a password change.
+        var user = await _portal.CreateUserAsync(Roles.OnCall);
+        var client = await _portal.SignInAsync(user);
+        var token = await SignIn.AntiforgeryTokenAsync(client, IdentitySetup.ManagePath);
+
+        await AssertFieldAsync(await client.SendAsync(Json("POST", Base + "/creation-options", null, token)), "password");
+        await AssertFieldAsync(await client.SendAsync(Json("POST", Base + "/creation-options", new { password = "" }, token)), "password");
+        await AssertFieldAsync(await client.SendAsync(Json("POST", Base + "/creation-options", new { password = user.Password + "x" }, token)), "password");
+        Assert.Contains(_events.For(user.Email), e => e.Kind == SecurityEventKind.PasswordConfirmationFailed);
+        // Without options no registration can be finished either.
+        await AssertFieldAsync(await client.SendAsync(Json("POST", Base, new { credentialJson = """{"id":"AAAA","type":"public-key"}""" }, token)), "credentialJson");
+
+        using var options = await client.SendAsync(Json("POST", Base + "/creation-options", new { password = user.Password }, token));
+        Assert.Equal(HttpStatusCode.OK, options.StatusCode);
     }
 
     [Fact]

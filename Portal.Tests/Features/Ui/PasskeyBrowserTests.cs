@@ -39,6 +39,12 @@ public sealed class PasskeyBrowserTests : IAsyncLifetime
         await Assertions.Expect(page.Locator("#no-passkeys")).ToBeVisibleAsync();
 
         await page.Locator("#passkey-name").FillAsync("test laptop");
+        // A wrong password adds nothing and says why.
+        await page.Locator("#passkey-password").FillAsync(user.Password + "x");
+        await page.Locator("#passkey-add").ClickAsync();
+        await Assertions.Expect(page.Locator("#passkey-message")).ToHaveTextAsync("This is not your password.");
+        await Assertions.Expect(page.Locator("#no-passkeys")).ToBeVisibleAsync();
+        await page.Locator("#passkey-password").FillAsync(user.Password);
         await page.Locator("#passkey-add").ClickAsync();
         await Assertions.Expect(page.Locator("#passkey-result")).ToBeVisibleAsync();
         await Assertions.Expect(page.Locator(".passkey-row")).ToHaveCountAsync(1);

@@ -12,9 +12,9 @@ namespace Portal.Features.Identity;
 public sealed record PasskeySummary(string Id, string Name, string Fingerprint, DateTimeOffset CreatedAt, bool BackedUp);
 
 /// <summary>What a passkey request came to: a reply for the person, or <see cref="Error"/> (and the field it concerns) when refused.</summary>
-public sealed record PasskeyOutcome<T>(T? Value, string? Error = null, string? Field = null, bool NotFound = false)
+public sealed record PasskeyOutcome<T>(T? Value, string? Error = null, string? Field = null, bool NotFound = false, bool Throttled = false)
 {
-    public bool Succeeded => Error is null && !NotFound;
+    public bool Succeeded => Error is null && !NotFound && !Throttled;
 }
 
 /// <summary>
@@ -55,9 +55,27 @@ public sealed class PasskeyAccounts(
         return roles.Any(r => OfferedRoles.Contains(r)) && (await users.GetPasskeysAsync(user)).Count == 0;
     }
 
-    /// <summary>The options for <c>navigator.credentials.create()</c> (JSON), for the signed-in <paramref name="user"/>.</summary>
-    public async Task<PasskeyOutcome<string>> CreationOptionsAsync(IdentityUser user)
+    /// <summary>
+    /// The options for <c>navigator.credentials.create()</c> (JSON), for the signed-in <paramref name="user"/> once they
+    /// gave their password again: a passkey outlives the session and a password change, so whoever holds a session (an
+    /// unlocked laptop, a stolen cookie) must not be able to give themselves one. A wrong password counts against the
+    /// sign-in throttle, so the session cannot be used to guess it. An account without a password signs in through single
+    /// sign-on, whose provider is where its strong sign-in belongs.
+    /// </summary>
+    public async Task<PasskeyOutcome<string>> CreationOptionsAsync(IdentityUser user, string? password, HttpContext http)
     {
+        if (!await users.HasPasswordAsync(user))
+            return new(null, "Your account signs in with single sign-on: add a passkey at your identity provider.");
+        if (string.IsNullOrEmpty(password)) return new(null, "Enter your password to add a passkey.", "password");
+        var email = user.Email ?? user.UserName ?? user.Id;
+        var ip = http.Connection.RemoteIpAddress?.ToString();
+        if (await throttle.IsThrottledAsync(email, ip)) return new(null, SignInThrottle.WaitMessage, Throttled: true);
+        if (!await users.CheckPasswordAsync(user, password))
+        {
+            await throttle.RecordFailureAsync(email, ip);
+            await RecordAsync(SecurityEventKind.PasswordConfirmationFailed, user, http, "to add a passkey", null);
+            return new(null, "This is not your password.", "password");
+        }
         if ((await users.GetPasskeysAsync(user)).Count >= MaxPasskeys)
             return new(null, $"You already have {MaxPasskeys} passkeys: remove one first.");
         var name = user.Email ?? user.UserName ?? user.Id;

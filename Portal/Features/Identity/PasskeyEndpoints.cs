@@ -15,6 +15,9 @@ public static class PasskeyEndpoints
 {
     public const string Prefix = "/api/account/passkeys";
 
+    /// <summary>The account's password, asked again before a passkey is added.</summary>
+    public sealed record CreationOptionsRequest(string? Password);
+
     public sealed record RegisterRequest(string? CredentialJson, string? Name);
 
     public sealed record RenameRequest(string? Name);
@@ -40,12 +43,13 @@ public static class PasskeyEndpoints
     private static async Task<IResult> ListAsync(HttpContext http, UserManager<IdentityUser> users, PasskeyAccounts passkeys) =>
         await users.GetUserAsync(http.User) is { } user ? TypedResults.Ok(await passkeys.ListAsync(user)) : UserGone();
 
-    private static async Task<IResult> CreationOptionsAsync(HttpContext http, UserManager<IdentityUser> users, PasskeyAccounts passkeys)
+    private static async Task<IResult> CreationOptionsAsync(CreationOptionsRequest? request, HttpContext http, UserManager<IdentityUser> users,
+        PasskeyAccounts passkeys)
     {
         if (!await AntiforgeryPassedAsync(http)) return AntiforgeryFailed();
         if (await users.GetUserAsync(http.User) is not { } user) return UserGone();
-        var options = await passkeys.CreationOptionsAsync(user);
-        return options.Succeeded ? Json(options.Value!) : Conflict(options.Error!);
+        var options = await passkeys.CreationOptionsAsync(user, request?.Password, http);
+        return options.Succeeded ? Json(options.Value!) : Refusal(options);
     }
 
     private static async Task<IResult> RegisterAsync(RegisterRequest? request, HttpContext http, UserManager<IdentityUser> users, PasskeyAccounts passkeys)
@@ -118,6 +122,7 @@ public static class PasskeyEndpoints
 
     private static IResult Refusal<T>(PasskeyOutcome<T> outcome) =>
         outcome.NotFound ? TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such passkey", detail: "You have no passkey with this id.")
+        : outcome.Throttled ? TypedResults.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many wrong passwords", detail: outcome.Error)
         : outcome.Field is { } field ? Invalid(field, outcome.Error!)
         : Conflict(outcome.Error!);
 }

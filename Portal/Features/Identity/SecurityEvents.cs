@@ -13,6 +13,8 @@ public enum SecurityEventKind
     PasskeyRemoved,
     /// <summary>A person renamed one of their passkeys; Reason gives the fingerprint and the new name.</summary>
     PasskeyRenamed,
+    /// <summary>A signed-in person gave a wrong password where it is asked again (Reason says for what, e.g. adding a passkey).</summary>
+    PasswordConfirmationFailed,
     /// <summary>A trading state in Redis (message or key) that was malformed, forged or not backed by Postgres; Method says which ("redis-message" or "redis-key").</summary>
     ForgedTradingState,
 }
@@ -50,7 +52,7 @@ public sealed partial class LoggingSecurityEventSink(ILogger<LoggingSecurityEven
 {
     public ValueTask RecordAsync(SecurityEvent e, CancellationToken ct)
     {
-        var level = e.Kind is SecurityEventKind.SignInFailed ? LogLevel.Warning : LogLevel.Information;
+        var level = e.Kind is SecurityEventKind.SignInFailed or SecurityEventKind.PasswordConfirmationFailed ? LogLevel.Warning : LogLevel.Information;
         Log(logger, level, e.Kind, e.Subject, e.UserId, e.Method, e.RemoteIp, e.Reason, e.Roles is null ? null : string.Join(",", e.Roles));
         return ValueTask.CompletedTask;
     }

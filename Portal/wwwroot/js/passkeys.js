@@ -78,7 +78,9 @@
         if (add) add.addEventListener('click', async () => {
             add.disabled = true;
             try {
-                const options = await call('POST', base + '/creation-options', token);
+                const password = document.getElementById('passkey-password');
+                const options = await call('POST', base + '/creation-options', token, { password: password ? password.value : null });
+                if (password) password.value = '';
                 const credential = await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options) });
                 const name = document.getElementById('passkey-name');
                 await call('POST', base, token, { credentialJson: JSON.stringify(credential), name: name ? name.value : null });

@@ -402,18 +402,18 @@ internal sealed class PaperOrdersTable : SetTable<PaperOrderRow>
                 as r (broker_order_id, client_order_id, symbol, side, quantity, order_type, limit_price, time_in_force,
                 status, filled_quantity, avg_fill_price, at)
             """);
-        command.Parameters.Add(Array(rows.Select(r => r.BrokerOrderId).ToArray(), NpgsqlTypes.NpgsqlDbType.Uuid));
-        command.Parameters.Add(Array(rows.Select(r => r.ClientOrderId).ToArray(), NpgsqlTypes.NpgsqlDbType.Text));
-        command.Parameters.Add(Array(rows.Select(r => r.Symbol).ToArray(), NpgsqlTypes.NpgsqlDbType.Text));
-        command.Parameters.Add(Array(rows.Select(r => r.Side).ToArray(), NpgsqlTypes.NpgsqlDbType.Text));
-        command.Parameters.Add(Array(rows.Select(r => r.Quantity).ToArray(), NpgsqlTypes.NpgsqlDbType.Numeric));
-        command.Parameters.Add(Array(rows.Select(r => r.OrderType).ToArray(), NpgsqlTypes.NpgsqlDbType.Text));
-        command.Parameters.Add(Array(rows.Select(r => r.LimitPrice).ToArray(), NpgsqlTypes.NpgsqlDbType.Numeric));
-        command.Parameters.Add(Array(rows.Select(r => r.TimeInForce).ToArray(), NpgsqlTypes.NpgsqlDbType.Text));
-        command.Parameters.Add(Array(rows.Select(r => r.Status).ToArray(), NpgsqlTypes.NpgsqlDbType.Text));
-        command.Parameters.Add(Array(rows.Select(r => r.FilledQuantity).ToArray(), NpgsqlTypes.NpgsqlDbType.Numeric));
-        command.Parameters.Add(Array(rows.Select(r => r.AvgFillPrice).ToArray(), NpgsqlTypes.NpgsqlDbType.Numeric));
-        command.Parameters.Add(Array(rows.Select(r => r.At).ToArray(), NpgsqlTypes.NpgsqlDbType.TimestampTz));
+        Column(command, rows, r => r.BrokerOrderId, NpgsqlTypes.NpgsqlDbType.Uuid);
+        Column(command, rows, r => r.ClientOrderId, NpgsqlTypes.NpgsqlDbType.Text);
+        Column(command, rows, r => r.Symbol, NpgsqlTypes.NpgsqlDbType.Text);
+        Column(command, rows, r => r.Side, NpgsqlTypes.NpgsqlDbType.Text);
+        Column(command, rows, r => r.Quantity, NpgsqlTypes.NpgsqlDbType.Numeric);
+        Column(command, rows, r => r.OrderType, NpgsqlTypes.NpgsqlDbType.Text);
+        Column(command, rows, r => r.LimitPrice, NpgsqlTypes.NpgsqlDbType.Numeric);
+        Column(command, rows, r => r.TimeInForce, NpgsqlTypes.NpgsqlDbType.Text);
+        Column(command, rows, r => r.Status, NpgsqlTypes.NpgsqlDbType.Text);
+        Column(command, rows, r => r.FilledQuantity, NpgsqlTypes.NpgsqlDbType.Numeric);
+        Column(command, rows, r => r.AvgFillPrice, NpgsqlTypes.NpgsqlDbType.Numeric);
+        Column(command, rows, r => r.At, NpgsqlTypes.NpgsqlDbType.TimestampTz);
         return command;
     }
 }
@@ -433,12 +433,12 @@ internal sealed class PaperFillsTable : SetTable<PaperFillRow>
             insert into paper_fills (broker_order_id, symbol, side, quantity, price, filled_at)
             select * from unnest($1::uuid[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::timestamptz[])
             """);
-        command.Parameters.Add(Array(rows.Select(r => r.BrokerOrderId).ToArray(), NpgsqlTypes.NpgsqlDbType.Uuid));
-        command.Parameters.Add(Array(rows.Select(r => r.Symbol).ToArray(), NpgsqlTypes.NpgsqlDbType.Text));
-        command.Parameters.Add(Array(rows.Select(r => r.Side).ToArray(), NpgsqlTypes.NpgsqlDbType.Text));
-        command.Parameters.Add(Array(rows.Select(r => r.Quantity).ToArray(), NpgsqlTypes.NpgsqlDbType.Numeric));
-        command.Parameters.Add(Array(rows.Select(r => r.Price).ToArray(), NpgsqlTypes.NpgsqlDbType.Numeric));
-        command.Parameters.Add(Array(rows.Select(r => r.At).ToArray(), NpgsqlTypes.NpgsqlDbType.TimestampTz));
+        Column(command, rows, r => r.BrokerOrderId, NpgsqlTypes.NpgsqlDbType.Uuid);
+        Column(command, rows, r => r.Symbol, NpgsqlTypes.NpgsqlDbType.Text);
+        Column(command, rows, r => r.Side, NpgsqlTypes.NpgsqlDbType.Text);
+        Column(command, rows, r => r.Quantity, NpgsqlTypes.NpgsqlDbType.Numeric);
+        Column(command, rows, r => r.Price, NpgsqlTypes.NpgsqlDbType.Numeric);
+        Column(command, rows, r => r.At, NpgsqlTypes.NpgsqlDbType.TimestampTz);
         return command;
     }
 }

@@ -206,28 +206,28 @@ public sealed class OrdersTable : SetTable<OrderRow>
                 time_in_force, decision, reason, limit_value, actual_value, message, reference_price, status, actor, created_at,
                 broker_order_id, filled_quantity, avg_fill_price)
             """);
-        command.Parameters.Add(Array(rows.Select(r => r.Id).ToArray(), NpgsqlDbType.Uuid));
-        command.Parameters.Add(Array(rows.Select(r => r.ClientOrderId).ToArray(), NpgsqlDbType.Text));
-        command.Parameters.Add(Array(rows.Select(r => r.RequestHash).ToArray(), NpgsqlDbType.Bytea));
-        command.Parameters.Add(Array(rows.Select(r => r.StrategyId).ToArray(), NpgsqlDbType.Text));
-        command.Parameters.Add(Array(rows.Select(r => r.Symbol).ToArray(), NpgsqlDbType.Text));
-        command.Parameters.Add(Array(rows.Select(r => r.Side).ToArray(), NpgsqlDbType.Text));
-        command.Parameters.Add(Array(rows.Select(r => r.Quantity).ToArray(), NpgsqlDbType.Numeric));
-        command.Parameters.Add(Array(rows.Select(r => r.OrderType).ToArray(), NpgsqlDbType.Text));
-        command.Parameters.Add(Array(rows.Select(r => r.LimitPrice).ToArray(), NpgsqlDbType.Numeric));
-        command.Parameters.Add(Array(rows.Select(r => r.TimeInForce).ToArray(), NpgsqlDbType.Text));
-        command.Parameters.Add(Array(rows.Select(r => r.Decision).ToArray(), NpgsqlDbType.Text));
-        command.Parameters.Add(Array(rows.Select(r => r.Reason).ToArray(), NpgsqlDbType.Text));
-        command.Parameters.Add(Array(rows.Select(r => r.LimitValue).ToArray(), NpgsqlDbType.Numeric));
-        command.Parameters.Add(Array(rows.Select(r => r.ActualValue).ToArray(), NpgsqlDbType.Numeric));
-        command.Parameters.Add(Array(rows.Select(r => r.Message).ToArray(), NpgsqlDbType.Text));
-        command.Parameters.Add(Array(rows.Select(r => r.ReferencePrice).ToArray(), NpgsqlDbType.Numeric));
-        command.Parameters.Add(Array(rows.Select(r => r.Status).ToArray(), NpgsqlDbType.Text));
-        command.Parameters.Add(Array(rows.Select(r => r.Actor).ToArray(), NpgsqlDbType.Text));
-        command.Parameters.Add(Array(rows.Select(r => r.CreatedAt).ToArray(), NpgsqlDbType.TimestampTz));
-        command.Parameters.Add(Array(rows.Select(r => r.BrokerOrderId).ToArray(), NpgsqlDbType.Text));
-        command.Parameters.Add(Array(rows.Select(r => r.FilledQuantity).ToArray(), NpgsqlDbType.Numeric));
-        command.Parameters.Add(Array(rows.Select(r => r.AvgFillPrice).ToArray(), NpgsqlDbType.Numeric));
+        Column(command, rows, r => r.Id, NpgsqlDbType.Uuid);
+        Column(command, rows, r => r.ClientOrderId, NpgsqlDbType.Text);
+        Column(command, rows, r => r.RequestHash, NpgsqlDbType.Bytea);
+        Column(command, rows, r => r.StrategyId, NpgsqlDbType.Text);
+        Column(command, rows, r => r.Symbol, NpgsqlDbType.Text);
+        Column(command, rows, r => r.Side, NpgsqlDbType.Text);
+        Column(command, rows, r => r.Quantity, NpgsqlDbType.Numeric);
+        Column(command, rows, r => r.OrderType, NpgsqlDbType.Text);
+        Column(command, rows, r => r.LimitPrice, NpgsqlDbType.Numeric);
+        Column(command, rows, r => r.TimeInForce, NpgsqlDbType.Text);
+        Column(command, rows, r => r.Decision, NpgsqlDbType.Text);
+        Column(command, rows, r => r.Reason, NpgsqlDbType.Text);
+        Column(command, rows, r => r.LimitValue, NpgsqlDbType.Numeric);
+        Column(command, rows, r => r.ActualValue, NpgsqlDbType.Numeric);
+        Column(command, rows, r => r.Message, NpgsqlDbType.Text);
+        Column(command, rows, r => r.ReferencePrice, NpgsqlDbType.Numeric);
+        Column(command, rows, r => r.Status, NpgsqlDbType.Text);
+        Column(command, rows, r => r.Actor, NpgsqlDbType.Text);
+        Column(command, rows, r => r.CreatedAt, NpgsqlDbType.TimestampTz);
+        Column(command, rows, r => r.BrokerOrderId, NpgsqlDbType.Text);
+        Column(command, rows, r => r.FilledQuantity, NpgsqlDbType.Numeric);
+        Column(command, rows, r => r.AvgFillPrice, NpgsqlDbType.Numeric);
         return command;
     }
 }

@@ -86,8 +86,13 @@ public abstract class SetTable<TRow> : ISetTable where TRow : notnull
 
     NpgsqlBatchCommand ISetTable.Insert(IEnumerable<object> rows) => Insert(rows.Cast<TRow>().ToList());
 
-    protected static NpgsqlParameter Array<T>(T[] values, NpgsqlTypes.NpgsqlDbType type) =>
-        new NpgsqlParameter<T[]> { TypedValue = values, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | type };
+    /// <summary>The statement's next <c>$n</c>: one column of every row, as one typed array.</summary>
+    protected static void Column<T>(NpgsqlBatchCommand command, IReadOnlyList<TRow> rows, Func<TRow, T> value, NpgsqlTypes.NpgsqlDbType type)
+    {
+        var values = new T[rows.Count];
+        for (var i = 0; i < values.Length; i++) values[i] = value(rows[i]);
+        command.Parameters.Add(new NpgsqlParameter<T[]> { TypedValue = values, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | type });
+    }
 }
 
 /// <summary>

@@ -18,7 +18,8 @@ public static class AuditSetup
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditTrail>());
         builder.Services.AddSingleton<AuditCheckpointer>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditCheckpointer>());
-        builder.Services.AddHttpClient(AuditWitness.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(5));
+        // AuditWitness logs what matters about each exchange; HttpClient's per-request lines would be every checkpoint's noise.
+        builder.Services.AddHttpClient(AuditWitness.HttpClientName, client => client.Timeout = TimeSpan.FromSeconds(5)).RemoveAllLoggers();
         builder.Services.AddSingleton<AuditWitness>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditWitness>());
         builder.Services.AddSingleton<AuditVerification>();

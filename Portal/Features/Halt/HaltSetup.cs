@@ -10,7 +10,8 @@ public static class HaltSetup
         builder.Services.AddSingleton<IValidateOptions<HaltOptions>, HaltOptionsValidator>();
         builder.Services.AddOptions<AlertOptions>().BindConfiguration(AlertOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<AlertOptions>, AlertOptionsValidator>();
-        builder.Services.AddHttpClient(nameof(AlertPublisher), client => client.Timeout = TimeSpan.FromSeconds(5));
+        // A chat webhook's secret is in its URL's path, which HttpClient's own logging would write out.
+        builder.Services.AddHttpClient(nameof(AlertPublisher), client => client.Timeout = TimeSpan.FromSeconds(5)).RemoveAllLoggers();
 
         builder.Services.AddSingleton<AlertPublisher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AlertPublisher>());

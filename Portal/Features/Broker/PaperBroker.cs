@@ -124,7 +124,10 @@ public sealed class PaperBroker(
         batch.BatchCommands.Add(new NpgsqlBatchCommand("select symbol, quantity, avg_price from paper_positions where quantity <> 0"));
         batch.BatchCommands.Add(OpenOrders());
         await using var reader = await batch.ExecuteReaderAsync(ct);
-        var cash = await reader.ReadAsync(ct) ? reader.GetDecimal(0) : 0m;
+        // No row yet (PaperAccountSetup has not run): an empty account read as zero cash would become the day's start equity.
+        if (!await reader.ReadAsync(ct))
+            throw new BrokerException(BrokerErrorKind.Unavailable, "no-account", "The paper account is not created yet.");
+        var cash = reader.GetDecimal(0);
         await reader.NextResultAsync(ct);
         var positions = new List<BrokerPosition>();
         while (await reader.ReadAsync(ct)) positions.Add(new BrokerPosition(reader.GetString(0), reader.GetDecimal(1), reader.GetDecimal(2)));

@@ -27,7 +27,7 @@ public sealed class AccessibilityPortal : IAsyncLifetime
 /// dialog open and the dashboard with the app bar's trading state panel open. Any serious or critical violation fails
 /// the test, listed with its rule, impact, elements, page and view.
 /// With PORTAL_SCREENS_DIR set (scripts/screens.sh), each scan also saves a screenshot for reviewers, named
-/// page-role-view (e.g. dashboard-riskofficer-1440-dark, halt-armed-oncall-375).
+/// page-role-1440 on the desktop and page-all-375 or page-all-1440-dark otherwise (e.g. halt-armed-all-375).
 /// </summary>
 public sealed class AccessibilityBrowserTests(AccessibilityPortal fixture) : IClassFixture<AccessibilityPortal>
 {
@@ -203,7 +203,8 @@ public sealed class AccessibilityBrowserTests(AccessibilityPortal fixture) : ICl
     internal static async Task<IReadOnlyList<string>> ScanAsync(IPage page, string name, string role, string view)
     {
         await Assertions.Expect(page.Locator("h1")).ToHaveCountAsync(1);
-        await Browser.SaveReviewScreenAsync(page, $"{name}-{role}-{view}");
+        // Each role's desktop differs by what it may do; one phone and one dark image of a page are enough for a reviewer.
+        await Browser.SaveReviewScreenAsync(page, view == "1440" ? $"{name}-{role}-{view}" : $"{name}-all-{view}");
         var result = await page.RunAxe(new AxeRunOptions { RunOnly = new RunOnlyOptions { Type = "tag", Values = [.. WcagTags] } });
         return result.Violations
             .Where(v => FailingImpacts.Contains(v.Impact))

@@ -1,8 +1,10 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text;
 using Npgsql;
 using Portal.Domain.Audit;
 using Portal.Features.Audit;
+using Portal.Features.Witness;
 using Portal.Tests.Infrastructure;
 
 namespace Portal.Tests.Features.Audit;
@@ -58,6 +60,36 @@ public sealed class AuditWitnessTests : IAsyncLifetime
         }
         // And Portal's own submission now fails: the log's newest checkpoint is behind what the witness vouched for.
         Assert.Null(await _portal.Get<AuditWitness>().SubmitLatestAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task The_witness_answers_what_it_cosigned_page_by_page_and_verification_reads_every_page()
+    {
+        // The history grows by a line per checkpoint for as long as the log lives; one answer holding all of it, to anyone
+        // who asks without a credential, would grow without bound.
+        for (var i = 0; i < 3; i++) await WitnessedChainAsync();
+        var origin = "origin=" + Uri.EscapeDataString(TestWitness.Origin);
+        // The background checkpointer and submitter keep going: later reads may hold more, never other, records.
+        var all = (await _witness.CosignedAsync()).Select(c => c.Size).ToList();
+        Assert.True(all.Count >= 3, $"{all.Count} cosigned");
+
+        var first = (await _witness.Http.GetFromJsonAsync<List<CosignedCheckpoint>>($"/cosigned?{origin}&limit=2"))!;
+        var rest = (await _witness.Http.GetFromJsonAsync<List<CosignedCheckpoint>>($"/cosigned?{origin}&after={first[^1].Size}"))!;
+
+        Assert.Equal(all.Take(2), first.Select(c => c.Size));
+        Assert.Equal(all.Skip(2), rest.Select(c => c.Size).Take(all.Count - 2));
+        foreach (var bad in new[] { "limit=0", $"limit={WitnessServer.MaxPage + 1}", "after=-1", "limit=x" })
+        {
+            using var refused = await _witness.Http.GetAsync($"/cosigned?{origin}&{bad}");
+            Assert.True(refused.StatusCode == HttpStatusCode.BadRequest, $"{bad}: {(int)refused.StatusCode}");
+            Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+            Assert.Contains($"\"{bad.Split('=')[0]}\"", await refused.Content.ReadAsStringAsync());
+        }
+
+        var witness = _portal.Get<AuditWitness>();
+        witness.CosignedPageSize = 1;
+        var read = await witness.ReadCosignedAsync(CancellationToken.None);
+        Assert.Equal(all, read.Checkpoints.Select(c => c.Seq).Take(all.Count));
     }
 
     [Fact]

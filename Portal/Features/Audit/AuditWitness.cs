@@ -82,15 +82,28 @@ public sealed class AuditWitness(
         return Problem("the witness kept answering with a different tree size");
     }
 
+    /// <summary>How many cosigned checkpoints one read asks the witness for (its maximum; tests page with fewer).</summary>
+    internal int CosignedPageSize { get; set; } = WitnessServer.MaxPage;
+
     /// <summary>Everything the witness cosigned for this log. Cosignatures that do not verify with the pinned witness key are left out and counted in the summary.</summary>
     public async Task<WitnessRecord> ReadCosignedAsync(CancellationToken ct)
     {
         if (!Enabled) return new([], "no witness configured");
-        List<CosignedCheckpoint>? records;
+        var records = new List<CosignedCheckpoint>();
         try
         {
-            var url = new Uri(_baseUrl!, "cosigned?origin=" + Uri.EscapeDataString(options.Value.Origin));
-            records = await httpClients.CreateClient(HttpClientName).GetFromJsonAsync<List<CosignedCheckpoint>>(url, ct);
+            var client = httpClients.CreateClient(HttpClientName);
+            // Page after page, each starting above the last size read, until one is not full.
+            for (var after = 0L; ; )
+            {
+                var url = new Uri(_baseUrl!, $"cosigned?origin={Uri.EscapeDataString(options.Value.Origin)}&after={after}&limit={CosignedPageSize}");
+                var page = await client.GetFromJsonAsync<List<CosignedCheckpoint>>(url, ct) ?? [];
+                // Sizes only grow; a page that goes back would make this loop forever.
+                if (page.Any(r => r.Size <= after)) return new([], "witness not consulted: it answered a page out of order");
+                records.AddRange(page);
+                if (page.Count < CosignedPageSize) break;
+                after = page[^1].Size;
+            }
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException && !ct.IsCancellationRequested)
         {
@@ -99,7 +112,7 @@ public sealed class AuditWitness(
 
         var checkpoints = new List<SignedCheckpoint>();
         var invalid = 0;
-        foreach (var record in records ?? [])
+        foreach (var record in records)
         {
             var checkpoint = CheckpointNote.TrySplit(record.Note, out var text, out var signatures) ? CheckpointNote.Parse(record.Note) : null;
             var cosigned = checkpoint is not null && signatures.Any(s => s.KeyName == _settings.Name

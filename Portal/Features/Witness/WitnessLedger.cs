@@ -63,8 +63,9 @@ public sealed class WitnessLedger
         }
     }
 
-    public IReadOnlyList<CosignedCheckpoint> Cosigned(string origin)
+    /// <summary>What it cosigned for <paramref name="origin"/> above tree size <paramref name="after"/>, smallest first (the order it cosigned them in), at most <paramref name="limit"/>.</summary>
+    public IReadOnlyList<CosignedCheckpoint> Cosigned(string origin, long after, int limit)
     {
-        lock (_gate) return _cosigned.Where(c => c.Origin == origin).ToList();
+        lock (_gate) return _cosigned.Where(c => c.Origin == origin && c.Size > after).Take(limit).ToList();
     }
 }

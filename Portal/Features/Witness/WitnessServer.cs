@@ -1,3 +1,5 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Http.HttpResults;
 using System.Text;
 using Microsoft.Extensions.Options;
 using Portal.Domain.Audit;
@@ -16,6 +18,8 @@ public static class WitnessServer
 {
     public const string Verb = "witness";
     private const int MaxBodyBytes = 64 * 1024;
+    /// <summary>The most cosigned checkpoints one <c>GET /cosigned</c> answers with.</summary>
+    public const int MaxPage = 1000;
 
     public static WebApplication Build(string[] args)
     {
@@ -54,14 +58,16 @@ public static class WitnessServer
 
     /// <summary>
     /// <c>POST /add-checkpoint</c> (c2sp.org/tlog-witness: 200 with the cosignature line, 409 with the size it has,
-    /// 422 for a proof that fails, 403 for a bad log signature, 404 for an unknown log); <c>GET /cosigned?origin=</c>,
-    /// everything it cosigned for a log, which verification compares with the log; <c>GET /public-key</c>.
+    /// 422 for a proof that fails, 403 for a bad log signature, 404 for an unknown log); <c>GET /cosigned?origin=&amp;after=&amp;limit=</c>,
+    /// what it cosigned for a log above tree size <c>after</c> (default 0), at most <c>limit</c> (1..<see cref="MaxPage"/>,
+    /// default <see cref="MaxPage"/>), smallest first, which verification reads page by page and compares with the log:
+    /// the history grows for as long as the log lives, so no one answer holds all of it; <c>GET /public-key</c>.
     /// None needs a credential: what it accepts is bound by the log's signature and the proof, what it returns is public.
     /// </summary>
     public static IEndpointRouteBuilder MapWitnessApi(this IEndpointRouteBuilder app)
     {
         app.MapPost("/add-checkpoint", AddCheckpointAsync);
-        app.MapGet("/cosigned", (string origin, WitnessLedger ledger) => TypedResults.Ok(ledger.Cosigned(origin)));
+        app.MapGet("/cosigned", Cosigned);
         app.MapGet("/public-key", (IOptions<WitnessOptions> options) =>
         {
             using var key = CheckpointSigner.FromPrivateKeyPem(File.ReadAllText(options.Value.SigningKeyPath!));
@@ -70,6 +76,23 @@ public static class WitnessServer
         app.MapGet("/health/live", () => TypedResults.Text("ok"));
         return app;
     }
+
+    private static IResult Cosigned(HttpRequest http, WitnessLedger ledger)
+    {
+        // Read by hand so that a malformed number is the same problem as an out-of-range one, naming the field.
+        var query = http.Query;
+        if (query["origin"].ToString() is not { Length: > 0 } origin) return Invalid("origin", "The log's origin is required.");
+        var after = 0L;
+        if (query.ContainsKey("after") && !long.TryParse(query["after"].ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out after))
+            return Invalid("after", "A tree size, 0 or more.");
+        var limit = MaxPage;
+        if (query.ContainsKey("limit") && (!int.TryParse(query["limit"].ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > MaxPage))
+            return Invalid("limit", $"From 1 to {MaxPage}.");
+        return TypedResults.Ok(ledger.Cosigned(origin, after, limit));
+    }
+
+    private static ValidationProblem Invalid(string field, string error) =>
+        TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [error] }, title: "Invalid cosigned query");
 
     private static async Task<IResult> AddCheckpointAsync(HttpRequest http, CheckpointWitness witness, WitnessLedger ledger, TimeProvider clock, ILoggerFactory loggers)
     {

@@ -22,8 +22,8 @@ public sealed class AccessibilityPortal : IAsyncLifetime
 
 /// <summary>
 /// WCAG 2.2 AA in real Chromium (issue 19, item 5): axe-core scans every page each role may open, the access-denied page
-/// for one it may not, and the sign-in page; for each role on a 1440 px desktop in the light and the dark theme and on a
-/// 375 px phone, with the halt page also scanned armed (the confirmation showing), the audit page with an event's
+/// for one it may not, and the sign-in page: for each role on a 1440 px desktop, and each page once on a 375 px phone and
+/// once in the dark theme, with the halt page also scanned armed (the confirmation showing), the audit page with an event's
 /// dialog open and the dashboard with the app bar's trading state panel open. Any serious or critical violation fails
 /// the test, listed with its rule, impact, elements, page and view.
 /// With PORTAL_SCREENS_DIR set (scripts/screens.sh), each scan also saves a screenshot for reviewers, named
@@ -42,9 +42,16 @@ public sealed class AccessibilityBrowserTests(AccessibilityPortal fixture) : ICl
 
     private PortalFactory Portal => fixture.Portal;
 
+    /// <summary>(page, view) pairs already scanned at 375 px or in the dark theme by an earlier role of this class's run.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> ScannedOnce = new();
+
+    private static bool FirstTime(PortalPage portalPage, string view) => ScannedOnce.TryAdd($"{portalPage.Path} {view}", true);
+
     /// <summary>
-    /// One signed-in context per role walks its pages three times: desktop, phone (the same context, reloaded at the
-    /// phone's width so the layout starts as a phone's does) and desktop in the dark theme.
+    /// One signed-in context per role walks its pages on the desktop; then at the phone's width (the same context,
+    /// reloaded so the layout starts as a phone's does) and in the dark theme, each page once, by the first role that may
+    /// open it: what differs between roles is which controls show, which the desktop scans cover, while a theme or a
+    /// width applies alike to all (scanning every role in every view made the suite two minutes longer).
     /// </summary>
     [Theory]
     [MemberData(nameof(AllRoles))]
@@ -63,16 +70,24 @@ public sealed class AccessibilityBrowserTests(AccessibilityPortal fixture) : ICl
         await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("Access denied");
         violations.AddRange(await ScanAsync(page, "access-denied", name, "1440"));
 
-        await page.SetViewportSizeAsync(Browser.Phone.Width, Browser.Phone.Height);
-        await OpenInteractiveAsync(page, allowed[0]);
-        violations.AddRange(await ScanPagesAsync(page, allowed, name, "375"));
+        var phonePages = allowed.Where(p => FirstTime(p, "375")).ToList();
+        if (phonePages.Count > 0)
+        {
+            await page.SetViewportSizeAsync(Browser.Phone.Width, Browser.Phone.Height);
+            await OpenInteractiveAsync(page, allowed[0]);
+            violations.AddRange(await ScanPagesAsync(page, phonePages, name, "375"));
+        }
 
-        await page.SetViewportSizeAsync(Desktop.Width, Desktop.Height);
-        await OpenInteractiveAsync(page, allowed[0]);
-        await SwitchToDarkThemeAsync(page);
         // Static pages (account, access denied, sign-in) are rendered without the circuit that reads the theme choice:
         // they always show the light theme, scanned above.
-        violations.AddRange(await ScanPagesAsync(page, allowed.Where(p => !p.Static), name, "1440-dark"));
+        var darkPages = allowed.Where(p => !p.Static && FirstTime(p, "1440-dark")).ToList();
+        if (darkPages.Count > 0)
+        {
+            await page.SetViewportSizeAsync(Desktop.Width, Desktop.Height);
+            await OpenInteractiveAsync(page, allowed[0]);
+            await SwitchToDarkThemeAsync(page);
+            violations.AddRange(await ScanPagesAsync(page, darkPages, name, "1440-dark"));
+        }
         await page.Context.CloseAsync();
 
         Assert.True(violations.Count == 0, $"{violations.Count} serious or critical axe violations:\n" + string.Join("\n", violations));

@@ -54,8 +54,9 @@ public static class Browser
     /// waits until it is back on <paramref name="path"/> with the interactive circuit up.
     /// </summary>
     /// <param name="baseAddress">Another name for the server than <see cref="PortalFactory.RealAddress"/>, e.g. <see cref="Localhost"/>.</param>
+    /// <param name="isStatic">The page is rendered without a circuit ([ExcludeFromInteractiveRouting]): loaded is ready.</param>
     public static async Task<IPage> SignedInPageAsync(PortalFactory portal, TestUser user, ViewportSize viewport, string path, bool touch = false,
-        Uri? baseAddress = null)
+        Uri? baseAddress = null, bool isStatic = false)
     {
         var page = await NewPageAsync(baseAddress ?? portal.RealAddress!, viewport, touch);
         await page.GotoAsync(path);
@@ -64,10 +65,19 @@ public static class Browser
         await page.Locator("#password").FillAsync(user.Password);
         await page.Locator("button[type=submit]").First.ClickAsync();
         await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == path);
-        // Interactive once the circuit is up: MudBlazor's inputs carry their handlers from then on.
-        await page.WaitForFunctionAsync("() => window.Blazor !== undefined");
-        await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
+        if (isStatic) await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
+        else await WaitUntilInteractiveAsync(page);
         return page;
+    }
+
+    /// <summary>
+    /// Waits until the layout rendered over the circuit: from then on MudBlazor's inputs carry their handlers. Before it,
+    /// text typed into the prerendered page is dropped when the circuit's first render replaces it.
+    /// </summary>
+    public static async Task WaitUntilInteractiveAsync(IPage page)
+    {
+        await Assertions.Expect(page.Locator(".mud-main-content")).ToHaveAttributeAsync("data-interactive", "true", new() { Timeout = 30_000 });
+        await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
     }
 
     /// <summary>

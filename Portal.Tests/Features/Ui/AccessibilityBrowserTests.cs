@@ -152,7 +152,7 @@ public sealed class AccessibilityBrowserTests(AccessibilityPortal fixture) : ICl
     private static async Task OpenInteractiveAsync(IPage page, PortalPage portalPage)
     {
         await page.GotoAsync(portalPage.Path);
-        await page.WaitForFunctionAsync("() => window.Blazor !== undefined");
+        await Browser.WaitUntilInteractiveAsync(page);
         await Assertions.Expect(page.Locator(portalPage.Ready).First).ToBeVisibleAsync(new() { Timeout = 30_000 });
     }
 

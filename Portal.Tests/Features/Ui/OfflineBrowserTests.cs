@@ -29,7 +29,7 @@ public sealed class OfflineBrowserTests : IAsyncLifetime
     [Fact]
     public async Task Offline_the_halt_page_is_the_offline_page_and_a_posted_halt_is_neither_answered_nor_sent_later()
     {
-        var page = await Browser.SignedInPageAsync(_portal, await _portal.CreateUserAsync(Roles.OnCall), Browser.Phone, "/halt/form");
+        var page = await Browser.SignedInPageAsync(_portal, await _portal.CreateUserAsync(Roles.OnCall), Browser.Phone, "/halt/form", isStatic: true);
         // Browsers refuse to register a worker script served as anything but JavaScript.
         var script = await page.APIRequest.GetAsync("/halt-sw.js");
         Assert.StartsWith("text/javascript", script.Headers["content-type"], StringComparison.Ordinal);
@@ -44,7 +44,8 @@ public sealed class OfflineBrowserTests : IAsyncLifetime
         await page.Context.SetOfflineAsync(true);
         await page.ClickAsync("#halt-form-submit");
         // The browser's own network error, not the worker's offline page and not a stored reply.
-        await page.WaitForURLAsync(url => url.StartsWith("chrome-error://", StringComparison.Ordinal));
+        // Committed is enough: on a loaded machine the error page's load event can take longer than the default wait.
+        await page.WaitForURLAsync(url => url.StartsWith("chrome-error://", StringComparison.Ordinal), new() { WaitUntil = WaitUntilState.Commit, Timeout = 30_000 });
         await Assertions.Expect(page.Locator("#offline-title")).ToHaveCountAsync(0);
 
         await page.GotoAsync("/halt");

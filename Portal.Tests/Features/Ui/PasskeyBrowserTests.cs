@@ -58,7 +58,7 @@ public sealed class PasskeyBrowserTests : IAsyncLifetime
         await page.Locator("#remember-device").CheckAsync();
         await page.Locator("#passkey-sign-in").ClickAsync();
         await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/");
-        await page.WaitForFunctionAsync("() => window.Blazor !== undefined");
+        await Browser.WaitUntilInteractiveAsync(page);
         await Assertions.Expect(page.Locator("#signed-in-user")).ToHaveTextAsync(user.Email);
         await Assertions.Expect(page.Locator("#dependency-health")).ToBeVisibleAsync();
         // Has a passkey now: no more prompt.

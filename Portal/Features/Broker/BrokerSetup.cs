@@ -16,6 +16,13 @@ public sealed class BrokerOptions
     /// <summary>Lets a broker adapter use a live (real money) account; until the deployment phase decides this, it is explicit.</summary>
     public bool AllowLive { get; set; }
 
+    /// <summary>
+    /// Least time between two refreshes of the account view (<see cref="Risk.RiskBook"/>) that accepted orders ask for: under
+    /// load every order asks, and back-to-back refreshes cost a read of the whole account (or a call to the broker) per few
+    /// orders for a view that decides nothing. At most one second, the view's own refresh period.
+    /// </summary>
+    public TimeSpan MinRefreshInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
     public bool IsAlpaca => string.Equals(Kind, Alpaca, StringComparison.OrdinalIgnoreCase);
 }
 
@@ -27,6 +34,8 @@ public static class BrokerSetup
         builder.Services.AddOptions<BrokerOptions>().BindConfiguration(BrokerOptions.Section)
             .Validate(o => o.IsAlpaca || string.Equals(o.Kind, BrokerOptions.Paper, StringComparison.OrdinalIgnoreCase),
                 "Broker:Kind must be Paper or Alpaca.")
+            .Validate(o => o.MinRefreshInterval >= TimeSpan.Zero && o.MinRefreshInterval <= TimeSpan.FromSeconds(1),
+                "Broker:MinRefreshInterval must be between 00:00:00 and 00:00:01.")
             .Validate(o => !o.IsAlpaca || !demo, "Broker:Kind Alpaca cannot run with Demo:Enabled=true: the demo market fills paper orders only.")
             .ValidateOnStart();
         builder.Services.AddKeyedSingleton(ConnectionCut.Broker, new ConnectionCut(ConnectionCut.Broker));

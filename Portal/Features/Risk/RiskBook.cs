@@ -1,8 +1,10 @@
+using Microsoft.Extensions.Options;
 using Npgsql;
 using Portal.Domain.Broker;
 using Portal.Domain.Orders;
 using Portal.Domain.Risk;
 using Portal.Domain.Trading;
+using Portal.Features.Broker;
 using Portal.Features.Limits;
 using Portal.Features.MarketData;
 
@@ -10,11 +12,12 @@ namespace Portal.Features.Risk;
 
 /// <summary>
 /// A read model of the account for dashboards, gauges and the broker heartbeat: the broker's cash, positions and open orders,
-/// refreshed every second and after each accepted order, plus the equity marks (start of day and week, high-water mark) it
+/// refreshed every second and after accepted orders (at most every <c>Broker:MinRefreshInterval</c>), plus the equity marks (start of day and week, high-water mark) it
 /// keeps in <c>equity_marks</c>. It decides nothing: decisions read the account under its lock (<see cref="AccountAuthority"/>).
 /// With an external broker its last view is that broker's positions of record for those decisions.
 /// </summary>
-public sealed class RiskBook(IBroker broker, PriceBook prices, TradingCalendar calendar, NpgsqlDataSource db, TimeProvider clock, ILogger<RiskBook> logger)
+public sealed class RiskBook(IBroker broker, PriceBook prices, TradingCalendar calendar, NpgsqlDataSource db, IOptions<BrokerOptions> options,
+    TimeProvider clock, ILogger<RiskBook> logger)
     : BackgroundService
 {
     private readonly Lock _gate = new();
@@ -69,6 +72,7 @@ public sealed class RiskBook(IBroker broker, PriceBook prices, TradingCalendar c
         {
             while (!stoppingToken.IsCancellationRequested)
             {
+                var started = clock.GetTimestamp();
                 try
                 {
                     await SyncAsync(stoppingToken);
@@ -77,7 +81,11 @@ public sealed class RiskBook(IBroker broker, PriceBook prices, TradingCalendar c
                 {
                     logger.LogWarning(ex, "Could not refresh the portfolio from broker {Broker}", broker.Name);
                 }
-                if (await _syncRequested.WaitAsync(TimeSpan.FromSeconds(1), stoppingToken)) Interlocked.Exchange(ref _syncPending, 0);
+                if (!await _syncRequested.WaitAsync(TimeSpan.FromSeconds(1), stoppingToken)) continue;
+                Interlocked.Exchange(ref _syncPending, 0);
+                // Requests made meanwhile are served by the next refresh: orders arriving by the thousand get a few a second.
+                if (options.Value.MinRefreshInterval - clock.GetElapsedTime(started) is { Ticks: > 0 } rest)
+                    await Task.Delay(rest, clock, stoppingToken);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

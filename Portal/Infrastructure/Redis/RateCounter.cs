@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using Portal.Domain.Risk;
 using StackExchange.Redis;
@@ -20,24 +21,30 @@ public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOpti
 
     // Redis keeps no durable copy of the counters: after a restart or FLUSHALL the marker is gone and nothing is
     // counted against empty counters until they were rebuilt from the order decisions in Postgres.
-    // KEYS: strategy minute, global minute, strategy day, global day, the restored marker, then (for an order sent
-    // with an API key) the key's minute and day; one script, so the three levels are counted atomically together.
+    // KEYS[1] is the restored marker, then every key the batch's reservations count in. ARGV holds each reservation in
+    // turn: its time (ms), its id, its number of levels (strategy and global, and the API key's when sent with one), then
+    // per level the KEYS index of the level's minute window and day counter. One script, so every level of every
+    // reservation is counted atomically, each reservation seeing the ones before it as if they came one by one.
     private const string ReserveScript = """
-        if redis.call('EXISTS', KEYS[5]) == 0 then return false end
-        local windowStart = tonumber(ARGV[1]) - 60000
-        local counts = {}
-        for _, pair in ipairs({ {1, 3}, {2, 4}, {6, 7} }) do
-            local minute, day = KEYS[pair[1]], KEYS[pair[2]]
-            if minute then
-                redis.call('ZREMRANGEBYSCORE', minute, '-inf', windowStart)
-                table.insert(counts, redis.call('ZCARD', minute))
-                table.insert(counts, redis.call('GET', day) or 0)
-                redis.call('ZADD', minute, ARGV[1], ARGV[2])
-                redis.call('PEXPIRE', minute, 61000)
+        if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+        local counts, minutes, days = {}, {}, {}
+        local i = 1
+        while i <= #ARGV do
+            local at, id, levels = tonumber(ARGV[i]), ARGV[i + 1], tonumber(ARGV[i + 2])
+            i = i + 3
+            for _ = 1, levels do
+                local minute, day = KEYS[tonumber(ARGV[i])], KEYS[tonumber(ARGV[i + 1])]
+                i = i + 2
+                redis.call('ZREMRANGEBYSCORE', minute, '-inf', at - 60000)
+                counts[#counts + 1] = redis.call('ZCARD', minute)
+                counts[#counts + 1] = redis.call('GET', day) or 0
+                redis.call('ZADD', minute, at, id)
                 redis.call('INCR', day)
-                redis.call('EXPIRE', day, 172800)
+                minutes[minute], days[day] = true, true
             end
         end
+        for minute in pairs(minutes) do redis.call('PEXPIRE', minute, 61000) end
+        for day in pairs(days) do redis.call('EXPIRE', day, 172800) end
         return counts
         """;
 
@@ -48,17 +55,94 @@ public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOpti
         return 1
         """;
 
-    /// <param name="apiKey">The sending API key ("apikey:&lt;id&gt;"), counted on its own too; null for Portal's own senders.</param>
-    public async Task<OrderCounters> ReserveAsync(string strategyId, string? apiKey, string reservationId, DateTimeOffset now)
+    private const int MaxReservationsPerScript = 256;
+
+    /// <param name="Levels">Each level's minute window and day counter, in turn: strategy, global, then the key's.</param>
+    private sealed record Reservation(RedisKey[] Levels, string Id, long AtMs)
     {
-        RedisKey[] keys = apiKey is null ? [.. Keys(strategyId, now), RestoredMarker] : [.. Keys(strategyId, now), RestoredMarker, .. KeyKeys(apiKey, now)];
-        var reply = await redis.GetDatabase().ScriptEvaluateAsync(ReserveScript, keys, [now.ToUnixTimeMilliseconds(), reservationId]);
-        if (reply.IsNull) throw new RateCountersLostException();
-        var result = (RedisResult[])reply!;
-        return new OrderCounters(
-            StrategyLastMinute: (long)result[0], StrategyToday: (long)result[1],
-            GlobalLastMinute: (long)result[2], GlobalToday: (long)result[3],
-            KeyLastMinute: result.Length > 4 ? (long)result[4] : 0, KeyToday: result.Length > 5 ? (long)result[5] : 0);
+        public TaskCompletionSource<OrderCounters> Counted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private readonly ConcurrentQueue<Reservation> _waiting = new();
+    private int _sending;
+
+    /// <summary>
+    /// Counts the order at every level and returns the counts before it. Reservations made while one script is on its way
+    /// go together in the next: one round trip and one script for many orders (Portal and Redis both pay per call), and a
+    /// lone order waits for nothing but its own round trip.
+    /// </summary>
+    /// <param name="apiKey">The sending API key ("apikey:&lt;id&gt;"), counted on its own too; null for Portal's own senders.</param>
+    /// <exception cref="RateCountersLostException">Redis lost the counters; restore them, then reserve again.</exception>
+    public Task<OrderCounters> ReserveAsync(string strategyId, string? apiKey, string reservationId, DateTimeOffset now)
+    {
+        var keys = Keys(strategyId, now);
+        RedisKey[] levels = apiKey is null ? [keys[0], keys[2], keys[1], keys[3]] : [keys[0], keys[2], keys[1], keys[3], .. KeyKeys(apiKey, now)];
+        var reservation = new Reservation(levels, reservationId, now.ToUnixTimeMilliseconds());
+        _waiting.Enqueue(reservation);
+        if (Interlocked.CompareExchange(ref _sending, 1, 0) == 0) _ = SendWaitingAsync();
+        return reservation.Counted.Task;
+    }
+
+    /// <summary>Sends what waits, one script at a time, until nothing does; only one sender runs.</summary>
+    private async Task SendWaitingAsync()
+    {
+        var batch = new List<Reservation>(MaxReservationsPerScript);
+        while (true)
+        {
+            while (batch.Count < MaxReservationsPerScript && _waiting.TryDequeue(out var next)) batch.Add(next);
+            if (batch.Count == 0)
+            {
+                Volatile.Write(ref _sending, 0);
+                // A reservation queued after the queue looked empty and before the flag dropped would wait for nobody.
+                if (_waiting.IsEmpty || Interlocked.CompareExchange(ref _sending, 1, 0) != 0) return;
+                continue;
+            }
+            await CountAsync(batch);
+            batch.Clear();
+        }
+    }
+
+    private async Task CountAsync(List<Reservation> batch)
+    {
+        try
+        {
+            var keys = new List<RedisKey> { RestoredMarker };
+            var indexOf = new Dictionary<RedisKey, int>();
+            var args = new List<RedisValue>(batch.Count * 9);
+            foreach (var reservation in batch)
+            {
+                args.Add(reservation.AtMs);
+                args.Add(reservation.Id);
+                args.Add(reservation.Levels.Length / 2);
+                foreach (var key in reservation.Levels) args.Add(IndexOf(key));
+            }
+            var reply = await redis.GetDatabase().ScriptEvaluateAsync(ReserveScript, [.. keys], [.. args]);
+            if (reply.IsNull)
+            {
+                foreach (var reservation in batch) reservation.Counted.TrySetException(new RateCountersLostException());
+                return;
+            }
+            var counts = (RedisResult[])reply!;
+            var at = 0;
+            foreach (var reservation in batch)
+            {
+                long Next() => (long)counts[at++];
+                var counters = new OrderCounters(StrategyLastMinute: Next(), StrategyToday: Next(), GlobalLastMinute: Next(), GlobalToday: Next());
+                if (reservation.Levels.Length > 4) counters = counters with { KeyLastMinute = Next(), KeyToday = Next() };
+                reservation.Counted.TrySetResult(counters);
+            }
+
+            int IndexOf(RedisKey key)
+            {
+                if (indexOf.TryGetValue(key, out var index)) return index;
+                keys.Add(key);
+                return indexOf[key] = keys.Count;
+            }
+        }
+        catch (Exception ex)
+        {
+            foreach (var reservation in batch) reservation.Counted.TrySetException(ex);
+        }
     }
 
     public Task ReleaseAsync(string strategyId, string? apiKey, string reservationId, DateTimeOffset reservedAt)

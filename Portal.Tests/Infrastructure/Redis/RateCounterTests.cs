@@ -1,0 +1,53 @@
+using Portal.Features.Orders;
+using Portal.Infrastructure.Redis;
+using StackExchange.Redis;
+
+namespace Portal.Tests.Infrastructure.Redis;
+
+/// <summary>Reservations made at once go to Redis together (one script for many); each must still see every one before it.</summary>
+public sealed class RateCounterTests
+{
+    [Fact]
+    public async Task Reservations_made_at_once_are_each_counted_after_the_ones_before_them()
+    {
+        await using var portal = await PortalFactory.StartAsync();
+        var rates = portal.Get<RateCounter>();
+        await portal.Get<RateCounterRestorer>().RestoreAsync();
+        var now = portal.Get<TimeProvider>().GetUtcNow();
+
+        var reservations = Enumerable.Range(0, 300).Select(i => i % 2 == 0
+            ? rates.ReserveAsync("batch-a", "apikey:batch", $"batch-{i}", now)
+            : rates.ReserveAsync(i % 3 == 0 ? "batch-b" : "batch-a", null, $"batch-{i}", now)).ToList();
+        var counted = await Task.WhenAll(reservations);
+
+        var strategyA = Enumerable.Range(0, 300).Where(i => i % 2 == 0 || i % 3 != 0).Select(i => counted[i]).ToList();
+        Assert.Equal(Enumerable.Range(0, strategyA.Count).Select(n => (long)n), strategyA.Select(c => c.StrategyLastMinute).Order());
+        Assert.All(strategyA, c => Assert.Equal(c.StrategyLastMinute, c.StrategyToday));
+        var byKey = Enumerable.Range(0, 300).Where(i => i % 2 == 0).Select(i => counted[i]).ToList();
+        Assert.Equal(Enumerable.Range(0, 150).Select(n => (long)n), byKey.Select(c => c.KeyLastMinute).Order());
+        Assert.All(byKey, c => Assert.Equal(c.KeyLastMinute, c.KeyToday));
+        // Every reservation of any strategy counts in the global window once, and none saw the same count.
+        var global = counted.Select(c => c.GlobalLastMinute).ToList();
+        Assert.Equal(300, global.Distinct().Count());
+
+        var after = await rates.PeekAsync("batch-a", now);
+        Assert.Equal(strategyA.Count, after.StrategyLastMinute);
+        await rates.ReleaseAsync("batch-a", "apikey:batch", "batch-0", now);
+        Assert.Equal(strategyA.Count - 1, (await rates.PeekAsync("batch-a", now)).StrategyLastMinute);
+    }
+
+    [Fact]
+    public async Task When_Redis_lost_the_counters_every_reservation_waiting_together_is_refused()
+    {
+        await using var portal = await PortalFactory.StartAsync();
+        var rates = portal.Get<RateCounter>();
+        await portal.Get<RateCounterRestorer>().RestoreAsync();
+        await portal.Get<IConnectionMultiplexer>().GetDatabase().KeyDeleteAsync(portal.RedisKeyPrefix + "rate:restored");
+        var now = portal.Get<TimeProvider>().GetUtcNow();
+
+        var reservations = Enumerable.Range(0, 50).Select(i => rates.ReserveAsync("lost", null, $"lost-{i}", now)).ToList();
+
+        foreach (var reservation in reservations) await Assert.ThrowsAsync<RateCountersLostException>(() => reservation);
+        Assert.Equal(0, (await rates.PeekAsync("lost", now)).StrategyLastMinute);
+    }
+}

@@ -61,6 +61,7 @@ public sealed class StartupValidationTests
     [InlineData("DataProtection__CertificatePem", "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----", "DataProtection:CertificatePem")]
     [InlineData("ApiKeys__MaxOrdersPerMinutePerKey", "0", "ApiKeys:MaxOrdersPerMinutePerKey")]
     [InlineData("Hangfire__SchedulePollingInterval", "00:00:00.100", "Hangfire:SchedulePollingInterval")]
+    [InlineData("Broker__MinRefreshInterval", "00:00:02", "Broker:MinRefreshInterval")]
     public async Task An_invalid_value_stops_start_up_with_a_message_naming_the_key(string variable, string value, string key)
     {
         var (exitCode, output) = await RunPortalAsync((variable, value));

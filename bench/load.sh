@@ -34,8 +34,7 @@ portal_pid= started_pg= started_redis=
 cleanup() {
   local status=$?
   if [ -n "${perf_pid:-}" ]; then kill -INT "$perf_pid" 2>/dev/null || true; fi
-  if [ -n "$portal_pid" ]; then kill -TERM "$portal_pid" 2>/dev/null || true; wait "$portal_pid" 2>/dev/null || true; fi
-  if [ -n "${perf_map:-}" ]; then rm -f "$perf_map"; fi
+  if [ -n "$portal_pid" ]; then kill -TERM "$portal_pid" 2>/dev/null || true; wait "$portal_pid" 2>/dev/null || true; rm -f "/tmp/perf-$portal_pid.map"; fi
   [ -n "$started_redis" ] && redis_stop "$REDIS_PORT" "$REDIS_PW"
   [ -n "$started_pg" ] && pg_stop "$WORK/pg"
   if [ "${KEEP:-}" = 1 ]; then echo "kept: $WORK"; else rm -rf "$WORK"; fi
@@ -108,7 +107,6 @@ echo "== Portal on $URL (Release, log level Warning, demo market on, demo strate
 # shellcheck disable=SC2086
 env ${PERF:+DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0} ${PORTAL_ENV:-} dotnet Portal.dll --urls "$URL" >"$WORK/portal.log" 2>&1 &
 portal_pid=$!
-[ -n "${PERF:-}" ] && perf_map=/tmp/perf-$portal_pid.map
 for _ in $(seq 120); do
   code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $API_KEY" "$URL/api/limits" || true)
   [ "$code" = 200 ] && break
@@ -147,9 +145,7 @@ status=$?
 set -e
 
 t1=$(date +%s.%N)
-if [ -n "${perf_pid:-}" ]; then
-  kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true
-fi
+if [ -n "${perf_pid:-}" ]; then kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true; fi
 read -r portal1 pg1 redis1 busy1 < <(echo "$(tree_ticks "$portal_pid") $(tree_ticks "$pg_pid") $(proc_ticks "$redis_pid") $(machine_busy)")
 curl -s "$URL/metrics" >"$WORK/metrics1.txt" || true
 pg_stats >"$WORK/pgstats1.txt"
@@ -185,8 +181,6 @@ if [ "$problems" -gt 0 ]; then
   grep -E '^(warn|fail|crit)' -A1 "$WORK/portal.log" | head -6
 fi
 if [ -n "${perf_pid:-}" ]; then
-  # The runtime writes the JIT's symbol map buffered: only a stopped Portal's map names every method it compiled.
-  kill -TERM "$portal_pid" 2>/dev/null || true; wait "$portal_pid" 2>/dev/null || true; portal_pid=
   echo
   echo "== perf: Portal's samples by thread and by module"
   perf report -i "$WORK/perf.data" --no-children --sort comm --stdio -g none 2>/dev/null | grep -E '^ +[0-9.]+%' | head -8

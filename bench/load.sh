@@ -134,7 +134,9 @@ t0=$(date +%s.%N)
 
 if [ -n "${PERF:-}" ]; then
   command -v perf >/dev/null || die "PERF=1 needs perf (apt-get install linux-perf)"
-  perf record -e cpu-clock -F 499 -g -D "$(( ${PERF_DELAY:-10} * 1000 ))" -p "$portal_pid" -o "$WORK/perf.data" >"$WORK/perf.log" 2>&1 &
+  # Attached late rather than started disabled (-D): perf learns the JIT's code heaps from the process' maps when it
+  # attaches, and those made while it waited disabled would leave most managed frames [unknown].
+  (sleep "${PERF_DELAY:-10}"; exec perf record -e cpu-clock -F 499 -g -p "$portal_pid" -o "$WORK/perf.data" >"$WORK/perf.log" 2>&1) &
   perf_pid=$!
 fi
 echo "== load (load average before: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores)"

@@ -18,7 +18,7 @@
 #                                  starts PERF_DELAY=10 s into the load, after tiering settled: give DURATION >= 30s) and print its hottest functions
 #   PG_STATEMENTS=1                load pg_stat_statements and print the statements that cost PostgreSQL the most time
 #                                  (total and per call; planning and execution, not commit or WAL)
-#   KEEP=1                         keep the temp dir (logs, data) and print its path
+#   KEEP=1                         keep the temp dir (logs, data; with PERF=1 perf.data and Portal's /tmp/perf-PID.map) and print its path
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -34,7 +34,7 @@ portal_pid= started_pg= started_redis=
 cleanup() {
   local status=$?
   if [ -n "${perf_pid:-}" ]; then kill -INT "$perf_pid" 2>/dev/null || true; fi
-  if [ -n "$portal_pid" ]; then kill -TERM "$portal_pid" 2>/dev/null || true; wait "$portal_pid" 2>/dev/null || true; rm -f "/tmp/perf-$portal_pid.map"; fi
+  if [ -n "$portal_pid" ]; then kill -TERM "$portal_pid" 2>/dev/null || true; wait "$portal_pid" 2>/dev/null || true; [ "${KEEP:-}" = 1 ] || rm -f "/tmp/perf-$portal_pid.map"; fi
   [ -n "$started_redis" ] && redis_stop "$REDIS_PORT" "$REDIS_PW"
   [ -n "$started_pg" ] && pg_stop "$WORK/pg"
   if [ "${KEEP:-}" = 1 ]; then echo "kept: $WORK"; else rm -rf "$WORK"; fi

@@ -37,6 +37,27 @@ public sealed class RateCounterTests
     }
 
     [Fact]
+    public async Task Releases_sent_with_reservations_take_back_only_their_own()
+    {
+        await using var portal = await PortalFactory.StartAsync();
+        var rates = portal.Get<RateCounter>();
+        await portal.Get<RateCounterRestorer>().RestoreAsync();
+        var now = portal.Get<TimeProvider>().GetUtcNow();
+        await Task.WhenAll(Enumerable.Range(0, 10).Select(i => rates.ReserveAsync("mixed", null, $"mixed-{i}", now)));
+
+        var operations = Enumerable.Range(0, 10).Select(i => i % 2 == 0
+            ? rates.ReleaseAsync("mixed", null, $"mixed-{i}", now)
+            : rates.ReserveAsync("mixed", null, $"mixed-more-{i}", now)).ToList();
+        // A release of an id never reserved takes nothing back.
+        operations.Add(rates.ReleaseAsync("mixed", null, "mixed-never", now));
+        await Task.WhenAll(operations);
+
+        var after = await rates.PeekAsync("mixed", now);
+        Assert.Equal(10, after.StrategyLastMinute);
+        Assert.Equal(10, after.StrategyToday);
+    }
+
+    [Fact]
     public async Task When_Redis_lost_the_counters_every_reservation_waiting_together_is_refused()
     {
         await using var portal = await PortalFactory.StartAsync();
@@ -46,8 +67,11 @@ public sealed class RateCounterTests
         var now = portal.Get<TimeProvider>().GetUtcNow();
 
         var reservations = Enumerable.Range(0, 50).Select(i => rates.ReserveAsync("lost", null, $"lost-{i}", now)).ToList();
+        var release = rates.ReleaseAsync("lost", null, "lost-before", now);
 
         foreach (var reservation in reservations) await Assert.ThrowsAsync<RateCountersLostException>(() => reservation);
+        // Nothing is left to take back from lost counters: the release is done, not failed.
+        await release;
         Assert.Equal(0, (await rates.PeekAsync("lost", now)).StrategyLastMinute);
     }
 }

@@ -20,27 +20,32 @@ public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOpti
     public const string DrillStrategyId = "drill";
 
     // Redis keeps no durable copy of the counters: after a restart or FLUSHALL the marker is gone and nothing is
-    // counted against empty counters until they were rebuilt from the order decisions in Postgres.
-    // KEYS[1] is the restored marker, then every key the batch's reservations count in. ARGV holds each reservation in
-    // turn: its time (ms), its id, its number of levels (strategy and global, and the API key's when sent with one), then
-    // per level the KEYS index of the level's minute window and day counter. One script, so every level of every
-    // reservation is counted atomically, each reservation seeing the ones before it as if they came one by one.
-    private const string ReserveScript = """
+    // counted against empty counters until they were rebuilt from the order decisions in Postgres (a release then has
+    // nothing left to release).
+    // KEYS[1] is the restored marker, then every key the batch's operations touch. ARGV holds each operation in turn:
+    // 'r' (reserve) or 'x' (release), its time (ms), its id, its number of levels (strategy and global, and the API key's
+    // when sent with one), then per level the KEYS index of the level's minute window and day counter. One script, so the
+    // whole batch is applied atomically, each operation after the ones before it as if they came one by one.
+    private const string CountScript = """
         if redis.call('EXISTS', KEYS[1]) == 0 then return false end
         local counts, minutes, days = {}, {}, {}
         local i = 1
         while i <= #ARGV do
-            local at, id, levels = tonumber(ARGV[i]), ARGV[i + 1], tonumber(ARGV[i + 2])
-            i = i + 3
+            local reserve, at, id, levels = ARGV[i] == 'r', tonumber(ARGV[i + 1]), ARGV[i + 2], tonumber(ARGV[i + 3])
+            i = i + 4
             for _ = 1, levels do
                 local minute, day = KEYS[tonumber(ARGV[i])], KEYS[tonumber(ARGV[i + 1])]
                 i = i + 2
-                redis.call('ZREMRANGEBYSCORE', minute, '-inf', at - 60000)
-                counts[#counts + 1] = redis.call('ZCARD', minute)
-                counts[#counts + 1] = redis.call('GET', day) or 0
-                redis.call('ZADD', minute, at, id)
-                redis.call('INCR', day)
-                minutes[minute], days[day] = true, true
+                if reserve then
+                    redis.call('ZREMRANGEBYSCORE', minute, '-inf', at - 60000)
+                    counts[#counts + 1] = redis.call('ZCARD', minute)
+                    counts[#counts + 1] = redis.call('GET', day) or 0
+                    redis.call('ZADD', minute, at, id)
+                    redis.call('INCR', day)
+                    minutes[minute], days[day] = true, true
+                elseif redis.call('ZREM', minute, id) == 1 then
+                    redis.call('DECR', day)
+                end
             end
         end
         for minute in pairs(minutes) do redis.call('PEXPIRE', minute, 61000) end
@@ -48,88 +53,92 @@ public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOpti
         return counts
         """;
 
-    private const string ReleaseScript = """
-        for _, pair in ipairs({ {1, 3}, {2, 4}, {5, 6} }) do
-            if KEYS[pair[1]] and redis.call('ZREM', KEYS[pair[1]], ARGV[1]) == 1 then redis.call('DECR', KEYS[pair[2]]) end
-        end
-        return 1
-        """;
-
-    private const int MaxReservationsPerScript = 256;
+    private const int MaxOperationsPerScript = 256;
 
     /// <param name="Levels">Each level's minute window and day counter, in turn: strategy, global, then the key's.</param>
-    private sealed record Reservation(RedisKey[] Levels, string Id, long AtMs)
+    private sealed record RateOperation(bool Reserve, RedisKey[] Levels, string Id, long AtMs)
     {
-        public TaskCompletionSource<OrderCounters> Counted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<OrderCounters> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    private readonly ConcurrentQueue<Reservation> _waiting = new();
+    private readonly ConcurrentQueue<RateOperation> _waiting = new();
     private int _sending;
 
     /// <summary>
-    /// Counts the order at every level and returns the counts before it. Reservations made while one script is on its way
-    /// go together in the next: one round trip and one script for many orders (Portal and Redis both pay per call), and a
-    /// lone order waits for nothing but its own round trip.
+    /// Counts the order at every level and returns the counts before it. Operations asked for while one script is on its
+    /// way go together in the next: one round trip and one script for many orders (Portal and Redis both pay per call),
+    /// and a lone order waits for nothing but its own round trip.
     /// </summary>
     /// <param name="apiKey">The sending API key ("apikey:&lt;id&gt;"), counted on its own too; null for Portal's own senders.</param>
     /// <exception cref="RateCountersLostException">Redis lost the counters; restore them, then reserve again.</exception>
-    public Task<OrderCounters> ReserveAsync(string strategyId, string? apiKey, string reservationId, DateTimeOffset now)
+    public Task<OrderCounters> ReserveAsync(string strategyId, string? apiKey, string reservationId, DateTimeOffset now) =>
+        Enqueue(new RateOperation(true, Levels(strategyId, apiKey, now), reservationId, now.ToUnixTimeMilliseconds()));
+
+    /// <summary>Takes back a reservation (the order was refused); batched with the reservations as they are.</summary>
+    public Task ReleaseAsync(string strategyId, string? apiKey, string reservationId, DateTimeOffset reservedAt) =>
+        Enqueue(new RateOperation(false, Levels(strategyId, apiKey, reservedAt), reservationId, reservedAt.ToUnixTimeMilliseconds()));
+
+    private RedisKey[] Levels(string strategyId, string? apiKey, DateTimeOffset at)
     {
-        var keys = Keys(strategyId, now);
-        RedisKey[] levels = apiKey is null ? [keys[0], keys[2], keys[1], keys[3]] : [keys[0], keys[2], keys[1], keys[3], .. KeyKeys(apiKey, now)];
-        var reservation = new Reservation(levels, reservationId, now.ToUnixTimeMilliseconds());
-        _waiting.Enqueue(reservation);
+        var keys = Keys(strategyId, at);
+        return apiKey is null ? [keys[0], keys[2], keys[1], keys[3]] : [keys[0], keys[2], keys[1], keys[3], .. KeyKeys(apiKey, at)];
+    }
+
+    private Task<OrderCounters> Enqueue(RateOperation operation)
+    {
+        _waiting.Enqueue(operation);
         if (Interlocked.CompareExchange(ref _sending, 1, 0) == 0) _ = SendWaitingAsync();
-        return reservation.Counted.Task;
+        return operation.Done.Task;
     }
 
     /// <summary>Sends what waits, one script at a time, until nothing does; only one sender runs.</summary>
     private async Task SendWaitingAsync()
     {
-        var batch = new List<Reservation>(MaxReservationsPerScript);
+        var batch = new List<RateOperation>(MaxOperationsPerScript);
         while (true)
         {
-            while (batch.Count < MaxReservationsPerScript && _waiting.TryDequeue(out var next)) batch.Add(next);
+            while (batch.Count < MaxOperationsPerScript && _waiting.TryDequeue(out var next)) batch.Add(next);
             if (batch.Count == 0)
             {
                 Volatile.Write(ref _sending, 0);
-                // A reservation queued after the queue looked empty and before the flag dropped would wait for nobody.
+                // An operation queued after the queue looked empty and before the flag dropped would wait for nobody.
                 if (_waiting.IsEmpty || Interlocked.CompareExchange(ref _sending, 1, 0) != 0) return;
                 continue;
             }
-            await CountAsync(batch);
+            await ApplyAsync(batch);
             batch.Clear();
         }
     }
 
-    private async Task CountAsync(List<Reservation> batch)
+    private async Task ApplyAsync(List<RateOperation> batch)
     {
         try
         {
             var keys = new List<RedisKey> { RestoredMarker };
             var indexOf = new Dictionary<RedisKey, int>();
-            var args = new List<RedisValue>(batch.Count * 9);
-            foreach (var reservation in batch)
+            var args = new List<RedisValue>(batch.Count * 10);
+            foreach (var operation in batch)
             {
-                args.Add(reservation.AtMs);
-                args.Add(reservation.Id);
-                args.Add(reservation.Levels.Length / 2);
-                foreach (var key in reservation.Levels) args.Add(IndexOf(key));
+                args.Add(operation.Reserve ? "r" : "x");
+                args.Add(operation.AtMs);
+                args.Add(operation.Id);
+                args.Add(operation.Levels.Length / 2);
+                foreach (var key in operation.Levels) args.Add(IndexOf(key));
             }
-            var reply = await redis.GetDatabase().ScriptEvaluateAsync(ReserveScript, [.. keys], [.. args]);
-            if (reply.IsNull)
-            {
-                foreach (var reservation in batch) reservation.Counted.TrySetException(new RateCountersLostException());
-                return;
-            }
-            var counts = (RedisResult[])reply!;
+            var reply = await redis.GetDatabase().ScriptEvaluateAsync(CountScript, [.. keys], [.. args]);
+            var counts = reply.IsNull ? null : (RedisResult[])reply!;
             var at = 0;
-            foreach (var reservation in batch)
+            foreach (var operation in batch)
             {
-                long Next() => (long)counts[at++];
-                var counters = new OrderCounters(StrategyLastMinute: Next(), StrategyToday: Next(), GlobalLastMinute: Next(), GlobalToday: Next());
-                if (reservation.Levels.Length > 4) counters = counters with { KeyLastMinute = Next(), KeyToday = Next() };
-                reservation.Counted.TrySetResult(counters);
+                if (!operation.Reserve) operation.Done.TrySetResult(default);
+                else if (counts is null) operation.Done.TrySetException(new RateCountersLostException());
+                else
+                {
+                    long Next() => (long)counts[at++];
+                    var counters = new OrderCounters(StrategyLastMinute: Next(), StrategyToday: Next(), GlobalLastMinute: Next(), GlobalToday: Next());
+                    if (operation.Levels.Length > 4) counters = counters with { KeyLastMinute = Next(), KeyToday = Next() };
+                    operation.Done.TrySetResult(counters);
+                }
             }
 
             int IndexOf(RedisKey key)
@@ -141,14 +150,8 @@ public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOpti
         }
         catch (Exception ex)
         {
-            foreach (var reservation in batch) reservation.Counted.TrySetException(ex);
+            foreach (var operation in batch) operation.Done.TrySetException(ex);
         }
-    }
-
-    public Task ReleaseAsync(string strategyId, string? apiKey, string reservationId, DateTimeOffset reservedAt)
-    {
-        RedisKey[] keys = apiKey is null ? Keys(strategyId, reservedAt) : [.. Keys(strategyId, reservedAt), .. KeyKeys(apiKey, reservedAt)];
-        return redis.GetDatabase().ScriptEvaluateAsync(ReleaseScript, keys, [reservationId]);
     }
 
     /// <summary>The counts an order of <paramref name="strategyId"/> would see now, without counting one.</summary>

@@ -6,22 +6,29 @@ namespace Portal.Components.Shared;
 
 public static class TradingStatusColors
 {
-    // Active with a strategy halted or reduce-only is not all green: some orders are refused (issue #19).
-    public static Color Of(TradingStatus status) => status.Kind switch
+    public static Color Of(TradingStatus status) => ToneOf(status) switch
     {
-        TradingStatusKind.Active when status.StrategiesNotActive.Count > 0 => Color.Warning,
-        TradingStatusKind.Active => Color.Success,
-        TradingStatusKind.ReduceOnly => Color.Warning,
-        TradingStatusKind.SafeMode => Color.Warning,
+        Tone.Trading => Color.Success,
+        Tone.Restricted => Color.Warning,
         _ => Color.Error,
     };
 
-    public static Severity SeverityOf(TradingStatus status) => status.Kind switch
+    public static Severity SeverityOf(TradingStatus status) => ToneOf(status) switch
     {
-        TradingStatusKind.Active when status.StrategiesNotActive.Count > 0 => Severity.Warning,
-        TradingStatusKind.Active => Severity.Success,
-        TradingStatusKind.Halted => Severity.Error,
-        _ => Severity.Warning,
+        Tone.Trading => Severity.Success,
+        Tone.Restricted => Severity.Warning,
+        _ => Severity.Error,
+    };
+
+    private enum Tone { Trading, Restricted, Stopped }
+
+    // Active with a strategy halted or reduce-only is not all green: some orders are refused (issue #19).
+    private static Tone ToneOf(TradingStatus status) => status.Kind switch
+    {
+        TradingStatusKind.Active when status.StrategiesNotActive.Count > 0 => Tone.Restricted,
+        TradingStatusKind.Active => Tone.Trading,
+        TradingStatusKind.ReduceOnly or TradingStatusKind.SafeMode => Tone.Restricted,
+        _ => Tone.Stopped,
     };
 
     /// <summary>Events that can change the trading status.</summary>

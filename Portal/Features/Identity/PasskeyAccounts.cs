@@ -67,7 +67,7 @@ public sealed class PasskeyAccounts(
         if (!await users.HasPasswordAsync(user))
             return new(null, "Your account signs in with single sign-on: add a passkey at your identity provider.");
         if (string.IsNullOrEmpty(password)) return new(null, "Enter your password to add a passkey.", "password");
-        var email = user.Email ?? user.UserName ?? user.Id;
+        var email = Subject(user);
         var ip = http.Connection.RemoteIpAddress?.ToString();
         if (await throttle.IsThrottledAsync(email, ip)) return new(null, SignInThrottle.WaitMessage, Throttled: true);
         if (!await users.CheckPasswordAsync(user, password))
@@ -78,7 +78,7 @@ public sealed class PasskeyAccounts(
         }
         if ((await users.GetPasskeysAsync(user)).Count >= MaxPasskeys)
             return new(null, $"You already have {MaxPasskeys} passkeys: remove one first.");
-        var name = user.Email ?? user.UserName ?? user.Id;
+        var name = Subject(user);
         return new(await signInManager.MakePasskeyCreationOptionsAsync(new PasskeyUserEntity { Id = user.Id, Name = name, DisplayName = name }));
     }
 
@@ -176,7 +176,7 @@ public sealed class PasskeyAccounts(
         }
 
         var user = assertion.User;
-        var email = user.Email ?? user.UserName ?? user.Id;
+        var email = Subject(user);
         var label = Label(Summarize(assertion.Passkey));
         if (await users.IsLockedOutAsync(user) || !await signInManager.CanSignInAsync(user))
         {
@@ -245,10 +245,13 @@ public sealed class PasskeyAccounts(
         return result;
     }
 
+    /// <summary>How the account is named in records: its email, else its user name, else its id.</summary>
+    private static string Subject(IdentityUser user) => user.Email ?? user.UserName ?? user.Id;
+
     private static string Label(PasskeySummary passkey) => $"passkey '{passkey.Name}' ({passkey.Fingerprint})";
 
     private ValueTask RecordAsync(SecurityEventKind kind, IdentityUser user, HttpContext http, string reason, IReadOnlyList<string>? roles) =>
-        sink.RecordAsync(new SecurityEvent(kind, clock.GetUtcNow(), user.Id, user.Email ?? user.UserName ?? user.Id, Method,
+        sink.RecordAsync(new SecurityEvent(kind, clock.GetUtcNow(), user.Id, Subject(user), Method,
             http.Connection.RemoteIpAddress?.ToString(), reason, roles), http.RequestAborted);
 
     private static string Describe(IdentityResult result) => string.Join(" ", result.Errors.Select(e => e.Description));

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Npgsql;
 using Portal.Features.Audit;
 using Portal.Features.Auth;
 using Portal.Features.Identity;
@@ -57,6 +58,28 @@ public sealed class AuditVerificationJobTests : IAsyncLifetime
         // The checkpoint covers the head including the verification's own event.
         Assert.Equal(head + 1, await OrderRequests.ScalarAsync(_portal.AppConnectionString, "select max(seq) from audit_checkpoints"));
         Assert.Contains($"\"seq\":{head + 1},", await File.ReadAllTextAsync(_portal.CheckpointFile));
+    }
+
+    [Fact]
+    public async Task The_nightly_job_waits_for_a_checkpoint_in_progress_and_then_signs_its_own_event()
+    {
+        // Another instance's (or the timer's) checkpoint is being made: it holds the checkpoint lock.
+        await using var other = new NpgsqlConnection(_portal.AppConnectionString);
+        await other.OpenAsync();
+        await using var signing = await other.BeginTransactionAsync();
+        await using (var hold = new NpgsqlCommand($"select pg_advisory_xact_lock({AuditCheckpointer.LockKey})", other, signing))
+            await hold.ExecuteNonQueryAsync();
+
+        var job = _portal.Get<AuditVerificationJob>().RunAsync(CancellationToken.None);
+        // The timer's checkpoints only try the lock; the job's forced one waits for it.
+        await Poll.UntilAsync(async () => job.IsCompleted || await OrderRequests.ScalarAsync(_portal.AppConnectionString,
+            "select count(*) from pg_locks where locktype = 'advisory' and not granted") > 0, "the job waits for the checkpoint lock");
+        Assert.False(job.IsCompleted, "the job gave up its checkpoint because another was being made");
+        await signing.CommitAsync();
+        await job;
+
+        var verified = Assert.Single(await _portal.EventsAsync(AuditVerification.VerifiedType));
+        Assert.True(await OrderRequests.ScalarAsync(_portal.AppConnectionString, "select coalesce(max(seq), 0) from audit_checkpoints") >= verified.Seq);
     }
 
     [Fact]

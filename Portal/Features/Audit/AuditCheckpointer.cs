@@ -12,13 +12,14 @@ namespace Portal.Features.Audit;
 /// (the nightly job). Before signing it verifies the rows since the previous checkpoint, so a checkpoint vouches only
 /// for rows that were checked, and a chain rewritten behind its back is refused rather than signed; then it extends the
 /// stored Merkle tree and signs a C2SP checkpoint note (tree size, root, chain hash). Each checkpoint goes to the
-/// checkpoint file first (synced), then to <c>audit_checkpoints</c>. An advisory lock lets one instance at a time do it.
+/// checkpoint file first (synced), then to <c>audit_checkpoints</c>. An advisory lock lets one instance at a time do it:
+/// the timer skips a turn while another checkpoint is being made, one asked for waits for it.
 /// </summary>
 public sealed class AuditCheckpointer(
     AuditChainStore store, AuditKeys keys, AuditCheckpointFile file, IOptions<AuditOptions> options, TimeProvider clock,
     ILogger<AuditCheckpointer> logger) : BackgroundService
 {
-    private const long LockKey = 0x504F5254414C_02; // "PORTAL" + 2
+    internal const long LockKey = 0x504F5254414C_02; // "PORTAL" + 2
 
     // Before any checkpoint of this key exists, time is counted from start-up, not from the chain's first event.
     private readonly DateTimeOffset _startedAt = clock.GetUtcNow();
@@ -30,11 +31,30 @@ public sealed class AuditCheckpointer(
     /// <summary>Signs the head if it is due (or <paramref name="force"/>) and the rows since the last checkpoint verify; null when nothing was signed.</summary>
     public async Task<SignedCheckpoint?> CheckpointAsync(bool force, CancellationToken ct)
     {
-        var fileLatest = FileLatest();
         await using var connection = await store.DataSource.OpenConnectionAsync(ct);
+        if (!force) return await SignAsync(connection, force, ct);
+        // Asked for (the nightly job, an export): waits while another instance or the timer signs, rather than giving up,
+        // and only then begins its snapshot, so it signs the head as it is after that one (its own events included).
+        await using (var wait = new NpgsqlCommand($"select pg_advisory_lock({LockKey})", connection)) await wait.ExecuteNonQueryAsync(ct);
+        try
+        {
+            return await SignAsync(connection, force, ct);
+        }
+        finally
+        {
+            await using var release = new NpgsqlCommand($"select pg_advisory_unlock({LockKey})", connection);
+            await release.ExecuteNonQueryAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>Signs in a snapshot of its own; unless forced, only if no other checkpoint is being made (the lock is free).</summary>
+    private async Task<SignedCheckpoint?> SignAsync(NpgsqlConnection connection, bool force, CancellationToken ct)
+    {
+        var fileLatest = FileLatest();
         await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct);
-        await using (var tryLock = new NpgsqlCommand($"select pg_try_advisory_xact_lock({LockKey})", connection, transaction))
-            if (!(bool)(await tryLock.ExecuteScalarAsync(ct))!) return null;
+        if (!force)
+            await using (var tryLock = new NpgsqlCommand($"select pg_try_advisory_xact_lock({LockKey})", connection, transaction))
+                if (!(bool)(await tryLock.ExecuteScalarAsync(ct))!) return null;
 
         var head = await AuditChainStore.ReadHeadAsync(connection, transaction, ct);
         var fromDb = await store.LatestValidCheckpointAsync(connection, transaction, ct);

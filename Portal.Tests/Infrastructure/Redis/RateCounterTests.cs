@@ -11,8 +11,7 @@ public sealed class RateCounterTests
     public async Task Reservations_made_at_once_are_each_counted_after_the_ones_before_them()
     {
         await using var portal = await PortalFactory.StartAsync();
-        var rates = portal.Get<RateCounter>();
-        await portal.Get<RateCounterRestorer>().RestoreAsync();
+        var rates = await RestoredCountersAsync(portal);
         var now = portal.Get<TimeProvider>().GetUtcNow();
 
         var reservations = Enumerable.Range(0, 300).Select(i => i % 2 == 0
@@ -40,8 +39,7 @@ public sealed class RateCounterTests
     public async Task Releases_sent_with_reservations_take_back_only_their_own()
     {
         await using var portal = await PortalFactory.StartAsync();
-        var rates = portal.Get<RateCounter>();
-        await portal.Get<RateCounterRestorer>().RestoreAsync();
+        var rates = await RestoredCountersAsync(portal);
         var now = portal.Get<TimeProvider>().GetUtcNow();
         await Task.WhenAll(Enumerable.Range(0, 10).Select(i => rates.ReserveAsync("mixed", null, $"mixed-{i}", now)));
 
@@ -61,8 +59,7 @@ public sealed class RateCounterTests
     public async Task When_Redis_lost_the_counters_every_reservation_waiting_together_is_refused()
     {
         await using var portal = await PortalFactory.StartAsync();
-        var rates = portal.Get<RateCounter>();
-        await portal.Get<RateCounterRestorer>().RestoreAsync();
+        var rates = await RestoredCountersAsync(portal);
         await portal.Get<IConnectionMultiplexer>().GetDatabase().KeyDeleteAsync(portal.RedisKeyPrefix + "rate:restored");
         var now = portal.Get<TimeProvider>().GetUtcNow();
 
@@ -73,5 +70,12 @@ public sealed class RateCounterTests
         // Nothing is left to take back from lost counters: the release is done, not failed.
         await release;
         Assert.Equal(0, (await rates.PeekAsync("lost", now)).StrategyLastMinute);
+    }
+
+    /// <summary>The portal's rate counters, restored (marker set) so that reservations count.</summary>
+    private static async Task<RateCounter> RestoredCountersAsync(PortalFactory portal)
+    {
+        await portal.Get<RateCounterRestorer>().RestoreAsync();
+        return portal.Get<RateCounter>();
     }
 }

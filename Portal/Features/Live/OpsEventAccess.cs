@@ -31,6 +31,4 @@ public static class OpsEventAccess
     public static IReadOnlyList<string> ReadPolicies { get; } = [.. PolicyByType.Values.Append(StaffOnly).Distinct()];
 
     public static string PolicyFor(string eventType) => PolicyByType.GetValueOrDefault(eventType, StaffOnly);
-
-    public static string Group(string policy) => "read:" + policy;
 }

@@ -13,10 +13,11 @@ public sealed class OpsHub(IAuthorizationService authorization, OpsHubConnection
 {
     public override async Task OnConnectedAsync()
     {
+        var readable = new HashSet<string>(StringComparer.Ordinal);
         foreach (var policy in OpsEventAccess.ReadPolicies)
             if ((await authorization.AuthorizeAsync(Context.User!, policy)).Succeeded)
-                await Groups.AddToGroupAsync(Context.ConnectionId, OpsEventAccess.Group(policy));
-        connections.Add(Context);
+                readable.Add(policy);
+        connections.Add(Context, readable);
         await base.OnConnectedAsync();
     }
 
@@ -28,10 +29,14 @@ public sealed class OpsHub(IAuthorizationService authorization, OpsHubConnection
 }
 
 /// <summary>
-/// Sends each event to the hub clients allowed to read it, exactly once: only the instance where it happened sends
-/// it, and the Redis backplane carries it to clients connected to other instances.
+/// Sends each event, this instance's and those the <see cref="OpsEventBus"/> brings from other instances, to the hub
+/// clients connected here that may read it: every instance serves its own clients, so each client gets each event
+/// once. Events do not go through the SignalR backplane: the bus already carries them between instances in batches,
+/// and a backplane publish per event and read group cost Redis and this instance a message per event even with no
+/// client connected anywhere.
 /// </summary>
-public sealed class OpsHubForwarder(OpsEventBus bus, IHubContext<OpsHub> hub, ILogger<OpsHubForwarder> logger) : IHostedService
+public sealed class OpsHubForwarder(OpsEventBus bus, OpsHubConnections connections, IHubContext<OpsHub> hub, ILogger<OpsHubForwarder> logger)
+    : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -47,15 +52,16 @@ public sealed class OpsHubForwarder(OpsEventBus bus, IHubContext<OpsHub> hub, IL
 
     private void Forward(OpsEvent opsEvent)
     {
-        if (opsEvent.Origin != bus.Origin) return;
-        _ = SendAsync(opsEvent);
+        foreach (var connectionId in connections.AllowedToRead(OpsEventAccess.PolicyFor(opsEvent.Type)))
+            _ = SendAsync(connectionId, opsEvent);
     }
 
-    private async Task SendAsync(OpsEvent opsEvent)
+    // A connection on this instance is written to directly (the lifetime manager publishes nothing for it).
+    private async Task SendAsync(string connectionId, OpsEvent opsEvent)
     {
         try
         {
-            await hub.Clients.Group(OpsEventAccess.Group(OpsEventAccess.PolicyFor(opsEvent.Type))).SendAsync(opsEvent.Type, opsEvent);
+            await hub.Clients.Client(connectionId).SendAsync(opsEvent.Type, opsEvent);
         }
         catch (Exception ex)
         {

@@ -27,16 +27,20 @@ public sealed class LiveOptionsValidator : IValidateOptions<LiveOptions>
             : ValidateOptionsResult.Success;
 }
 
-/// <summary>The hub connections open on this instance, with the principal each was authorized as.</summary>
+/// <summary>The hub connections open on this instance, with the principal each was authorized as and the read policies it satisfied.</summary>
 public sealed class OpsHubConnections
 {
-    private readonly ConcurrentDictionary<string, HubCallerContext> _connections = new();
+    private readonly ConcurrentDictionary<string, (HubCallerContext Context, IReadOnlySet<string> ReadPolicies)> _connections = new();
 
-    public void Add(HubCallerContext context) => _connections[context.ConnectionId] = context;
+    public void Add(HubCallerContext context, IReadOnlySet<string> readPolicies) => _connections[context.ConnectionId] = (context, readPolicies);
 
     public void Remove(string connectionId) => _connections.TryRemove(connectionId, out _);
 
-    public IReadOnlyCollection<HubCallerContext> All => [.. _connections.Values];
+    public IReadOnlyCollection<HubCallerContext> All => [.. _connections.Values.Select(c => c.Context)];
+
+    // Asked for every event, thousands a second, and most instances have no hub client at all.
+    public IReadOnlyList<string> AllowedToRead(string policy) =>
+        _connections.IsEmpty ? [] : [.. _connections.Where(c => c.Value.ReadPolicies.Contains(policy)).Select(c => c.Key)];
 }
 
 /// <summary>

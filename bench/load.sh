@@ -128,6 +128,7 @@ pg_stats() { pg_sql "$WORK/pg" "$PG_PORT" "select d.xact_commit, d.tup_inserted 
   from pg_stat_database d, pg_stat_wal w where d.datname = 'portal'" | tr '|' ' '; }
 curl -s "$URL/metrics" >"$WORK/metrics0.txt" || true
 pg_stats >"$WORK/pgstats0.txt"
+redis_cli "$REDIS_PORT" "$REDIS_PW" info commandstats >"$WORK/redis-commands0.txt" || true
 [ -n "${PG_STATEMENTS:-}" ] && pg_sql "$WORK/pg" "$PG_PORT" "select pg_stat_statements_reset()" >/dev/null
 read -r portal0 pg0 redis0 busy0 < <(echo "$(tree_ticks "$portal_pid") $(tree_ticks "$pg_pid") $(proc_ticks "$redis_pid") $(machine_busy)")
 t0=$(date +%s.%N)
@@ -151,6 +152,7 @@ if [ -n "${perf_pid:-}" ]; then kill -INT "$perf_pid" 2>/dev/null || true; wait 
 read -r portal1 pg1 redis1 busy1 < <(echo "$(tree_ticks "$portal_pid") $(tree_ticks "$pg_pid") $(proc_ticks "$redis_pid") $(machine_busy)")
 curl -s "$URL/metrics" >"$WORK/metrics1.txt" || true
 pg_stats >"$WORK/pgstats1.txt"
+redis_cli "$REDIS_PORT" "$REDIS_PW" info commandstats >"$WORK/redis-commands1.txt" || true
 echo
 echo "== server side during the run (deltas; includes warm-up and probes)"
 python3 "$ROOT/bench/server-stats.py" "$WORK" "$t0" "$t1"

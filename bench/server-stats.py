@@ -75,3 +75,24 @@ try:
           f'{wal_bytes / wall / 1e6:.1f} MB/s WAL')
 except (OSError, ValueError):
     print('  PostgreSQL: no statistics')
+
+
+def redis_commands(path):
+    # INFO commandstats lines: cmdstat_evalsha:calls=12,usec=345,usec_per_call=28.75,...
+    stats = {}
+    for line in open(path):
+        if line.startswith('cmdstat_'):
+            name, fields = line.strip()[len('cmdstat_'):].split(':', 1)
+            values = dict(f.split('=', 1) for f in fields.split(','))
+            stats[name] = (int(values['calls']), int(values['usec']))
+    return stats
+
+
+try:
+    r0, r1 = redis_commands(f'{work}/redis-commands0.txt'), redis_commands(f'{work}/redis-commands1.txt')
+    deltas = sorted(((name, calls - r0.get(name, (0, 0))[0], usec - r0.get(name, (0, 0))[1]) for name, (calls, usec) in r1.items()),
+                    key=lambda d: -d[2])
+    print('  Redis commands by time inside Redis: ' + '  '.join(
+        f'{name} {calls / wall:.0f}/s {usec / max(calls, 1):.1f} µs' for name, calls, usec in deltas[:6] if calls > 0))
+except (OSError, ValueError, KeyError):
+    print('  Redis: no command statistics')

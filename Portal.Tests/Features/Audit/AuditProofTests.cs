@@ -82,6 +82,39 @@ public sealed class AuditProofTests : IAsyncLifetime
         Assert.Equal(older, TrustedNote(inOlder.GetProperty("checkpoint").GetString()!).Seq);
     }
 
+    [Fact]
+    public async Task Only_subtrees_of_16_events_and_more_are_stored_and_planted_small_ones_or_an_edited_event_cannot_make_a_proof_pass()
+    {
+        var older = await AppendAndCheckpointAsync(21, 1);
+        var newer = await AppendAndCheckpointAsync(50, 22);
+        Assert.Equal(0, await OrderRequests.ScalarAsync(_portal.AppConnectionString, $"select count(*) from audit_merkle_nodes where level < {AuditMerkleStore.StoredFromLevel}"));
+        Assert.True(await OrderRequests.ScalarAsync(_portal.AppConnectionString, $"select count(*) from audit_merkle_nodes where level = {AuditMerkleStore.StoredFromLevel}") >= newer / 16);
+
+        // Rows below the stored levels, as a table written before them or an attacker would leave them: not read.
+        await AuditTestKit.ExecAsync(_portal.Superuser(), """
+            insert into audit_merkle_nodes (level, idx, hash) select l, i, sha256(convert_to('planted', 'UTF8')) from generate_series(0, 3) l, generate_series(0, 40) i
+            """);
+        var root = TrustedNote((await (await _client.GetAsync($"/api/audit/events/1/proof?treeSize={newer}")).JsonAsync()).GetProperty("checkpoint").GetString()!).RootHash;
+        for (var seq = 1L; seq <= newer; seq++)
+        {
+            var proof = await (await _client.GetAsync($"/api/audit/events/{seq}/proof?treeSize={newer}")).JsonAsync();
+            var canonical = Convert.FromBase64String(proof.GetProperty("canonical").GetString()!);
+            Assert.True(MerkleTree.VerifyInclusion(seq - 1, newer, MerkleTree.LeafHash(canonical), Hashes(proof.GetProperty("proof")), root), $"inclusion of seq {seq}");
+        }
+        var consistency = await (await _client.GetAsync($"/api/audit/consistency?from={older}&to={newer}")).JsonAsync();
+        Assert.True(MerkleTree.VerifyConsistency(older, newer, TrustedNote(consistency.GetProperty("fromCheckpoint").GetString()!).RootHash, root,
+            Hashes(consistency.GetProperty("proof"))));
+
+        // An event edited after it was signed: its block's small subtrees are computed from it, so its neighbour's proof fails.
+        await AuditTestKit.ExecAsync(_portal.Superuser(), """
+            alter table audit_events disable trigger audit_events_append_only;
+            update audit_events set canonical = overlay(canonical placing '9' from 20 for 1) where seq = 34;
+            """);
+        var neighbour = await (await _client.GetAsync($"/api/audit/events/33/proof?treeSize={newer}")).JsonAsync();
+        Assert.False(MerkleTree.VerifyInclusion(32, newer, MerkleTree.LeafHash(Convert.FromBase64String(neighbour.GetProperty("canonical").GetString()!)),
+            Hashes(neighbour.GetProperty("proof")), root));
+    }
+
     [Theory]
     [InlineData("/api/audit/events/5/proof?treeSize=abc", "treeSize")]
     [InlineData("/api/audit/events/5/proof?treeSize=3", "treeSize")]

@@ -7,11 +7,22 @@ namespace Portal.Features.Audit;
 /// <summary>
 /// The Merkle tree's complete subtree hashes in <c>audit_merkle_nodes</c> (migrations/0016_audit_merkle.sql): extended by
 /// the checkpointer before it signs a tree head, read to build inclusion and consistency proofs in a few index lookups.
+/// Only subtrees of at least <see cref="StoredBlock"/> leaves are stored; a smaller one is computed from the events of
+/// the block that holds it when a proof or the next extension asks for it.
 /// </summary>
 public static class AuditMerkleStore
 {
     private const int ReadChunk = 10_000;
     private const int InsertChunk = 20_000;
+
+    /// <summary>
+    /// log2 of <see cref="StoredBlock"/>. Storing every level cost about two node rows per event, written in the
+    /// background of every order; from 16 leaves up it is one row per eight events, and a proof reads at most a few
+    /// blocks of 16 events to compute the rest.
+    /// </summary>
+    public const int StoredFromLevel = 4;
+
+    public const int StoredBlock = 1 << StoredFromLevel;
 
     /// <summary>
     /// Extends the stored tree from the last note checkpoint's size (0 when there is none) to <paramref name="toSize"/>
@@ -51,6 +62,7 @@ public static class AuditMerkleStore
                     if (reader.GetInt64(0) != frontier.Size + 1) return (null, $"missing row at seq {frontier.Size + 1}");
                     frontier.Append(MerkleTree.LeafHash(reader.GetFieldValue<byte[]>(1)), (level, index, hash) =>
                     {
+                        if (level < StoredFromLevel) return;
                         levels.Add((short)level);
                         indexes.Add(index);
                         hashes.Add(hash);
@@ -82,20 +94,59 @@ public static class AuditMerkleStore
         hashes.Clear();
     }
 
+    /// <summary>The wanted subtree hashes that exist: stored ones from the table, smaller ones computed from their events. A subtree left out is missing.</summary>
     public static async Task<Dictionary<(int Level, long Index), byte[]>> ReadSubtreesAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyCollection<(int Level, long Index)> wanted, CancellationToken ct)
     {
         var found = new Dictionary<(int, long), byte[]>();
-        if (wanted.Count == 0) return found;
-        await using var command = new NpgsqlCommand("""
-            select n.level, n.idx, n.hash from audit_merkle_nodes n
-            join unnest($1::smallint[], $2::bigint[]) as w (level, idx) on n.level = w.level and n.idx = w.idx
-            """, connection, transaction);
-        command.Parameters.Add(new NpgsqlParameter<short[]> { TypedValue = wanted.Select(w => (short)w.Level).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Smallint });
-        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = wanted.Select(w => w.Index).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct)) found[(reader.GetInt16(0), reader.GetInt64(1))] = reader.GetFieldValue<byte[]>(2);
+        var stored = wanted.Where(w => w.Level >= StoredFromLevel).ToList();
+        if (stored.Count > 0)
+        {
+            await using var command = new NpgsqlCommand("""
+                select n.level, n.idx, n.hash from audit_merkle_nodes n
+                join unnest($1::smallint[], $2::bigint[]) as w (level, idx) on n.level = w.level and n.idx = w.idx
+                """, connection, transaction);
+            command.Parameters.Add(new NpgsqlParameter<short[]> { TypedValue = stored.Select(w => (short)w.Level).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Smallint });
+            command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = stored.Select(w => w.Index).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct)) found[(reader.GetInt16(0), reader.GetInt64(1))] = reader.GetFieldValue<byte[]>(2);
+        }
+
+        var computed = wanted.Where(w => w.Level < StoredFromLevel).ToList();
+        if (computed.Count > 0)
+        {
+            var leaves = await ReadBlockLeavesAsync(connection, transaction, computed.Select(w => (w.Index << w.Level) / StoredBlock).Distinct().ToArray(), ct);
+            foreach (var (level, index) in computed)
+                if (CompleteSubtree(leaves, index << level, 1L << level) is { } hash) found[(level, index)] = hash;
+        }
         return found;
+    }
+
+    /// <summary>The leaf hashes of the events in the given blocks of <see cref="StoredBlock"/> leaves, by leaf index.</summary>
+    private static async Task<Dictionary<long, byte[]>> ReadBlockLeavesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, long[] blocks, CancellationToken ct)
+    {
+        // The seqs themselves: a join on ranges computed from the blocks was planned as a scan of the whole chain.
+        var seqs = blocks.SelectMany(block => Enumerable.Range(1, StoredBlock).Select(i => (block * StoredBlock) + i)).ToArray();
+        await using var command = new NpgsqlCommand("select seq, canonical from audit_events where seq = any($1)", connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = seqs, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+        var leaves = new Dictionary<long, byte[]>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) leaves[reader.GetInt64(0) - 1] = MerkleTree.LeafHash(reader.GetFieldValue<byte[]>(1));
+        return leaves;
+    }
+
+    /// <summary>The hash of the complete subtree over leaves [start, start + count), or null when one of its events is missing.</summary>
+    private static byte[]? CompleteSubtree(Dictionary<long, byte[]> leaves, long start, long count)
+    {
+        var level = new List<byte[]>((int)count);
+        for (var i = start; i < start + count; i++)
+        {
+            if (!leaves.TryGetValue(i, out var leaf)) return null;
+            level.Add(leaf);
+        }
+        while (level.Count > 1)
+            level = [.. Enumerable.Range(0, level.Count / 2).Select(i => MerkleTree.NodeHash(level[2 * i], level[(2 * i) + 1]))];
+        return level[0];
     }
 
     /// <summary>Builds a proof with <paramref name="build"/> from stored subtrees: one query for all it needs. Null when a subtree is missing.</summary>

@@ -149,7 +149,7 @@ public static class AuditMerkleStore
         return level[0];
     }
 
-    /// <summary>Builds a proof with <paramref name="build"/> from stored subtrees: one query for all it needs. Null when a subtree is missing.</summary>
+    /// <summary>Builds a proof with <paramref name="build"/>: one query for the stored subtrees it needs, one for the events of the smaller ones. Null when a subtree is missing.</summary>
     public static async Task<List<byte[]>?> ProveAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, Func<MerkleTree.SubtreeHash, List<byte[]>> build, CancellationToken ct)
     {

@@ -41,6 +41,9 @@ public sealed class HaltFormBrowserTests : IAsyncLifetime
             sockets.Add(ws.ConnectToServer());
             sockets.Add(ws);
         });
+        // And its fallbacks over plain HTTP (negotiation, server-sent events, long polling): with the websocket refused the
+        // client falls back to them, and a reconnection through them took the banner away (seen on a loaded machine).
+        await page.RouteAsync(new Regex("/_blazor"), route => Volatile.Read(ref blocked) == 1 ? route.AbortAsync() : route.ContinueAsync());
         await page.ReloadAsync();
         // Interactive (the circuit is up) once HALT arms; disarm it again.
         await Browser.ClickUntilVisibleAsync(page, "#halt-button", "#halt-confirm");

@@ -90,12 +90,15 @@ public sealed class OrderNumbersApiTests : IAsyncLifetime
                 : Math.Abs(signed) > Math.Abs(quantity) ? price : avg;
             books[symbol] = (after, avg, realized);
         }
-        Assert.Equal(Math.Round(cash * 100), await OrderRequests.ScalarAsync(_portal.AppConnectionString, "select round(cash * 100)::bigint from paper_account"));
+        // PostgreSQL's round() takes a half away from zero; Math.Round's default would take it to even (an average of two
+        // 4-decimal prices can end in exactly half a unit: 4002042 against 4002043 in a loaded CI run).
+        static long Rounded(decimal value) => (long)Math.Round(value, MidpointRounding.AwayFromZero);
+        Assert.Equal(Rounded(cash * 100), await OrderRequests.ScalarAsync(_portal.AppConnectionString, "select round(cash * 100)::bigint from paper_account"));
         foreach (var (symbol, (quantity, avg, realized)) in books)
         {
             Assert.Equal((long)quantity, await OrderRequests.ScalarAsync(_portal.AppConnectionString, "select quantity::bigint from paper_positions where symbol = $1", symbol));
-            Assert.Equal((long)Math.Round(avg * 10_000), await OrderRequests.ScalarAsync(_portal.AppConnectionString, "select round(avg_price * 10000)::bigint from paper_positions where symbol = $1", symbol));
-            Assert.Equal((long)Math.Round(realized * 10_000), await OrderRequests.ScalarAsync(_portal.AppConnectionString, "select round(realized_pnl * 10000)::bigint from paper_positions where symbol = $1", symbol));
+            Assert.Equal(Rounded(avg * 10_000), await OrderRequests.ScalarAsync(_portal.AppConnectionString, "select round(avg_price * 10000)::bigint from paper_positions where symbol = $1", symbol));
+            Assert.Equal(Rounded(realized * 10_000), await OrderRequests.ScalarAsync(_portal.AppConnectionString, "select round(realized_pnl * 10000)::bigint from paper_positions where symbol = $1", symbol));
         }
     }
 

@@ -7,6 +7,7 @@ using Portal.Domain.Broker;
 using Portal.Features.Auth;
 using Portal.Features.Halt;
 using Portal.Features.Risk;
+using Portal.Tests.Features.Audit;
 
 namespace Portal.Tests.Infrastructure.Alpaca;
 
@@ -198,6 +199,44 @@ public sealed class AlpacaPortalTests : IAsyncLifetime
         await WaitForAsync("select count(*) from orders where client_order_id = 'gap-1' and status = 'filled' and filled_quantity = 2", "the missed fill is recorded");
         await Poll.UntilAsync(() => updates.Any(u => u is { ClientOrderId: "gap-1", Status: BrokerOrderStatus.Filled }), "OrderUpdated reports the fill");
         await Poll.UntilAsync(() => _portal.Get<RiskBook>().Snapshot?.Book("AAPL") is { PositionQuantity: 2m, OpenBuyQuantity: 0m }, "the risk view holds the fill, not the order");
+    }
+
+    /// <summary>
+    /// What Alpaca did with an order belongs in the trail as the paper broker's doings do. Every instance hears the trade
+    /// stream, so each change must be recorded once (the row moves only forward; the event goes with the move), and a stale
+    /// state one instance still holds must not move the row back.
+    /// </summary>
+    [Fact]
+    public async Task Alpacas_acknowledgement_and_fill_are_audit_events_recorded_once_though_every_instance_hears_them()
+    {
+        await StartAsync();
+        await using var peer = await _portal.StartPeerAsync();
+        await Poll.UntilAsync(() => _alpaca.Listens >= 2, "both instances listen to the trade stream");
+        var heard = new ConcurrentQueue<BrokerOrderState>();
+        _portal.Get<IBroker>().OrderUpdated += heard.Enqueue;
+        peer.Get<IBroker>().OrderUpdated += heard.Enqueue;
+
+        Assert.Equal(HttpStatusCode.Created, (await _orders.PostOrderAsync(OrderRequests.Limit("aud-1", 2m, 99m))).StatusCode);
+        await WaitForAsync("select count(*) from orders where client_order_id = 'aud-1' and status = 'new'", "the order is working");
+        _alpaca.Fill("aud-1");
+        await Poll.UntilAsync(() => heard.Count(h => h is { ClientOrderId: "aud-1", Status: BrokerOrderStatus.Filled }) == 2,
+            "both instances heard the fill and recorded what they could");
+
+        var events = (await _portal.EventsAsync("broker.")).Where(e => e.Payload.GetProperty("clientOrderId").GetString() == "aud-1").ToList();
+        Assert.Equal(["broker.order.acknowledged", "broker.fill"], events.Select(e => e.Type));
+        Assert.All(events, e => Assert.Equal("broker:alpaca", e.Actor));
+        var fill = events[1].Payload;
+        Assert.Equal(_alpaca.Orders.Single(o => o.ClientOrderId == "aud-1").Id, fill.GetProperty("brokerOrderId").GetString());
+        Assert.Equal(("2", "99", "filled"), (fill.GetProperty("filledQuantity").GetString(), fill.GetProperty("avgFillPrice").GetString(), fill.GetProperty("status").GetString()));
+
+        // An instance that never heard the fill (started after it) is handed a stale state by REST: the row does not move
+        // back and nothing is recorded.
+        await using var late = await _portal.StartPeerAsync();
+        _alpaca.Script("GET /v2/orders:by_client_order_id",
+            Fault.Error(200, _alpaca.OrderBody("aud-1", o => (o.Status, o.FilledQty) = ("partially_filled", 1m))));
+        Assert.Equal(BrokerOrderStatus.PartiallyFilled, (await late.Get<IBroker>().GetOrderAsync("aud-1", CancellationToken.None))!.Status);
+        Assert.Equal(1, await CountAsync("select count(*) from orders where client_order_id = 'aud-1' and status = 'filled' and filled_quantity = 2"));
+        Assert.Single(await _portal.EventsAsync("broker.fill"), e => e.Payload.GetProperty("clientOrderId").GetString() == "aud-1");
     }
 
     /// <summary>Found by bench/Portal.Scenarios: safe mode came only once the adapter stopped serving its cached view (24 s, not 5 s).</summary>

@@ -116,6 +116,15 @@ public sealed class FakeAlpacaServer : IAsyncDisposable
         }
     }
 
+    /// <summary>An order as REST shows it, changed by <paramref name="change"/>: the body of a stale reply to script.</summary>
+    public string OrderBody(string clientOrderId, Action<FakeOrder> change)
+    {
+        FakeOrder copy;
+        lock (_gate) copy = _orders.Single(o => o.ClientOrderId == clientOrderId).Copy();
+        change(copy);
+        return JsonSerializer.Serialize(OrderJson(copy));
+    }
+
     /// <summary>Cuts every stream connection abruptly, as a network drop would.</summary>
     public void DropStream()
     {

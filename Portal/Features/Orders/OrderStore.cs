@@ -18,10 +18,17 @@ public sealed class OrderStore(NpgsqlDataSource db, IDbContextFactory<PortalDbCo
     /// <summary>Statuses of an accepted order that may still fill.</summary>
     public const string WorkingStatuses = "('pending_submit', 'submitted', 'new', 'partially_filled')";
 
-    /// <summary>A broker's report of an order's state, committed with the broker's own change.</summary>
+    /// <summary>
+    /// A broker's report of an order's state, committed with the broker's own change. It moves the row only forward (from a
+    /// working status, or from <c>submit_failed</c> when the broker did take the order, to more filled or another status):
+    /// every instance hears an external broker's reports, and one may hand in a state another already moved past.
+    /// RecordsAffected says whether it moved.
+    /// </summary>
     public static NpgsqlBatchCommand Reported(BrokerOrderState state, DateTimeOffset now) => Command("""
         update orders set status = $2, broker_order_id = $3, filled_quantity = $4, avg_fill_price = $5, updated_at = $6
         where client_order_id = $1 and decision = 'accepted'
+            and status in ('pending_submit', 'submitted', 'new', 'partially_filled', 'submit_failed')
+            and filled_quantity <= $4 and (status <> $2 or filled_quantity < $4)
         """, state.ClientOrderId, OrderText.Format(state.Status), state.BrokerOrderId, state.FilledQuantity, state.AvgFillPrice, now);
 
     /// <summary>The broker refused the order or could not be reached: Portal's verdict on the submission.</summary>

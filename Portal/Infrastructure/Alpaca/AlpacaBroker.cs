@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Options;
+using Portal.Domain.Audit;
 using Portal.Domain.Broker;
 using Portal.Domain.Orders;
+using Portal.Features.Audit;
 using Portal.Features.Orders;
 using Portal.Infrastructure.Postgres;
 
@@ -326,7 +328,10 @@ public sealed class AlpacaBroker(
             }
             Remember(state);
             // Enqueued under the lock, so the writes happen in the order the states were accepted.
-            committed = writer.CommitAsync(new PgWork(OrderStore.Reported(state, clock.GetUtcNow())));
+            var now = clock.GetUtcNow();
+            var report = OrderStore.Reported(state, now);
+            // The event goes with the row's move: every instance hears the stream, the first to record a change audits it.
+            committed = writer.CommitAsync(new PgWork(report) { AuditEvents = [ReportedEvent(state, now)], AuditWhen = () => report.RecordsAffected > 0 });
         }
         try
         {
@@ -350,6 +355,26 @@ public sealed class AlpacaBroker(
         OrderUpdated?.Invoke(state);
         return state;
     }
+
+    /// <summary>
+    /// A state Alpaca reported, under the paper broker's event names. A fill carries the order's filled quantity and average
+    /// price as Alpaca reported them: a look-up by REST can bring several executions at once.
+    /// </summary>
+    private AuditEventDraft ReportedEvent(BrokerOrderState state, DateTimeOffset now) => AuditEventDraft.Create(now, "broker:" + Name,
+        state.Status switch
+        {
+            BrokerOrderStatus.New => "broker.order.acknowledged",
+            BrokerOrderStatus.PartiallyFilled or BrokerOrderStatus.Filled => "broker.fill",
+            BrokerOrderStatus.Canceled => "broker.order.canceled",
+            BrokerOrderStatus.Expired => "broker.order.expired",
+            _ => "broker.order.rejected",
+        },
+        "order:" + state.ClientOrderId, new
+        {
+            brokerOrderId = state.BrokerOrderId, clientOrderId = state.ClientOrderId, symbol = state.Symbol, side = OrderText.Format(state.Side),
+            orderQuantity = AuditTrail.Text(state.Quantity), status = OrderText.Format(state.Status), filledQuantity = AuditTrail.Text(state.FilledQuantity),
+            avgFillPrice = AuditTrail.Text(state.AvgFillPrice), rejectReason = state.RejectReason,
+        });
 
     /// <summary>More filled, or finished: anything else is a late or repeated message.</summary>
     private static bool MovesForward(BrokerOrderState? before, BrokerOrderState after) =>

@@ -181,11 +181,12 @@ public sealed class AuditChainStore(NpgsqlDataSource db, AuditKeys keys, AuditCh
     /// Verifies rows after <paramref name="start"/> (or from the beginning) up to <paramref name="head"/>, within the
     /// caller's snapshot. One task reads while this one verifies. <paramref name="compareColumns"/> also checks that
     /// time, actor, type, subject and payload say what the hashed bytes say (the costly part); without it only the
-    /// chain itself (hashes, links, checkpoints) is checked.
+    /// chain itself (hashes, links, checkpoints) is checked. <paramref name="verified"/> gets the rows in seq order, each batch once it verified.
     /// </summary>
     public async Task<RangeCheck> VerifyRangeAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, SignedCheckpoint? start, List<SignedCheckpoint> checkpoints,
-        (long Seq, byte[] Hash) head, CancellationToken ct, bool compareColumns = true, IProgress<AuditVerificationProgress>? progress = null)
+        (long Seq, byte[] Hash) head, CancellationToken ct, bool compareColumns = true, IProgress<AuditVerificationProgress>? progress = null,
+        Action<AuditRow[]>? verified = null)
     {
         var total = head.Seq - (start?.Seq ?? 0);
         long read = 0;
@@ -206,6 +207,7 @@ public sealed class AuditChainStore(NpgsqlDataSource db, AuditKeys keys, AuditCh
                 await foreach (var batch in rows.Reader.ReadAllAsync(ct))
                 {
                     if (!verifier.Append(batch)) break;
+                    verified?.Invoke(batch);
                     read += batch.Length;
                     progress?.Report(new AuditVerificationProgress(read, total));
                 }

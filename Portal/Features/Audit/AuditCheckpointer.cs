@@ -10,8 +10,8 @@ namespace Portal.Features.Audit;
 /// (whichever comes first, and only when the head moved), within a second of a control event
 /// (<c>Audit:Checkpoint:ControlEventTypes</c>: a halt must not be deletable unnoticed for minutes), and when asked
 /// (the nightly job). Before signing it verifies the rows since the previous checkpoint, so a checkpoint vouches only
-/// for rows that were checked, and a chain rewritten behind its back is refused rather than signed; then it extends the
-/// stored Merkle tree and signs a C2SP checkpoint note (tree size, root, chain hash). Each checkpoint goes to the
+/// for rows that were checked, and a chain rewritten behind its back is refused rather than signed; the same rows, read
+/// once, extend the stored Merkle tree; then it signs a C2SP checkpoint note (tree size, root, chain hash). Each checkpoint goes to the
 /// checkpoint file first (synced), then to <c>audit_checkpoints</c>. An advisory lock lets one instance at a time do it:
 /// the timer skips a turn while another checkpoint is being made, one asked for waits for it.
 /// </summary>
@@ -76,13 +76,18 @@ public sealed class AuditCheckpointer(
             || await HasControlEventAfterAsync(connection, transaction, last?.Seq ?? 0, head.Seq, settings.ControlEventTypesOrDefault, ct);
         if (!due) return null;
 
-        var check = await store.VerifyRangeAsync(connection, transaction, last, last is null ? [] : [last], head, ct);
+        // The tree is opened first so that the rows verified are its new leaves too, read once (when it starts where the
+        // verification does, as it does unless the newest checkpoint is an old one without a tree).
+        var lastNote = await store.LatestValidCheckpointAsync(connection, transaction, ct, notesOnly: true);
+        var (tree, treeProblem) = await AuditMerkleStore.Extension.OpenAsync(connection, transaction, lastNote, ct);
+        var feedTree = tree is not null && tree.Size == (last?.Seq ?? 0);
+        var check = await store.VerifyRangeAsync(connection, transaction, last, last is null ? [] : [last], head, ct, verified: feedTree ? tree!.Append : null);
         if (check.Problem is not null) return Refuse(check.FirstBadSeq, check.Problem);
         _lastFailure = null;
         AuditMetrics.VerificationOk.WithLabels("checkpoint").Set(1);
 
-        var lastNote = await store.LatestValidCheckpointAsync(connection, transaction, ct, notesOnly: true);
-        var (root, treeProblem) = await AuditMerkleStore.ExtendAsync(connection, transaction, lastNote, head.Seq, ct);
+        byte[]? root = null;
+        if (tree is not null) (root, treeProblem) = await tree.FinishAsync(connection, transaction, head.Seq, ct);
         if (root is null) return Refuse(lastNote?.Seq, "Merkle tree: " + treeProblem);
 
         var checkpoint = keys.Signer.SignNote(options.Value.Origin, head.Seq, root, head.Hash, now);

@@ -25,73 +25,108 @@ public static class AuditMerkleStore
     public const int StoredBlock = 1 << StoredFromLevel;
 
     /// <summary>
-    /// Extends the stored tree from the last note checkpoint's size (0 when there is none) to <paramref name="toSize"/>
-    /// and returns the root. The stored frontier must reproduce that checkpoint's signed root, else nothing is stored
-    /// and the reason is returned: a tree that does not match what was signed is not extended, let alone signed.
+    /// An extension of the stored tree, opened at the last note checkpoint's size (0 when there is none): its stored frontier
+    /// must reproduce that checkpoint's signed root, else nothing is extended (a tree that does not match what was signed is
+    /// not extended, let alone signed). It takes the events after that size as the checkpointer's verification reads them
+    /// (<see cref="Append"/>), so they are read once, and <see cref="FinishAsync"/> reads any it was not given and stores the new subtrees.
     /// </summary>
-    public static async Task<(byte[]? Root, string? Problem)> ExtendAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, SignedCheckpoint? lastNote, long toSize, CancellationToken ct)
+    public sealed class Extension
     {
-        var fromSize = lastNote?.Seq ?? 0;
-        var parts = MerkleTree.Frontier.Decompose(fromSize);
-        var stored = await ReadSubtreesAsync(connection, transaction, parts, ct);
-        if (parts.Any(p => !stored.ContainsKey(p)))
-            return (null, $"the stored Merkle tree lacks subtrees of the checkpoint at seq {fromSize}");
-        var frontier = new MerkleTree.Frontier(fromSize, parts.Select(p => stored[p]).ToList());
-        if (lastNote is not null && !frontier.Root().AsSpan().SequenceEqual(lastNote.RootHash))
-            return (null, $"the stored Merkle tree does not reproduce the signed root of the checkpoint at seq {fromSize}");
+        private readonly MerkleTree.Frontier _frontier;
+        private readonly List<short> _levels = [];
+        private readonly List<long> _indexes = [];
+        private readonly List<byte[]> _hashes = [];
+        private string? _gap;
 
-        var levels = new List<short>(InsertChunk);
-        var indexes = new List<long>(InsertChunk);
-        var hashes = new List<byte[]>(InsertChunk);
-        // A window of seqs per query, as the chain store reads them (see AuditChainStore.Chunk).
-        await using var read = new NpgsqlCommand("select seq, canonical from audit_events where seq > $1 and seq <= $2 order by seq", connection, transaction);
-        var after = new NpgsqlParameter<long>();
-        var through = new NpgsqlParameter<long>();
-        read.Parameters.Add(after);
-        read.Parameters.Add(through);
-        while (frontier.Size < toSize)
+        private Extension(MerkleTree.Frontier frontier) => _frontier = frontier;
+
+        /// <summary>The number of leaves the tree holds so far.</summary>
+        public long Size => _frontier.Size;
+
+        public static async Task<(Extension? Extension, string? Problem)> OpenAsync(
+            NpgsqlConnection connection, NpgsqlTransaction transaction, SignedCheckpoint? lastNote, CancellationToken ct)
         {
-            (after.TypedValue, through.TypedValue) = (frontier.Size, Math.Min(toSize, frontier.Size + ReadChunk));
-            var before = frontier.Size;
-            await using (var reader = await read.ExecuteReaderAsync(ct))
-            {
-                while (await reader.ReadAsync(ct))
-                {
-                    // The writer never leaves gaps: a missing seq is a removed row, and the tree would be wrong.
-                    if (reader.GetInt64(0) != frontier.Size + 1) return (null, $"missing row at seq {frontier.Size + 1}");
-                    frontier.Append(MerkleTree.LeafHash(reader.GetFieldValue<byte[]>(1)), (level, index, hash) =>
-                    {
-                        if (level < StoredFromLevel) return;
-                        levels.Add((short)level);
-                        indexes.Add(index);
-                        hashes.Add(hash);
-                    });
-                }
-            }
-            if (frontier.Size == before) return (null, $"missing row at seq {frontier.Size + 1}");
-            if (levels.Count >= InsertChunk) await InsertAsync(connection, transaction, levels, indexes, hashes, ct);
+            var fromSize = lastNote?.Seq ?? 0;
+            var parts = MerkleTree.Frontier.Decompose(fromSize);
+            var stored = await ReadSubtreesAsync(connection, transaction, parts, ct);
+            if (parts.Any(p => !stored.ContainsKey(p)))
+                return (null, $"the stored Merkle tree lacks subtrees of the checkpoint at seq {fromSize}");
+            var frontier = new MerkleTree.Frontier(fromSize, parts.Select(p => stored[p]).ToList());
+            if (lastNote is not null && !frontier.Root().AsSpan().SequenceEqual(lastNote.RootHash))
+                return (null, $"the stored Merkle tree does not reproduce the signed root of the checkpoint at seq {fromSize}");
+            return (new Extension(frontier), null);
         }
-        await InsertAsync(connection, transaction, levels, indexes, hashes, ct);
-        return (frontier.Root(), null);
-    }
 
-    private static async Task InsertAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
-        List<short> levels, List<long> indexes, List<byte[]> hashes, CancellationToken ct)
-    {
-        if (levels.Count == 0) return;
-        // A node already there (stored by a checkpoint whose file line outlived its transaction) is the same hash.
-        await using var insert = new NpgsqlCommand("""
-            insert into audit_merkle_nodes (level, idx, hash) select * from unnest($1::smallint[], $2::bigint[], $3::bytea[])
-            on conflict do nothing
-            """, connection, transaction);
-        insert.Parameters.Add(new NpgsqlParameter<short[]> { TypedValue = [.. levels], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Smallint });
-        insert.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. indexes], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
-        insert.Parameters.Add(new NpgsqlParameter<byte[][]> { TypedValue = [.. hashes], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
-        await insert.ExecuteNonQueryAsync(ct);
-        levels.Clear();
-        indexes.Clear();
-        hashes.Clear();
+        /// <summary>Adds events in seq order, each the tree's next leaf; a missing one stops the extension.</summary>
+        public void Append(IEnumerable<AuditRow> rows)
+        {
+            foreach (var row in rows)
+                if (!AppendLeaf(row.Seq, row.Canonical)) return;
+        }
+
+        private bool AppendLeaf(long seq, byte[] canonical)
+        {
+            if (_gap is not null) return false;
+            // The writer never leaves gaps: a missing seq is a removed row, and the tree would be wrong.
+            if (seq != Size + 1)
+            {
+                _gap = $"missing row at seq {Size + 1}";
+                return false;
+            }
+            _frontier.Append(MerkleTree.LeafHash(canonical), (level, index, hash) =>
+            {
+                if (level < StoredFromLevel) return;
+                _levels.Add((short)level);
+                _indexes.Add(index);
+                _hashes.Add(hash);
+            });
+            return true;
+        }
+
+        /// <summary>Reads the events up to <paramref name="toSize"/> it was not given, stores the new subtrees and returns the root.</summary>
+        public async Task<(byte[]? Root, string? Problem)> FinishAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, long toSize, CancellationToken ct)
+        {
+            if (_gap is not null) return (null, _gap);
+            // A window of seqs per query, as the chain store reads them (see AuditChainStore.Chunk).
+            await using var read = new NpgsqlCommand("select seq, canonical from audit_events where seq > $1 and seq <= $2 order by seq", connection, transaction);
+            var after = new NpgsqlParameter<long>();
+            var through = new NpgsqlParameter<long>();
+            read.Parameters.Add(after);
+            read.Parameters.Add(through);
+            while (Size < toSize)
+            {
+                (after.TypedValue, through.TypedValue) = (Size, Math.Min(toSize, Size + ReadChunk));
+                var before = Size;
+                await using (var reader = await read.ExecuteReaderAsync(ct))
+                    while (await reader.ReadAsync(ct))
+                        AppendLeaf(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1));
+                if (_gap is not null) return (null, _gap);
+                if (Size == before) return (null, $"missing row at seq {Size + 1}");
+                if (_levels.Count >= InsertChunk) await InsertAsync(connection, transaction, ct);
+            }
+            await InsertAsync(connection, transaction, ct);
+            return (_frontier.Root(), null);
+        }
+
+        private async Task InsertAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken ct)
+        {
+            for (var from = 0; from < _levels.Count; from += InsertChunk)
+            {
+                var count = Math.Min(InsertChunk, _levels.Count - from);
+                // A node already there (stored by a checkpoint whose file line outlived its transaction) is the same hash.
+                await using var insert = new NpgsqlCommand("""
+                    insert into audit_merkle_nodes (level, idx, hash) select * from unnest($1::smallint[], $2::bigint[], $3::bytea[])
+                    on conflict do nothing
+                    """, connection, transaction);
+                insert.Parameters.Add(new NpgsqlParameter<short[]> { TypedValue = [.. _levels.GetRange(from, count)], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Smallint });
+                insert.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. _indexes.GetRange(from, count)], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+                insert.Parameters.Add(new NpgsqlParameter<byte[][]> { TypedValue = [.. _hashes.GetRange(from, count)], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
+                await insert.ExecuteNonQueryAsync(ct);
+            }
+            _levels.Clear();
+            _indexes.Clear();
+            _hashes.Clear();
+        }
     }
 
     /// <summary>The wanted subtree hashes that exist: stored ones from the table, smaller ones computed from their events. A subtree left out is missing.</summary>

@@ -273,7 +273,7 @@ public sealed class AlpacaPortalTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task The_keys_reach_no_log_no_problem_details_and_no_database_row()
+    public async Task The_keys_reach_no_log_no_problem_details_no_database_row_and_no_audit_event()
     {
         await StartAsync(new()
         {
@@ -306,11 +306,16 @@ public sealed class AlpacaPortalTests : IAsyncLifetime
         await connection.OpenAsync();
         await using var select = new NpgsqlCommand("select string_agg(coalesce(message, '') || ' ' || coalesce(broker_order_id, ''), ' ') from orders", connection);
         var messages = (string)(await select.ExecuteScalarAsync())!;
+        // What Alpaca said about the orders is in the trail too (broker:alpaca events).
+        await using var trail = new NpgsqlCommand("select string_agg(convert_from(canonical, 'UTF8'), ' ') from audit_events", connection);
+        var events = (string)(await trail.ExecuteScalarAsync())!;
+        Assert.Contains("broker:alpaca", events);
         foreach (var secret in new[] { FakeAlpacaServer.SecretKey, FakeAlpacaServer.KeyId })
         {
             Assert.DoesNotContain(secret, logs.Text);
             Assert.All(replies, r => Assert.DoesNotContain(secret, r));
             Assert.DoesNotContain(secret, messages);
+            Assert.DoesNotContain(secret, events);
         }
         Assert.Contains("APCA-API-SECRET-KEY", logs.Text);
     }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Portal.Domain.Audit;
 using Portal.Features.Audit;
 using Portal.Features.Auth;
@@ -140,12 +141,14 @@ public sealed class AuditEventsTests : IAsyncLifetime
     public async Task An_event_appended_eventually_waits_out_a_failing_trail_and_keeps_its_time()
     {
         var trail = _portal.Get<AuditTrail>();
+        var logs = new CapturedLogs();
+        _portal.Get<ILoggerFactory>().AddProvider(logs);
         await AuditTestKit.ExecAsync(_portal.Superuser(), "revoke insert on audit_events from portal_app");
         Task recorded;
         try
         {
             recorded = trail.AppendEventuallyAsync(AuditTestKit.Draft(7, "halt"));
-            await Task.Delay(600);
+            await Poll.UntilAsync(() => logs.Text.Contains("could not be recorded (attempt 2)", StringComparison.Ordinal), "the trail refuses the event twice");
             Assert.False(recorded.IsCompleted);
         }
         finally

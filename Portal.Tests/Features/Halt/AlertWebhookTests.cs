@@ -7,7 +7,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Portal.Features.Halt;
 using Portal.Tests.Infrastructure;
-using Portal.Tests.Infrastructure.Alpaca;
 
 namespace Portal.Tests.Features.Halt;
 

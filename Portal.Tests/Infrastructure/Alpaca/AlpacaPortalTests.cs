@@ -191,7 +191,9 @@ public sealed class AlpacaPortalTests : IAsyncLifetime
         var lostBefore = _alpaca.LostEvents;
         _alpaca.Fill("gap-1");
         Assert.True(_alpaca.LostEvents > lostBefore, "the fill event went to nobody");
-        await Task.Delay(300);
+        // A refused reconnection after the fill: the instance has noticed the drop, and still knows nothing of the fill.
+        var refused = _alpaca.RefusedStreams;
+        await Poll.UntilAsync(() => _alpaca.RefusedStreams > refused, "the instance tries to reconnect and is refused");
         Assert.Equal(1, await CountAsync("select count(*) from orders where client_order_id = 'gap-1' and status = 'new'"));
 
         _alpaca.RefuseStream = false;

@@ -38,7 +38,7 @@ public sealed class FakeAlpacaServer : IAsyncDisposable
     private readonly List<Subscriber> _subscribers = [];
     private readonly Channel<(string Json, Subscriber[] To)> _events = Channel.CreateUnbounded<(string, Subscriber[])>();
     private readonly Task _pump;
-    private int _listens, _delivered, _lost;
+    private int _listens, _refusedStreams, _delivered, _lost;
 
     private FakeAlpacaServer()
     {
@@ -82,6 +82,8 @@ public sealed class FakeAlpacaServer : IAsyncDisposable
     public ConcurrentDictionary<string, string> CancelRefusals { get; } = new(StringComparer.Ordinal);
 
     public int Listens => Volatile.Read(ref _listens);
+    /// <summary>Stream connections refused while <see cref="RefuseStream"/> was on.</summary>
+    public int RefusedStreams => Volatile.Read(ref _refusedStreams);
     public int DeliveredEvents => Volatile.Read(ref _delivered);
     public int LostEvents => Volatile.Read(ref _lost);
 
@@ -471,6 +473,7 @@ public sealed class FakeAlpacaServer : IAsyncDisposable
     {
         if (!context.WebSockets.IsWebSocketRequest || RefuseStream)
         {
+            if (RefuseStream) Interlocked.Increment(ref _refusedStreams);
             context.Response.StatusCode = 503;
             return;
         }

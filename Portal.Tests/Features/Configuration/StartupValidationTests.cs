@@ -62,6 +62,7 @@ public sealed class StartupValidationTests
     [InlineData("ApiKeys__MaxOrdersPerMinutePerKey", "0", "ApiKeys:MaxOrdersPerMinutePerKey")]
     [InlineData("Hangfire__SchedulePollingInterval", "00:00:00.100", "Hangfire:SchedulePollingInterval")]
     [InlineData("Broker__MinRefreshInterval", "00:00:02", "Broker:MinRefreshInterval")]
+    [InlineData("Live__MaxBatchAge", "00:00:00.500", "Live:MaxBatchAge")]
     public async Task An_invalid_value_stops_start_up_with_a_message_naming_the_key(string variable, string value, string key)
     {
         var (exitCode, output) = await RunPortalAsync((variable, value));

@@ -5,10 +5,8 @@ using Portal.Domain.MarketData;
 using Portal.Features.Live;
 using Portal.Features.MarketData;
 using Portal.Features.MarketData.Pages;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 using MudBlazor.Services;
-using Portal.Infrastructure.Redis;
+using Portal.Tests.Infrastructure;
 
 namespace Portal.Tests.Features.MarketData;
 
@@ -17,7 +15,7 @@ public sealed class DataQualityPageTests : IAsyncLifetime
     // Composed, not inherited from ComponentTestContext: MudTable's services dispose only asynchronously,
     // and xunit 2 disposes test classes synchronously.
     private readonly BunitContext _bunit = new();
-    private readonly OpsEventBus _bus = new(null!, Options.Create(new RedisOptions()), TimeProvider.System, NullLogger<OpsEventBus>.Instance);
+    private readonly OpsEventBus _bus = LocalOpsEventBus.Create();
     private static readonly DateTimeOffset Now = new(2026, 11, 26, 14, 0, 0, TimeSpan.Zero);
     private readonly FakeTimeProvider _clock = new(Now);
     private readonly FakeView _view = new();

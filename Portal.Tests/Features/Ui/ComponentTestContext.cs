@@ -1,10 +1,8 @@
 using Bunit;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 using MudBlazor.Services;
 using Portal.Features.Live;
-using Portal.Infrastructure.Redis;
+using Portal.Tests.Infrastructure;
 
 namespace Portal.Tests.Features.Ui;
 
@@ -18,7 +16,7 @@ public abstract class ComponentTestContext : BunitContext, IAsyncLifetime
     {
         Services.AddMudServices();
         JSInterop.Mode = JSRuntimeMode.Loose;
-        Bus = new OpsEventBus(null!, Options.Create(new RedisOptions()), TimeProvider.System, NullLogger<OpsEventBus>.Instance);
+        Bus = LocalOpsEventBus.Create();
         Services.AddSingleton(Bus);
     }
 

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
@@ -46,7 +45,6 @@ public sealed class TradingStateStore(
         Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };
     private const int MaxClaims = 256;
-    private const int MaxTextLength = 200;
     private const string Columns = "scope, mode, reason, changed_by, changed_at, version";
 
     private readonly object _gate = new();
@@ -539,33 +537,15 @@ public sealed class TradingStateStore(
         || TradingScopes.StrategyOf(scope) is { Length: > 0 and <= 64 } id && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':');
 
     private static string Text(JsonElement root, string name) =>
-        root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? Printable(value.GetString()!) : "";
-
-    /// <summary>Bounded, without control characters: it reaches logs, pages and security events.</summary>
-    private static string Printable(string text)
-    {
-        var builder = new StringBuilder(Math.Min(text.Length, MaxTextLength));
-        foreach (var c in text.Take(MaxTextLength)) builder.Append(char.IsControl(c) ? '?' : c);
-        return builder.ToString();
-    }
+        root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? UntrustedText.Printable(value.GetString()!) : "";
 
     /// <summary>A security event, a log line and the metric for something forged or malformed in Redis.</summary>
     private void Report(string source, string subject, string reason, string detail)
     {
         Forged.WithLabels(reason).Inc();
-        logger.LogWarning("Forged or malformed trading state in Redis ({Source}, {Reason}) for {Subject}: {Detail}", source, reason, Printable(subject), Printable(detail));
-        try
-        {
-            var recorded = securityEvents.RecordAsync(new SecurityEvent(SecurityEventKind.ForgedTradingState, clock.GetUtcNow(), null, Printable(subject), source, null,
-                $"{reason}: {Printable(detail)}"), CancellationToken.None);
-            if (!recorded.IsCompletedSuccessfully)
-                _ = recorded.AsTask().ContinueWith(t => logger.LogError(t.Exception, "Security event not recorded"), CancellationToken.None,
-                    TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-        }
-        catch (Exception ex)
-        {
-            logger.LogError(ex, "Security event not recorded");
-        }
+        logger.LogWarning("Forged or malformed trading state in Redis ({Source}, {Reason}) for {Subject}: {Detail}", source, reason, UntrustedText.Printable(subject), UntrustedText.Printable(detail));
+        securityEvents.RecordWithoutWaiting(new SecurityEvent(SecurityEventKind.ForgedTradingState, clock.GetUtcNow(), null, UntrustedText.Printable(subject), source, null,
+            $"{reason}: {UntrustedText.Printable(detail)}"), logger);
     }
 
     /// <summary>Newer reads win: a read that started before a later one (or before a write landed) cannot undo what that one saw.</summary>

@@ -17,6 +17,8 @@ public enum SecurityEventKind
     PasswordConfirmationFailed,
     /// <summary>A trading state in Redis (message or key) that was malformed, forged or not backed by Postgres; Method says which ("redis-message" or "redis-key").</summary>
     ForgedTradingState,
+    /// <summary>A batch of live events on Redis that no instance sealed, or one replayed; Subject is the origin it claimed, Reason why it was refused.</summary>
+    ForgedLiveEvents,
 }
 
 /// <summary>
@@ -46,6 +48,25 @@ public sealed record SecurityEvent(
 public interface ISecurityEventSink
 {
     ValueTask RecordAsync(SecurityEvent securityEvent, CancellationToken ct);
+}
+
+public static class SecurityEventSinkExtensions
+{
+    /// <summary>For handlers that must not wait (a Redis message handler): a sink that fails is reported in the log.</summary>
+    public static void RecordWithoutWaiting(this ISecurityEventSink sink, SecurityEvent securityEvent, ILogger logger)
+    {
+        try
+        {
+            var recorded = sink.RecordAsync(securityEvent, CancellationToken.None);
+            if (!recorded.IsCompletedSuccessfully)
+                _ = recorded.AsTask().ContinueWith(t => logger.LogError(t.Exception, "Security event not recorded"), CancellationToken.None,
+                    TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        }
+        catch (Exception ex)
+        {
+            logger.LogError(ex, "Security event not recorded");
+        }
+    }
 }
 
 public sealed partial class LoggingSecurityEventSink(ILogger<LoggingSecurityEventSink> logger) : ISecurityEventSink

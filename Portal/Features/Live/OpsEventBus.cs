@@ -1,8 +1,13 @@
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Threading.Channels;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Options;
+using Portal.Features.Identity;
 using Portal.Infrastructure.Redis;
+using Prometheus;
 using StackExchange.Redis;
 
 namespace Portal.Features.Live;
@@ -32,11 +37,20 @@ public static class OpsEventTypes
 /// Events bound for other instances leave in batches: one Redis message carries whatever queued while the previous
 /// one was being sent, so thousands of order events a second cost a few messages, not thousands, on both ends of the
 /// pub/sub connection that also carries halts.
+/// Anyone holding Redis' password can publish and read, so each batch is sealed with the data-protection key ring that
+/// the instances share through PostgreSQL (authenticated encryption): a batch no instance sealed, one older than
+/// <see cref="LiveOptions.MaxBatchAge"/> or one already received is refused, counted and reported as a security event
+/// (docs/live-events.md, "Between instances").
 /// </summary>
-public sealed class OpsEventBus(IConnectionMultiplexer redis, IOptions<RedisOptions> redisOptions, TimeProvider clock, ILogger<OpsEventBus> logger)
+public sealed class OpsEventBus(IConnectionMultiplexer redis, IOptions<RedisOptions> redisOptions, IOptions<LiveOptions> liveOptions,
+    IDataProtectionProvider dataProtection, ISecurityEventSink securityEvents, TimeProvider clock, ILogger<OpsEventBus> logger)
     : BackgroundService
 {
     private const int MaxBatch = 500;
+
+    public static readonly Counter Refused = Metrics.CreateCounter("portal_live_events_refused_total",
+        "Batches of live events from Redis refused: not sealed by an instance, replayed, too old or malformed, by reason.",
+        new CounterConfiguration { LabelNames = ["reason"] });
 
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
@@ -44,16 +58,22 @@ public sealed class OpsEventBus(IConnectionMultiplexer redis, IOptions<RedisOpti
     };
 
     private readonly RedisChannel _channel = RedisChannel.Literal(redisOptions.Value.KeyPrefix + "ops-events");
+    private readonly IDataProtector _seal = dataProtection.CreateProtector("Portal.Live.OpsEventBatch.v1");
 
     // Bounded: while Redis is down other instances miss these events anyway (they are not replayed), so the oldest go first.
     private readonly Channel<OpsEvent> _outbox = Channel.CreateBounded<OpsEvent>(
         new BoundedChannelOptions(10_000) { SingleReader = true, FullMode = BoundedChannelFullMode.DropOldest });
 
+    private long _sentBatches;
+
+    // The newest batch received from each other instance. Touched only by the subscription's sequential handler.
+    private readonly Dictionary<string, (long Seq, DateTimeOffset SentAt)> _newestFrom = new(StringComparer.Ordinal);
+
     /// <summary>This process, so it can ignore its own events coming back from Redis.</summary>
     public string Origin { get; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
 
-    // The origin as the events carry it (a JSON string, quotes included).
-    private byte[] OriginJson => field ??= JsonSerializer.SerializeToUtf8Bytes(Origin, Json);
+    // Each message starts with its sender's origin in clear, so an instance skips its own batches without opening them.
+    private byte[] OriginPrefix => field ??= Encoding.UTF8.GetBytes(Origin + "\n");
 
     public event Action<OpsEvent>? Received;
 
@@ -68,7 +88,9 @@ public sealed class OpsEventBus(IConnectionMultiplexer redis, IOptions<RedisOpti
     {
         try
         {
-            await redis.GetSubscriber().SubscribeAsync(_channel, (_, message) => OnMessage(message));
+            // A queue subscription hands messages over one at a time, in the order Redis delivered them: a sender's
+            // batches arrive in sequence, so any batch not newer than the last one from its sender is a replay.
+            (await redis.GetSubscriber().SubscribeAsync(_channel)).OnMessage(message => OnMessage(message.Message));
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -96,34 +118,86 @@ public sealed class OpsEventBus(IConnectionMultiplexer redis, IOptions<RedisOpti
         }
     }
 
-    private async Task BroadcastAsync(List<OpsEvent> batch)
+    private async Task BroadcastAsync(List<OpsEvent> events)
     {
+        byte[] message;
         try
         {
-            await redis.GetSubscriber().PublishAsync(_channel, JsonSerializer.SerializeToUtf8Bytes(batch, Json));
+            var sealedBatch = _seal.Protect(JsonSerializer.SerializeToUtf8Bytes(new SealedBatch(Origin, ++_sentBatches, clock.GetUtcNow(), events), Json));
+            message = [.. OriginPrefix, .. sealedBatch];
+        }
+        catch (CryptographicException ex)
+        {
+            logger.LogWarning(ex, "{Count} live events not broadcast: the data-protection key ring is unavailable", events.Count);
+            return;
+        }
+        try
+        {
+            await redis.GetSubscriber().PublishAsync(_channel, message);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
-            logger.LogDebug("{Count} live events not broadcast: {Error}", batch.Count, ex.Message);
+            logger.LogDebug("{Count} live events not broadcast: {Error}", events.Count, ex.Message);
         }
     }
 
     private void OnMessage(RedisValue message)
     {
+        var bytes = (byte[]?)message ?? [];
+        if (bytes.AsSpan().StartsWith(OriginPrefix)) return;
+        var newline = bytes.AsSpan().IndexOf((byte)'\n');
+        var claimedOrigin = newline < 0 ? "" : Encoding.UTF8.GetString(bytes, 0, newline);
+        SealedBatch? batch;
         try
         {
-            var bytes = (byte[])message!;
-            // This instance's own batches come back too: every event in them carries its origin, found far more cheaply
-            // than the batch is read (a few thousand order events a second would otherwise be parsed only to be dropped).
-            if (bytes.AsSpan().IndexOf(OriginJson) >= 0) return;
-            if (JsonSerializer.Deserialize<OpsEvent[]>(bytes, Json) is not { } batch) return;
-            foreach (var opsEvent in batch)
-                if (opsEvent.Origin != Origin) Deliver(opsEvent);
+            batch = JsonSerializer.Deserialize<SealedBatch>(_seal.Unprotect(bytes[(newline + 1)..]), Json);
         }
-        catch (JsonException ex)
+        catch (CryptographicException)
         {
-            logger.LogWarning(ex, "Ignored a malformed live event");
+            Refuse(claimedOrigin, "unsealed", "not sealed with the deployment's key ring");
+            return;
         }
+        catch (JsonException)
+        {
+            Refuse(claimedOrigin, "malformed", "sealed, but not a batch of events");
+            return;
+        }
+        if (batch?.Events is not { } events || batch.Origin != claimedOrigin || events.Any(e => e?.Origin != batch.Origin))
+        {
+            Refuse(claimedOrigin, "malformed", "sealed, but its origins do not match");
+            return;
+        }
+        var now = clock.GetUtcNow();
+        if ((now - batch.SentAt).Duration() > liveOptions.Value.MaxBatchAge)
+        {
+            Refuse(claimedOrigin, "stale", $"sent at {batch.SentAt:O}, received at {now:O}");
+            return;
+        }
+        if (batch.Origin == Origin || _newestFrom.TryGetValue(batch.Origin, out var newest) && batch.Seq <= newest.Seq)
+        {
+            Refuse(claimedOrigin, "replayed", $"batch {batch.Seq} received before");
+            return;
+        }
+        Remember(batch, now);
+        foreach (var opsEvent in events) Deliver(opsEvent);
+    }
+
+    private void Remember(SealedBatch batch, DateTimeOffset now)
+    {
+        // A sender unheard for longer than a batch may live can be forgotten: its older batches are refused as stale.
+        if (!_newestFrom.ContainsKey(batch.Origin))
+            foreach (var (origin, newest) in _newestFrom.Where(s => now - s.Value.SentAt > liveOptions.Value.MaxBatchAge).ToList())
+                _newestFrom.Remove(origin);
+        _newestFrom[batch.Origin] = (batch.Seq, batch.SentAt);
+    }
+
+    private void Refuse(string claimedOrigin, string reason, string detail)
+    {
+        Refused.WithLabels(reason).Inc();
+        var origin = UntrustedText.Printable(claimedOrigin);
+        logger.LogWarning("Refused a batch of live events from Redis claiming origin {Origin} ({Reason}): {Detail}", origin, reason, detail);
+        securityEvents.RecordWithoutWaiting(new SecurityEvent(SecurityEventKind.ForgedLiveEvents, clock.GetUtcNow(), null, origin, "redis-message", null,
+            $"{reason}: {detail}"), logger);
     }
 
     private void Deliver(OpsEvent opsEvent)
@@ -143,4 +217,7 @@ public sealed class OpsEventBus(IConnectionMultiplexer redis, IOptions<RedisOpti
             }
         }
     }
+
+    /// <summary>What travels between instances, sealed: the sender, its batch number (1, 2, ... per process) and when it was sent.</summary>
+    private sealed record SealedBatch(string Origin, long Seq, DateTimeOffset SentAt, IReadOnlyList<OpsEvent> Events);
 }

@@ -11,22 +11,6 @@ using Portal.Infrastructure.Postgres;
 
 namespace Portal.Features.Live;
 
-public sealed class LiveOptions
-{
-    public const string Section = "Live";
-
-    /// <summary>How often this instance re-checks the keys and people behind its hub connections (a revoked key is cut off within this).</summary>
-    public TimeSpan RevalidationInterval { get; set; } = TimeSpan.FromSeconds(2);
-}
-
-public sealed class LiveOptionsValidator : IValidateOptions<LiveOptions>
-{
-    public ValidateOptionsResult Validate(string? name, LiveOptions o) =>
-        o.RevalidationInterval < TimeSpan.FromMilliseconds(200) || o.RevalidationInterval > TimeSpan.FromSeconds(4)
-            ? ValidateOptionsResult.Fail($"{LiveOptions.Section}:RevalidationInterval must be between 00:00:00.2 and 00:00:04 (a revoked key must be cut off within 5 s).")
-            : ValidateOptionsResult.Success;
-}
-
 /// <summary>The hub connections open on this instance, with the principal each was authorized as and the read policies it satisfied.</summary>
 public sealed class OpsHubConnections
 {

@@ -285,10 +285,10 @@ public sealed class OrdersApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Created, resting.StatusCode);
         Assert.Equal("new", (await resting.JsonAsync()).GetProperty("status").GetString());
 
-        var mark = new Portal.Features.Risk.PriceMark("AAPL", 99.40m, DateTimeOffset.UtcNow, 0m);
-        _portal.Get<Portal.Features.Risk.PriceBook>().Update(mark);
-        await _portal.Get<Portal.Features.Broker.PaperBroker>().OnPriceAsync(mark, CancellationToken.None);
+        _portal.SetPrice("AAPL", 99.40m);
 
+        await Poll.UntilAsync(async () => (await (await _client.GetAsync("/api/orders/lim-1")).JsonAsync()).GetProperty("status").GetString() == "filled",
+            "the price crosses the limit and the order fills");
         var after = await (await _client.GetAsync("/api/orders/lim-1")).JsonAsync();
         Assert.Equal("filled", after.GetProperty("status").GetString());
         Assert.True(after.GetProperty("avgFillPrice").GetDecimal() <= 99.50m);

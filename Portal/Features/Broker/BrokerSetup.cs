@@ -55,6 +55,7 @@ public static class BrokerSetup
         builder.Services.AddSingleton<IBroker>(sp => sp.GetRequiredService<PaperBroker>());
         builder.Services.AddSingleton<IDecisionBroker>(sp => sp.GetRequiredService<PaperBroker>());
         builder.Services.AddHostedService<PaperAccountSetup>();
+        builder.Services.AddHostedService<RestingPaperOrderFiller>();
         builder.Services.AddSingleton<UnsentOrderResolver>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<UnsentOrderResolver>());
         return builder;

@@ -195,18 +195,21 @@ public sealed class PaperBroker(
         return closing;
     }
 
-    /// <summary>A new valid price may fill resting limit orders of its symbol.</summary>
-    public async Task OnPriceAsync(PriceMark mark, CancellationToken ct)
+    /// <summary>New valid prices (the newest of each symbol) may fill resting limit orders of their symbols.</summary>
+    public async Task OnPricesAsync(IReadOnlyList<PriceMark> marks, CancellationToken ct)
     {
-        if (Unreachable || !await AnyMarketableAsync(mark, ct)) return;
+        if (Unreachable || marks.Count == 0) return;
+        var marketable = await MarketableSymbolsAsync(marks, ct);
+        if (marketable.Count == 0) return;
+        var bySymbol = marks.Where(m => marketable.Contains(m.Symbol)).ToDictionary(m => m.Symbol, StringComparer.Ordinal);
         var changed = new List<BrokerOrderState>();
         await CommitAsync(authority.Unit(new AccountReads([], OpenPaperOrders: true), ledger =>
         {
             changed.Clear();
             var plan = new UnitPlanBuilder();
-            foreach (var order in ledger.PaperOrders.Where(o => o.State.IsOpen && o.Symbol == mark.Symbol && IsMarketable(o, mark.Price)).ToList())
+            foreach (var order in ledger.PaperOrders.Where(o => o.State.IsOpen && bySymbol.TryGetValue(o.Symbol, out var mark) && IsMarketable(o, mark.Price)).ToList())
             {
-                Fill(order, mark, ledger, counted: true, plan);
+                Fill(order, bySymbol[order.Symbol], ledger, counted: true, plan);
                 plan.Commands.Add(UpdateOrder(order));
                 plan.Commands.Add(OrderStore.Reported(order.State, clock.GetUtcNow()));
                 changed.Add(order.State);
@@ -216,16 +219,20 @@ public sealed class PaperBroker(
         foreach (var state in changed) OrderUpdated?.Invoke(state);
     }
 
-    /// <summary>A cheap look outside the lock, so a price with nothing to fill costs no locked transaction; the fill itself re-reads under the lock.</summary>
-    private async Task<bool> AnyMarketableAsync(PriceMark mark, CancellationToken ct)
+    /// <summary>One cheap look outside the lock for all the prices, so prices with nothing to fill cost no locked transaction; the fill itself re-reads under the lock.</summary>
+    private async Task<HashSet<string>> MarketableSymbolsAsync(IReadOnlyList<PriceMark> marks, CancellationToken ct)
     {
         await using var command = db.CreateCommand("""
-            select exists (select 1 from paper_orders where status in ('new', 'partially_filled') and symbol = $1
-                and (order_type = 'market' or (side = 'buy' and limit_price >= $2) or (side = 'sell' and limit_price <= $2)))
+            select distinct o.symbol from paper_orders o join unnest($1::text[], $2::numeric[]) as m(symbol, price) on m.symbol = o.symbol
+            where o.status in ('new', 'partially_filled')
+                and (o.order_type = 'market' or (o.side = 'buy' and o.limit_price >= m.price) or (o.side = 'sell' and o.limit_price <= m.price))
             """);
-        command.Parameters.AddWithValue(mark.Symbol);
-        command.Parameters.AddWithValue(mark.Price);
-        return (bool)(await command.ExecuteScalarAsync(ct))!;
+        command.Parameters.AddWithValue(marks.Select(m => m.Symbol).ToArray());
+        command.Parameters.AddWithValue(marks.Select(m => m.Price).ToArray());
+        var symbols = new HashSet<string>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct)) symbols.Add(reader.GetString(0));
+        return symbols;
     }
 
     /// <summary>

@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Portal.Domain.MarketData;
 using Portal.Features.Broker;
@@ -18,15 +17,13 @@ public sealed class DemoOptions
 
 /// <summary>
 /// A demo market: a random walk for each configured symbol, fed through the market-data ingest like
-/// any other feed (source <c>demo</c>); accepted prices reach the price book there, and the paper
-/// broker here, which fills resting limit orders that the price crosses. Like a real feed it is one
+/// any other feed (source <c>demo</c>); accepted prices reach the price book there, and through it the paper
+/// broker, which fills resting limit orders that the price crosses (<see cref="RestingPaperOrderFiller"/>). Like a real feed it is one
 /// stream however many instances run: only the instance holding a PostgreSQL advisory lock walks,
 /// the others hear its ticks through the shared market data. When that instance dies its session
 /// ends, the lock frees, and another takes over from the last valid prices (docs/market-data.md).
-/// The walk never waits for the paper broker: fills go through the order path's locked commits, which queue behind
-/// orders under load, and a walk that waited for them went silent (gaps, then Suspect and market-data-silent).
 /// </summary>
-public sealed class DemoMarket(IOptions<DemoOptions> demo, IOptions<MarketOptions> market, MarketDataIngest ingest, PriceBook prices, PaperBroker broker,
+public sealed class DemoMarket(IOptions<DemoOptions> demo, IOptions<MarketOptions> market, MarketDataIngest ingest, PriceBook prices,
     NpgsqlDataSource db, TimeProvider clock, ILogger<DemoMarket> logger)
     : BackgroundService
 {
@@ -34,46 +31,7 @@ public sealed class DemoMarket(IOptions<DemoOptions> demo, IOptions<MarketOption
     private const decimal StepVolatility = 0.0008m;
     private const long FeederLockKey = 0x504F5254414C_03; // "PORTAL" + 3
 
-    // Only the newest prices matter to resting orders; if the broker falls this far behind, older marks are dropped.
-    private readonly Channel<PriceMark> _marks = Channel.CreateBounded<PriceMark>(
-        new BoundedChannelOptions(1024) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = true });
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var fills = FillRestingOrdersAsync(stoppingToken);
-        try
-        {
-            await FeedAsync(stoppingToken);
-        }
-        finally
-        {
-            _marks.Writer.TryComplete();
-            await fills;
-        }
-    }
-
-    private async Task FillRestingOrdersAsync(CancellationToken stoppingToken)
-    {
-        try
-        {
-            await foreach (var mark in _marks.Reader.ReadAllAsync(stoppingToken))
-            {
-                try
-                {
-                    await broker.OnPriceAsync(mark, stoppingToken);
-                }
-                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-                {
-                    logger.LogWarning(ex, "The paper broker could not process a price for {Symbol}", mark.Symbol);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
-
-    private async Task FeedAsync(CancellationToken stoppingToken)
     {
         var random = new Random(demo.Value.Seed);
         while (!stoppingToken.IsCancellationRequested)
@@ -130,19 +88,11 @@ public sealed class DemoMarket(IOptions<DemoOptions> demo, IOptions<MarketOption
                 ticks.Add(new Tick(symbol, price, price - halfSpread, price + halfSpread, 100m, now));
             }
             var verdicts = ingest.Ingest(ticks, Source);
+            // A walk the validator refused (a z-score spike on a trending walk) restarts from the last valid price,
+            // so the demo keeps feeding valid data instead of drifting on until the symbol turns suspect.
             for (var i = 0; i < ticks.Count; i++)
-            {
-                var symbol = ticks[i].Symbol;
-                if (prices.Get(symbol) is not { } mark) continue;
-                if (!verdicts[i].Accepted)
-                {
-                    // A walk the validator refused (a z-score spike on a trending walk) restarts from the last valid price,
-                    // so the demo keeps feeding valid data instead of drifting on until the symbol turns suspect.
-                    levels[symbol] = mark.Price;
-                    continue;
-                }
-                _marks.Writer.TryWrite(mark);
-            }
+                if (!verdicts[i].Accepted && prices.Get(ticks[i].Symbol) is { } mark)
+                    levels[ticks[i].Symbol] = mark.Price;
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }

@@ -57,6 +57,16 @@ public sealed class AlpacaOptionsTests : IDisposable
     [Fact]
     public void A_server_on_this_machine_may_use_plain_HTTP_and_is_not_live() => Assert.Empty(Validate(WithKeys("http://127.0.0.1:5099")));
 
+    [Theory]
+    [InlineData("00:00:00")]
+    [InlineData("00:30:00")]
+    public void A_market_clock_interval_out_of_range_is_named(string interval)
+    {
+        var options = WithKeys();
+        options.MarketClockInterval = TimeSpan.Parse(interval, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains("Broker:Alpaca:MarketClockInterval", Assert.Single(Validate(options)));
+    }
+
     [Fact]
     public void Missing_keys_are_named()
     {

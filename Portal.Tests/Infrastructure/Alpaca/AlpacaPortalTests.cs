@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Portal.Domain.Broker;
+using Portal.Domain.Trading;
 using Portal.Features.Auth;
 using Portal.Features.Halt;
 using Portal.Features.Risk;
@@ -21,9 +22,10 @@ public sealed class AlpacaPortalTests : IAsyncLifetime
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    private async Task StartAsync(Dictionary<string, string?>? overrides = null)
+    private async Task StartAsync(Dictionary<string, string?>? overrides = null, bool marketOpen = true)
     {
         _alpaca = await FakeAlpacaServer.StartAsync();
+        _alpaca.MarketOpen = marketOpen;
         _alpaca.SetPrice("AAPL", 100m);
         _alpaca.SetPrice("MSFT", 400m);
         var settings = AlpacaTestHost.Settings(_alpaca);
@@ -173,6 +175,35 @@ public sealed class AlpacaPortalTests : IAsyncLifetime
         Assert.StartsWith("close AAPL: the closing order ", failure);
         Assert.Contains("is new (0 of 3 filled) after 2 s; the market is closed, the order waits for the open at 2030-01-02 14:30:00Z", failure);
         Assert.Equal(new Dictionary<string, decimal> { ["AAPL"] = 3m }, _alpaca.Positions);
+    }
+
+    /// <summary>
+    /// Outside market hours Alpaca's feed says nothing. That holds safe mode (no data, no orders) but must not halt trading
+    /// and suspend the account every evening; once the market opens, a feed that stays silent halts as any silence does,
+    /// counted from the open.
+    /// </summary>
+    [Fact]
+    public async Task Market_data_silence_while_the_market_is_closed_holds_safe_mode_without_halting_and_halts_once_open()
+    {
+        await StartAsync(new()
+        {
+            ["Broker:Alpaca:MarketClockInterval"] = "00:00:00.200",
+            ["TradingState:BrokerSilenceThreshold"] = "00:00:01",
+            ["TradingState:MarketDataSilenceThreshold"] = "00:00:01",
+            ["TradingState:SilenceHaltThreshold"] = "00:00:03",
+        }, marketOpen: false);
+        var monitor = _portal.Get<AutoHaltMonitor>();
+        var store = _portal.Get<TradingStateStore>();
+
+        await Poll.UntilAsync(() => monitor.SilenceHaltIsWithheld, "the silence outlasts the halt threshold while the market is closed");
+        Assert.Contains(SafeModeMonitor.MarketDataSilent, _portal.Get<SafeModeMonitor>().Active.Keys);
+        Assert.NotEqual(TradingMode.Halted, store.Get(TradingScopes.Global).Mode);
+        Assert.False(_alpaca.SuspendTrade);
+
+        _alpaca.MarketOpen = true;
+        await Poll.UntilAsync(() => store.Get(TradingScopes.Global).Mode == TradingMode.Halted, "the silence halts once the market is open", TimeSpan.FromSeconds(20));
+        Assert.Equal("auto: market-data-silent for longer than 3 seconds", store.Get(TradingScopes.Global).Reason);
+        Assert.False(monitor.SilenceHaltIsWithheld);
     }
 
     [Fact]

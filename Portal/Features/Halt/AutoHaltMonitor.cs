@@ -7,6 +7,7 @@ using Portal.Features.Limits;
 using Portal.Features.Readiness;
 using Portal.Features.Risk;
 using Portal.Infrastructure.Redis;
+using Prometheus;
 
 namespace Portal.Features.Halt;
 
@@ -14,13 +15,17 @@ namespace Portal.Features.Halt;
 /// Halts without a person: a daily/weekly loss or drawdown beyond its limit (phase-capped) halts everything (with
 /// the configured cancel/flatten); a strategy that keeps sending orders above the max order value
 /// is halted on its own (the seed's runaway strategy); broker or market-data silence that outlasts
-/// safe mode's threshold by the second threshold becomes a halt.
+/// safe mode's threshold by the second threshold becomes a halt, except market-data silence while the broker's market
+/// clock says the market is closed (<see cref="IMarketClock"/>), which counts from the open instead.
 /// </summary>
 public sealed class AutoHaltMonitor(
     KillSwitch killSwitch, TradingStateStore store, RiskBook risk, LimitStore limits, DeploymentPhaseStore phases, SafeModeMonitor safeMode,
-    IOptions<HaltOptions> options, TimeProvider clock, ILogger<AutoHaltMonitor> logger) : BackgroundService
+    IMarketClock market, IOptions<HaltOptions> options, TimeProvider clock, ILogger<AutoHaltMonitor> logger) : BackgroundService
 {
     public const string Actor = "system:auto-halt";
+
+    public static readonly Gauge SilenceHaltWithheld = Metrics.CreateGauge("portal_silence_halt_withheld",
+        "1 while a market-data silence has outlasted TradingState:SilenceHaltThreshold but the market is closed, so trading is not halted.");
     private readonly ConcurrentDictionary<string, Queue<DateTimeOffset>> _orderValueBreaches = new(StringComparer.Ordinal);
 
     /// <summary>
@@ -60,9 +65,23 @@ public sealed class AutoHaltMonitor(
     private string? LossBreach() =>
         risk.Snapshot is { } account && limits.Current is { } current ? LossHalt.Breach(account, phases.Cap(current.Limits)) : null;
 
-    private string? SilenceBreach() => SilenceHalt.Breach(safeMode.Active,
-        [(SafeModeMonitor.BrokerSilent, options.Value.BrokerSilenceThreshold), (SafeModeMonitor.MarketDataSilent, options.Value.MarketDataSilenceThreshold)],
-        options.Value.SilenceHaltThreshold, clock.GetUtcNow());
+    private string? SilenceBreach()
+    {
+        (string, TimeSpan, bool)[] silences =
+            [(SafeModeMonitor.BrokerSilent, options.Value.BrokerSilenceThreshold, false), (SafeModeMonitor.MarketDataSilent, options.Value.MarketDataSilenceThreshold, true)];
+        var now = clock.GetUtcNow();
+        var session = market.At(now);
+        var breach = SilenceHalt.Breach(safeMode.Active, silences, options.Value.SilenceHaltThreshold, now, session);
+        var withheld = breach is null && session.Closed
+            && SilenceHalt.Breach(safeMode.Active, silences, options.Value.SilenceHaltThreshold, now, MarketSession.Unknown) is not null;
+        if (withheld && !SilenceHaltIsWithheld) logger.LogInformation("Market data silent past the halt threshold, but the market is closed: not halting");
+        SilenceHaltIsWithheld = withheld;
+        SilenceHaltWithheld.Set(withheld ? 1 : 0);
+        return breach;
+    }
+
+    /// <summary>True while a market-data silence would halt trading but for the closed market.</summary>
+    public bool SilenceHaltIsWithheld { get; private set; }
 
     private async Task HaltAsync(string reason, HaltMode mode, string? strategyId)
     {

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Portal.Features.Halt;
@@ -22,6 +23,8 @@ public static class HaltSetup
         builder.Services.AddSingleton<BrokerKillPathSync>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BrokerKillPathSync>());
         builder.Services.AddSingleton<KillSwitch>();
+        // A broker with market hours (Alpaca) registers its clock; the paper broker's market never closes.
+        builder.Services.TryAddSingleton<IMarketClock, MarketNeverCloses>();
         builder.Services.AddSingleton<AutoHaltMonitor>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AutoHaltMonitor>());
         return builder;

@@ -86,6 +86,7 @@ public sealed class AlpacaClock
 {
     public bool IsOpen { get; init; }
     public DateTimeOffset NextOpen { get; init; }
+    public DateTimeOffset NextClose { get; init; }
 }
 
 /// <summary>One entry of a 207 multi-status reply (cancel all orders, close all positions).</summary>

@@ -56,6 +56,12 @@ public sealed class AlpacaOptions
     public string MarketDataRestUrl { get; set; } = MarketDataRestDefault;
     /// <summary>How often an instance not streaming tries to take the stream's lease (so a takeover comes within this).</summary>
     public TimeSpan MarketDataLeaseRetry { get; set; } = TimeSpan.FromSeconds(2);
+    /// <summary>
+    /// How often each instance reads Alpaca's market clock (<c>GET /v2/clock</c>), so market-data silence while the market is
+    /// closed does not halt trading. A reading is trusted for three intervals; the close and the open it announces take
+    /// effect on time between readings.
+    /// </summary>
+    public TimeSpan MarketClockInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>How long a flatten waits for Alpaca's closing orders to fill before reporting them as not closed yet.</summary>
     public TimeSpan CloseFillWait { get; set; } = TimeSpan.FromSeconds(3);
@@ -166,6 +172,7 @@ public sealed class AlpacaOptionsValidator(IConfiguration configuration) : IVali
         Range(o.StreamReconnectDelay, nameof(o.StreamReconnectDelay), TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(30));
         Range(o.CloseFillWait, nameof(o.CloseFillWait), TimeSpan.Zero, TimeSpan.FromMinutes(1));
         Range(o.MarketDataLeaseRetry, nameof(o.MarketDataLeaseRetry), TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(1));
+        Range(o.MarketClockInterval, nameof(o.MarketClockInterval), TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(15));
         if (o.MaxRetries is < 0 or > 10) errors.Add($"{s}:MaxRetries must be between 0 and 10 (was {o.MaxRetries}).");
         if (o.FailuresBeforeStale is < 1 or > 100) errors.Add($"{s}:FailuresBeforeStale must be between 1 and 100 (was {o.FailuresBeforeStale}).");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 using Polly;
 using Portal.Domain.Broker;
+using Portal.Features.Halt;
 
 namespace Portal.Infrastructure.Alpaca;
 
@@ -82,6 +83,9 @@ public static class AlpacaSetup
         services.AddSingleton<AlpacaTradeStream>();
         services.AddHostedService(sp => sp.GetRequiredService<AlpacaTradeStream>());
         services.AddSingleton<IBrokerKillPath, AlpacaKillPath>();
+        services.AddSingleton<AlpacaMarketClock>();
+        services.AddSingleton<IMarketClock>(sp => sp.GetRequiredService<AlpacaMarketClock>());
+        services.AddHostedService(sp => sp.GetRequiredService<AlpacaMarketClock>());
         services.AddSingleton<AlpacaMarketDataStream>();
         services.AddHostedService(sp => sp.GetRequiredService<AlpacaMarketDataStream>());
         return services;

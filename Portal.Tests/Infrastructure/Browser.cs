@@ -22,6 +22,9 @@ public static class Browser
     {
         if (!File.Exists(ChromiumPath)) throw new InvalidOperationException($"{ChromiumPath} is missing: ./test installs Debian's chromium package.");
         var playwright = await Playwright.CreateAsync();
+        // Assertions wait as long as actions (below): on a busy machine a circuit's round trip and a page's reload can
+        // outlast Playwright's 5 s default (seen: an approval's new limit shown after more than 5 s during ./test under load).
+        Assertions.SetDefaultExpectTimeout(15_000);
         var profile = Directory.CreateTempSubdirectory("portal-chromium-").FullName;
         return await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {

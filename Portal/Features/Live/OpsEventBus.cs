@@ -126,8 +126,9 @@ public sealed class OpsEventBus(IConnectionMultiplexer redis, IOptions<RedisOpti
             var sealedBatch = _seal.Protect(JsonSerializer.SerializeToUtf8Bytes(new SealedBatch(Origin, ++_sentBatches, clock.GetUtcNow(), events), Json));
             message = [.. OriginPrefix, .. sealedBatch];
         }
-        catch (CryptographicException ex)
+        catch (Exception ex)
         {
+            // The key ring is read from PostgreSQL: while it cannot be, other instances miss these events, as while Redis is down.
             logger.LogWarning(ex, "{Count} live events not broadcast: the data-protection key ring is unavailable", events.Count);
             return;
         }
@@ -160,6 +161,11 @@ public sealed class OpsEventBus(IConnectionMultiplexer redis, IOptions<RedisOpti
         catch (JsonException)
         {
             Refuse(claimedOrigin, "malformed", "sealed, but not a batch of events");
+            return;
+        }
+        catch (Exception ex)
+        {
+            logger.LogWarning(ex, "A batch of live events from {Origin} could not be opened: the data-protection key ring is unavailable", UntrustedText.Printable(claimedOrigin));
             return;
         }
         if (batch?.Events is not { } events || batch.Origin != claimedOrigin || events.Any(e => e?.Origin != batch.Origin))

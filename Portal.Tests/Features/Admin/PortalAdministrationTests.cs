@@ -54,7 +54,10 @@ public sealed class PortalAdministrationTests : IAsyncLifetime
         await _admin.UnlockAsync(id, Admin, CancellationToken.None);
         await _portal.SignInAsync(person);
 
-        var types = (await _portal.EventsAsync("user.")).Where(e => e.Payload.GetProperty("id").GetString() == id).Select(e => e.Type);
+        // Besides the sign-ins, which are recorded by sign-in (AuditedSecurityEventsTests).
+        string[] signIns = ["user.signed_in", "user.sign_in_failed"];
+        var types = (await _portal.EventsAsync("user.")).Where(e => e.Type != "user.created" && !signIns.Contains(e.Type) && e.Payload.GetProperty("id").GetString() == id)
+            .Select(e => e.Type);
         Assert.Equal(["user.role_added", "user.role_removed", "user.locked", "user.unlocked"], types);
     }
 
@@ -66,7 +69,7 @@ public sealed class PortalAdministrationTests : IAsyncLifetime
 
         await Assert.ThrowsAsync<ArgumentException>(() => _admin.LockAsync(id, self.Email, CancellationToken.None));
         await Assert.ThrowsAsync<ArgumentException>(() => _admin.RemoveRoleAsync(id, Roles.Admin, self.Email, CancellationToken.None));
-        Assert.DoesNotContain(await _portal.EventsAsync("user."), e => e.Payload.GetProperty("id").GetString() == id);
+        Assert.DoesNotContain(await _portal.EventsAsync("user."), e => e.Type != "user.created" && e.Payload.GetProperty("id").GetString() == id);
     }
 
     [Fact]

@@ -63,6 +63,7 @@ public sealed class StartupValidationTests
     [InlineData("Hangfire__SchedulePollingInterval", "00:00:00.100", "Hangfire:SchedulePollingInterval")]
     [InlineData("Broker__MinRefreshInterval", "00:00:02", "Broker:MinRefreshInterval")]
     [InlineData("Live__MaxBatchAge", "00:00:00.500", "Live:MaxBatchAge")]
+    [InlineData("Audit__RepeatedSecurityEventsWindow", "02:00:00", "Audit:RepeatedSecurityEventsWindow")]
     public async Task An_invalid_value_stops_start_up_with_a_message_naming_the_key(string variable, string value, string key)
     {
         var (exitCode, output) = await RunPortalAsync((variable, value));

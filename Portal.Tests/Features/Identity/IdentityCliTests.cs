@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.DependencyInjection;
 using Portal.Features.Identity;
+using Portal.Tests.Features.Audit;
 using Portal.Tests.Infrastructure;
 
 namespace Portal.Tests.Features.Identity;
@@ -39,6 +40,11 @@ public sealed partial class IdentityCliTests : IAsyncLifetime
         Assert.Matches("^[A-Za-z0-9]{5}(-[A-Za-z0-9]{5}){3}$", password);
         Assert.Single(lines, l => l.Contains(password, StringComparison.Ordinal));
         await _portal.SignInAsync(new TestUser("first.admin@corp.example", password, [Roles.Admin]));
+
+        var created = Assert.Single(await _portal.EventsAsync("user.created"), e => e.Payload.GetProperty("email").GetString() == "first.admin@corp.example");
+        Assert.Equal("cli:" + Environment.UserName, created.Actor);
+        Assert.Equal(Roles.Admin, created.Payload.GetProperty("roles")[0].GetString());
+        Assert.DoesNotContain(password, created.Payload.GetRawText(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -74,6 +80,7 @@ public sealed partial class IdentityCliTests : IAsyncLifetime
         Assert.Equal(1, code);
         Assert.Contains("already taken", error);
         Assert.Equal(2, (await CreateUser(new() { ["email"] = "x@corp.example" })).Code);
+        Assert.Single(await _portal.EventsAsync("user.created"), e => e.Payload.GetProperty("email").GetString() == "twice@corp.example");
     }
 
     [Fact]

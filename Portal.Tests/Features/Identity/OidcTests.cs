@@ -7,11 +7,12 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Portal.Features.Identity;
+using Portal.Tests.Features.Audit;
 using Portal.Tests.Infrastructure;
 
 namespace Portal.Tests.Features.Identity;
 
-/// <summary>Single sign-on is configuration only: off by default, validated when on. No provider is contacted here.</summary>
+/// <summary>Single sign-on: off by default, validated when on, provisioning local users on the record. No provider is contacted here.</summary>
 public sealed class OidcTests
 {
     private static Dictionary<string, string?> Enabled(string? secret = "s3cret") => new()
@@ -144,5 +145,15 @@ public sealed class OidcTests
         Assert.Equal([Roles.Admin], await RolesOf(local.Email));
 
         Assert.Null((await Provision(Login("sub-3", null, "sre"))).User);
+
+        // The provider grants roles without the admin page's four eyes: each grant and removal is on the record.
+        var byProvider = (await portal.EventsAsync("user.")).Where(e => e.Actor == ExternalSignIn.Method)
+            .Select(e => (e.Type, e.Payload.GetProperty("email").GetString(), e.Payload.TryGetProperty("role", out var role) ? role.GetString() : null));
+        Assert.Equal([
+            ("user.created", "ana@corp.example", null),
+            ("user.role_added", "ana@corp.example", Roles.RiskOfficer),
+            ("user.role_removed", "ana@corp.example", Roles.RiskOfficer),
+            ("user.role_added", "ana@corp.example", Roles.OnCall),
+        ], byProvider);
     }
 }

@@ -98,7 +98,8 @@ public sealed class PortalAdministration(IServiceScopeFactory scopes, ApiKeyServ
             var requested = canonical.Where(Roles.NeedingApproval.Contains).ToList();
             var created = await services.GetRequiredService<UserAccounts>().CreateAsync(email, now, password: null, actor, ct);
             var user = created.User;
-            var events = new List<AuditEventDraft> { Event(actor, "user.created", user, new { id = user.Id, email = user.Email, roles = now, requestedRoles = requested }) };
+            // UserAccounts recorded user.created in this transaction; each role needing approval is a request of its own.
+            var events = new List<AuditEventDraft>();
             var users = services.GetRequiredService<UserManager<IdentityUser>>();
             foreach (var role in requested) events.Add(await RequestGrantAsync(db, users, user, role, actor, ct));
             return ((IReadOnlyList<AuditEventDraft>)events, (Summary(user, now), created.Password));

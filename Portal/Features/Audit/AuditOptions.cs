@@ -63,6 +63,12 @@ public sealed class AuditOptions
     /// <summary>When the Hangfire job runs the full verification (cron, UTC).</summary>
     public string VerifyCron { get; set; } = "0 2 * * *";
 
+    /// <summary>
+    /// Security events anyone can cause cheaply and in bulk (throttled sign-ins, forged Redis messages) are recorded
+    /// at most once per kind in this window, the next record counting those in between: a flood must not fill the trail.
+    /// </summary>
+    public TimeSpan RepeatedSecurityEventsWindow { get; set; } = TimeSpan.FromMinutes(1);
+
     public sealed class CheckpointSettings
     {
         /// <summary>Sign the head once this many events were appended since the last checkpoint.</summary>
@@ -124,6 +130,8 @@ public sealed class AuditOptionsValidator : IValidateOptions<AuditOptions>
             errors.Add($"{AuditOptions.Section}:Checkpoint:EveryMinutes must be greater than 0 and at most 1440.");
         if (string.IsNullOrWhiteSpace(options.Origin) || options.Origin.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c == '+'))
             errors.Add($"{AuditOptions.Section}:Origin must be a non-empty name without spaces or '+', such as example.com/portal/audit.");
+        if (options.RepeatedSecurityEventsWindow < TimeSpan.FromSeconds(1) || options.RepeatedSecurityEventsWindow > TimeSpan.FromHours(1))
+            errors.Add($"{AuditOptions.Section}:RepeatedSecurityEventsWindow must be between 00:00:01 and 01:00:00.");
         if (options.Checkpoint.ControlEventTypes is { } types && types.Any(string.IsNullOrWhiteSpace))
             errors.Add($"{AuditOptions.Section}:Checkpoint:ControlEventTypes must not contain empty entries.");
         for (var i = 0; i < options.PreviousKeys.Count; i++)

@@ -1,4 +1,6 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Portal.Features.Identity;
 using Portal.Jobs;
 using Portal.Jobs.Audit;
 
@@ -16,6 +18,8 @@ public static class AuditSetup
         builder.Services.AddSingleton<AuditChainStore>();
         builder.Services.AddSingleton<AuditTrail>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditTrail>());
+        builder.Services.AddSingleton<LoggingSecurityEventSink>();
+        builder.Services.Replace(ServiceDescriptor.Singleton<ISecurityEventSink, AuditedSecurityEventSink>());
         builder.Services.AddSingleton<AuditCheckpointer>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditCheckpointer>());
         // AuditWitness logs what matters about each exchange; HttpClient's per-request lines would be every checkpoint's noise.

@@ -13,7 +13,7 @@ public static class CliCommands
         ["migrate", "create-api-key", "revoke-api-key", "create-user", "seed-demo", "healthcheck", AuditCli.GenerateKey, AuditCli.VerifyExport];
 
     /// <summary>Who the audit trail names for changes made here: the operating-system user running the verb.</summary>
-    private static string CliActor => "cli:" + Environment.UserName;
+    internal static string CliActor => "cli:" + Environment.UserName;
 
     public static bool IsVerb(string[] args) => args.Length > 0 && Verbs.Contains(args[0]);
 

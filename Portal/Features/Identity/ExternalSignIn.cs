@@ -1,5 +1,7 @@
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Options;
+using Portal.Domain.Audit;
+using Portal.Features.Audit;
 
 namespace Portal.Features.Identity;
 
@@ -7,10 +9,11 @@ namespace Portal.Features.Identity;
 /// Single sign-on: turns a provider login into a local user. The user is found by its link to the
 /// provider's subject, or created (named by its email) and linked on the first sign-in; an email
 /// that already belongs to an unlinked local user is refused rather than taken over. The provider
-/// is the source of truth for roles: the local roles become the mapped ones at every sign-in.
+/// is the source of truth for roles: the local roles become the mapped ones at every sign-in. The user's creation
+/// and each role the provider gives or takes are audit events (actor <c>oidc</c>) in the transaction that makes them.
 /// </summary>
 public sealed class ExternalSignIn(
-    SignInManager<IdentityUser> signInManager, UserManager<IdentityUser> users, IOptions<OidcOptions> options,
+    SignInManager<IdentityUser> signInManager, UserManager<IdentityUser> users, PortalIdentityDbContext db, IOptions<OidcOptions> options,
     ISecurityEventSink sink, TimeProvider clock)
 {
     public const string Method = "oidc";
@@ -25,7 +28,10 @@ public sealed class ExternalSignIn(
         var subject = email ?? info.ProviderKey;
         var roles = o.MapRoles(info.Principal.FindAll(o.RoleClaim).Select(c => c.Value));
 
+        var events = new List<AuditEventDraft>();
+        await using var transaction = await db.Database.BeginTransactionAsync(ct);
         var user = await users.FindByLoginAsync(info.LoginProvider, info.ProviderKey);
+        var createdNow = user is null;
         if (user is null)
         {
             if (string.IsNullOrWhiteSpace(email))
@@ -37,7 +43,7 @@ public sealed class ExternalSignIn(
             if (!created.Succeeded) return await FailAsync(null, subject, remoteIp, Describe(created), ct);
             var linked = await users.AddLoginAsync(user, info);
             if (!linked.Succeeded) return await FailAsync(user.Id, subject, remoteIp, Describe(linked), ct);
-            await sink.RecordAsync(new SecurityEvent(SecurityEventKind.UserCreated, clock.GetUtcNow(), user.Id, subject, Method, remoteIp, "first single sign-on", roles), ct);
+            events.Add(Event("user.created", user, new { id = user.Id, email = user.Email, roles = Array.Empty<string>(), provider = info.LoginProvider }));
         }
 
         var current = await users.GetRolesAsync(user);
@@ -46,6 +52,12 @@ public sealed class ExternalSignIn(
         if (remove.Count > 0 && await users.RemoveFromRolesAsync(user, remove) is { Succeeded: false } r1) return await FailAsync(user.Id, subject, remoteIp, Describe(r1), ct);
         if (add.Count > 0 && await users.AddToRolesAsync(user, add) is { Succeeded: false } r2) return await FailAsync(user.Id, subject, remoteIp, Describe(r2), ct);
         if (remove.Count > 0 || add.Count > 0) await users.UpdateSecurityStampAsync(user);
+        events.AddRange(remove.Select(role => Event("user.role_removed", user, new { id = user.Id, email = user.Email, role, provider = info.LoginProvider })));
+        events.AddRange(add.Select(role => Event("user.role_added", user, new { id = user.Id, email = user.Email, role, provider = info.LoginProvider })));
+        if (events.Count > 0) await AuditTrail.AppendInTransactionAsync(db, events, ct);
+        await transaction.CommitAsync(ct);
+        if (createdNow)
+            await sink.RecordAsync(new SecurityEvent(SecurityEventKind.UserCreated, clock.GetUtcNow(), user.Id, subject, Method, remoteIp, "first single sign-on", roles), ct);
         return new Outcome(user, roles, null);
     }
 
@@ -68,6 +80,9 @@ public sealed class ExternalSignIn(
         await sink.RecordAsync(new SecurityEvent(SecurityEventKind.SignInFailed, clock.GetUtcNow(), userId, subject, Method, ip, reason), ct);
         return new Outcome(null, [], reason);
     }
+
+    private AuditEventDraft Event<T>(string type, IdentityUser user, T payload) =>
+        AuditEventDraft.Create(clock.GetUtcNow(), Method, type, "user:" + user.Id, payload);
 
     private static string Describe(IdentityResult result) => string.Join(" ", result.Errors.Select(e => e.Description));
 }

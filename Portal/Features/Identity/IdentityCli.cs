@@ -1,3 +1,5 @@
+using Portal.Features.Cli;
+
 namespace Portal.Features.Identity;
 
 /// <summary>The user verbs of <c>dotnet Portal.dll</c>: <c>create-user</c>, and the demo users of <c>seed-demo</c>.</summary>
@@ -25,7 +27,7 @@ public static class IdentityCli
         {
             var roles = UserAccounts.CanonicalRoles(roleList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
             if (roles.Count == 0) throw new ArgumentException("Give at least one role.");
-            var created = await accounts.CreateAsync(email, roles, password, "cli");
+            var created = await accounts.CreateAsync(email, roles, password, CliCommands.CliActor);
             output.WriteLine($"Created user {created.User.Email} with role {string.Join(",", roles)}.");
             if (created.PasswordGenerated)
             {
@@ -64,7 +66,7 @@ public static class IdentityCli
         foreach (var (email, role) in Roles.All.Select(r => (DemoEmail(r), r)).Append((SecondDemoRiskOfficer, Roles.RiskOfficer)))
         {
             var password = known.GetValueOrDefault(email) ?? PasswordGenerator.Generate();
-            await accounts.EnsureAsync(email, role, password, "seed-demo");
+            await accounts.EnsureAsync(email, role, password, CliCommands.CliActor);
             lines.Add($"{email} {password} {role}");
         }
 

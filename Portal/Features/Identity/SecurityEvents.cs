@@ -25,7 +25,7 @@ public enum SecurityEventKind
 /// Something security-relevant a person did or tried. <see cref="Subject"/> is what was typed or
 /// asserted (an email, or the single sign-on subject) and is set even when no user matched;
 /// <see cref="UserId"/> is set only when one did. <see cref="Method"/> says how: "password",
-/// "passkey" or "oidc" for sign-ins and passkey changes, or who created the user ("cli", "seed-demo", "oidc").
+/// "passkey" or "oidc" for sign-ins and passkey changes, or who created the user ("cli:<os user>", "oidc", an admin's id).
 /// <see cref="Roles"/> is set on successful sign-ins and user creation.
 /// </summary>
 public sealed record SecurityEvent(
@@ -39,9 +39,8 @@ public sealed record SecurityEvent(
     IReadOnlyList<string>? Roles = null);
 
 /// <summary>
-/// Where security events go. The default writes them to the log. The audit trail replaces it:
-/// <c>services.Replace(ServiceDescriptor.Singleton&lt;ISecurityEventSink, YourSink&gt;())</c>
-/// after <c>AddPortalIdentity()</c> (or register before it: the default is added with TryAdd).
+/// Where security events go. The default writes them to the log; <c>AddAuditTrail()</c> replaces it with
+/// <see cref="Portal.Features.Audit.AuditedSecurityEventSink"/>, which also records them in the audit trail.
 /// A sink that throws fails the action that raised the event (sign-in, user creation) rather than
 /// letting it go unrecorded.
 /// </summary>

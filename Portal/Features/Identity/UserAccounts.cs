@@ -1,9 +1,16 @@
 using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore.Storage;
+using Portal.Domain.Audit;
+using Portal.Features.Audit;
 
 namespace Portal.Features.Identity;
 
-/// <summary>Creates users and changes their passwords; used by the CLI, the demo seed and (later) the admin page.</summary>
-public sealed class UserAccounts(UserManager<IdentityUser> users, ISecurityEventSink sink, TimeProvider clock)
+/// <summary>
+/// Creates users and changes their passwords, for the CLI, the demo seed, the admin page and the account page. Each
+/// change commits with its audit event (<c>user.created</c>, <c>user.password_changed</c>; actor as given) in one
+/// transaction, the caller's when it has one open: a change that cannot be audited does not happen.
+/// </summary>
+public sealed class UserAccounts(UserManager<IdentityUser> users, PortalIdentityDbContext db, ISecurityEventSink sink, TimeProvider clock)
 {
     public sealed record Created(IdentityUser User, string Password, bool PasswordGenerated);
 
@@ -14,10 +21,29 @@ public sealed class UserAccounts(UserManager<IdentityUser> users, ISecurityEvent
         var generated = string.IsNullOrEmpty(password);
         password = generated ? PasswordGenerator.Generate() : password!;
         var user = new IdentityUser { UserName = email.Trim(), Email = email.Trim(), EmailConfirmed = true };
-        Check(await users.CreateAsync(user, password));
-        if (canonical.Count > 0) Check(await users.AddToRolesAsync(user, canonical));
+        await InTransactionAsync(async () =>
+        {
+            Check(await users.CreateAsync(user, password));
+            if (canonical.Count > 0) Check(await users.AddToRolesAsync(user, canonical));
+            return Event(actor, "user.created", user, new { id = user.Id, email = user.Email, roles = canonical });
+        }, ct);
         await sink.RecordAsync(new SecurityEvent(SecurityEventKind.UserCreated, clock.GetUtcNow(), user.Id, user.Email!, actor, null, null, canonical), ct);
         return new Created(user, password, generated);
+    }
+
+    /// <summary>The person's own change on the account page; when Identity refuses it (wrong current password, weak new one) nothing changes or is recorded.</summary>
+    public async Task<IdentityResult> ChangeOwnPasswordAsync(IdentityUser user, string current, string next, string? remoteIp, CancellationToken ct)
+    {
+        IdentityResult result = IdentityResult.Success;
+        await InTransactionAsync(async () =>
+        {
+            result = await users.ChangePasswordAsync(user, current, next);
+            return result.Succeeded ? Event(user.Id, "user.password_changed", user, new { id = user.Id, email = user.Email, address = remoteIp, by = "the user" }) : null;
+        }, ct);
+        if (result.Succeeded)
+            await sink.RecordAsync(new SecurityEvent(SecurityEventKind.PasswordChanged, clock.GetUtcNow(), user.Id, user.Email ?? "", PasswordSignIn.Method,
+                remoteIp, "changed by the user"), ct);
+        return result;
     }
 
     /// <summary>
@@ -36,8 +62,12 @@ public sealed class UserAccounts(UserManager<IdentityUser> users, ISecurityEvent
         var unchanged = await users.CheckPasswordAsync(user, password);
         if (!unchanged)
         {
-            Check(await users.RemovePasswordAsync(user));
-            Check(await users.AddPasswordAsync(user, password));
+            await InTransactionAsync(async () =>
+            {
+                Check(await users.RemovePasswordAsync(user));
+                Check(await users.AddPasswordAsync(user, password));
+                return Event(actor, "user.password_changed", user, new { id = user.Id, email = user.Email, by = "reset by demo seed" });
+            }, ct);
             await sink.RecordAsync(new SecurityEvent(SecurityEventKind.PasswordChanged, clock.GetUtcNow(), user.Id, email, actor, null, "reset by demo seed"), ct);
         }
         var current = await users.GetRolesAsync(user);
@@ -52,6 +82,17 @@ public sealed class UserAccounts(UserManager<IdentityUser> users, ISecurityEvent
         }
         return unchanged;
     }
+
+    /// <summary>Runs <paramref name="change"/> and appends its event (none: nothing to record) in the open transaction, or in one of its own.</summary>
+    private async Task InTransactionAsync(Func<Task<AuditEventDraft?>> change, CancellationToken ct)
+    {
+        await using IDbContextTransaction? own = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(ct) : null;
+        if (await change() is { } audit) await AuditTrail.AppendInTransactionAsync(db, [audit], ct);
+        if (own is not null) await own.CommitAsync(ct);
+    }
+
+    private AuditEventDraft Event<T>(string actor, string type, IdentityUser user, T payload) =>
+        AuditEventDraft.Create(clock.GetUtcNow(), actor, type, "user:" + user.Id, payload);
 
     public static IReadOnlyList<string> CanonicalRoles(IEnumerable<string> roles)
     {

@@ -132,6 +132,20 @@ public sealed class LiveEventsTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task An_expired_keys_hub_connection_is_closed()
+    {
+        await using var portal = await PortalFactory.StartAsync();
+        var (key, _) = await portal.Get<ApiKeyService>().CreateAsync("wall-screen-expiring", [Scopes.Orders], expiresAt: DateTimeOffset.UtcNow.AddSeconds(10));
+        await using var hub = HubFor(portal, key);
+        var closed = new TaskCompletionSource();
+        hub.Closed += _ => { closed.TrySetResult(); return Task.CompletedTask; };
+        await hub.StartAsync();
+
+        await Poll.UntilAsync(() => closed.Task.IsCompleted, "the server closes the expired key's connection", TimeSpan.FromSeconds(40));
+        await Assert.ThrowsAsync<HttpRequestException>(() => hub.StartAsync());
+    }
+
+    [Fact]
     public async Task A_demoted_persons_hub_connection_is_closed()
     {
         await using var portal = await PortalFactory.StartAsync();

@@ -272,6 +272,15 @@ public sealed class OrdersApiTests : IAsyncLifetime
         Assert.True(await keys.RevokeAsync(record.Name));
         Assert.Equal(HttpStatusCode.Unauthorized, (await revoked.PostOrderAsync(order)).StatusCode);
 
+        // A key with an expiry works until then and is refused after it, cached or not, with nobody revoking it.
+        var (expiring, _) = await keys.CreateAsync("expiring", [Scopes.Orders], expiresAt: DateTimeOffset.UtcNow.AddSeconds(10));
+        var client = _portal.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new("Bearer", expiring);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/api/orders/none-such")).StatusCode);
+        await Poll.UntilAsync(async () => (await client.GetAsync("/api/orders/none-such")).StatusCode == HttpStatusCode.Unauthorized,
+            "the expired key is refused", TimeSpan.FromSeconds(30));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.PostOrderAsync(order)).StatusCode);
+
         Assert.Equal(0, await CountAsync("select count(*) from orders"));
     }
 

@@ -104,6 +104,8 @@ public sealed class DrillTests(ITestOutputHelper output) : IAsyncLifetime
         var key = Assert.Single(await _portal.Get<ApiKeyService>().ListAsync(CancellationToken.None), k => k.Name.StartsWith(ReadinessDrills.DrillKeyPrefix, StringComparison.Ordinal));
         Assert.Equal([Scopes.Halt], key.Scopes);
         Assert.NotNull(key.RevokedAt);
+        // Had this instance died before revoking it, the key would still stop working within minutes.
+        Assert.InRange(key.ExpiresAt!.Value - key.CreatedAt, TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(3));
         await _portal.AssertStoredAndAuditedAsync(run);
     }
 

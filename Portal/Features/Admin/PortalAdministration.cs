@@ -18,8 +18,9 @@ public sealed record UserSummary(string Id, string Email, IReadOnlyList<string> 
 
 /// <summary>An API key as the admin page lists it: never the key or its hash.</summary>
 /// <param name="Strategies">What the key may trade ("*": every id not reserved to Portal); null: nothing (a key from before grants).</param>
+/// <param name="ExpiresAt">When the key stops working by itself (a readiness drill's key); null: when revoked.</param>
 public sealed record ApiKeySummary(Guid Id, string Name, IReadOnlyList<string> Scopes, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt,
-    IReadOnlyList<string>? Strategies = null);
+    IReadOnlyList<string>? Strategies = null, DateTimeOffset? ExpiresAt = null);
 
 /// <summary>A request for a role that needs a second Admin (<see cref="Roles.NeedingApproval"/>), waiting for their decision.</summary>
 public sealed record RoleGrantView(Guid Id, string UserId, string Email, string Role, string RequestedBy, DateTimeOffset RequestedAt, DateTimeOffset ExpiresAt);
@@ -307,7 +308,7 @@ public sealed class PortalAdministration(IServiceScopeFactory scopes, ApiKeyServ
     private static UserSummary Summary(IdentityUser user, IReadOnlyList<string> roles) =>
         new(user.Id, user.Email ?? user.UserName ?? user.Id, roles, user.LockoutEnd, user.AccessFailedCount);
 
-    private static ApiKeySummary Summary(ApiKey key) => new(key.Id, key.Name, key.Scopes, key.CreatedAt, key.RevokedAt, key.Strategies);
+    private static ApiKeySummary Summary(ApiKey key) => new(key.Id, key.Name, key.Scopes, key.CreatedAt, key.RevokedAt, key.Strategies, key.ExpiresAt);
 
     private static void Check(IdentityResult result)
     {

@@ -12,6 +12,11 @@ public sealed class ApiKey
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset? RevokedAt { get; set; }
 
+    /// <summary>When the key stops working by itself; null for a key that works until revoked.</summary>
+    public DateTimeOffset? ExpiresAt { get; set; }
+
+    public bool IsActiveAt(DateTimeOffset now) => RevokedAt is null && (ExpiresAt is null || ExpiresAt > now);
+
     /// <summary>The person answerable for the key (their user name), or null for a key no person answers for.</summary>
     public string? Owner { get; set; }
 }

@@ -11,7 +11,8 @@ namespace Portal.Features.Auth;
 /// <summary>
 /// Creates, validates and revokes API keys. Keys are 256-bit random tokens, so a plain SHA-256 is
 /// enough to store them (no slow hash needed against guessing). Validations are cached for a few
-/// seconds; revocation on this instance takes effect at once, on others within that time. Creation and
+/// seconds; revocation on this instance takes effect at once, on others within that time; a key past its expiry is
+/// refused everywhere at once (the cached record is checked against the clock too). Creation and
 /// revocation are audited in the same transaction (names, ids, scopes and strategies; never the key or its prefix).
 /// </summary>
 public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory, IMemoryCache cache, TimeProvider clock)
@@ -22,10 +23,12 @@ public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory, 
 
     /// <param name="strategies">The strategy ids the key may trade, or <see cref="StrategyGrants.AllOpen"/>; none when null.</param>
     /// <param name="owner">The person answerable for the key (their user name); null when no person is.</param>
+    /// <param name="expiresAt">When the key stops working by itself; null: when it is revoked.</param>
     public async Task<(string Key, ApiKey Record)> CreateAsync(
         string name, IReadOnlyCollection<string> scopes, string actor = SystemActor, IReadOnlyCollection<string>? strategies = null, string? owner = null,
-        CancellationToken ct = default)
+        DateTimeOffset? expiresAt = null, CancellationToken ct = default)
     {
+        if (expiresAt <= clock.GetUtcNow()) throw new ArgumentException("The expiry must be in the future.", nameof(expiresAt));
         if (string.IsNullOrWhiteSpace(name) || name.Length > 80) throw new ArgumentException("The name must be 1 to 80 characters.", nameof(name));
         var unknown = scopes.Where(s => !Scopes.All.Contains(s)).ToList();
         if (unknown.Count > 0 || scopes.Count == 0)
@@ -44,12 +47,13 @@ public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory, 
             Strategies = granted,
             CreatedAt = clock.GetUtcNow(),
             Owner = string.IsNullOrWhiteSpace(owner) ? null : owner.Trim(),
+            ExpiresAt = expiresAt,
         };
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
         db.ApiKeys.Add(record);
         await db.SaveChangesAsync(ct);
-        await AuditTrail.AppendInTransactionAsync(db, [Event(actor, "apikey.created", record, new { id = record.Id, name, scopes = record.Scopes, strategies = record.Strategies, owner = record.Owner })], ct);
+        await AuditTrail.AppendInTransactionAsync(db, [Event(actor, "apikey.created", record, new { id = record.Id, name, scopes = record.Scopes, strategies = record.Strategies, owner = record.Owner, expiresAt = record.ExpiresAt })], ct);
         await transaction.CommitAsync(ct);
         return (key, record);
     }
@@ -81,11 +85,13 @@ public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory, 
         if (!token.StartsWith(TokenPrefix, StringComparison.Ordinal) || token.Length > 100) return null;
         var hash = Hash(token);
         var cacheKey = CacheKey(hash);
-        if (cache.TryGetValue(cacheKey, out ApiKey? cached)) return cached;
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var record = await db.ApiKeys.AsNoTracking().SingleOrDefaultAsync(k => k.KeyHash == hash && k.RevokedAt == null, ct);
-        cache.Set(cacheKey, record, CacheFor);
-        return record;
+        if (!cache.TryGetValue(cacheKey, out ApiKey? record))
+        {
+            await using var db = await dbFactory.CreateDbContextAsync(ct);
+            record = await db.ApiKeys.AsNoTracking().SingleOrDefaultAsync(k => k.KeyHash == hash && k.RevokedAt == null, ct);
+            cache.Set(cacheKey, record, CacheFor);
+        }
+        return record is not null && record.IsActiveAt(clock.GetUtcNow()) ? record : null;
     }
 
     private AuditEventDraft Event<T>(string actor, string type, ApiKey record, T payload) =>

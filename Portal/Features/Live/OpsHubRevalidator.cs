@@ -77,9 +77,11 @@ public sealed partial class OpsHubRevalidator(
         {
             var ids = keyConnections.Select(c => c.KeyId).Distinct().ToList();
             await using var db = await portalDb.CreateDbContextAsync(ct);
-            var active = (await db.ApiKeys.AsNoTracking().Where(k => ids.Contains(k.Id) && k.RevokedAt == null).Select(k => k.Id).ToListAsync(ct)).ToHashSet();
+            var now = clock.GetUtcNow();
+            var active = (await db.ApiKeys.AsNoTracking().Where(k => ids.Contains(k.Id) && k.RevokedAt == null && (k.ExpiresAt == null || k.ExpiresAt > now))
+                .Select(k => k.Id).ToListAsync(ct)).ToHashSet();
             foreach (var (context, keyId) in keyConnections)
-                if (!active.Contains(keyId)) Close(context, "API key revoked");
+                if (!active.Contains(keyId)) Close(context, "API key revoked or expired");
         }
 
         if (personConnections.Count > 0)

@@ -61,6 +61,8 @@ public sealed class ReadinessDrills(
     /// <summary>The name of the halt drill's own API key, followed by the run's id.</summary>
     public const string DrillKeyPrefix = "readiness-drill-";
     private const string HaltPath = "/api/emergency/stop";
+    /// <summary>How long the halt drill's key outlives the drill's own time limit, for a slow start on a busy machine.</summary>
+    private static readonly TimeSpan DrillKeyMargin = TimeSpan.FromMinutes(2);
     private const int BurstSize = 100;
     private const decimal MillionUsd = 1_000_000m;
 
@@ -201,7 +203,9 @@ public sealed class ReadinessDrills(
         var far = Up(run.Mark * 3m, run.PriceDecimals);
         var limit = options.Value.ManualStopMaxDelay;
         var keyName = $"{DrillKeyPrefix}{run.OrderIdPrefix}";
-        var (key, _) = await apiKeys.CreateAsync(keyName, [Scopes.Halt], run.Actor, owner: run.Actor, ct: ct);
+        // Revoked when the drill ends; the expiry is for an instance that dies before that, taking the token with it.
+        var (key, _) = await apiKeys.CreateAsync(keyName, [Scopes.Halt], run.Actor, owner: run.Actor, ct: ct,
+            expiresAt: clock.GetUtcNow() + limit * 3 + DrillKeyMargin);
         var figures = new Dictionary<string, string> { ["endpoint"] = new Uri(http.BaseAddress, HaltPath).ToString(), ["limitMs"] = Ms(limit) };
         try
         {

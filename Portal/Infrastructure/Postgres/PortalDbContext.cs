@@ -31,6 +31,7 @@ internal sealed class ApiKeyConfiguration : IEntityTypeConfiguration<ApiKey>
         b.Property(k => k.Strategies).HasColumnName("strategies");
         b.Property(k => k.CreatedAt).HasColumnName("created_at");
         b.Property(k => k.RevokedAt).HasColumnName("revoked_at");
+        b.Property(k => k.ExpiresAt).HasColumnName("expires_at");
         b.Property(k => k.Owner).HasColumnName("owner");
     }
 }

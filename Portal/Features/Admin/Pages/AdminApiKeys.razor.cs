@@ -17,6 +17,7 @@ public sealed partial class AdminApiKeys
 
     [Inject] private IPortalAdministration Administration { get; set; } = null!;
     [Inject] private AuthenticationStateProvider Authentication { get; set; } = null!;
+    [Inject] private TimeProvider Clock { get; set; } = null!;
 
     protected override async Task OnInitializedAsync() => _keys = await Administration.ApiKeysAsync(CancellationToken.None);
 

@@ -88,7 +88,14 @@ public sealed partial class IdentityCliProcessTests : IAsyncLifetime
         Assert.Contains("owner Owner@corp.example", owned.Out);
         var none = await Portal("Production", "create-api-key", "--name", "monitor", "--scopes", "halt", "--owner", "none");
         Assert.True(none.Code == 0, none.Err);
-        Assert.Contains("owner none", none.Out);
+        Assert.Contains("owner none, does not expire", none.Out);
+
+        var badExpiry = await Portal("Production", "create-api-key", "--name", "rotating", "--scopes", "halt", "--owner", "none", "--expires-in", "0");
+        Assert.Equal(2, badExpiry.Code);
+        Assert.Contains("--expires-in", badExpiry.Err);
+        var rotating = await Portal("Production", "create-api-key", "--name", "rotating", "--scopes", "halt", "--owner", "none", "--expires-in", "90");
+        Assert.True(rotating.Code == 0, rotating.Err);
+        Assert.Contains($"expires {DateTime.UtcNow.AddDays(90):yyyy-MM-dd}", rotating.Out);
     }
 
     [GeneratedRegex("^Demo user: [^ ]+@portal\\.local [^ ]+ (?<role>[A-Za-z]+)$")]

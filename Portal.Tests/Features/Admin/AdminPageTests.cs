@@ -57,6 +57,23 @@ public sealed class AdminPageTests : IAsyncLifetime
     }
 
     [Fact]
+    public void A_key_given_days_to_live_is_created_with_them_and_listed_as_active_until_then_and_an_expired_one_as_expired()
+    {
+        _admin.Keys.Add(new ApiKeySummary(Guid.NewGuid(), "lapsed-bot", ["orders"], DateTimeOffset.UnixEpoch, null, ExpiresAt: new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero)));
+        var cut = _bunit.Render<AdminApiKeys>();
+
+        cut.Find("input#key-name").Change("rotating");
+        cut.Find("input[data-scope='halt']").Change(true);
+        cut.Find("input#key-expires").Change("90");
+        cut.Find("#create-key").Click();
+
+        cut.WaitForAssertion(() => Assert.Contains("Active until", cut.Find("#new-key").TextContent));
+        var statuses = cut.FindAll(".key-status").Select(s => s.TextContent.Trim()).ToList();
+        Assert.Equal("Expired 2026-01-02 03:04:05 UTC", statuses[0]);
+        Assert.StartsWith($"Active until {DateTime.UtcNow.AddDays(90):yyyy-MM-dd}", statuses[1]);
+    }
+
+    [Fact]
     public void A_refused_key_shows_why()
     {
         var cut = _bunit.Render<AdminApiKeys>();
@@ -193,11 +210,13 @@ public sealed class AdminPageTests : IAsyncLifetime
 
         public Task<IReadOnlyList<ApiKeySummary>> ApiKeysAsync(CancellationToken ct) => Task.FromResult<IReadOnlyList<ApiKeySummary>>(Keys.ToList());
 
-        public Task<(string Key, ApiKeySummary Record)> CreateApiKeyAsync(string name, IReadOnlyCollection<string> scopes, IReadOnlyCollection<string> strategies, string actor, CancellationToken ct)
+        public Task<(string Key, ApiKeySummary Record)> CreateApiKeyAsync(string name, IReadOnlyCollection<string> scopes, IReadOnlyCollection<string> strategies,
+            int? expiresInDays, string actor, CancellationToken ct)
         {
             if (scopes.Count == 0) throw new ArgumentException("Scopes must be one or more of orders, ...");
             CreatedKeys.Add((name, scopes, strategies, actor));
-            var record = new ApiKeySummary(Guid.NewGuid(), name, scopes.ToList(), DateTimeOffset.UnixEpoch, null);
+            var record = new ApiKeySummary(Guid.NewGuid(), name, scopes.ToList(), DateTimeOffset.UnixEpoch, null,
+                ExpiresAt: expiresInDays is { } days ? DateTimeOffset.UtcNow.AddDays(days) : null);
             Keys.Add(record);
             return Task.FromResult((Key, record));
         }

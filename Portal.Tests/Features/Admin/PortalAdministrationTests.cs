@@ -75,7 +75,7 @@ public sealed class PortalAdministrationTests : IAsyncLifetime
     [Fact]
     public async Task A_key_created_on_the_admin_page_works_until_revoked_and_both_are_audited_without_the_key()
     {
-        var (key, record) = await _admin.CreateApiKeyAsync("admin-made", [Scopes.Audit], [], Admin, CancellationToken.None);
+        var (key, record) = await _admin.CreateApiKeyAsync("admin-made", [Scopes.Audit], [], null, Admin, CancellationToken.None);
         var client = _portal.CreateClient();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/audit/events?limit=1")).StatusCode);
@@ -88,5 +88,18 @@ public sealed class PortalAdministrationTests : IAsyncLifetime
         Assert.Equal(["apikey.created", "apikey.revoked"], events.Select(e => e.Type));
         Assert.All(events, e => Assert.Equal(Admin, e.Actor));
         Assert.All(events, e => Assert.DoesNotContain(key[3..12], e.Payload.GetRawText(), StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_key_made_to_expire_carries_its_expiry_into_the_record_and_the_trail_and_an_expiry_out_of_range_is_refused()
+    {
+        var (_, record) = await _admin.CreateApiKeyAsync("admin-made-expiring", [Scopes.Audit], [], 30, Admin, CancellationToken.None);
+
+        Assert.InRange(record.ExpiresAt!.Value, DateTimeOffset.UtcNow.AddDays(30).AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(30));
+        var created = Assert.Single(await _portal.EventsAsync("apikey.created"), e => e.Payload.GetProperty("id").GetString() == record.Id.ToString());
+        Assert.Equal(record.ExpiresAt.Value, created.Payload.GetProperty("expiresAt").GetDateTimeOffset());
+        var refused = await Assert.ThrowsAsync<ArgumentException>(() => _admin.CreateApiKeyAsync("admin-made-never", [Scopes.Audit], [], 0, Admin, CancellationToken.None));
+        Assert.Equal("expiresInDays", refused.ParamName);
+        Assert.DoesNotContain(await _admin.ApiKeysAsync(CancellationToken.None), k => k.Name == "admin-made-never");
     }
 }

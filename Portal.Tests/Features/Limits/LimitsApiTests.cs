@@ -73,7 +73,7 @@ public sealed class LimitsApiTests : IAsyncLifetime
         // One person who is both Admin and RiskOfficer makes a limits key on the admin page: they own it.
         var owner = await _portal.CreateUserAsync(Roles.Admin, Roles.RiskOfficer);
         var (key, _) = await _portal.Get<Portal.Features.Admin.IPortalAdministration>().CreateApiKeyAsync(
-            "owned-" + Guid.NewGuid().ToString("N")[..8], [Scopes.Limits], [], owner.Email, CancellationToken.None);
+            "owned-" + Guid.NewGuid().ToString("N")[..8], [Scopes.Limits], [], null, owner.Email, CancellationToken.None);
         var bot = _portal.CreateClient();
         bot.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
         var version = await ProposeAsync(bot, 350m);

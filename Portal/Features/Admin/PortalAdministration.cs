@@ -61,7 +61,9 @@ public interface IPortalAdministration
     Task<IReadOnlyList<ApiKeySummary>> ApiKeysAsync(CancellationToken ct);
 
     /// <summary>Creates a key; the key itself is returned here once (only its SHA-256 is stored).</summary>
-    Task<(string Key, ApiKeySummary Record)> CreateApiKeyAsync(string name, IReadOnlyCollection<string> scopes, IReadOnlyCollection<string> strategies, string actor, CancellationToken ct);
+    /// <param name="expiresInDays">Days until the key stops working by itself; null: when revoked.</param>
+    Task<(string Key, ApiKeySummary Record)> CreateApiKeyAsync(string name, IReadOnlyCollection<string> scopes, IReadOnlyCollection<string> strategies, int? expiresInDays,
+        string actor, CancellationToken ct);
     Task<bool> RevokeApiKeyAsync(string name, string actor, CancellationToken ct);
 }
 
@@ -267,9 +269,11 @@ public sealed class PortalAdministration(IServiceScopeFactory scopes, ApiKeyServ
     public async Task<IReadOnlyList<ApiKeySummary>> ApiKeysAsync(CancellationToken ct) =>
         (await keys.ListAsync(ct)).Select(Summary).ToList();
 
-    public async Task<(string Key, ApiKeySummary Record)> CreateApiKeyAsync(string name, IReadOnlyCollection<string> scopes, IReadOnlyCollection<string> strategies, string actor, CancellationToken ct)
+    public async Task<(string Key, ApiKeySummary Record)> CreateApiKeyAsync(string name, IReadOnlyCollection<string> scopes, IReadOnlyCollection<string> strategies,
+        int? expiresInDays, string actor, CancellationToken ct)
     {
-        var (key, record) = await keys.CreateAsync(name?.Trim() ?? "", scopes, actor, strategies, owner: actor, ct: ct);
+        var (key, record) = await keys.CreateAsync(name?.Trim() ?? "", scopes, actor, strategies, owner: actor,
+            expiresAt: expiresInDays is { } days ? keys.ExpiryIn(days) : null, ct: ct);
         return (key, Summary(record));
     }
 

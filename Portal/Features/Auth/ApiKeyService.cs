@@ -20,6 +20,7 @@ public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory, 
     public const string TokenPrefix = "pk_";
     public const string SystemActor = "system";
     private static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(5);
+    public const int MaxExpiryDays = 3650;
 
     /// <param name="strategies">The strategy ids the key may trade, or <see cref="StrategyGrants.AllOpen"/>; none when null.</param>
     /// <param name="owner">The person answerable for the key (their user name); null when no person is.</param>
@@ -78,6 +79,11 @@ public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory, 
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         return await db.ApiKeys.AsNoTracking().OrderByDescending(k => k.CreatedAt).ToListAsync(ct);
     }
+
+    /// <summary>The expiry <paramref name="expiresInDays"/> from now, for a key that rotates by itself; 1 to <see cref="MaxExpiryDays"/>.</summary>
+    public DateTimeOffset ExpiryIn(int expiresInDays) => expiresInDays is >= 1 and <= MaxExpiryDays
+        ? clock.GetUtcNow().AddDays(expiresInDays)
+        : throw new ArgumentException($"A key expires in 1 to {MaxExpiryDays} days.", nameof(expiresInDays));
 
     /// <summary>The active key matching the token, or null.</summary>
     public async Task<ApiKey?> ValidateAsync(string token, CancellationToken ct)

@@ -49,17 +49,18 @@ public static class CliCommands
                 var strategies = options.GetValueOrDefault("strategies")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
                 if (scopes.Contains(Scopes.Orders) && strategies.Length == 0)
                     return Usage("create-api-key: a key with the orders scope needs --strategies ID[,ID...] (or --strategies '*' for every non-reserved id)");
-                DateTimeOffset? expiresAt = null;
+                int? expiresInDays = null;
                 if (options.TryGetValue("expires-in", out var days))
                 {
-                    if (!int.TryParse(days, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var d) || d is < 1 or > 3650)
-                        return Usage("create-api-key: --expires-in must be a whole number of days from 1 to 3650");
-                    expiresAt = app.Services.GetRequiredService<TimeProvider>().GetUtcNow().AddDays(d);
+                    if (!int.TryParse(days, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var d) || d is < 1 or > ApiKeyService.MaxExpiryDays)
+                        return Usage($"create-api-key: --expires-in must be a whole number of days from 1 to {ApiKeyService.MaxExpiryDays}");
+                    expiresInDays = d;
                 }
                 try
                 {
                     var owner = await KeyOwnerAsync(app.Services, ownerOption);
-                    var (key, record) = await keys.CreateAsync(name, scopes, CliActor, strategies, owner, expiresAt);
+                    var (key, record) = await keys.CreateAsync(name, scopes, CliActor, strategies, owner,
+                        expiresInDays is { } inDays ? keys.ExpiryIn(inDays) : null);
                     var expiry = record.ExpiresAt is { } at ? $"expires {at.UtcDateTime:yyyy-MM-dd HH:mm} UTC" : "does not expire";
                     Console.WriteLine($"Created API key '{record.Name}' (id {record.Id}, scopes {string.Join(",", record.Scopes)}, strategies {string.Join(",", record.Strategies ?? [])}, owner {record.Owner ?? "none"}, {expiry}). It is shown once:");
                     Console.WriteLine(key);

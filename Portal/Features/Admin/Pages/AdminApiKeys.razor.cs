@@ -10,6 +10,7 @@ public sealed partial class AdminApiKeys
     private readonly HashSet<string> _scopes = [];
     private string? _name;
     private string? _strategies;
+    private int? _expiresInDays;
     private (string Key, ApiKeySummary Record)? _created;
     private string? _confirmRevoke;
     private string? _error;
@@ -35,9 +36,10 @@ public sealed partial class AdminApiKeys
         try
         {
             var strategies = (_strategies ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            _created = await Administration.CreateApiKeyAsync(_name ?? "", _scopes.ToList(), strategies, await ActorAsync(), CancellationToken.None);
+            _created = await Administration.CreateApiKeyAsync(_name ?? "", _scopes.ToList(), strategies, _expiresInDays, await ActorAsync(), CancellationToken.None);
             _name = null;
             _strategies = null;
+            _expiresInDays = null;
             _scopes.Clear();
             _keys = await Administration.ApiKeysAsync(CancellationToken.None);
         }

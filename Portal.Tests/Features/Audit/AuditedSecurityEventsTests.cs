@@ -103,6 +103,30 @@ public sealed class AuditedSecurityEventsTests
     }
 
     [Fact]
+    public async Task A_sign_in_the_trail_cannot_record_gives_no_session()
+    {
+        await using var portal = await PortalFactory.StartAsync();
+        var user = await portal.CreateUserAsync(Roles.OnCall);
+        var client = portal.CreateBrowserClient();
+        await AuditTestKit.ExecAsync(portal.Superuser(), "revoke insert on audit_events from portal_app");
+        try
+        {
+            var response = await client.PostLoginFormAsync(user.Email, user.Password);
+
+            Assert.NotEqual(HttpStatusCode.Found, response.StatusCode);
+            Assert.False(response.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith(IdentitySetup.CookieName + "=", StringComparison.Ordinal)),
+                "the sign-in cookie was sent");
+            Assert.Equal(HttpStatusCode.Found, (await client.GetAsync(IdentitySetup.ManagePath)).StatusCode); // to the sign-in page
+        }
+        finally
+        {
+            await AuditTestKit.ExecAsync(portal.Superuser(), "grant insert on audit_events to portal_app");
+        }
+        Assert.Equal(HttpStatusCode.Found, (await client.PostLoginFormAsync(user.Email, user.Password)).StatusCode);
+        Assert.Single(await RowsAsync(portal, "user.signed_in"));
+    }
+
+    [Fact]
     public async Task A_flood_of_throttled_sign_ins_is_a_record_per_window_counting_every_one()
     {
         var window = TimeSpan.FromSeconds(3);

@@ -114,6 +114,10 @@ public sealed partial class IdentityCliTests : IAsyncLifetime
         var again = users.Single(m => m.Groups["role"].Value == Roles.OnCall);
         var onCallClient = await _portal.SignInAsync(new TestUser(again.Groups["email"].Value, again.Groups["password"].Value, []));
         Assert.DoesNotContain(Roles.Admin, await onCallClient.GetStringAsync("/api/account/me"));
+        // Each thing the seed put back is on the record, by whoever ran it.
+        var putBack = (await _portal.EventsAsync("user.")).Where(e => e.Actor == "cli:" + Environment.UserName
+            && e.Payload.GetProperty("email").GetString() == IdentityCli.DemoEmail(Roles.OnCall) && e.Type != "user.created").Select(e => e.Type);
+        Assert.Equal(["user.password_changed", "user.role_removed", "user.unlocked"], putBack);
     }
 
     private async Task<List<string>> Seed(string file)

@@ -11,8 +11,9 @@ namespace Portal.Features.Audit;
 /// <list type="bullet">
 /// <item>A successful sign-in is appended before the response leaves: if the trail cannot take it, the sign-in fails,
 /// so there is no access without its record.</item>
-/// <item>Everything else has already happened when it is reported (a refused attempt, a sign-out, a forged message), so it is queued with <see cref="AuditTrail.AppendEventuallyAsync"/> and a trail that
-/// cannot be written never keeps anyone from signing out.</item>
+/// <item>Everything else has already happened when it is reported (a refused attempt, a sign-out, a forged message),
+/// so it is queued with <see cref="AuditTrail.AppendEventuallyAsync"/>: a trail that cannot be written never keeps
+/// anyone from signing out.</item>
 /// <item>What anyone can cause cheaply and in bulk (throttled sign-ins, answered without checking anything; forged
 /// Redis messages) is recorded at most once per type in <see cref="AuditOptions.RepeatedSecurityEventsWindow"/>, the
 /// next record giving the latest one and how many it stands for (<c>occurrences</c>): a flood must not fill the trail

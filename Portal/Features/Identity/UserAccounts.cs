@@ -25,7 +25,7 @@ public sealed class UserAccounts(UserManager<IdentityUser> users, PortalIdentity
         {
             Check(await users.CreateAsync(user, password));
             if (canonical.Count > 0) Check(await users.AddToRolesAsync(user, canonical));
-            return Event(actor, "user.created", user, new { id = user.Id, email = user.Email, roles = canonical });
+            return [Event(actor, "user.created", user, new { id = user.Id, email = user.Email, roles = canonical })];
         }, ct);
         await sink.RecordAsync(new SecurityEvent(SecurityEventKind.UserCreated, clock.GetUtcNow(), user.Id, user.Email!, actor, null, null, canonical), ct);
         return new Created(user, password, generated);
@@ -38,7 +38,7 @@ public sealed class UserAccounts(UserManager<IdentityUser> users, PortalIdentity
         await InTransactionAsync(async () =>
         {
             result = await users.ChangePasswordAsync(user, current, next);
-            return result.Succeeded ? Event(user.Id, "user.password_changed", user, new { id = user.Id, email = user.Email, address = remoteIp, by = "the user" }) : null;
+            return result.Succeeded ? [Event(user.Id, "user.password_changed", user, new { id = user.Id, email = user.Email, address = remoteIp, by = "the user" })] : [];
         }, ct);
         if (result.Succeeded)
             await sink.RecordAsync(new SecurityEvent(SecurityEventKind.PasswordChanged, clock.GetUtcNow(), user.Id, user.Email ?? "", PasswordSignIn.Method,
@@ -66,28 +66,37 @@ public sealed class UserAccounts(UserManager<IdentityUser> users, PortalIdentity
             {
                 Check(await users.RemovePasswordAsync(user));
                 Check(await users.AddPasswordAsync(user, password));
-                return Event(actor, "user.password_changed", user, new { id = user.Id, email = user.Email, by = "reset by demo seed" });
+                return [Event(actor, "user.password_changed", user, new { id = user.Id, email = user.Email, by = "reset by demo seed" })];
             }, ct);
             await sink.RecordAsync(new SecurityEvent(SecurityEventKind.PasswordChanged, clock.GetUtcNow(), user.Id, email, actor, null, "reset by demo seed"), ct);
         }
-        var current = await users.GetRolesAsync(user);
-        var extra = current.Except(canonical).ToList();
-        var missing = canonical.Except(current).ToList();
-        if (extra.Count > 0) Check(await users.RemoveFromRolesAsync(user, extra));
-        if (missing.Count > 0) Check(await users.AddToRolesAsync(user, missing));
-        if (await users.IsLockedOutAsync(user) || await users.GetAccessFailedCountAsync(user) > 0)
+        await InTransactionAsync(async () =>
         {
-            Check(await users.SetLockoutEndDateAsync(user, null));
-            Check(await users.ResetAccessFailedCountAsync(user));
-        }
+            var events = new List<AuditEventDraft>();
+            var current = await users.GetRolesAsync(user);
+            var extra = current.Except(canonical).ToList();
+            var missing = canonical.Except(current).ToList();
+            if (extra.Count > 0) Check(await users.RemoveFromRolesAsync(user, extra));
+            if (missing.Count > 0) Check(await users.AddToRolesAsync(user, missing));
+            events.AddRange(extra.Select(r => Event(actor, "user.role_removed", user, new { id = user.Id, email = user.Email, role = r })));
+            events.AddRange(missing.Select(r => Event(actor, "user.role_added", user, new { id = user.Id, email = user.Email, role = r })));
+            if (await users.IsLockedOutAsync(user))
+                events.Add(Event(actor, "user.unlocked", user, new { id = user.Id, email = user.Email }));
+            if (await users.IsLockedOutAsync(user) || await users.GetAccessFailedCountAsync(user) > 0)
+            {
+                Check(await users.SetLockoutEndDateAsync(user, null));
+                Check(await users.ResetAccessFailedCountAsync(user));
+            }
+            return events;
+        }, ct);
         return unchanged;
     }
 
-    /// <summary>Runs <paramref name="change"/> and appends its event (none: nothing to record) in the open transaction, or in one of its own.</summary>
-    private async Task InTransactionAsync(Func<Task<AuditEventDraft?>> change, CancellationToken ct)
+    /// <summary>Runs <paramref name="change"/> and appends its events (none: nothing to record) in the open transaction, or in one of its own.</summary>
+    private async Task InTransactionAsync(Func<Task<IReadOnlyList<AuditEventDraft>>> change, CancellationToken ct)
     {
         await using IDbContextTransaction? own = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(ct) : null;
-        if (await change() is { } audit) await AuditTrail.AppendInTransactionAsync(db, [audit], ct);
+        if (await change() is { Count: > 0 } audit) await AuditTrail.AppendInTransactionAsync(db, audit, ct);
         if (own is not null) await own.CommitAsync(ct);
     }
 

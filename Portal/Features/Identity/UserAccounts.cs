@@ -80,9 +80,9 @@ public sealed class UserAccounts(UserManager<IdentityUser> users, PortalIdentity
             if (missing.Count > 0) Check(await users.AddToRolesAsync(user, missing));
             events.AddRange(extra.Select(r => Event(actor, "user.role_removed", user, new { id = user.Id, email = user.Email, role = r })));
             events.AddRange(missing.Select(r => Event(actor, "user.role_added", user, new { id = user.Id, email = user.Email, role = r })));
-            if (await users.IsLockedOutAsync(user))
-                events.Add(Event(actor, "user.unlocked", user, new { id = user.Id, email = user.Email }));
-            if (await users.IsLockedOutAsync(user) || await users.GetAccessFailedCountAsync(user) > 0)
+            var locked = await users.IsLockedOutAsync(user);
+            if (locked) events.Add(Event(actor, "user.unlocked", user, new { id = user.Id, email = user.Email }));
+            if (locked || await users.GetAccessFailedCountAsync(user) > 0)
             {
                 Check(await users.SetLockoutEndDateAsync(user, null));
                 Check(await users.ResetAccessFailedCountAsync(user));

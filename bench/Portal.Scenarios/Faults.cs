@@ -12,19 +12,29 @@ public sealed class Faults(Cluster cluster, PortalProcess[] portals, Api[] apis,
     private static readonly TimeSpan Recovery = TimeSpan.FromSeconds(180);
     private static readonly TimeSpan HaltProbeInterval = TimeSpan.FromMilliseconds(5);
 
-    /// <summary>Polls with probe orders until <paramref name="done"/> holds for an answer; returns the time taken, or null on timeout.</summary>
-    private async Task<double?> ProbeUntilAsync(int instance, string strategy, Func<Answer, bool> done, TimeSpan timeout)
+    /// <summary>What polling found: the time until the awaited answer (null on timeout) and the last answer seen.</summary>
+    private sealed record Polled(double? Ms, Answer? Last)
     {
-        var watch = Stopwatch.StartNew();
-        while (watch.Elapsed < timeout)
-        {
-            if (done(await ledger.ProbeAsync(apis[instance], instance, runId, strategy))) return watch.Elapsed.TotalMilliseconds;
-            await Task.Delay(5);
-        }
-        return null;
+        /// <summary>"41.1 ms", or on timeout what the instance kept answering instead, so a failure names its cause.</summary>
+        public string Describe(string onTimeout) => Ms is { } ms ? Report.Ms(ms) : $"{onTimeout} (last answer {Last?.Status} {Last?.Reason})";
     }
 
-    private Task<double?> UntilAcceptedAsync(int instance, string strategy) => ProbeUntilAsync(instance, strategy, a => a.Status == 201, Recovery);
+    /// <summary>Polls with probe orders until <paramref name="done"/> holds for an answer.</summary>
+    private async Task<Polled> ProbeUntilAsync(int instance, string strategy, Func<Answer, bool> done, TimeSpan timeout)
+    {
+        var watch = Stopwatch.StartNew();
+        Answer? last = null;
+        while (watch.Elapsed < timeout)
+        {
+            var answer = await ledger.ProbeAsync(apis[instance], instance, runId, strategy);
+            if (done(answer)) return new Polled(watch.Elapsed.TotalMilliseconds, answer);
+            last = answer;
+            await Task.Delay(5);
+        }
+        return new Polled(null, last);
+    }
+
+    private Task<Polled> UntilAcceptedAsync(int instance, string strategy) => ProbeUntilAsync(instance, strategy, a => a.Status == 201, Recovery);
 
     private async Task HaltStrategyAsync(int instance, string strategy)
     {
@@ -54,15 +64,15 @@ public sealed class Faults(Cluster cluster, PortalProcess[] portals, Api[] apis,
         // so there it is a figure and only the refusal itself is asserted.
         for (var i = 0; i < apis.Length; i++)
         {
-            var after = refusing[i] is { } ms ? Report.Ms(ms) : "never";
-            if (options.Short) report.Expect(refusing[i] is not null, $"{portals[i].Name} refuses orders in safe mode after the kill: {after} (goal < 1 s)");
-            else report.Expect(refusing[i] is < 1000, $"{portals[i].Name} refuses orders in safe mode within 1 s of the kill: {after}");
+            var after = refusing[i].Describe("never");
+            if (options.Short) report.Expect(refusing[i].Ms is not null, $"{portals[i].Name} refuses orders in safe mode after the kill: {after} (goal < 1 s)");
+            else report.Expect(refusing[i].Ms is < 1000, $"{portals[i].Name} refuses orders in safe mode within 1 s of the kill: {after}");
         }
         await Task.Delay(options.FaultHold);
         await cluster.StartRedisAsync();
         var recovered = await Task.WhenAll(Enumerable.Range(0, apis.Length).Select(i => UntilAcceptedAsync(i, $"{runId}-redis-probe")));
         for (var i = 0; i < apis.Length; i++)
-            report.Expect(recovered[i] is not null, $"{portals[i].Name} accepts orders again after the restart: {(recovered[i] is { } ms ? Report.Ms(ms) : "not in time")}");
+            report.Expect(recovered[i].Ms is not null, $"{portals[i].Name} accepts orders again after the restart: {recovered[i].Describe("not in time")}");
         await ExpectHaltedEverywhereAsync(halted, "after the Redis restart");
     }
 
@@ -88,7 +98,7 @@ public sealed class Faults(Cluster cluster, PortalProcess[] portals, Api[] apis,
         report.Expect(accepted == 0, $"the halted strategy stays refused after FLUSHALL: {probes} probes over 3 s, {accepted} accepted");
         var recovered = await Task.WhenAll(Enumerable.Range(0, apis.Length).Select(i => UntilAcceptedAsync(i, $"{runId}-flush-probe")));
         for (var i = 0; i < apis.Length; i++)
-            report.Expect(recovered[i] is not null, $"{portals[i].Name} accepts other strategies after FLUSHALL: {(recovered[i] is { } ms ? Report.Ms(ms) : "not in time")}");
+            report.Expect(recovered[i].Ms is not null, $"{portals[i].Name} accepts other strategies after FLUSHALL: {recovered[i].Describe("not in time")}");
         await ExpectHaltedEverywhereAsync(halted, "after FLUSHALL settled");
     }
 
@@ -100,13 +110,13 @@ public sealed class Faults(Cluster cluster, PortalProcess[] portals, Api[] apis,
         var refusing = await Task.WhenAll(Enumerable.Range(0, apis.Length).Select(i =>
             ProbeUntilAsync(i, $"{runId}-pg-probe", a => a.Status is 503 or 0, TimeSpan.FromSeconds(15))));
         for (var i = 0; i < apis.Length; i++)
-            report.Expect(refusing[i] is not null, $"{portals[i].Name} refuses orders while PostgreSQL is down: {(refusing[i] is { } ms ? Report.Ms(ms) : "never")}");
+            report.Expect(refusing[i].Ms is not null, $"{portals[i].Name} refuses orders while PostgreSQL is down: {refusing[i].Describe("never")}");
         await Task.Delay(options.FaultHold);
         var acknowledgedWhileDown = ledger.All.Skip(before).Where(s => s.Answer.Status is 201 or 422 or 502).Count();
         await cluster.StartPostgresAsync();
         var recovered = await Task.WhenAll(Enumerable.Range(0, apis.Length).Select(i => UntilAcceptedAsync(i, $"{runId}-pg-probe")));
         for (var i = 0; i < apis.Length; i++)
-            report.Expect(recovered[i] is not null, $"{portals[i].Name} accepts orders again after the restart: {(recovered[i] is { } ms ? Report.Ms(ms) : "not in time")}");
+            report.Expect(recovered[i].Ms is not null, $"{portals[i].Name} accepts orders again after the restart: {recovered[i].Describe("not in time")}");
         report.Line($"decisions acknowledged between the kill and the restart: {acknowledgedWhileDown} (each must have its row: see the reconciliation)");
     }
 
@@ -133,7 +143,7 @@ public sealed class Faults(Cluster cluster, PortalProcess[] portals, Api[] apis,
         await portals[1].StartAsync(Recovery);
         report.Line($"{portals[1].Name} ready again after {restart.Elapsed.TotalSeconds:F1} s");
         var recovered = await UntilAcceptedAsync(1, $"{runId}-restarted");
-        report.Expect(recovered is not null, $"{portals[1].Name} accepts orders after its restart");
+        report.Expect(recovered.Ms is not null, $"{portals[1].Name} accepts orders after its restart: {recovered.Describe("not in time")}");
     }
 
     /// <summary>

@@ -57,6 +57,11 @@ public static class RedisSetup
             options.SyncTimeout = timeout;
             options.AsyncTimeout = timeout;
             options.ReconnectRetryPolicy = new LinearRetry(250);
+            // Fail closed at once: without a connection a command fails now instead of waiting in the library's backlog
+            // for OperationTimeout. Orders counted just before a crash were held for one timeout per batch queued ahead of
+            // them (docs/emergency-procedures.md, "What Redis may do"); every caller already treats a failure as a refusal or
+            // a lost hint.
+            options.BacklogPolicy = BacklogPolicy.FailFast;
             return ConnectionMultiplexer.Connect(options);
         });
         builder.Services.AddSingleton<RateCounter>();

@@ -84,14 +84,16 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
     }
 
     /// <summary>A second Portal instance sharing this one's database and Redis, as in a multi-instance deployment.</summary>
-    public Task<PortalFactory> StartPeerAsync(bool realServer = false, IReadOnlyDictionary<string, string?>? overrides = null)
+    /// <param name="waitUntilReady">False to start a peer that cannot be ready yet (its Redis is down).</param>
+    public Task<PortalFactory> StartPeerAsync(bool realServer = false, IReadOnlyDictionary<string, string?>? overrides = null, bool waitUntilReady = true)
     {
         var settings = new Dictionary<string, string?>(_settings);
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>()) settings[key] = value;
-        return StartWithAsync(settings, _configure, realServer);
+        return StartWithAsync(settings, _configure, realServer, waitUntilReady);
     }
 
-    private static async Task<PortalFactory> StartWithAsync(Dictionary<string, string?> settings, Action<IWebHostBuilder>? configure, bool realServer = false)
+    private static async Task<PortalFactory> StartWithAsync(Dictionary<string, string?> settings, Action<IWebHostBuilder>? configure, bool realServer = false,
+        bool waitUntilReady = true)
     {
         var factory = new PortalFactory(settings, configure, realServer);
         if (realServer)
@@ -103,7 +105,7 @@ public sealed class PortalFactory : WebApplicationFactory<Program>
             factory.RealAddress = new Uri(addresses.First().Replace("[::1]", "127.0.0.1", StringComparison.Ordinal) + "/");
         }
         else _ = factory.Server; // start the in-memory host
-        await factory.WaitUntilReadyAsync();
+        if (waitUntilReady) await factory.WaitUntilReadyAsync();
         return factory;
     }
 

@@ -50,6 +50,37 @@ public sealed class LiveEventsTests(ITestOutputHelper output)
         Assert.Single(hubMessages, m => m.GetProperty("data").GetProperty("clientOrderId").GetString() == "live-1");
     }
 
+    /// <summary>
+    /// An instance that starts while Redis is down subscribes when Redis comes back. It subscribed only while starting, so
+    /// it never showed another instance's events at all, and its failed subscription collected them unread.
+    /// </summary>
+    [Fact]
+    public async Task An_instance_started_while_Redis_was_down_gets_the_other_instances_events_once_Redis_is_back()
+    {
+        await using var redis = await RedisServer.StartNewAsync();
+        await using var a = await PortalFactory.StartAsync(redisConnection: redis.ConnectionString);
+        a.SetPrice("AAPL", 100m);
+        redis.Kill();
+        await using var b = await a.StartPeerAsync(waitUntilReady: false);
+        var seenOnB = new ConcurrentDictionary<string, bool>();
+        b.Get<OpsEventBus>().Received += e =>
+        {
+            if (e.Type == OpsEventTypes.OrderDecision) seenOnB[e.Data.GetProperty("clientOrderId").GetString()!] = true;
+        };
+
+        await redis.StartAsync();
+        await b.WaitUntilReadyAsync();
+        var orders = await a.ClientWithScopesAsync(Scopes.Orders);
+        var sent = 0;
+        // Decisions keep coming from A (refused while it is still in safe mode, accepted after): B must get one of them.
+        await Poll.UntilAsync(async () =>
+        {
+            await orders.PostOrderAsync(OrderRequests.Market($"after-restart-{++sent}", 1m));
+            return !seenOnB.IsEmpty;
+        }, "instance B, started while Redis was down, gets A's decisions", TimeSpan.FromSeconds(30));
+        Assert.All(seenOnB.Keys, id => Assert.StartsWith("after-restart-", id, StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task The_hub_refuses_anonymous_clients()
     {

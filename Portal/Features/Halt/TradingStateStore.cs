@@ -284,7 +284,7 @@ public sealed class TradingStateStore(
         if (_subscribed) return;
         try
         {
-            _messages.Consume(await redis.GetSubscriber().SubscribeAsync(Channel), OnMessage);
+            _messages.Consume(await redis.GetSubscriber().SubscribeOrWithdrawAsync(Channel), OnMessage);
             _subscribed = true;
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)

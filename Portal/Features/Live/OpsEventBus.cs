@@ -65,6 +65,8 @@ public sealed class OpsEventBus(IConnectionMultiplexer redis, IOptions<RedisOpti
         new BoundedChannelOptions(10_000) { SingleReader = true, FullMode = BoundedChannelFullMode.DropOldest });
 
     private long _sentBatches;
+    private readonly SemaphoreSlim _subscribing = new(1, 1);
+    private bool _subscribed;
 
     // The newest batch received from each other instance. Touched only by the subscription's sequential handler.
     private readonly Dictionary<string, (long Seq, DateTimeOffset SentAt)> _newestFrom = new(StringComparer.Ordinal);
@@ -86,18 +88,41 @@ public sealed class OpsEventBus(IConnectionMultiplexer redis, IOptions<RedisOpti
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
+        redis.ConnectionRestored += OnRedisRestored;
+        await SubscribeAsync();
+        await base.StartAsync(cancellationToken);
+    }
+
+    public override Task StopAsync(CancellationToken cancellationToken)
+    {
+        redis.ConnectionRestored -= OnRedisRestored;
+        return base.StopAsync(cancellationToken);
+    }
+
+    /// <summary>Not subscribed yet (Redis was down when this instance started): each connection Redis accepts is another try.</summary>
+    private void OnRedisRestored(object? sender, ConnectionFailedEventArgs e) => _ = SubscribeAsync();
+
+    private async Task SubscribeAsync()
+    {
+        // One at a time: two queues on the channel would hand every batch over twice, and the second copy is a replay.
+        await _subscribing.WaitAsync();
         try
         {
+            if (_subscribed) return;
             // A queue subscription hands messages over one at a time, in the order Redis delivered them: a sender's
             // batches arrive in sequence, so any batch not newer than the last one from its sender is a replay.
-            (await redis.GetSubscriber().SubscribeAsync(_channel)).OnMessage(message => OnMessage(message.Message));
+            (await redis.GetSubscriber().SubscribeOrWithdrawAsync(_channel)).OnMessage(message => OnMessage(message.Message));
+            _subscribed = true;
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
-            // Live views of other instances' events resume when Redis does; the multiplexer resubscribes.
+            // Once subscribed, the multiplexer resubscribes by itself after reconnects; until then each reconnect retries.
             logger.LogWarning("Live events from other instances unavailable until Redis answers: {Error}", ex.Message);
         }
-        await base.StartAsync(cancellationToken);
+        finally
+        {
+            _subscribing.Release();
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using Portal.Features.Audit;
 using Portal.Features.Identity;
@@ -55,6 +56,8 @@ public sealed class AuditedSecurityEventsTests
     public async Task Sign_ins_refusals_sign_outs_and_password_changes_are_audit_events_and_a_name_typed_for_no_user_is_never_recorded()
     {
         await using var portal = await PortalFactory.StartAsync();
+        var logs = new CapturedLogs();
+        portal.Get<ILoggerFactory>().AddProvider(logs);
         var user = await portal.CreateUserAsync(Roles.OnCall);
         var id = UserIdOf(portal, user.Email);
         // The form takes only an email, but a password can look like one.
@@ -99,6 +102,10 @@ public sealed class AuditedSecurityEventsTests
 
         Assert.Equal(0, await RowsContainingAsync(portal, TypedForNoUser));
         Assert.Equal(0, await RowsContainingAsync(portal, user.Password));
+        // Nor the log: it has the refusal, not what was typed.
+        Assert.DoesNotContain(TypedForNoUser, logs.Text, StringComparison.Ordinal);
+        Assert.Contains("SignInFailed: subject (typed name, no such account)", logs.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain(user.Password, logs.Text, StringComparison.Ordinal);
         Assert.True((await portal.Get<AuditVerification>().VerifyAsync(AuditVerificationMode.Full, CancellationToken.None)).Ok);
     }
 

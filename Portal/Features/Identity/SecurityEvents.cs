@@ -36,7 +36,14 @@ public sealed record SecurityEvent(
     string Method,
     string? RemoteIp,
     string? Reason = null,
-    IReadOnlyList<string>? Roles = null);
+    IReadOnlyList<string>? Roles = null)
+{
+    /// <summary>
+    /// <see cref="Subject"/> as the log may show it: a name typed into the password sign-in that matched no account is
+    /// withheld, since people type passwords there (the audit trail never records it either).
+    /// </summary>
+    public string LoggableSubject => UserId is null && Method == PasswordSignIn.Method ? "(typed name, no such account)" : Subject;
+}
 
 /// <summary>
 /// Where security events go. The default writes them to the log; <c>AddAuditTrail()</c> replaces it with
@@ -73,7 +80,7 @@ public sealed partial class LoggingSecurityEventSink(ILogger<LoggingSecurityEven
     public ValueTask RecordAsync(SecurityEvent e, CancellationToken ct)
     {
         var level = e.Kind is SecurityEventKind.SignInFailed or SecurityEventKind.PasswordConfirmationFailed ? LogLevel.Warning : LogLevel.Information;
-        Log(logger, level, e.Kind, e.Subject, e.UserId, e.Method, e.RemoteIp, e.Reason, e.Roles is null ? null : string.Join(",", e.Roles));
+        Log(logger, level, e.Kind, e.LoggableSubject, e.UserId, e.Method, e.RemoteIp, e.Reason, e.Roles is null ? null : string.Join(",", e.Roles));
         return ValueTask.CompletedTask;
     }
 

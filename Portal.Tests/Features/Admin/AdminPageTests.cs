@@ -60,6 +60,7 @@ public sealed class AdminPageTests : IAsyncLifetime
     public void A_key_given_days_to_live_is_created_with_them_and_listed_as_active_until_then_and_an_expired_one_as_expired()
     {
         _admin.Keys.Add(new ApiKeySummary(Guid.NewGuid(), "lapsed-bot", ["orders"], DateTimeOffset.UnixEpoch, null, ExpiresAt: new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero)));
+        _admin.Keys.Add(new ApiKeySummary(Guid.NewGuid(), "expiring-bot", ["orders"], DateTimeOffset.UnixEpoch, null, ExpiresAt: DateTimeOffset.UtcNow.AddDays(3).AddHours(1)));
         var cut = _bunit.Render<AdminApiKeys>();
 
         cut.Find("input#key-name").Change("rotating");
@@ -69,8 +70,13 @@ public sealed class AdminPageTests : IAsyncLifetime
 
         cut.WaitForAssertion(() => Assert.Contains("Active until", cut.Find("#new-key").TextContent));
         var statuses = cut.FindAll(".key-status").Select(s => s.TextContent.Trim()).ToList();
-        Assert.Equal("Expired 2026-01-02 03:04:05 UTC", statuses[0]);
-        Assert.StartsWith($"Active until {DateTime.UtcNow.AddDays(90):yyyy-MM-dd}", statuses[1]);
+        Assert.Equal("Expired 2026-01-02 03:04:05 UTC: create its successor, then revoke it", statuses[0]);
+        // Within a week of its expiry a key is flagged, as the alert PortalApiKeyExpiring does.
+        Assert.StartsWith("Active until ", statuses[1]);
+        Assert.Contains(": expires in 3 days 59 minutes, rotate it", statuses[1]);
+        Assert.StartsWith($"Active until {DateTime.UtcNow.AddDays(90):yyyy-MM-dd}", statuses[2]);
+        Assert.DoesNotContain("rotate", statuses[2]);
+        Assert.Equal([true, true, false], cut.FindAll(".key-status").Select(s => s.ClassList.Contains("key-expiring")));
     }
 
     [Fact]

@@ -8,6 +8,8 @@ public static class AuthSetup
     {
         builder.Services.AddMemoryCache();
         builder.Services.AddSingleton<ApiKeyService>();
+        builder.Services.AddSingleton<ApiKeyExpiries>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ApiKeyExpiries>());
         builder.Services.AddOptions<ApiKeyOptions>().BindConfiguration(ApiKeyOptions.Section).ValidateOnStart();
         builder.Services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<ApiKeyOptions>, ApiKeyOptions.Validator>();
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)

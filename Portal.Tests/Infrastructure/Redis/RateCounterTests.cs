@@ -1,3 +1,4 @@
+using Portal.Features.Halt;
 using Portal.Features.Orders;
 using Portal.Infrastructure.Redis;
 using StackExchange.Redis;
@@ -97,6 +98,32 @@ public sealed class RateCounterTests
         await Assert.ThrowsAsync<RedisConnectionException>(() => onItsWay);
         // Not a latency goal: the library's backlog held this one for the whole 30 s (seen), failing fast takes milliseconds.
         await Assert.ThrowsAsync<RedisConnectionException>(() => queuedBehind.WaitAsync(TimeSpan.FromSeconds(15)));
+    }
+
+    /// <summary>
+    /// A Redis that stops answering without closing the connection (a black hole: packets dropped, no reset) looks alive
+    /// until a command times out. Reservations waiting when safe mode finds it unreachable are refused then, not each
+    /// after a timeout of its own behind the script on its way.
+    /// </summary>
+    [Fact]
+    public async Task Reservations_waiting_when_safe_mode_finds_Redis_unreachable_are_refused_then()
+    {
+        await using var redis = await RedisServer.StartNewAsync();
+        await using var portal = await PortalFactory.StartAsync(new Dictionary<string, string?> { ["Redis:OperationTimeout"] = "00:00:05" }, redisConnection: redis.ConnectionString);
+        var rates = await RestoredCountersAsync(portal);
+        var now = portal.Get<TimeProvider>().GetUtcNow();
+        await using (var admin = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString + ",allowAdmin=true"))
+            // Every client's commands, pings included, wait unanswered on an open connection.
+            await admin.GetDatabase().ExecuteAsync("CLIENT", "PAUSE", "120000", "ALL");
+
+        var onItsWay = rates.ReserveAsync("black-hole", null, "hole-0", now);
+        var queuedBehind = rates.ReserveAsync("black-hole", null, "hole-1", now);
+
+        await Poll.UntilAsync(() => portal.Get<SafeModeMonitor>().Reason == SafeModeMonitor.RedisUnreachable, "safe mode: redis-unreachable", TimeSpan.FromSeconds(60));
+        Assert.True(onItsWay.IsFaulted, "the reservation on its way is refused when safe mode starts");
+        Assert.True(queuedBehind.IsFaulted, "the reservation queued behind it is refused when safe mode starts");
+        await Assert.ThrowsAsync<RedisConnectionException>(() => queuedBehind);
+        redis.Kill(); // a paused Redis would hold the host's shutdown
     }
 
     private static async Task<RateCounter> RestoredCountersAsync(PortalFactory portal)

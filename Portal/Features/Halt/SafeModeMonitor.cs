@@ -15,10 +15,11 @@ namespace Portal.Features.Halt;
 /// <summary>
 /// Safe mode: Portal cannot be sure of its state, so no new orders. Derived, never stored: each
 /// cause is checked continuously and clears itself when the cause goes away. It never clears a halt.
-/// Redis loss is seen at once through the connection's failure event, the rest within a check period.
+/// Redis loss is seen at once through the connection's failure event, the rest within a check period; then no rate
+/// reservation is left waiting on Redis (<see cref="RateCounter.Abandon"/>).
 /// </summary>
 public sealed class SafeModeMonitor(
-    IConnectionMultiplexer redis, NpgsqlDataSource db, TradingStateStore tradingState, RiskBook risk, BrokerKillPathSync brokerKillPath, MarketDataIngest marketData, MarketDataRelay marketDataRelay,
+    IConnectionMultiplexer redis, RateCounter rates, NpgsqlDataSource db, TradingStateStore tradingState, RiskBook risk, BrokerKillPathSync brokerKillPath, MarketDataIngest marketData, MarketDataRelay marketDataRelay,
     AlertPublisher alerts, OpsEventBus live, AuditTrail audit, IOptions<HaltOptions> options, TimeProvider clock, ILogger<SafeModeMonitor> logger) : BackgroundService
 {
     public const string RedisUnreachable = "redis-unreachable";
@@ -102,7 +103,9 @@ public sealed class SafeModeMonitor(
     public async Task CheckAsync(CancellationToken ct)
     {
         var now = clock.GetUtcNow();
-        Set(RedisUnreachable, !await RedisAnswersAsync());
+        var redisAnswers = await RedisAnswersAsync();
+        if (!redisAnswers) rates.Abandon(RedisUnreachable);
+        Set(RedisUnreachable, !redisAnswers);
         Set(RedisStateUnverified, !tradingState.RedisVerified);
         Set(TradingStateUnknown, !tradingState.Loaded);
         if (now - _lastPostgresCheck >= TimeSpan.FromSeconds(1) || _active.ContainsKey(PostgresUnreachable))
@@ -151,7 +154,12 @@ public sealed class SafeModeMonitor(
         }
     }
 
-    private void OnRedisFailed(object? sender, ConnectionFailedEventArgs e) => Set(RedisUnreachable, true);
+    /// <remarks>The rate counter's waiting operations are refused before the cause shows: nothing waits on a Redis known gone.</remarks>
+    private void OnRedisFailed(object? sender, ConnectionFailedEventArgs e)
+    {
+        rates.Abandon(RedisUnreachable);
+        Set(RedisUnreachable, true);
+    }
 
     /// <param name="detail">What was measured, for the log and the audit record: why the cause holds or cleared.</param>
     private void Set(string cause, bool holds, string? detail = null)

@@ -63,6 +63,7 @@ public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOpti
 
     private readonly ConcurrentQueue<RateOperation> _waiting = new();
     private int _sending;
+    private RateOperation[]? _onItsWay;
 
     /// <summary>
     /// Counts the order at every level and returns the counts before it. Operations asked for while one script is on its
@@ -91,6 +92,18 @@ public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOpti
         return operation.Done.Task;
     }
 
+    /// <summary>
+    /// Refuses every operation waiting or on its way, for when Redis is known to be unreachable (safe mode): a Redis that
+    /// drops packets without closing the connection would otherwise hold each batch for <see cref="RedisOptions.OperationTimeout"/>
+    /// in turn. A script that reached Redis after all may have counted its orders: an over-count, never an under-count.
+    /// </summary>
+    public void Abandon(string why)
+    {
+        var refusal = new RedisConnectionException(ConnectionFailureType.UnableToConnect, CommandFlags.None, "Rate counters abandoned: " + why);
+        while (_waiting.TryDequeue(out var operation)) operation.Done.TrySetException(refusal);
+        foreach (var operation in Volatile.Read(ref _onItsWay) ?? []) operation.Done.TrySetException(refusal);
+    }
+
     /// <summary>Sends what waits, one script at a time, until nothing does; only one sender runs.</summary>
     private async Task SendWaitingAsync()
     {
@@ -105,7 +118,9 @@ public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOpti
                 if (_waiting.IsEmpty || Interlocked.CompareExchange(ref _sending, 1, 0) != 0) return;
                 continue;
             }
+            Volatile.Write(ref _onItsWay, [.. batch]);
             await ApplyAsync(batch);
+            Volatile.Write(ref _onItsWay, null);
             batch.Clear();
         }
     }

@@ -19,7 +19,7 @@ public sealed class DatabaseRoleTests : IAsyncLifetime
     private static async Task GuardAsync(string connectionString)
     {
         await using var db = Npgsql.NpgsqlDataSource.Create(connectionString);
-        await new DatabaseRoleGuard(db).StartAsync(CancellationToken.None);
+        await new DatabaseRoleGuard(db).StartingAsync(CancellationToken.None);
     }
 
     [Fact]

@@ -125,6 +125,7 @@ public static class IdentitySetup
         if (builder.Configuration.GetSection(KeyRingProtectionOptions.Section).Get<KeyRingProtectionOptions>()?.LoadCertificate() is { } certificate)
             dataProtection.ProtectKeysWithCertificate(certificate).UnprotectKeysWithAnyCertificate(certificate);
         services.AddOptions<KeyManagementOptions>().Configure<NpgsqlDataSource>((o, dataSource) => o.XmlRepository = new PostgresXmlRepository(dataSource));
+        services.AddHostedService<SharedKeyRing>();
 
         AddPolicies(services);
         services.AddCascadingAuthenticationState();

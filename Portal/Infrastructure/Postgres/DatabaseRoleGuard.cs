@@ -6,11 +6,12 @@ namespace Portal.Infrastructure.Postgres;
 /// <summary>
 /// Refuses start-up when the application's role could switch off the audit trail's protections: a superuser, or a
 /// role that owns an audit table or is a member of the role that does (an owner can disable the append-only triggers).
-/// Runs before any other hosted service (it is registered first), so nothing is written under such a role.
+/// Runs before any other hosted service starts (it is registered first, and checks while services are starting), so
+/// nothing is written under such a role.
 /// </summary>
-public sealed class DatabaseRoleGuard(NpgsqlDataSource db) : IHostedService
+public sealed class DatabaseRoleGuard(NpgsqlDataSource db) : IHostedLifecycleService
 {
-    public async Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartingAsync(CancellationToken cancellationToken)
     {
         await using var command = db.CreateCommand("""
             select r.rolname, r.rolsuper,
@@ -31,5 +32,9 @@ public sealed class DatabaseRoleGuard(NpgsqlDataSource db) : IHostedService
         if (failures.Count > 0) throw new OptionsValidationException(PostgresSetup.ConnectionName, typeof(NpgsqlDataSource), failures);
     }
 
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

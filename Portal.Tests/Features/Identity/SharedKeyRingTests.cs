@@ -11,9 +11,9 @@ using Portal.Tests.Infrastructure;
 namespace Portal.Tests.Features.Identity;
 
 /// <summary>
-/// Instances started together on a fresh database must agree on one data-protection key: with one each, every instance
-/// refuses the others' live events as forged (a security event each) and their session cookies until its key ring
-/// next refreshes, a day later.
+/// Instances started together on a fresh database must agree on one data-protection key: with one each, once past the
+/// two minutes in which Data Protection re-reads the ring for an unknown key, an instance can refuse the others' live
+/// events as forged (a security event each) and their session cookies until its key ring next refreshes, a day later.
 /// </summary>
 public sealed class SharedKeyRingTests
 {

@@ -5,8 +5,9 @@ namespace Portal.Features.Identity;
 
 /// <summary>
 /// Makes sure the deployment has its data-protection key before anything seals, signs or reads with it. Instances started
-/// together on an empty key table would each make a key of their own and then refuse each other's session cookies and
-/// live events (reported as forged) until their key rings next refresh, a day later. Under a PostgreSQL advisory lock the
+/// together on an empty key table could each make a key of their own and, once past the two minutes in which Data
+/// Protection re-reads the ring for an unknown key, refuse each other's session cookies and live events (reported as
+/// forged) until their key rings next refresh, a day later. Under a PostgreSQL advisory lock the
 /// first instance makes the key and the others, waiting their turn, read it.
 /// </summary>
 public sealed class SharedKeyRing(NpgsqlDataSource dataSource, IDataProtectionProvider dataProtection) : IHostedLifecycleService

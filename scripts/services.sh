@@ -50,6 +50,9 @@ pg_start() {
     printf '%s\n' "$pw" > "$dir/pwfile"
     as_root && chown -R postgres:postgres "$dir"
     chmod 700 "$dir"
+    # As root the server runs as 'postgres', which must be able to walk down to DIR (a checkout under a private
+    # directory, such as one made by mktemp, is not).
+    pg_run test -w "$dir" || die "PostgreSQL runs as the 'postgres' user here, which cannot reach $dir: make every directory above it searchable by others (chmod o+x), or set ConnectionStrings__Postgres and ConnectionStrings__PostgresMigrations for a server of your own (README)"
     pg_run "$PGBIN/initdb" -D "$dir/data" -U postgres --pwfile="$dir/pwfile" \
       --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
       || die "initdb failed, see $dir/initdb.log"

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using Portal.Infrastructure.Postgres;
 using Portal.Tests.Features.Audit;
+using Portal.Tests.Features.Configuration;
 using Portal.Tests.Infrastructure;
 
 namespace Portal.Tests.Infrastructure.Postgres;
@@ -40,6 +41,20 @@ public sealed class DatabaseRoleTests : IAsyncLifetime
         var refused = await Assert.ThrowsAsync<OptionsValidationException>(() => GuardAsync(_portal.Superuser()));
 
         Assert.Contains(refused.Failures, f => f.Contains("is a superuser"));
+    }
+
+    [Fact]
+    public async Task A_portal_started_under_the_owner_role_is_refused_before_it_writes_anything()
+    {
+        var (_, owner) = await (await TestServices.GetAsync()).CreateDatabaseAsync();
+
+        var (exitCode, output) = await StartupValidationTests.RunPortalAsync(("ConnectionStrings__Postgres", owner));
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("the application role 'portal_owner' owns", output);
+        // Not even the data-protection key, which every instance makes or reads before its other services start.
+        Assert.Equal(0, await OrderRequests.ScalarAsync(owner, "select count(*) from data_protection_keys"));
+        Assert.Equal(0, await OrderRequests.ScalarAsync(owner, "select count(*) from audit_events"));
     }
 
     [Fact]

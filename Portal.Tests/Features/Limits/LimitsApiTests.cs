@@ -6,6 +6,7 @@ using Portal.Features.Auth;
 using Portal.Features.Identity;
 using Portal.Features.Limits;
 using Portal.Infrastructure.Postgres;
+using Portal.Tests.Features.Audit;
 using Portal.Tests.Infrastructure;
 
 namespace Portal.Tests.Features.Limits;
@@ -152,6 +153,56 @@ public sealed class LimitsApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Forbidden, (await other.PutAsJsonAsync("/api/limits", new { reason = "x", limits = new { MaxOrderValueUsd = 1m } })).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await other.PostAsync($"/api/limits/pending/{version}/approve", null)).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await other.PostAsync($"/api/limits/pending/{version}/reject", null)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_proposal_built_on_limits_replaced_since_cannot_be_approved_whatever_the_instances_clocks_say()
+    {
+        var staleVersion = await ProposeAsync(await _portal.ClientSignedInAsAsync(Roles.RiskOfficer), 300m);
+        var otherVersion = await ProposeAsync(await _portal.ClientSignedInAsAsync(Roles.RiskOfficer), 320m);
+        var approver = await _portal.ClientSignedInAsAsync(Roles.RiskOfficer);
+        Assert.Equal(HttpStatusCode.OK, (await approver.PostAsync($"/api/limits/pending/{otherVersion}/approve", null)).StatusCode);
+        // The first was proposed on an instance whose clock runs an hour ahead: by the clocks, it came after that approval.
+        await AuditTestKit.ExecAsync(_portal.Superuser(), "update limit_versions set proposed_at = now() + interval '1 hour' where version = $1", staleVersion);
+
+        var approve = await approver.PostAsync($"/api/limits/pending/{staleVersion}/approve", null);
+
+        Assert.Equal(HttpStatusCode.Conflict, approve.StatusCode);
+        Assert.Contains("put in force after", (await approve.JsonAsync()).GetProperty("detail").GetString());
+        Assert.Equal(320m, _portal.Get<LimitStore>().Current!.Limits.MaxOrderValueUsd);
+    }
+
+    [Fact]
+    public async Task Without_approval_a_change_built_on_limits_replaced_since_is_refused_and_changes_nothing()
+    {
+        var store = _portal.Get<LimitStore>();
+        var read = store.Current!;
+        var first = await store.ChangeAsync(read.Limits with { MaxOrderValueUsd = 400m }, read.Version, "one officer's change", "one@test.local", CancellationToken.None);
+        Assert.Equal(LimitDecisionStatus.Done, first.Status);
+
+        // Another officer, on an instance that had not yet heard of the first change, changes another limit.
+        var second = await store.ChangeAsync(read.Limits with { MaxOrderQuantity = 50m }, read.Version, "what they read before", "other@test.local", CancellationToken.None);
+
+        Assert.Equal(LimitDecisionStatus.Stale, second.Status);
+        Assert.Equal(first.Version!.Version, store.Current!.Version);
+        var history = await store.HistoryAsync(10, CancellationToken.None);
+        Assert.Equal([first.Version.Version, read.Version], history.Select(v => v.Version));
+        Assert.Equal(["active", "superseded"], history.Select(v => v.State));
+    }
+
+    [Fact]
+    public async Task Without_approval_a_change_is_in_force_at_once_and_replaces_the_one_before()
+    {
+        await using var portal = await PortalFactory.StartAsync(new Dictionary<string, string?> { [LimitsApi.RequireApprovalKey] = "false" });
+        var officer = await portal.ClientSignedInAsAsync(Roles.RiskOfficer);
+
+        var put = await officer.PutAsJsonAsync("/api/limits", new { reason = "single-person desk", limits = new { MaxOrderValueUsd = 450m } });
+
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        Assert.Equal(450m, (await put.JsonAsync()).GetProperty("limits").GetProperty("maxOrderValueUsd").GetDecimal());
+        Assert.Equal(450m, portal.Get<LimitStore>().Current!.Limits.MaxOrderValueUsd);
+        var history = await (await officer.GetAsync("/api/limits/history")).JsonAsync();
+        Assert.Equal(["active", "superseded"], history.EnumerateArray().Select(v => v.GetProperty("state").GetString()));
     }
 
     private static async Task<long> ProposeAsync(HttpClient officer, decimal maxOrderValueUsd)

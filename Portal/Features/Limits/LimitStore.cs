@@ -28,11 +28,15 @@ public sealed class LimitStore(
     public async Task<LimitVersionView> LoadAsync(CancellationToken ct)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var row = await db.LimitVersions.AsNoTracking().Where(v => v.State == LimitStates.Active)
-            .OrderByDescending(v => v.Version).FirstOrDefaultAsync(ct);
+        var row = await LatestActiveAsync(db, ct);
         if (row is null)
         {
-            row = await SaveAuditedAsync(db, null, NewVersion(options.Value.FirstOperationalLimits(), "Initial limits from configuration", "system", LimitStates.Active), ct);
+            await using var transaction = await db.Database.BeginTransactionAsync(ct);
+            await LockAsync(db, ct);
+            // Another instance starting at the same moment may have written them while this one waited.
+            row = await LatestActiveAsync(db, ct)
+                ?? await SaveAuditedAsync(db, null, NewVersion(options.Value.FirstOperationalLimits(), "Initial limits from configuration", "system", LimitStates.Active, basedOn: null), ct);
+            await transaction.CommitAsync(ct);
         }
         var view = ToView(row);
         // Limits above a ceiling that was lowered since are clamped: the ceiling always wins.
@@ -41,26 +45,40 @@ public sealed class LimitStore(
         return view;
     }
 
-    public async Task<LimitVersionView> ChangeAsync(RiskLimits proposed, string reason, string actor, CancellationToken ct)
+    /// <summary>
+    /// Puts <paramref name="proposed"/> in force at once (no approval), unless the version it was built on,
+    /// <paramref name="basedOn"/>, is no longer the one in force: it would silently undo the change made since.
+    /// </summary>
+    public async Task<LimitDecision> ChangeAsync(RiskLimits proposed, long basedOn, string reason, string actor, CancellationToken ct)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var row = await SaveAuditedAsync(db, _current, NewVersion(proposed, reason, actor, LimitStates.Active), ct);
+        await using var transaction = await db.Database.BeginTransactionAsync(ct);
+        await LockAsync(db, ct);
+        var active = await db.LimitVersions.Where(v => v.State == LimitStates.Active).ToListAsync(ct);
+        if (active.MaxBy(v => v.Version) is not { } inForce || inForce.Version != basedOn)
+            return new LimitDecision(LimitDecisionStatus.Stale);
+        foreach (var previous in active) previous.State = LimitStates.Superseded;
+        var row = await SaveAuditedAsync(db, ToView(inForce), NewVersion(proposed, reason, actor, LimitStates.Active, basedOn), ct);
+        await transaction.CommitAsync(ct);
         var view = ToView(row);
-        _current = view;
+        _current = view with { Limits = Clamp(view.Limits) };
         live.Publish(OpsEventTypes.Limits, view);
-        return view;
+        return new LimitDecision(LimitDecisionStatus.Done, view);
     }
 
     /// <summary>
     /// Four-eyes: records <paramref name="proposed"/> as a pending version that a different RiskOfficer must approve. A change
     /// proposed with an API key names the key's owner in <paramref name="keyOwner"/>: they may not approve it either.
+    /// <paramref name="basedOn"/> is the version it was built on: it can be approved only while that one is in force.
     /// </summary>
-    public async Task<LimitVersionView> ProposeAsync(RiskLimits proposed, string reason, string actor, string? keyOwner, CancellationToken ct)
+    public async Task<LimitVersionView> ProposeAsync(RiskLimits proposed, long basedOn, string reason, string actor, string? keyOwner, CancellationToken ct)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var version = NewVersion(proposed, reason, actor, LimitStates.Pending);
+        var version = NewVersion(proposed, reason, actor, LimitStates.Pending, basedOn);
         version.KeyOwner = keyOwner;
+        await using var transaction = await db.Database.BeginTransactionAsync(ct);
         var row = await SaveAuditedAsync(db, _current, version, ct);
+        await transaction.CommitAsync(ct);
         var view = ToView(row);
         live.Publish(OpsEventTypes.Limits, view);
         return view;
@@ -68,7 +86,8 @@ public sealed class LimitStore(
 
     /// <summary>
     /// Puts a pending version in force if <paramref name="approver"/> is neither its proposer nor the owner of the key that proposed it, it still fits
-    /// the ceilings, and no other version was put in force since it was proposed (it would silently undo that change).
+    /// the ceilings, and the version it was built on is still the one in force (otherwise it would silently undo the change made since; versions,
+    /// not the instances' clocks, decide).
     /// </summary>
     public Task<LimitDecision> ApproveAsync(long version, string approver, CancellationToken ct) =>
         DecideAsync(version, approver, approve: true, ct);
@@ -87,8 +106,7 @@ public sealed class LimitStore(
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
-        // One decision at a time: two officers approving different proposals at once must not both win.
-        await db.Database.ExecuteSqlRawAsync("lock table limit_versions in share row exclusive mode", ct);
+        await LockAsync(db, ct);
         var row = await db.LimitVersions.SingleOrDefaultAsync(v => v.Version == version, ct);
         if (row is null) return new LimitDecision(LimitDecisionStatus.NotFound);
         if (row.State != LimitStates.Pending) return new LimitDecision(LimitDecisionStatus.NotPending, ToView(row));
@@ -98,7 +116,7 @@ public sealed class LimitStore(
             var errors = LimitRules.Validate(ToView(row).Limits, Ceilings);
             if (errors.Count > 0) return new LimitDecision(LimitDecisionStatus.Invalid, ToView(row), errors);
             var active = await db.LimitVersions.Where(v => v.State == LimitStates.Active).ToListAsync(ct);
-            if (active.Any(a => a.ApprovedAt > row.ProposedAt)) return new LimitDecision(LimitDecisionStatus.Stale, ToView(row));
+            if (active.MaxBy(a => a.Version)?.Version != row.BasedOn) return new LimitDecision(LimitDecisionStatus.Stale, ToView(row));
             foreach (var previous in active) previous.State = LimitStates.Superseded;
         }
         row.State = approve ? LimitStates.Active : LimitStates.Rejected;
@@ -141,9 +159,19 @@ public sealed class LimitStore(
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }
 
+    /// <summary>
+    /// One change of the limits in force at a time, across instances: two officers' changes (or approvals) at once must not
+    /// both win, each undoing the other's.
+    /// </summary>
+    private static Task LockAsync(PortalDbContext db, CancellationToken ct) =>
+        db.Database.ExecuteSqlRawAsync("lock table limit_versions in share row exclusive mode", ct);
+
+    private static Task<LimitVersion?> LatestActiveAsync(PortalDbContext db, CancellationToken ct) =>
+        db.LimitVersions.AsNoTracking().Where(v => v.State == LimitStates.Active).OrderByDescending(v => v.Version).FirstOrDefaultAsync(ct);
+
+    /// <summary>Adds the version and its audit event; the caller's transaction commits both.</summary>
     private async Task<LimitVersion> SaveAuditedAsync(PortalDbContext db, LimitVersionView? previous, LimitVersion row, CancellationToken ct)
     {
-        await using var transaction = await db.Database.BeginTransactionAsync(ct);
         db.LimitVersions.Add(row);
         await db.SaveChangesAsync(ct);
         var limits = JsonSerializer.Deserialize<RiskLimits>(row.LimitsJson)!;
@@ -158,7 +186,6 @@ public sealed class LimitStore(
             from = previous is null ? null : AsText(previous.Limits),
             to = AsText(limits),
         })], ct);
-        await transaction.CommitAsync(ct);
         return row;
     }
 
@@ -167,8 +194,9 @@ public sealed class LimitStore(
         limits.Entries().ToDictionary(e => e.Name, e => AuditTrail.Text(e.Value)!);
 
     /// <summary>An active version is in force at once (approved by its proposer); a pending one waits for a second person.</summary>
-    private LimitVersion NewVersion(RiskLimits limits, string reason, string actor, string state) => new()
+    private LimitVersion NewVersion(RiskLimits limits, string reason, string actor, string state, long? basedOn) => new()
     {
+        BasedOn = basedOn,
         LimitsJson = JsonSerializer.Serialize(limits),
         State = state,
         Reason = reason,

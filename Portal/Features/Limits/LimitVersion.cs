@@ -13,4 +13,7 @@ public sealed class LimitVersion
 
     /// <summary>When an API key proposed it: the key's owner, who may not approve it either.</summary>
     public string? KeyOwner { get; set; }
+
+    /// <summary>The version in force it was built on (null for the first); it may be put in force only while that one still is.</summary>
+    public long? BasedOn { get; set; }
 }

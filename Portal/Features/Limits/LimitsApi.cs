@@ -108,10 +108,13 @@ public static class LimitsApi
                 if (isKey && keyOwner is null)
                     return TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden",
                         detail: "This API key has no owner, so its limit changes cannot be approved by someone independent of it; create a key with an owner (create-api-key --owner EMAIL, or on the admin page).");
-                var pending = await store.ProposeAsync(proposed, reason, Actor(user), keyOwner, ct);
+                var pending = await store.ProposeAsync(proposed, current.Version, reason, Actor(user), keyOwner, ct);
                 return TypedResults.Accepted($"/api/limits/pending/{pending.Version}", pending);
             }
-            var saved = await store.ChangeAsync(proposed, reason, Actor(user), ct);
+            var change = await store.ChangeAsync(proposed, current.Version, reason, Actor(user), ct);
+            if (change is not { Status: LimitDecisionStatus.Done, Version: { } saved })
+                return TypedResults.Problem("Other limits were put in force while this change was being made; read the limits again and retry.",
+                    statusCode: StatusCodes.Status409Conflict);
             return TypedResults.Ok(new LimitsResponse(saved.Version, saved.Limits, store.Ceilings, saved.ProposedBy, saved.ProposedAt));
         }
         return TypedResults.ValidationProblem(errors, title: "The limits are not valid.");

@@ -51,6 +51,7 @@ internal sealed class LimitVersionConfiguration : IEntityTypeConfiguration<Limit
         b.Property(v => v.ApprovedBy).HasColumnName("approved_by");
         b.Property(v => v.ApprovedAt).HasColumnName("approved_at");
         b.Property(v => v.KeyOwner).HasColumnName("key_owner");
+        b.Property(v => v.BasedOn).HasColumnName("based_on");
     }
 }
 

@@ -107,7 +107,7 @@ public sealed partial class LimitsPage : IDisposable
             Snackbar.Add(string.Join(" ", problems.Select(p => $"{LimitText.Label(p.Key)} {p.Value}")), Severity.Error);
             return;
         }
-        var pending = await Store.ProposeAsync(proposal.Limits, proposal.Reason, _decider!, keyOwner: null, CancellationToken.None);
+        var pending = await Store.ProposeAsync(proposal.Limits, _active!.Version, proposal.Reason, _decider!, keyOwner: null, CancellationToken.None);
         Snackbar.Add($"Version {pending.Version} waits for another RiskOfficer's approval.", Severity.Info);
         await LoadAsync();
     }

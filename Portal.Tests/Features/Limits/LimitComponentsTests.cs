@@ -76,7 +76,7 @@ public sealed class LimitComponentsTests : IAsyncLifetime
     public void The_proposer_sees_their_change_but_cannot_approve_or_reject_it()
     {
         var pending = Render<PendingLimitChanges>(p => p.Add(c => c.Pending, [Proposal("first@test.local")])
-            .Add(c => c.Active, RiskLimits.SeedDefaults).Add(c => c.Decider, "first@test.local"));
+            .Add(c => c.Active, RiskLimits.SeedDefaults).Add(c => c.ActiveVersion, 6).Add(c => c.Decider, "first@test.local"));
 
         Assert.True(pending.Find(".approve-limit-change").HasAttribute("disabled"));
         Assert.True(pending.Find(".reject-limit-change").HasAttribute("disabled"));
@@ -90,7 +90,7 @@ public sealed class LimitComponentsTests : IAsyncLifetime
         var approved = new List<LimitVersionView>();
         var version = Proposal("first@test.local");
         var pending = Render<PendingLimitChanges>(p => p.Add(c => c.Pending, [version])
-            .Add(c => c.Active, RiskLimits.SeedDefaults).Add(c => c.Decider, "second@test.local").Add(c => c.OnApprove, approved.Add));
+            .Add(c => c.Active, RiskLimits.SeedDefaults).Add(c => c.ActiveVersion, 6).Add(c => c.Decider, "second@test.local").Add(c => c.OnApprove, approved.Add));
 
         Assert.False(pending.Find(".approve-limit-change").HasAttribute("disabled"));
         Assert.Empty(pending.FindAll(".own-proposal"));
@@ -108,7 +108,7 @@ public sealed class LimitComponentsTests : IAsyncLifetime
             ProposedAt = new DateTimeOffset(2026, 12, 6, 9, 30, 0, TimeSpan.FromHours(-5)),
         };
 
-        var cut = Render<PendingLimitChanges>(p => p.Add(c => c.Pending, [version]).Add(c => c.Active, RiskLimits.SeedDefaults).Add(c => c.Decider, null));
+        var cut = Render<PendingLimitChanges>(p => p.Add(c => c.Pending, [version]).Add(c => c.Active, RiskLimits.SeedDefaults).Add(c => c.ActiveVersion, 6).Add(c => c.Decider, null));
 
         cut.WaitForAssertion(() => Assert.Contains("proposed by first@test.local · 2026-12-06 14:30:00 UTC", cut.Markup));
         var changes = cut.FindAll(".limit-change").Select(c => c.TextContent.Trim()).ToList();
@@ -120,12 +120,23 @@ public sealed class LimitComponentsTests : IAsyncLifetime
     public void A_reader_sees_pending_changes_without_buttons()
     {
         var pending = Render<PendingLimitChanges>(p => p.Add(c => c.Pending, [Proposal("first@test.local")])
-            .Add(c => c.Active, RiskLimits.SeedDefaults).Add(c => c.Decider, null));
+            .Add(c => c.Active, RiskLimits.SeedDefaults).Add(c => c.ActiveVersion, 6).Add(c => c.Decider, null));
 
         Assert.Contains("proposed by first@test.local", pending.Markup);
         Assert.Empty(pending.FindAll("button"));
     }
 
+    [Fact]
+    public void A_change_proposed_from_limits_replaced_since_cannot_be_approved_and_says_why()
+    {
+        var cut = Render<PendingLimitChanges>(p => p.Add(c => c.Pending, [Proposal("first@test.local") with { BasedOn = 5 }])
+            .Add(c => c.Active, RiskLimits.SeedDefaults).Add(c => c.ActiveVersion, 6).Add(c => c.Decider, "second@test.local"));
+
+        Assert.True(cut.Find(".approve-limit-change").HasAttribute("disabled"));
+        Assert.False(cut.Find(".reject-limit-change").HasAttribute("disabled"));
+        Assert.Contains("Proposed from version 5; version 6 is in force now", cut.Find(".stale-proposal").TextContent);
+    }
+
     private static LimitVersionView Proposal(string proposer) => new(
-        7, RiskLimits.SeedDefaults with { MaxOrderValueUsd = 250m }, LimitStates.Pending, "tighter", proposer, DateTimeOffset.UnixEpoch, null, null);
+        7, RiskLimits.SeedDefaults with { MaxOrderValueUsd = 250m }, LimitStates.Pending, "tighter", proposer, DateTimeOffset.UnixEpoch, null, null, BasedOn: 6);
 }

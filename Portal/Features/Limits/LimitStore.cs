@@ -214,7 +214,7 @@ public sealed class LimitStore(
 
     private static LimitVersionView ToView(LimitVersion row) => new(
         row.Version, JsonSerializer.Deserialize<RiskLimits>(row.LimitsJson)!, row.State, row.Reason,
-        row.ProposedBy, row.ProposedAt, row.ApprovedBy, row.ApprovedAt, row.KeyOwner);
+        row.ProposedBy, row.ProposedAt, row.ApprovedBy, row.ApprovedAt, row.KeyOwner, row.BasedOn);
 }
 
 public static class LimitStates
@@ -232,4 +232,4 @@ public sealed record LimitDecision(LimitDecisionStatus Status, LimitVersionView?
 
 public sealed record LimitVersionView(
     long Version, RiskLimits Limits, string State, string Reason, string ProposedBy, DateTimeOffset ProposedAt,
-    string? ApprovedBy, DateTimeOffset? ApprovedAt, string? KeyOwner = null);
+    string? ApprovedBy, DateTimeOffset? ApprovedAt, string? KeyOwner = null, long? BasedOn = null);

@@ -82,6 +82,33 @@ public sealed class PhaseTests
     }
 
     [Fact]
+    public async Task A_request_made_before_the_phase_changed_cannot_be_approved_after_even_when_the_phase_is_back()
+    {
+        await using var portal = await PortalFactory.StartAsync(new Dictionary<string, string?> { ["Readiness:DocsPath"] = ReadinessTestKit.DocsWithAllRunbooks() });
+        await portal.SeedPassingEvidenceAsync(TimeSpan.FromMinutes(5));
+        var proposer = await portal.ClientSignedInAsAsync(Roles.RiskOfficer);
+        var approver = await portal.ClientSignedInAsAsync(Roles.RiskOfficer);
+        var early = await RequestSmallLiveAsync(proposer, "paper results are good");
+        // Another request goes through, then an incident sends the deployment back to Paper.
+        Assert.Equal(HttpStatusCode.OK, (await approver.PostAsync($"/api/readiness/phase/requests/{await RequestSmallLiveAsync(proposer, "second try")}/approve", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await approver.PostAsJsonAsync("/api/readiness/phase", new { phase = "paper", reason = "incident: fills at wrong prices" })).StatusCode);
+
+        var stale = await approver.PostAsync($"/api/readiness/phase/requests/{early}/approve", null);
+
+        Assert.Equal(HttpStatusCode.Conflict, stale.StatusCode);
+        Assert.Contains("changed after this request", (await stale.JsonAsync()).GetProperty("detail").GetString());
+        Assert.Equal(DeploymentPhase.Paper, (await portal.Get<DeploymentPhaseStore>().LoadAsync(CancellationToken.None)).Phase);
+        Assert.Empty((await (await approver.GetAsync("/api/readiness/phase")).JsonAsync()).GetProperty("pending").EnumerateArray());
+    }
+
+    private static async Task<Guid> RequestSmallLiveAsync(HttpClient officer, string reason)
+    {
+        var requested = await officer.PostAsJsonAsync("/api/readiness/phase", new { phase = "small_live", reason });
+        Assert.Equal(HttpStatusCode.Accepted, requested.StatusCode);
+        return (await requested.JsonAsync()).GetProperty("request").GetProperty("id").GetGuid();
+    }
+
+    [Fact]
     public async Task The_alpaca_adapter_refuses_live_urls_in_the_paper_phase()
     {
         await using var portal = await PortalFactory.StartAsync();

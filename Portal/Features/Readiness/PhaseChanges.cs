@@ -6,7 +6,8 @@ using Portal.Infrastructure.Postgres;
 
 namespace Portal.Features.Readiness;
 
-public sealed record PhaseChangeRequest(Guid Id, DeploymentPhase Target, string Reason, string RequestedBy, DateTimeOffset RequestedAt)
+/// <param name="FromVersion">The deployment phase's version when it was requested: it applies only while that is still the phase's version.</param>
+public sealed record PhaseChangeRequest(Guid Id, DeploymentPhase Target, string Reason, string RequestedBy, DateTimeOffset RequestedAt, long? FromVersion)
 {
     public string TargetName => DeploymentPhases.Format(Target);
 }
@@ -19,7 +20,8 @@ public sealed record PhaseChangeOutcome(PhaseChangeStatus Status, string Detail,
 /// <summary>
 /// Moving between deployment phases. Up (Paper → Small Live → Scale Up, one step at a time) is refused unless every
 /// checklist item is green, and takes a second, different RiskOfficer's approval; the checklist is computed again at
-/// approval, so evidence that failed or aged in between stops the move. Down (towards Paper) reduces risk and takes
+/// approval, so evidence that failed or aged in between stops the move, and so does any change of phase since the request, even
+/// one undone since (an incident's move to Paper and back voids what was asked before it). Down (towards Paper) reduces risk and takes
 /// effect at once. Requests, refusals and changes are audited; a change commits with its audit record.
 /// </summary>
 public sealed class PhaseChanges(NpgsqlDataSource db, DeploymentPhaseStore phases, Checklist checklist, AuditTrail audit, OpsEventBus live, TimeProvider clock)
@@ -44,11 +46,11 @@ public sealed class PhaseChanges(NpgsqlDataSource db, DeploymentPhaseStore phase
                 Phase: current, NotGreen: notGreen);
         }
 
-        var request = new PhaseChangeRequest(Guid.CreateVersion7(clock.GetUtcNow()), target, reason, actor, clock.GetUtcNow());
+        var request = new PhaseChangeRequest(Guid.CreateVersion7(clock.GetUtcNow()), target, reason, actor, clock.GetUtcNow(), current.Version);
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
         await using (var insert = new NpgsqlCommand("""
-            insert into phase_change_requests (id, target_phase, reason, requested_by, requested_at, state) values ($1, $2, $3, $4, $5, 'pending')
+            insert into phase_change_requests (id, target_phase, reason, requested_by, requested_at, from_version, state) values ($1, $2, $3, $4, $5, $6, 'pending')
             """, connection, transaction))
         {
             insert.Parameters.AddWithValue(request.Id);
@@ -56,6 +58,7 @@ public sealed class PhaseChanges(NpgsqlDataSource db, DeploymentPhaseStore phase
             insert.Parameters.AddWithValue(reason);
             insert.Parameters.AddWithValue(actor);
             insert.Parameters.AddWithValue(request.RequestedAt);
+            insert.Parameters.AddWithValue(current.Version);
             await insert.ExecuteNonQueryAsync(ct);
         }
         await AuditChainWriter.AppendAsync(connection, transaction, [AuditEventDraft.Create(request.RequestedAt, actor, "deployment_phase.requested", "deployment",
@@ -72,8 +75,10 @@ public sealed class PhaseChanges(NpgsqlDataSource db, DeploymentPhaseStore phase
         if (string.Equals(request.RequestedBy, approver, StringComparison.Ordinal))
             return new(PhaseChangeStatus.Refused, "The approver must be a different RiskOfficer from the requester.", request);
         var current = await phases.LoadAsync(ct);
-        if (request.Target != current.Phase + 1)
-            return await DecideAsync(request, approver, $"The deployment is in {current.Title} now; this request no longer applies.", ct);
+        if (request.FromVersion != current.Version)
+            return await DecideAsync(request, approver,
+                $"The deployment phase changed after this request (version {request.FromVersion?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown"} then, " +
+                $"{current.Version} now, in {current.Title}); it no longer applies: request again.", ct);
         if (await RedItemsAsync(ct) is { Count: > 0 } notGreen)
         {
             await audit.AppendAsync(AuditEventDraft.Create(clock.GetUtcNow(), approver, "deployment_phase.refused", "deployment", new { requestId, target = request.TargetName, notGreen }));
@@ -88,12 +93,12 @@ public sealed class PhaseChanges(NpgsqlDataSource db, DeploymentPhaseStore phase
     public async Task<IReadOnlyList<PhaseChangeRequest>> PendingAsync(CancellationToken ct)
     {
         await using var command = db.CreateCommand(
-            "select id, target_phase, reason, requested_by, requested_at from phase_change_requests where state = 'pending' order by requested_at");
+            "select id, target_phase, reason, requested_by, requested_at, from_version from phase_change_requests where state = 'pending' order by requested_at");
         await using var reader = await command.ExecuteReaderAsync(ct);
         var result = new List<PhaseChangeRequest>();
         while (await reader.ReadAsync(ct))
             result.Add(new PhaseChangeRequest(reader.GetGuid(0), DeploymentPhases.Parse(reader.GetString(1)) ?? DeploymentPhase.Paper, reader.GetString(2),
-                reader.GetString(3), reader.GetFieldValue<DateTimeOffset>(4)));
+                reader.GetString(3), reader.GetFieldValue<DateTimeOffset>(4), reader.IsDBNull(5) ? null : reader.GetInt64(5)));
         return result;
     }
 

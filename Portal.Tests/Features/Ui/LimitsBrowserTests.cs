@@ -25,6 +25,25 @@ public sealed class LimitsBrowserTests
     }
 
 
+    [Fact]
+    public async Task Without_approval_a_limit_changed_on_the_page_is_in_force_at_once()
+    {
+        await using var portal = await PortalFactory.StartRealServerAsync(new Dictionary<string, string?> { [Portal.Features.Limits.LimitsApi.RequireApprovalKey] = "false" });
+        var page = await Browser.SignedInPageAsync(portal, await portal.CreateUserAsync(Roles.RiskOfficer), Browser.Desktop, "/limits");
+
+        await page.Locator("[id='limits.maxOrderValueUsd']").FillAsync("250");
+        await page.Locator("[id='limits.maxOrderValueUsd']").PressAsync("Tab");
+        await page.Locator("#limit-reason").FillAsync("Single-person desk: tighter for the new strategy");
+        await page.Locator("#limit-reason").PressAsync("Tab");
+        await Assertions.Expect(page.Locator("#propose-limits")).ToContainTextAsync("Apply now");
+        await page.Locator("#propose-limits").ClickAsync();
+
+        await Assertions.Expect(page.Locator("[data-limit='MaxOrderValueUsd']")).ToHaveTextAsync("$250.00");
+        await Assertions.Expect(page.Locator("#no-pending-limits")).ToBeVisibleAsync();
+        Assert.Equal(250m, portal.Get<Portal.Features.Limits.LimitStore>().Current!.Limits.MaxOrderValueUsd);
+        await page.Context.CloseAsync();
+    }
+
     /// <summary>Scenario 2: one RiskOfficer lowers a limit, a second approves it, and an order the new limit forbids is refused.</summary>
     [Fact]
     public async Task A_limit_lowered_by_one_officer_and_approved_by_another_refuses_the_next_order_over_it()

@@ -18,6 +18,9 @@ public sealed partial class LimitEditForm
 
     [Parameter, EditorRequired] public RiskLimits Ceilings { get; set; } = null!;
 
+    /// <summary>True where no approval is required (<c>Limits:RequireApproval=false</c>): the set goes into force when submitted.</summary>
+    [Parameter] public bool AppliesAtOnce { get; set; }
+
     /// <summary>Called with a complete, valid set and its reason.</summary>
     [Parameter] public EventCallback<LimitProposal> OnPropose { get; set; }
 

@@ -28,6 +28,9 @@ public sealed partial class LimitsPage : IDisposable
     [Inject] private ISnackbar Snackbar { get; set; } = null!;
     [Inject] private AuthenticationStateProvider Authentication { get; set; } = null!;
     [Inject] private IAuthorizationService Authorization { get; set; } = null!;
+    [Inject] private IConfiguration Configuration { get; set; } = null!;
+
+    private bool RequireApproval => Configuration.GetValue(LimitsApi.RequireApprovalKey, true);
 
     protected override void OnInitialized() => Live.Received += OnLiveEvent;
 
@@ -107,8 +110,20 @@ public sealed partial class LimitsPage : IDisposable
             Snackbar.Add(string.Join(" ", problems.Select(p => $"{LimitText.Label(p.Key)} {p.Value}")), Severity.Error);
             return;
         }
-        var pending = await Store.ProposeAsync(proposal.Limits, _active!.Version, proposal.Reason, _decider!, keyOwner: null, CancellationToken.None);
-        Snackbar.Add($"Version {pending.Version} waits for another RiskOfficer's approval.", Severity.Info);
+        if (RequireApproval)
+        {
+            var pending = await Store.ProposeAsync(proposal.Limits, _active!.Version, proposal.Reason, _decider!, keyOwner: null, CancellationToken.None);
+            Snackbar.Add($"Version {pending.Version} waits for another RiskOfficer's approval.", Severity.Info);
+        }
+        else
+        {
+            var change = await Store.ChangeAsync(proposal.Limits, _active!.Version, proposal.Reason, _decider!, CancellationToken.None);
+            // This instance may not have heard of the other change yet: read the limits in force from Postgres.
+            if (change.Version is null) await Store.LoadAsync(CancellationToken.None);
+            Snackbar.Add(change.Version is { } applied
+                ? $"Version {applied.Version} is in force."
+                : "Other limits were put in force meanwhile; the form shows them now: make the change again.", change.Version is null ? Severity.Warning : Severity.Success);
+        }
         await LoadAsync();
     }
 

@@ -99,6 +99,9 @@ public sealed class PhaseTests
         Assert.Contains("changed after this request", (await stale.JsonAsync()).GetProperty("detail").GetString());
         Assert.Equal(DeploymentPhase.Paper, (await portal.Get<DeploymentPhaseStore>().LoadAsync(CancellationToken.None)).Phase);
         Assert.Empty((await (await approver.GetAsync("/api/readiness/phase")).JsonAsync()).GetProperty("pending").EnumerateArray());
+        var refusal = Assert.Single(await portal.AuditEventsAsync("deployment_phase.refused")).GetProperty("payload");
+        Assert.Equal(early, refusal.GetProperty("requestId").GetGuid());
+        Assert.Contains("changed after this request", refusal.GetProperty("reason").GetString());
     }
 
     private static async Task<Guid> RequestSmallLiveAsync(HttpClient officer, string reason)

@@ -105,16 +105,25 @@ public sealed class PhaseChanges(NpgsqlDataSource db, DeploymentPhaseStore phase
     private async Task<IReadOnlyList<string>> RedItemsAsync(CancellationToken ct) =>
         (await checklist.ComputeAsync(ct)).NotGreen.Select(i => $"{i.Title} ({i.StatusText})").ToList();
 
+    /// <summary>Settles the request as refused, with its audit record in the same transaction.</summary>
     private async Task<PhaseChangeOutcome> DecideAsync(PhaseChangeRequest request, string decider, string note, CancellationToken ct)
     {
-        await using var command = db.CreateCommand("""
+        var now = clock.GetUtcNow();
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        await using (var command = new NpgsqlCommand("""
             update phase_change_requests set state = 'refused', decided_by = $2, decided_at = $3, decision_note = $4 where id = $1 and state = 'pending'
-            """);
-        command.Parameters.AddWithValue(request.Id);
-        command.Parameters.AddWithValue(decider);
-        command.Parameters.AddWithValue(clock.GetUtcNow());
-        command.Parameters.AddWithValue(note);
-        await command.ExecuteNonQueryAsync(ct);
+            """, connection, transaction))
+        {
+            command.Parameters.AddWithValue(request.Id);
+            command.Parameters.AddWithValue(decider);
+            command.Parameters.AddWithValue(now);
+            command.Parameters.AddWithValue(note);
+            if (await command.ExecuteNonQueryAsync(ct) != 1) return new(PhaseChangeStatus.Refused, "The request was already decided.", request);
+        }
+        await AuditChainWriter.AppendAsync(connection, transaction, [AuditEventDraft.Create(now, decider, "deployment_phase.refused", "deployment",
+            new { requestId = request.Id, target = request.TargetName, reason = note })], ct);
+        await transaction.CommitAsync(ct);
         return new(PhaseChangeStatus.Refused, note, request);
     }
 

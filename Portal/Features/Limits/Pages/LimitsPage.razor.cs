@@ -118,11 +118,13 @@ public sealed partial class LimitsPage : IDisposable
         else
         {
             var change = await Store.ChangeAsync(proposal.Limits, _active!.Version, proposal.Reason, _decider!, CancellationToken.None);
-            // This instance may not have heard of the other change yet: read the limits in force from Postgres.
-            if (change.Version is null) await Store.LoadAsync(CancellationToken.None);
-            Snackbar.Add(change.Version is { } applied
-                ? $"Version {applied.Version} is in force."
-                : "Other limits were put in force meanwhile; the form shows them now: make the change again.", change.Version is null ? Severity.Warning : Severity.Success);
+            if (change.Version is { } applied) Snackbar.Add($"Version {applied.Version} is in force.", Severity.Success);
+            else
+            {
+                // This instance may not have heard of the other change yet: read the limits in force from Postgres.
+                await Store.LoadAsync(CancellationToken.None);
+                Snackbar.Add("Other limits were put in force meanwhile; the form shows them now: make the change again.", Severity.Warning);
+            }
         }
         await LoadAsync();
     }

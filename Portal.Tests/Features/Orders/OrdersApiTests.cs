@@ -96,6 +96,28 @@ public sealed class OrdersApiTests : IAsyncLifetime
         Assert.Equal(5, await CountAsync("select count(*) from paper_orders"));
     }
 
+    /// <summary>
+    /// A repeat of an accepted order is answered from the first decision. Its reservation used to carry the order's own
+    /// id, so taking it back removed the original's place in the minute windows: sending every order twice (or any
+    /// client's retry) emptied the per-minute limits.
+    /// </summary>
+    [Fact]
+    public async Task Sending_accepted_orders_again_does_not_free_their_places_in_the_per_minute_allowance()
+    {
+        for (var i = 0; i < 5; i++)
+        {
+            var order = OrderRequests.Market($"twice-{i}", 1m, strategyId: "twice");
+            Assert.Equal(HttpStatusCode.Created, (await _client.PostOrderAsync(order)).StatusCode);
+            Assert.Equal(HttpStatusCode.Created, (await _client.PostOrderAsync(order)).StatusCode);
+        }
+
+        var sixth = await _client.PostOrderAsync(OrderRequests.Market("twice-5", 1m, strategyId: "twice"));
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, sixth.StatusCode);
+        Assert.Equal("MaxOrdersPerMinute", (await sixth.JsonAsync()).GetProperty("reason").GetString());
+        Assert.Equal(5, await CountAsync("select count(*) from paper_orders"));
+    }
+
     /// <summary>Found by bench/Portal.Scenarios: an instance killed between the decision and the broker left rows pending_submit for ever.</summary>
     [Fact]
     public async Task An_accepted_order_never_sent_because_its_instance_died_becomes_submit_failed_and_audited()

@@ -90,7 +90,7 @@ public sealed class OrderGateway(
         var recorded = await RecordAsync(order, hash, actor, now, verdict);
         if (recorded.Row is not { Decision: "accepted" } row)
         {
-            if (verdict.CountedRate) await ReleaseRateAsync(order, actor, now);
+            if (verdict.Reservation is { } reservation) await ReleaseRateAsync(order, actor, reservation, now);
             return await ConcludeRefusalAsync(order.ClientOrderId, recorded, hash, senderMayTradeStrategy, ct);
         }
         risk.RequestSync();
@@ -101,8 +101,9 @@ public sealed class OrderGateway(
     }
 
     /// <summary>What the decision under the lock works from: a refusal made already, or the limits and the rate counts.</summary>
+    /// <param name="Reservation">The rate counters' entry this attempt made, to take back if the order is not accepted.</param>
     private sealed record Verdict(TradingMode Mode, RiskDecision? Decided = null, Refusal? Refusal = null, RiskLimits? Limits = null,
-        OrderCounters Counters = default, bool CountedRate = false);
+        OrderCounters Counters = default, string? Reservation = null);
 
     /// <summary>Step 1: a halt needs nothing but memory; then safe mode; then the state the decision needs must be there.</summary>
     private Verdict? RefuseEarly(in OrderIntent intent)
@@ -117,15 +118,20 @@ public sealed class OrderGateway(
         return null;
     }
 
-    /// <summary>Step 2: the order is counted in the shared rate counters before it is decided, and released if refused.</summary>
+    /// <summary>
+    /// Step 2: the order is counted in the shared rate counters before it is decided, and released if refused. Each attempt
+    /// counts under an entry of its own: a repeat of a decided order (or the same order on two instances at once) takes back
+    /// only its own entry, never the one of the order that was accepted.
+    /// </summary>
     private async Task<Verdict> ReserveRateAsync(ParsedOrder order, string actor, DateTimeOffset now)
     {
         var mode = tradingState.ModeFor(order.Intent.StrategyId);
         // The deployment phase's ceilings (e.g. Small Live's $100 positions) cap the operational limits.
         var current = phases.Cap(limits.Current!.Limits);
+        var reservation = order.ClientOrderId + "#" + Guid.NewGuid().ToString("N");
         try
         {
-            return new Verdict(mode, Limits: current, Counters: await CountAsync(order.Intent.StrategyId, ApiKeyOf(actor), order.ClientOrderId, now), CountedRate: true);
+            return new Verdict(mode, Limits: current, Counters: await CountAsync(order.Intent.StrategyId, ApiKeyOf(actor), reservation, now), Reservation: reservation);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -255,16 +261,16 @@ public sealed class OrderGateway(
     }
 
     /// <summary>Counts the order; if Redis lost the counters, they are rebuilt from Postgres first, then it is counted once.</summary>
-    private async Task<OrderCounters> CountAsync(string strategyId, string? apiKey, string clientOrderId, DateTimeOffset now)
+    private async Task<OrderCounters> CountAsync(string strategyId, string? apiKey, string reservation, DateTimeOffset now)
     {
         try
         {
-            return await rates.ReserveAsync(strategyId, apiKey, clientOrderId, now);
+            return await rates.ReserveAsync(strategyId, apiKey, reservation, now);
         }
         catch (RateCountersLostException)
         {
             await rateRestorer.RestoreAsync();
-            return await rates.ReserveAsync(strategyId, apiKey, clientOrderId, now);
+            return await rates.ReserveAsync(strategyId, apiKey, reservation, now);
         }
     }
 
@@ -273,11 +279,11 @@ public sealed class OrderGateway(
 
     public const string ApiKeyActorPrefix = "apikey:";
 
-    private async Task ReleaseRateAsync(ParsedOrder order, string actor, DateTimeOffset reservedAt)
+    private async Task ReleaseRateAsync(ParsedOrder order, string actor, string reservation, DateTimeOffset reservedAt)
     {
         try
         {
-            await rates.ReleaseAsync(order.Intent.StrategyId, ApiKeyOf(actor), order.ClientOrderId, reservedAt);
+            await rates.ReleaseAsync(order.Intent.StrategyId, ApiKeyOf(actor), reservation, reservedAt);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using Npgsql;
 using Portal.Domain.Trading;
 using Portal.Features.Auth;
 using Portal.Features.Halt;
@@ -46,6 +47,30 @@ public sealed class KillSwitchTests : IAsyncLifetime
         Assert.Equal("TradingHalted", (await order.JsonAsync()).GetProperty("reason").GetString());
         Assert.Equal(1, await CountAsync("select count(*) from trading_state where scope = 'global' and mode = 'halted'"));
         Assert.Equal(1, await CountAsync("select count(*) from trading_state_changes where scope = 'global' and mode = 'halted'"));
+    }
+
+    /// <summary>
+    /// An order on its way when the halt comes (past the early check, waiting for the account lock) is decided against
+    /// the state at its decision, not the one it saw on arrival: it used to be accepted and filled after the halt replied.
+    /// </summary>
+    [Fact]
+    public async Task An_order_waiting_for_its_decision_when_the_halt_comes_is_refused_with_TradingHalted()
+    {
+        await using var holder = new NpgsqlConnection(_portal.AppConnectionString);
+        await holder.OpenAsync();
+        var hold = await holder.BeginTransactionAsync();
+        await using (var lockIt = new NpgsqlCommand("select id from risk_account where id = 1 for update", holder, hold)) await lockIt.ExecuteNonQueryAsync();
+        var order = _orders.PostOrderAsync(OrderRequests.Market("in-flight-at-halt", 1m));
+        await Poll.UntilAsync(async () => await CountAsync(
+            "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like '%risk_account%'") == 1, "the order waits for the account lock");
+
+        Assert.Equal(HttpStatusCode.OK, (await StopAsync("halt")).StatusCode);
+        await hold.RollbackAsync();
+
+        var response = await order;
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+        Assert.Equal("TradingHalted", (await response.JsonAsync()).GetProperty("reason").GetString());
+        Assert.Equal(0, await CountAsync("select count(*) from paper_orders"));
     }
 
     [Fact]

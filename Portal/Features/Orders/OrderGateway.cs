@@ -102,19 +102,18 @@ public sealed class OrderGateway(
 
     /// <summary>What the decision under the lock works from: a refusal made already, or the limits and the rate counts.</summary>
     /// <param name="Reservation">The rate counters' entry this attempt made, to take back if the order is not accepted.</param>
-    private sealed record Verdict(TradingMode Mode, RiskDecision? Decided = null, Refusal? Refusal = null, RiskLimits? Limits = null,
+    private sealed record Verdict(RiskDecision? Decided = null, Refusal? Refusal = null, RiskLimits? Limits = null,
         OrderCounters Counters = default, string? Reservation = null);
 
     /// <summary>Step 1: a halt needs nothing but memory; then safe mode; then the state the decision needs must be there.</summary>
     private Verdict? RefuseEarly(in OrderIntent intent)
     {
-        var mode = tradingState.ModeFor(intent.StrategyId);
-        if (mode == TradingMode.Halted) return new Verdict(mode, Decided: RiskDecision.Reject(RejectReason.TradingHalted, 0m, 0m));
+        if (tradingState.ModeFor(intent.StrategyId) == TradingMode.Halted) return new Verdict(Decided: RiskDecision.Reject(RejectReason.TradingHalted, 0m, 0m));
         if (safeMode.Reason is { } cause)
-            return new Verdict(mode, Refusal: new Refusal(SafeModePrefix + cause, $"Portal is in safe mode ({cause}); new orders are refused until it clears."));
-        if (limits.Current is null) return new Verdict(mode, Refusal: Unavailable("limits are not loaded"));
+            return new Verdict(Refusal: new Refusal(SafeModePrefix + cause, $"Portal is in safe mode ({cause}); new orders are refused until it clears."));
+        if (limits.Current is null) return new Verdict(Refusal: Unavailable("limits are not loaded"));
         // An external broker's positions of record come from its last view; the paper broker's are read under the lock.
-        if (_inDecision is null && !risk.IsReady) return new Verdict(mode, Refusal: Unavailable("the broker's positions are not loaded"));
+        if (_inDecision is null && !risk.IsReady) return new Verdict(Refusal: Unavailable("the broker's positions are not loaded"));
         return null;
     }
 
@@ -125,23 +124,22 @@ public sealed class OrderGateway(
     /// </summary>
     private async Task<Verdict> ReserveRateAsync(ParsedOrder order, string actor, DateTimeOffset now)
     {
-        var mode = tradingState.ModeFor(order.Intent.StrategyId);
         // The deployment phase's ceilings (e.g. Small Live's $100 positions) cap the operational limits.
         var current = phases.Cap(limits.Current!.Limits);
         var reservation = order.ClientOrderId + "#" + Guid.NewGuid().ToString("N");
         try
         {
-            return new Verdict(mode, Limits: current, Counters: await CountAsync(order.Intent.StrategyId, ApiKeyOf(actor), reservation, now), Reservation: reservation);
+            return new Verdict(Limits: current, Counters: await CountAsync(order.Intent.StrategyId, ApiKeyOf(actor), reservation, now), Reservation: reservation);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             logger.LogWarning(ex, "Rate counters unavailable; refusing order {ClientOrderId}", order.ClientOrderId);
-            return new Verdict(mode, Refusal: Unavailable("rate counters in Redis cannot be reached"));
+            return new Verdict(Refusal: Unavailable("rate counters in Redis cannot be reached"));
         }
         catch (Exception ex) when (ex is RateCountersLostException or NpgsqlException)
         {
             logger.LogWarning(ex, "Rate counters lost in Redis and not restored; refusing order {ClientOrderId}", order.ClientOrderId);
-            return new Verdict(mode, Refusal: Unavailable("rate counters were lost in Redis and could not be rebuilt from Postgres"));
+            return new Verdict(Refusal: Unavailable("rate counters were lost in Redis and could not be rebuilt from Postgres"));
         }
     }
 
@@ -167,8 +165,9 @@ public sealed class OrderGateway(
                     return UnitPlan.Nothing;
                 }
                 var referencePrice = prices.Get(intent.Symbol)?.Price;
+                // The trading state now, not on arrival: a halt that came while the order waited for its counts or this lock applies.
                 var decision = verdict.Decided ?? (verdict.Refusal is null
-                    ? PreTradeCheck.Evaluate(intent, ledger.Snapshot(), verdict.Limits!, verdict.Counters, referencePrice, marketData.StatusOf(intent.Symbol), verdict.Mode)
+                    ? PreTradeCheck.Evaluate(intent, ledger.Snapshot(), verdict.Limits!, verdict.Counters, referencePrice, marketData.StatusOf(intent.Symbol), tradingState.ModeFor(intent.StrategyId))
                     : default);
                 // Each key's own allowance, after the limits (Portal's own senders have none).
                 if (decision.IsAccepted && verdict.Decided is null && ApiKeyOf(actor) is not null)

@@ -119,6 +119,20 @@ public sealed class AdminPageTests : IAsyncLifetime
     }
 
     [Fact]
+    public void A_revocation_refused_because_the_admin_is_no_longer_one_is_explained_and_the_key_stays_listed_active()
+    {
+        _admin.Keys.Add(new ApiKeySummary(Guid.NewGuid(), "old-bot", ["orders"], DateTimeOffset.UnixEpoch, null));
+        _admin.RefuseRevocation = "Only an Admin may do this, and admin@test.local is not one now";
+        var cut = _bunit.Render<AdminApiKeys>();
+
+        cut.Find(".revoke-key").Click();
+        cut.WaitForElement(".confirm-revoke").Click();
+
+        cut.WaitForAssertion(() => Assert.Contains("is not one now", cut.Find("#key-error").TextContent));
+        Assert.Equal("Active", cut.Find(".key-status").TextContent.Trim());
+    }
+
+    [Fact]
     public void A_new_user_gets_a_password_shown_once_and_admin_refusals_are_explained()
     {
         var cut = _bunit.Render<AdminUsers>();
@@ -227,8 +241,11 @@ public sealed class AdminPageTests : IAsyncLifetime
             return Task.FromResult((Key, record));
         }
 
+        public string? RefuseRevocation { get; set; }
+
         public Task<bool> RevokeApiKeyAsync(string name, string actor, CancellationToken ct)
         {
+            if (RefuseRevocation is not null) throw new ArgumentException(RefuseRevocation);
             Revoked.Add((name, actor));
             var index = Keys.FindIndex(k => k.Name == name);
             Keys[index] = Keys[index] with { RevokedAt = DateTimeOffset.UnixEpoch.AddDays(1) };

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using Microsoft.Extensions.DependencyInjection;
 using Portal.Features.Admin;
 using Portal.Features.Auth;
 using Portal.Features.Identity;
@@ -19,6 +20,8 @@ public sealed class PortalAdministrationTests : IAsyncLifetime
     {
         _portal = await PortalFactory.StartAsync();
         _admin = _portal.Get<IPortalAdministration>();
+        await using var scope = _portal.Services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<UserAccounts>().CreateAsync(Admin, [Roles.Admin], password: null, "test");
     }
 
     public async Task DisposeAsync() => await _portal.DisposeAsync();
@@ -70,6 +73,39 @@ public sealed class PortalAdministrationTests : IAsyncLifetime
         await Assert.ThrowsAsync<ArgumentException>(() => _admin.LockAsync(id, self.Email, CancellationToken.None));
         await Assert.ThrowsAsync<ArgumentException>(() => _admin.RemoveRoleAsync(id, Roles.Admin, self.Email, CancellationToken.None));
         Assert.DoesNotContain(await _portal.EventsAsync("user."), e => e.Type != "user.created" && e.Payload.GetProperty("id").GetString() == id);
+    }
+
+    /// <summary>
+    /// The admin page keeps the sign-in it opened with (re-checked every few minutes); the powers it calls check the actor
+    /// as Postgres has them now. A locked Admin could unlock themselves from a page left open, and a demoted one make keys.
+    /// </summary>
+    [Fact]
+    public async Task An_admin_locked_or_demoted_a_moment_ago_can_change_nothing_from_a_page_still_open()
+    {
+        var locked = await _portal.CreateUserAsync(Roles.Admin);
+        var demoted = await _portal.CreateUserAsync(Roles.Admin);
+        var person = await _portal.CreateUserAsync(Roles.OnCall);
+        var users = await _admin.UsersAsync(CancellationToken.None);
+        string IdOf(TestUser user) => users.Single(u => u.Email == user.Email).Id;
+        await _admin.LockAsync(IdOf(locked), Admin, CancellationToken.None);
+        await _admin.RemoveRoleAsync(IdOf(demoted), Roles.Admin, Admin, CancellationToken.None);
+        await _admin.CreateApiKeyAsync("kept", [Scopes.Audit], [], null, Admin, CancellationToken.None);
+
+        foreach (var actor in new[] { locked.Email, demoted.Email })
+        {
+            await Assert.ThrowsAsync<ArgumentException>(() => _admin.UnlockAsync(IdOf(locked), actor, CancellationToken.None));
+            await Assert.ThrowsAsync<ArgumentException>(() => _admin.AddRoleAsync(IdOf(person), Roles.Compliance, actor, CancellationToken.None));
+            await Assert.ThrowsAsync<ArgumentException>(() => _admin.LockAsync(IdOf(person), actor, CancellationToken.None));
+            await Assert.ThrowsAsync<ArgumentException>(() => _admin.CreateUserAsync($"made-{Guid.NewGuid():N}@test.local", [Roles.OnCall], actor, CancellationToken.None));
+            await Assert.ThrowsAsync<ArgumentException>(() => _admin.CreateApiKeyAsync("by-" + actor, [Scopes.Orders], ["*"], null, actor, CancellationToken.None));
+            await Assert.ThrowsAsync<ArgumentException>(() => _admin.RevokeApiKeyAsync("kept", actor, CancellationToken.None));
+        }
+
+        Assert.True((await _admin.UsersAsync(CancellationToken.None)).Single(u => u.Email == locked.Email).IsLocked(DateTimeOffset.UtcNow));
+        Assert.Equal([Roles.OnCall], (await _admin.UsersAsync(CancellationToken.None)).Single(u => u.Email == person.Email).Roles);
+        Assert.Null((await _admin.ApiKeysAsync(CancellationToken.None)).Single(k => k.Name == "kept").RevokedAt);
+        Assert.DoesNotContain(await _admin.ApiKeysAsync(CancellationToken.None), k => k.Name.StartsWith("by-", StringComparison.Ordinal));
+        Assert.DoesNotContain(await _portal.EventsAsync(""), e => e.Actor == locked.Email || e.Actor == demoted.Email);
     }
 
     [Fact]

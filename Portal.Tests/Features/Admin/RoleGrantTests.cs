@@ -80,6 +80,22 @@ public sealed class RoleGrantTests : IAsyncLifetime
         Assert.Equal(second.Email, approved.Actor);
     }
 
+    /// <summary>A request stands on its requester: once they are no longer an Admin (demoted or locked), it cannot be approved.</summary>
+    [Fact]
+    public async Task A_request_whose_requester_was_demoted_since_cannot_be_approved()
+    {
+        var requester = await _portal.CreateUserAsync(Roles.Admin);
+        var approver = await _portal.CreateUserAsync(Roles.Admin);
+        var (sock, _) = await _admin.CreateUserAsync($"sock-{Guid.NewGuid():N}@test.local", [Roles.Admin], requester.Email, CancellationToken.None);
+        var grant = await PendingForAsync(sock.Email);
+
+        await _admin.RemoveRoleAsync((await UserAsync(requester.Email)).Id, Roles.Admin, approver.Email, CancellationToken.None);
+
+        var refused = await Assert.ThrowsAsync<ArgumentException>(() => _admin.ApproveRoleGrantAsync(grant.Id, approver.Email, CancellationToken.None));
+        Assert.Contains("requested", refused.Message);
+        Assert.Empty((await UserAsync(sock.Email)).Roles);
+    }
+
     [Fact]
     public async Task A_second_account_an_admin_creates_is_not_a_risk_officer_until_another_admin_approves()
     {

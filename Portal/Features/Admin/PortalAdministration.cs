@@ -72,8 +72,9 @@ public interface IPortalAdministration
 /// (shared with <c>create-api-key</c>). A user change and its audit event commit in one transaction, so a change that
 /// cannot be audited does not happen. An admin cannot lock themselves out or drop their own Admin role.
 /// Four-eyes on privilege: RiskOfficer and Admin are granted only when a second Admin approves the request (rows in
-/// <c>role_grants</c>); the requester and approver are checked against Postgres, not the caller's session, so an Admin
-/// demoted a moment ago cannot approve. A key created here is owned by the Admin who created it.
+/// <c>role_grants</c>). Every change checks its actor against Postgres, not the caller's session, so an Admin demoted or
+/// locked a moment ago changes nothing, and an approval checks the requester too. A key created here is owned by the Admin
+/// who created it.
 /// </summary>
 public sealed class PortalAdministration(IServiceScopeFactory scopes, ApiKeyService keys, TimeProvider clock, IOptions<AdminOptions> options)
     : IPortalAdministration
@@ -93,7 +94,7 @@ public sealed class PortalAdministration(IServiceScopeFactory scopes, ApiKeyServ
     public async Task<(UserSummary User, string Password)> CreateUserAsync(string email, IReadOnlyCollection<string> roles, string actor, CancellationToken ct)
     {
         await ExpireDueGrantsAsync(ct);
-        return await InTransactionAsync(async (services, db) =>
+        return await InTransactionAsync(actor, async (services, db, admin) =>
         {
             if (string.IsNullOrWhiteSpace(email)) throw new ArgumentException("The email is required.", nameof(email));
             var canonical = UserAccounts.CanonicalRoles(roles);
@@ -104,7 +105,7 @@ public sealed class PortalAdministration(IServiceScopeFactory scopes, ApiKeyServ
             // UserAccounts recorded user.created in this transaction; each role needing approval is a request of its own.
             var events = new List<AuditEventDraft>();
             var users = services.GetRequiredService<UserManager<IdentityUser>>();
-            foreach (var role in requested) events.Add(await RequestGrantAsync(db, users, user, role, actor, ct));
+            foreach (var role in requested) events.Add(await RequestGrantAsync(db, users, user, role, admin, actor, ct));
             return ((IReadOnlyList<AuditEventDraft>)events, (Summary(user, now), created.Password));
         }, ct);
     }
@@ -122,11 +123,11 @@ public sealed class PortalAdministration(IServiceScopeFactory scopes, ApiKeyServ
             return RoleChange.Granted;
         }
         await ExpireDueGrantsAsync(ct);
-        return await InTransactionAsync(async (services, db) =>
+        return await InTransactionAsync(actor, async (services, db, admin) =>
         {
             var users = services.GetRequiredService<UserManager<IdentityUser>>();
             var user = await users.FindByIdAsync(userId) ?? throw new ArgumentException("There is no such user.", nameof(userId));
-            return ((IReadOnlyList<AuditEventDraft>)[await RequestGrantAsync(db, users, user, canonical, actor, ct)], RoleChange.PendingApproval);
+            return ((IReadOnlyList<AuditEventDraft>)[await RequestGrantAsync(db, users, user, canonical, admin, actor, ct)], RoleChange.PendingApproval);
         }, ct);
     }
 
@@ -155,9 +156,8 @@ public sealed class PortalAdministration(IServiceScopeFactory scopes, ApiKeyServ
 
     /// <summary>The request and its audit record commit together; a second request for the same person and role is refused.</summary>
     private async Task<AuditEventDraft> RequestGrantAsync(PortalIdentityDbContext db, UserManager<IdentityUser> users, IdentityUser user, string role,
-        string actor, CancellationToken ct)
+        IdentityUser requester, string actor, CancellationToken ct)
     {
-        var requester = await AdminAsync(users, actor) ?? throw new ArgumentException($"Only an Admin may request {role} for someone.");
         if (await users.IsInRoleAsync(user, role)) throw new ArgumentException($"{user.Email} already holds {role}.");
         var id = Guid.CreateVersion7(clock.GetUtcNow());
         var now = clock.GetUtcNow();
@@ -173,7 +173,7 @@ public sealed class PortalAdministration(IServiceScopeFactory scopes, ApiKeyServ
     }
 
     private Task DecideGrantAsync(Guid grantId, string actor, bool approve, CancellationToken ct) =>
-        InTransactionAsync(async (services, db) =>
+        InTransactionAsync(actor, async (services, db, decider) =>
         {
             var users = services.GetRequiredService<UserManager<IdentityUser>>();
             // Row lock: two Admins deciding at once, or a decision racing an expiry, see one another's outcome.
@@ -189,12 +189,13 @@ public sealed class PortalAdministration(IServiceScopeFactory scopes, ApiKeyServ
             if (state != "pending") throw new ArgumentException($"The request is {state}, not pending.");
             var now = clock.GetUtcNow();
             if (expiresAt <= now) throw new ArgumentException("The request has expired; ask again.");
-            var decider = await AdminAsync(users, actor) ?? throw new ArgumentException("Only an Admin may decide a role request.");
             var user = await users.FindByIdAsync(userId) ?? throw new ArgumentException("There is no such user.");
             if (approve)
             {
                 if (decider.Id == userId) throw new ArgumentException($"Nobody approves {role} for themselves; another Admin must.");
                 if (decider.Id == requesterId) throw new ArgumentException("Nobody approves their own request; another Admin must.");
+                if (await AdminAsync(db, users, requesterId, byId: true, ct) is null)
+                    throw new ArgumentException($"{requestedBy}, who requested this, is no longer an Admin (role removed or account locked): the request no longer stands; reject it and ask again.");
                 if (!await users.IsInRoleAsync(user, role)) Check(await users.AddToRoleAsync(user, role));
                 Check(await users.UpdateSecurityStampAsync(user));
             }
@@ -226,11 +227,34 @@ public sealed class PortalAdministration(IServiceScopeFactory scopes, ApiKeyServ
         await transaction.CommitAsync(ct);
     }
 
-    /// <summary>The Admin named by <paramref name="actor"/> (user name or email) as Postgres has them now: holding Admin and not locked.</summary>
-    private static async Task<IdentityUser?> AdminAsync(UserManager<IdentityUser> users, string actor)
+    /// <summary>
+    /// The Admin named by <paramref name="actor"/> (user name or email, or id with <paramref name="byId"/>) as Postgres has them
+    /// now: holding Admin and not locked. Their row stays share-locked until the transaction ends: removing their role or
+    /// locking them writes that row, so it commits wholly before this decision or after it, never beside it.
+    /// </summary>
+    private static async Task<IdentityUser?> AdminAsync(PortalIdentityDbContext db, UserManager<IdentityUser> users, string actor, bool byId, CancellationToken ct)
     {
-        var user = await users.FindByNameAsync(actor) ?? await users.FindByEmailAsync(actor);
+        await using var lockRow = byId
+            ? Command(db, """select "Id" from "AspNetUsers" where "Id" = $1 for share""", actor)
+            : Command(db, """
+                select "Id" from "AspNetUsers" where "NormalizedUserName" = $1 or "NormalizedEmail" = $2
+                order by "NormalizedUserName" = $1 desc limit 1 for share
+                """, users.NormalizeName(actor) ?? "", users.NormalizeEmail(actor) ?? "");
+        if (await lockRow.ExecuteScalarAsync(ct) is not string id) return null;
+        var user = await users.FindByIdAsync(id);
         return user is not null && await users.IsInRoleAsync(user, Roles.Admin) && !await users.IsLockedOutAsync(user) ? user : null;
+    }
+
+    private static ArgumentException NotAnAdmin(string actor) =>
+        new($"Only an Admin may do this, and {actor} is not one now (role removed or account locked); nothing was changed.");
+
+    /// <summary>For the powers whose change commits elsewhere (API keys): the actor must be an Admin as Postgres has them now.</summary>
+    private async Task RequireAdminAsync(string actor, CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<PortalIdentityDbContext>();
+        await db.Database.OpenConnectionAsync(ct);
+        if (await AdminAsync(db, scope.ServiceProvider.GetRequiredService<UserManager<IdentityUser>>(), actor, byId: false, ct) is null) throw NotAnAdmin(actor);
     }
 
     private static NpgsqlCommand Command(PortalIdentityDbContext db, string sql, params object[] values)
@@ -272,17 +296,22 @@ public sealed class PortalAdministration(IServiceScopeFactory scopes, ApiKeyServ
     public async Task<(string Key, ApiKeySummary Record)> CreateApiKeyAsync(string name, IReadOnlyCollection<string> scopes, IReadOnlyCollection<string> strategies,
         int? expiresInDays, string actor, CancellationToken ct)
     {
+        await RequireAdminAsync(actor, ct);
         var (key, record) = await keys.CreateAsync(name?.Trim() ?? "", scopes, actor, strategies, owner: actor,
             expiresAt: expiresInDays is { } days ? keys.ExpiryIn(days) : null, ct: ct);
         return (key, Summary(record));
     }
 
-    public Task<bool> RevokeApiKeyAsync(string name, string actor, CancellationToken ct) => keys.RevokeAsync(name, actor, ct);
+    public async Task<bool> RevokeApiKeyAsync(string name, string actor, CancellationToken ct)
+    {
+        await RequireAdminAsync(actor, ct);
+        return await keys.RevokeAsync(name, actor, ct);
+    }
 
     /// <summary>Changes one user, ends their sessions (new security stamp) and audits it, all in one transaction.</summary>
     private Task ChangeAsync<TPayload>(string userId, string actor, string type,
         Func<UserManager<IdentityUser>, IdentityUser, Task<TPayload>> change, CancellationToken ct) =>
-        InTransactionAsync(async (services, _) =>
+        InTransactionAsync(actor, async (services, _, _) =>
         {
             var users = services.GetRequiredService<UserManager<IdentityUser>>();
             var user = await users.FindByIdAsync(userId) ?? throw new ArgumentException("There is no such user.", nameof(userId));
@@ -291,13 +320,18 @@ public sealed class PortalAdministration(IServiceScopeFactory scopes, ApiKeyServ
             return ((IReadOnlyList<AuditEventDraft>)[Event(actor, type, user, payload)], true);
         }, ct);
 
-    private async Task<T> InTransactionAsync<T>(Func<IServiceProvider, PortalIdentityDbContext, Task<(IReadOnlyList<AuditEventDraft> Audit, T Result)>> action,
-        CancellationToken ct)
+    /// <summary>
+    /// One Admin's change: <paramref name="actor"/> is checked first, against Postgres rather than the caller's session (which
+    /// a page keeps for minutes), so a demoted or locked Admin changes nothing.
+    /// </summary>
+    private async Task<T> InTransactionAsync<T>(string actor,
+        Func<IServiceProvider, PortalIdentityDbContext, IdentityUser, Task<(IReadOnlyList<AuditEventDraft> Audit, T Result)>> action, CancellationToken ct)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<PortalIdentityDbContext>();
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
-        var (audit, result) = await action(scope.ServiceProvider, db);
+        var admin = await AdminAsync(db, scope.ServiceProvider.GetRequiredService<UserManager<IdentityUser>>(), actor, byId: false, ct) ?? throw NotAnAdmin(actor);
+        var (audit, result) = await action(scope.ServiceProvider, db, admin);
         await AuditTrail.AppendInTransactionAsync(db, audit, ct);
         await transaction.CommitAsync(ct);
         return result;

@@ -69,6 +69,10 @@ public sealed partial class AdminApiKeys
             _confirmRevoke = null;
             _keys = await Administration.ApiKeysAsync(CancellationToken.None);
         }
+        catch (ArgumentException ex)
+        {
+            _error = ex.Message;
+        }
         finally
         {
             _busy = false;

@@ -205,6 +205,28 @@ public sealed class LimitsApiTests : IAsyncLifetime
         Assert.Equal(["active", "superseded"], history.EnumerateArray().Select(v => v.GetProperty("state").GetString()));
     }
 
+    /// <summary>
+    /// A session keeps the roles it signed in with until it is checked again: every request by a person is checked against
+    /// Postgres (it was every five minutes, so a demoted officer could approve with the session they held).
+    /// </summary>
+    [Fact]
+    public async Task A_risk_officer_whose_role_was_removed_cannot_approve_with_the_session_they_still_hold()
+    {
+        var version = await ProposeAsync(await _portal.ClientSignedInAsAsync(Roles.RiskOfficer), 400m);
+        var officer = await _portal.CreateUserAsync(Roles.RiskOfficer);
+        var session = await _portal.SignInAsync(officer);
+        Assert.Equal(HttpStatusCode.OK, (await session.GetAsync("/api/limits/pending")).StatusCode);
+        var admin = await _portal.CreateUserAsync(Roles.Admin);
+        var administration = _portal.Get<Portal.Features.Admin.IPortalAdministration>();
+        var id = (await administration.UsersAsync(CancellationToken.None)).Single(u => u.Email == officer.Email).Id;
+        await administration.RemoveRoleAsync(id, Roles.RiskOfficer, admin.Email, CancellationToken.None);
+
+        var approve = await session.PostAsync($"/api/limits/pending/{version}/approve", null);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, approve.StatusCode);
+        Assert.Equal(LimitStates.Pending, (await _portal.Get<LimitStore>().HistoryAsync(10, CancellationToken.None)).Single(v => v.Version == version).State);
+    }
+
     private static async Task<long> ProposeAsync(HttpClient officer, decimal maxOrderValueUsd)
     {
         var put = await officer.PutAsJsonAsync("/api/limits", new { reason = "four eyes", limits = new { MaxOrderValueUsd = maxOrderValueUsd } });

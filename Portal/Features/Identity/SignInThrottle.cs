@@ -28,8 +28,8 @@ public sealed class SignInThrottleOptions
 
     /// <summary>
     /// How long "remember this device" keeps a person signed in on it (sliding: each visit in the second half renews it),
-    /// so the on-call at 3 a.m. is not retyping a long password. Roles and locks still apply within minutes
-    /// (<see cref="IdentitySetup.RevalidationInterval"/>).
+    /// so the on-call at 3 a.m. is not retyping a long password. Roles and locks still apply to the next request, and to
+    /// an open page within <see cref="IdentitySetup.RevalidationInterval"/>.
     /// </summary>
     public TimeSpan RememberDeviceFor { get; set; } = TimeSpan.FromDays(14);
 }

@@ -1,9 +1,11 @@
 using System.Net;
 using System.Net.Http.Json;
+using Npgsql;
 using Portal.Features.Auth;
 using Portal.Features.Identity;
 using Portal.Features.Readiness;
 using Portal.Infrastructure.Alpaca;
+using Portal.Tests.Features.Audit;
 using Portal.Tests.Infrastructure;
 
 namespace Portal.Tests.Features.Readiness;
@@ -102,6 +104,34 @@ public sealed class PhaseTests
         var refusal = Assert.Single(await portal.AuditEventsAsync("deployment_phase.refused")).GetProperty("payload");
         Assert.Equal(early, refusal.GetProperty("requestId").GetGuid());
         Assert.Contains("changed after this request", refusal.GetProperty("reason").GetString());
+    }
+
+    /// <summary>
+    /// A move down reduces risk and must happen: when another instance changes the phase between this one reading it and
+    /// writing it (here a promotion to Scale Up committing at that moment), the move is made from the phase now in force.
+    /// It used to change nothing and report "Moved down".
+    /// </summary>
+    [Fact]
+    public async Task A_move_down_racing_a_promotion_still_ends_in_the_lower_phase()
+    {
+        await using var portal = await PortalFactory.StartAsync();
+        await AuditTestKit.ExecAsync(portal.Superuser(), "update deployment_phase set phase = 'small_live', version = version + 1 where id = 1");
+        await using var other = new NpgsqlConnection(portal.AppConnectionString);
+        await other.OpenAsync();
+        var promotion = await other.BeginTransactionAsync();
+        await using (var promote = new NpgsqlCommand("update deployment_phase set phase = 'scale_up', version = version + 1 where id = 1", other, promotion))
+            await promote.ExecuteNonQueryAsync();
+
+        var moveDown = portal.Get<PhaseChanges>().RequestAsync(DeploymentPhase.Paper, "incident: fills at wrong prices", "oncall@test.local", CancellationToken.None);
+        await Poll.UntilAsync(async () => await OrderRequests.ScalarAsync(portal.AppConnectionString,
+            "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like 'update deployment_phase%'") == 1, "the move down waits for the row");
+        await promotion.CommitAsync();
+        var outcome = await moveDown;
+
+        Assert.Equal(PhaseChangeStatus.Changed, outcome.Status);
+        Assert.Equal(DeploymentPhase.Paper, (await portal.Get<DeploymentPhaseStore>().LoadAsync(CancellationToken.None)).Phase);
+        var changed = Assert.Single(await portal.AuditEventsAsync("deployment_phase.changed")).GetProperty("payload");
+        Assert.Equal(("scale_up", "paper"), (changed.GetProperty("from").GetString(), changed.GetProperty("to").GetString()));
     }
 
     private static async Task<Guid> RequestSmallLiveAsync(HttpClient officer, string reason)

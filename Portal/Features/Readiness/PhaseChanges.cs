@@ -34,8 +34,15 @@ public sealed class PhaseChanges(NpgsqlDataSource db, DeploymentPhaseStore phase
         if (target == current.Phase) return new(PhaseChangeStatus.Refused, $"The deployment is already in {current.Title}.", Phase: current);
         if (target < current.Phase)
         {
-            var changed = await ChangeAsync(current, target, reason, actor, null, ct);
-            return new(PhaseChangeStatus.Changed, $"Moved down to {changed.Title}.", Phase: changed);
+            // Down reduces risk, so it must happen: if another instance changed the phase since it was read here, it is
+            // made again from the phase in force now, unless that is already at or below the target.
+            while (true)
+            {
+                var (moved, now) = await ChangeAsync(current, target, reason, actor, null, ct);
+                if (moved) return new(PhaseChangeStatus.Changed, $"Moved down to {now.Title}.", Phase: now);
+                if (target >= now.Phase) return new(PhaseChangeStatus.Refused, $"The deployment is already in {now.Title}.", Phase: now);
+                current = now;
+            }
         }
         if (target != current.Phase + 1)
             return new(PhaseChangeStatus.Refused, $"Phases go up one step at a time: from {current.Title} the next is {DeploymentPhases.Title(current.Phase + 1)}.", Phase: current);
@@ -84,8 +91,8 @@ public sealed class PhaseChanges(NpgsqlDataSource db, DeploymentPhaseStore phase
             await audit.AppendAsync(AuditEventDraft.Create(clock.GetUtcNow(), approver, "deployment_phase.refused", "deployment", new { requestId, target = request.TargetName, notGreen }));
             return new(PhaseChangeStatus.Refused, $"Not every checklist item is green any more: {string.Join(", ", notGreen)}.", request, current, notGreen);
         }
-        var changed = await ChangeAsync(current, request.Target, request.Reason, $"{request.RequestedBy}, approved by {approver}", (request, approver), ct);
-        return changed.Phase == request.Target
+        var (moved, changed) = await ChangeAsync(current, request.Target, request.Reason, $"{request.RequestedBy}, approved by {approver}", (request, approver), ct);
+        return moved
             ? new(PhaseChangeStatus.Changed, $"Moved to {changed.Title}.", request, changed)
             : new(PhaseChangeStatus.Refused, "The request was already decided.", request, changed);
     }
@@ -127,8 +134,11 @@ public sealed class PhaseChanges(NpgsqlDataSource db, DeploymentPhaseStore phase
         return new(PhaseChangeStatus.Refused, note, request);
     }
 
-    /// <summary>Sets the phase (and settles the approved request) with its audit record, in one transaction.</summary>
-    private async Task<DeploymentPhaseView> ChangeAsync(DeploymentPhaseView from, DeploymentPhase target, string reason, string actor,
+    /// <summary>
+    /// Sets the phase (and settles the approved request) with its audit record, in one transaction, only if the phase is still
+    /// at <paramref name="from"/>'s version; either way returns the phase in force after.
+    /// </summary>
+    private async Task<(bool Changed, DeploymentPhaseView Phase)> ChangeAsync(DeploymentPhaseView from, DeploymentPhase target, string reason, string actor,
         (PhaseChangeRequest Request, string Approver)? approval, CancellationToken ct)
     {
         var now = clock.GetUtcNow();
@@ -142,7 +152,7 @@ public sealed class PhaseChanges(NpgsqlDataSource db, DeploymentPhaseStore phase
             settle.Parameters.AddWithValue(a.Request.Id);
             settle.Parameters.AddWithValue(a.Approver);
             settle.Parameters.AddWithValue(now);
-            if (await settle.ExecuteNonQueryAsync(ct) != 1) return from;
+            if (await settle.ExecuteNonQueryAsync(ct) != 1) return (false, from);
         }
         await using (var update = new NpgsqlCommand("""
             update deployment_phase set phase = $1, reason = $2, changed_by = $3, changed_at = $4, version = version + 1 where id = 1 and version = $5
@@ -154,13 +164,13 @@ public sealed class PhaseChanges(NpgsqlDataSource db, DeploymentPhaseStore phase
             update.Parameters.AddWithValue(now);
             update.Parameters.AddWithValue(from.Version);
             // Another instance changed the phase since it was read: nothing happens here.
-            if (await update.ExecuteNonQueryAsync(ct) != 1) return await phases.LoadAsync(ct);
+            if (await update.ExecuteNonQueryAsync(ct) != 1) return (false, await phases.LoadAsync(ct));
         }
         await AuditChainWriter.AppendAsync(connection, transaction, [AuditEventDraft.Create(now, actor, "deployment_phase.changed", "deployment",
             new { from = from.Name, to = DeploymentPhases.Format(target), reason, requestId = approval?.Request.Id, approvedBy = approval?.Approver })], ct);
         await transaction.CommitAsync(ct);
         var changed = await phases.LoadAsync(ct);
         live.Publish(PhaseEvent, changed);
-        return changed;
+        return (true, changed);
     }
 }

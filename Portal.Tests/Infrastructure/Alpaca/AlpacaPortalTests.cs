@@ -94,6 +94,26 @@ public sealed class AlpacaPortalTests : IAsyncLifetime
         Assert.Equal(3m, Assert.Single(view.Positions).Quantity);
     }
 
+    /// <summary>
+    /// The submit's reply is lost and so is the look-up, but the stream has told of the fill: the order's record stands. The
+    /// failure used to overwrite it with submit_failed for good (the adapter then ignores the fill it already heard), and the
+    /// client, told the order failed, would send it again under a new id.
+    /// </summary>
+    [Fact]
+    public async Task A_fill_heard_on_the_stream_is_not_undone_when_the_submit_reply_and_the_look_up_are_both_lost()
+    {
+        await StartAsync(new() { ["Broker:Alpaca:RequestTimeout"] = "00:00:02" });
+        _alpaca.Script("POST /v2/orders", new Fault.SlowReply(TimeSpan.FromSeconds(6)));
+        _alpaca.Script("GET /v2/orders:by_client_order_id", Enumerable.Repeat(Fault.Error(503, "{}"), 3).ToArray());
+
+        var response = await _orders.PostOrderAsync(OrderRequests.Market("lost-reply-1", 3m));
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal("filled", (await response.JsonAsync()).GetProperty("status").GetString());
+        Assert.Equal(1, await CountAsync("select count(*) from orders where client_order_id = 'lost-reply-1' and status = 'filled' and filled_quantity = 3"));
+        Assert.Single(_alpaca.Orders);
+    }
+
     [Fact]
     public async Task An_order_Alpaca_refuses_for_buying_power_is_refused_with_Alpacas_message()
     {

@@ -239,6 +239,9 @@ public sealed class OrderGateway(
         {
             logger.LogError(ex, "Broker {Broker} failed order {ClientOrderId}: {Code}", broker.Name, order.ClientOrderId, ex.Code);
             var refused = ex.Kind == BrokerErrorKind.Rejected;
+            // A lost reply is not a lost order: the broker's stream may have told of it meanwhile, and that record stands.
+            if (!refused && await store.FindAsync(row.ClientOrderId, ct) is { Status: not OrderStatuses.PendingSubmit } heard)
+                return new OrderOutcome(OutcomeKind.Decided, heard);
             row.Status = refused ? OrderStatuses.BrokerRejected : OrderStatuses.SubmitFailed;
             row.Message = $"Broker {broker.Name}: {ex.Message}";
             try

@@ -31,9 +31,12 @@ public sealed class OrderStore(NpgsqlDataSource db, IDbContextFactory<PortalDbCo
             and filled_quantity <= $4 and (status <> $2 or filled_quantity < $4)
         """, state.ClientOrderId, OrderText.Format(state.Status), state.BrokerOrderId, state.FilledQuantity, state.AvgFillPrice, now);
 
-    /// <summary>The broker refused the order or could not be reached: Portal's verdict on the submission.</summary>
+    /// <summary>
+    /// The broker refused the order or could not be reached: Portal's verdict on the submission, only over a row still
+    /// pending (what the broker's stream recorded meanwhile stands).
+    /// </summary>
     public static NpgsqlBatchCommand SubmissionFailed(Guid id, string status, string? message, DateTimeOffset now) =>
-        Command("update orders set status = $2, message = $3, updated_at = $4 where id = $1", id, status, message, now);
+        Command("update orders set status = $2, message = $3, updated_at = $4 where id = $1 and status = 'pending_submit'", id, status, message, now);
 
     /// <summary>An accepted order that never reached the broker; only a row still pending is moved, so two instances never both record it.</summary>
     public static NpgsqlBatchCommand NeverSent(Guid id, string message, DateTimeOffset now) => Command(

@@ -61,7 +61,11 @@ public static class PreTradeCheck
         if (order.Quantity > limits.MaxOrderQuantity)
             return RiskDecision.Reject(RejectReason.MaxOrderQuantity, limits.MaxOrderQuantity, order.Quantity);
 
-        var orderPrice = order.Type == OrderType.Limit && order.LimitPrice is { } limitPrice ? limitPrice : mark;
+        // A buy limit pays at most its limit; a sell limit below the market fills at about the market, so it is valued at the
+        // higher of the two (its limit alone would pass it by up to the price collar).
+        var orderPrice = order.Type == OrderType.Limit && order.LimitPrice is { } limitPrice
+            ? order.Side == OrderSide.Buy ? limitPrice : Math.Max(limitPrice, mark)
+            : mark;
         var orderValue = order.Quantity * orderPrice;
         if (orderValue > limits.MaxOrderValueUsd)
             return RiskDecision.Reject(RejectReason.MaxOrderValue, limits.MaxOrderValueUsd, orderValue);

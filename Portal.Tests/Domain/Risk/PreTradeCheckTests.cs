@@ -68,6 +68,26 @@ public sealed class PreTradeCheckTests
         AssertRejected(RejectReason.MaxOrderValue, Check(BuyLimit(1m, 5_000.01m), Account(1_000_000m), limits, price: 5_000m));
     }
 
+    /// <summary>
+    /// A sell limit below the market fills at about the market, not at its limit: valued at its limit it passed the order
+    /// value limit by up to the price collar. A buy limit pays at most its limit, so it is valued there.
+    /// </summary>
+    [Fact]
+    public void A_sell_limit_below_the_market_is_valued_at_the_market_and_one_above_at_its_limit()
+    {
+        var limits = Loose with { MaxOrderValueUsd = 5_000m, PriceCollarPct = 0.05m };
+        var account = Account(1_000_000m, ("AAPL", 100m, 100m));
+        OrderIntent SellLimit(decimal quantity, decimal price) => new("s1", "AAPL", OrderSide.Sell, quantity, OrderType.Limit, price);
+
+        AssertAccepted(Check(SellLimit(50m, 95m), account, limits));
+        var below = Check(SellLimit(51m, 95m), account, limits);
+        AssertRejected(RejectReason.MaxOrderValue, below);
+        Assert.Equal(5_100m, below.Actual);
+        AssertAccepted(Check(SellLimit(47m, 105m), account, limits));
+        AssertRejected(RejectReason.MaxOrderValue, Check(SellLimit(48m, 105m), account, limits));
+        AssertAccepted(Check(BuyLimit(52m, 95m), account, limits));
+    }
+
     [Fact]
     public void Order_quantity_boundary()
     {

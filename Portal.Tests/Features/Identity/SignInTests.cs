@@ -350,6 +350,31 @@ public sealed class SignInTests : IAsyncLifetime
         Assert.Contains(_events.For(user.Email), e => e.Kind == SecurityEventKind.PasswordChanged);
     }
 
+    /// <summary>
+    /// Whoever holds a session (an unlocked laptop, a stolen cookie) must not be able to guess the password through the
+    /// change-password form: a wrong current password counts against the sign-in throttle and is recorded, as when adding
+    /// a passkey. It was neither.
+    /// </summary>
+    [Fact]
+    public async Task A_session_cannot_be_used_to_guess_the_password_through_the_change_password_form()
+    {
+        var user = await _portal.CreateUserAsync(Roles.RiskOfficer);
+        var client = await _portal.SignInAsync(user);
+        async Task<string> ChangeAsync(string current)
+        {
+            var fields = await SignIn.FormFieldsAsync(client, IdentitySetup.ManagePath, "change-password");
+            var next = PasswordGenerator.Generate();
+            (fields["Input.Current"], fields["Input.New"], fields["Input.Confirm"]) = (current, next, next);
+            return await (await client.PostAsync(IdentitySetup.ManagePath, new FormUrlEncodedContent(fields))).Content.ReadAsStringAsync();
+        }
+
+        for (var attempt = 1; attempt <= 5; attempt++) Assert.Contains("This is not your password.", await ChangeAsync("wrong-password-" + attempt));
+        Assert.Contains(SignInThrottle.WaitMessage, await ChangeAsync(user.Password));
+
+        Assert.Equal(5, _events.For(user.Email).Count(e => e.Kind == SecurityEventKind.PasswordConfirmationFailed));
+        Assert.DoesNotContain(_events.For(user.Email), e => e.Kind == SecurityEventKind.PasswordChanged);
+    }
+
     [Fact]
     public async Task Another_instance_on_the_same_database_accepts_the_session_cookie()
     {

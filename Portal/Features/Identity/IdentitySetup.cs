@@ -72,6 +72,7 @@ public static class IdentitySetup
         services.AddSingleton<IValidateOptions<SignInThrottleOptions>, SignInThrottleOptionsValidator>();
         services.AddScoped<ExternalSignIn>();
         services.AddScoped<PasskeyAccounts>();
+        services.AddScoped<PasswordConfirmation>();
         services.AddOptions<PasskeyOptions>().BindConfiguration(PasskeyOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<PasskeyOptions>, PasskeyOptionsValidator>();
         services.AddOptions<IdentityPasskeyOptions>().Configure<IOptions<PasskeyOptions>>((identity, portal) => PasskeyOptionsValidator.Apply(identity, portal.Value));

@@ -30,7 +30,7 @@ public sealed record PasskeyOutcome<T>(T? Value, string? Error = null, string? F
 /// </summary>
 public sealed class PasskeyAccounts(
     SignInManager<IdentityUser> signInManager, UserManager<IdentityUser> users, PortalIdentityDbContext db, SignInThrottle throttle,
-    ISecurityEventSink sink, TimeProvider clock, IOptions<SignInThrottleOptions> throttleOptions)
+    PasswordConfirmation confirmation, ISecurityEventSink sink, TimeProvider clock, IOptions<SignInThrottleOptions> throttleOptions)
 {
     public const string AddedType = "user.passkey_added";
     public const string RenamedType = "user.passkey_renamed";
@@ -67,14 +67,10 @@ public sealed class PasskeyAccounts(
         if (!await users.HasPasswordAsync(user))
             return new(null, "Your account signs in with single sign-on: add a passkey at your identity provider.");
         if (string.IsNullOrEmpty(password)) return new(null, "Enter your password to add a passkey.", "password");
-        var email = Subject(user);
-        var ip = http.Connection.RemoteIpAddress?.ToString();
-        if (await throttle.IsThrottledAsync(email, ip)) return new(null, SignInThrottle.WaitMessage, Throttled: true);
-        if (!await users.CheckPasswordAsync(user, password))
+        switch (await confirmation.CheckAsync(user, password, http.Connection.RemoteIpAddress?.ToString(), Method, "to add a passkey", http.RequestAborted))
         {
-            await throttle.RecordFailureAsync(email, ip);
-            await RecordAsync(SecurityEventKind.PasswordConfirmationFailed, user, http, "to add a passkey", null);
-            return new(null, "This is not your password.", "password");
+            case PasswordCheck.Throttled: return new(null, SignInThrottle.WaitMessage, Throttled: true);
+            case PasswordCheck.Wrong: return new(null, "This is not your password.", "password");
         }
         if ((await users.GetPasskeysAsync(user)).Count >= MaxPasskeys)
             return new(null, $"You already have {MaxPasskeys} passkeys: remove one first.");

@@ -58,6 +58,33 @@ public sealed class ModelObservationsApiTests : IAsyncLifetime
         Assert.Equal(before + 3, Portal.Features.Observability.PortalMetrics.ModelPredictionConfidence.WithLabels("m-ok").Count);
     }
 
+    /// <summary>
+    /// Two first batches of a new version at the same moment (here the other one is another instance's, committing while
+    /// this one waits on it): this instance's statement could not see the other's row, cached "no names" and answered 500 to
+    /// every batch of that version from then on.
+    /// </summary>
+    [Fact]
+    public async Task A_first_batch_of_a_version_racing_another_instances_first_batch_uses_the_names_that_won()
+    {
+        await using var other = new Npgsql.NpgsqlConnection(_portal.AppConnectionString);
+        await other.OpenAsync();
+        var theirs = await other.BeginTransactionAsync();
+        await using (var insert = new Npgsql.NpgsqlCommand(
+            "insert into model_versions (model_id, model_version, feature_names, first_seen_at) values ('m-race', 'v1', array['alpha', 'zeta'], now())", other, theirs))
+            await insert.ExecuteNonQueryAsync();
+        var batch = Batch([Observation("m-race", _now, Features(("zeta", 1), ("alpha", 2)))]);
+
+        var first = _client.PostAsJsonAsync("/api/model/observations", batch);
+        await Poll.UntilAsync(async () => await CountAsync(
+            "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like '%insert into model_versions%' and pid <> pg_backend_pid()") == 1,
+            "this instance's first batch waits on the other's");
+        await theirs.CommitAsync();
+
+        Assert.Equal(HttpStatusCode.OK, (await first).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _client.PostAsJsonAsync("/api/model/observations", batch)).StatusCode);
+        Assert.Equal(2, await CountAsync("select count(*) from model_observations where model_id = 'm-race' and features = array[2, 1]::float8[]"));
+    }
+
     [Fact]
     public async Task Non_finite_numbers_are_refused_naming_the_field_and_nothing_is_stored()
     {

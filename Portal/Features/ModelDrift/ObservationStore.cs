@@ -78,7 +78,11 @@ public sealed class ObservationStore(NpgsqlDataSource db, TimeProvider clock)
         command.Parameters.AddWithValue(key.Version);
         command.Parameters.AddWithValue(namesIfNew.Order(StringComparer.Ordinal).ToArray());
         command.Parameters.AddWithValue(clock.GetUtcNow());
-        var names = (string[])(await command.ExecuteScalarAsync(ct))!;
+        var names = await command.ExecuteScalarAsync(ct) as string[]
+                    // Another first batch of this version inserted it at the same moment: this statement's snapshot predates
+                    // that commit, the next statement's does not.
+                    ?? await KnownFeatureNamesAsync(key.Model, key.Version, ct)
+                    ?? throw new InvalidOperationException($"Model {key.Model} version {key.Version} has no feature names after registering them.");
         return _featureNames.GetOrAdd(key, names);
     }
 

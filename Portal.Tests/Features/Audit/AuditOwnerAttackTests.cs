@@ -72,6 +72,35 @@ public sealed class AuditOwnerAttackTests : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// The Merkle tree grows from the newest checkpoint row that has one; the chain was verified only from the newest
+    /// checkpoint of the database or the checkpoint file. With the newest row deleted (the file keeps it), the events in
+    /// between went into the next signed tree unverified, so an event rewritten there got a valid signed inclusion proof.
+    /// </summary>
+    [Fact]
+    public async Task A_deleted_checkpoint_row_does_not_let_the_next_checkpoint_sign_over_an_event_rewritten_before_it()
+    {
+        await _portal.AppendAsync(10);
+        var older = await _portal.CheckpointAtLeastAsync(await _portal.HeadSeqAsync());
+        await _portal.AppendAsync(10, first: 11);
+        var newer = await _portal.CheckpointAtLeastAsync(await _portal.HeadSeqAsync());
+        var rewritten = older + 3;
+        await AuditTestKit.ExecAsync(_portal.OwnerConnectionString, $"""
+            alter table audit_events disable trigger audit_events_append_only;
+            alter table audit_checkpoints disable trigger audit_checkpoints_append_only;
+            delete from audit_checkpoints where seq = {newer};
+            update audit_events set canonical = convert_to(replace(convert_from(canonical, 'UTF8'), '"ok"', '"xx"'), 'UTF8') where seq = {rewritten};
+            alter table audit_events enable always trigger audit_events_append_only;
+            alter table audit_checkpoints enable always trigger audit_checkpoints_append_only;
+            """);
+        await _portal.AppendAsync(5, first: 21);
+
+        var signed = await _portal.Get<AuditCheckpointer>().CheckpointAsync(force: true, CancellationToken.None);
+
+        Assert.Null(signed);
+        Assert.Equal(older, await NewestCheckpointSeqAsync());
+    }
+
     [Fact]
     public async Task An_export_whose_tail_was_forged_fails_offline_even_with_the_manifest_edited_to_match()
     {

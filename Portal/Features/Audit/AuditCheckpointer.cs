@@ -76,12 +76,14 @@ public sealed class AuditCheckpointer(
             || await HasControlEventAfterAsync(connection, transaction, last?.Seq ?? 0, head.Seq, settings.ControlEventTypesOrDefault, ct);
         if (!due) return null;
 
-        // The tree is opened first so that the rows verified are its new leaves too, read once (when it starts where the
-        // verification does, as it does unless the newest checkpoint is an old one without a tree).
+        // The tree is opened first so that the rows verified are its new leaves, read once. Every new leaf must be a
+        // verified row: when the tree starts before the newest checkpoint (that checkpoint's row is gone, the file keeps
+        // it; or it predates trees), verification starts where the tree does and passes that checkpoint on the way.
         var lastNote = await store.LatestValidCheckpointAsync(connection, transaction, ct, notesOnly: true);
         var (tree, treeProblem) = await AuditMerkleStore.Extension.OpenAsync(connection, transaction, lastNote, ct);
-        var feedTree = tree is not null && tree.Size == (last?.Seq ?? 0);
-        var check = await store.VerifyRangeAsync(connection, transaction, last, last is null ? [] : [last], head, ct, verified: feedTree ? tree!.Append : null);
+        var from = tree is not null && tree.Size < (last?.Seq ?? 0) ? lastNote : last;
+        var check = await store.VerifyRangeAsync(connection, transaction, from, new[] { from, last }.OfType<SignedCheckpoint>().Distinct().ToList(), head, ct,
+            verified: tree is not null ? tree.Append : null);
         if (check.Problem is not null) return Refuse(check.FirstBadSeq, check.Problem);
         _lastFailure = null;
         AuditMetrics.VerificationOk.WithLabels("checkpoint").Set(1);

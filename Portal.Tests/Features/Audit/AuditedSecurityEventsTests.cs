@@ -77,6 +77,8 @@ public sealed class AuditedSecurityEventsTests
         Assert.Equal(id, signedIn.Actor);
         Assert.Equal("password", signedIn.Payload.GetProperty("method").GetString());
         Assert.Equal([Roles.OnCall], signedIn.Payload.GetProperty("roles").EnumerateArray().Select(r => r.GetString()));
+        // Before the password changes: a change of password ends every session of the person at their next request.
+        Assert.Equal(HttpStatusCode.Found, (await person.SignOutAsync()).StatusCode);
 
         await using (var scope = portal.Services.CreateAsyncScope())
         {
@@ -89,8 +91,6 @@ public sealed class AuditedSecurityEventsTests
         }
         var passwordChanged = Assert.Single(await RowsAsync(portal, "user.password_changed"));
         Assert.Equal((id, "user:" + id, "192.0.2.7"), (passwordChanged.Actor, passwordChanged.Subject, passwordChanged.Payload.GetProperty("address").GetString()));
-
-        Assert.Equal(HttpStatusCode.Found, (await person.SignOutAsync()).StatusCode);
 
         var failed = await WaitForRowsAsync(portal, "user.sign_in_failed", rows => rows.Count >= 2, "both refused attempts are recorded");
         Assert.Equal(2, failed.Count);

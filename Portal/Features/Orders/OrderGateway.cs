@@ -239,19 +239,20 @@ public sealed class OrderGateway(
         {
             logger.LogError(ex, "Broker {Broker} failed order {ClientOrderId}: {Code}", broker.Name, order.ClientOrderId, ex.Code);
             var refused = ex.Kind == BrokerErrorKind.Rejected;
-            // A lost reply is not a lost order: the broker's stream may have told of it meanwhile, and that record stands.
-            if (!refused && await store.FindAsync(row.ClientOrderId, ct) is { Status: not OrderStatuses.PendingSubmit } heard)
-                return new OrderOutcome(OutcomeKind.Decided, heard);
             row.Status = refused ? OrderStatuses.BrokerRejected : OrderStatuses.SubmitFailed;
             row.Message = $"Broker {broker.Name}: {ex.Message}";
             try
             {
                 var now = clock.GetUtcNow();
-                await writer.CommitAsync(new PgWork(OrderStore.SubmissionFailed(row.Id, row.Status, row.Message, now))
+                var update = OrderStore.SubmissionFailed(row.Id, row.Status, row.Message, now);
+                await writer.CommitAsync(new PgWork(update)
                 {
                     AuditEvents = [AuditEventDraft.Create(now, "broker:" + broker.Name, refused ? "order.broker_rejected" : "order.submit_failed", "order:" + row.ClientOrderId,
                         new { orderId = row.Id, clientOrderId = row.ClientOrderId, code = ex.Code, kind = ex.Kind.ToString(), message = row.Message })],
+                    AuditWhen = () => update.RecordsAffected == 1,
                 });
+                // A lost reply is not a lost order: the broker's stream told of it meanwhile, and that record stands.
+                if (update.RecordsAffected == 0 && await store.FindAsync(row.ClientOrderId, ct) is { } heard) return new OrderOutcome(OutcomeKind.Decided, heard);
             }
             catch (Exception writeFailure)
             {

@@ -14,6 +14,7 @@ using Microsoft.Extensions.Options;
 using Portal.Features.Auth;
 using Portal.Features.Identity;
 using Portal.Tests.Infrastructure;
+using StackExchange.Redis;
 
 namespace Portal.Tests.Features.Identity;
 
@@ -132,6 +133,22 @@ public sealed class SignInTests : IAsyncLifetime
         Assert.Equal(5, kinds.Count(k => k == (SecurityEventKind.SignInFailed, "wrong password")));
         Assert.Contains((SecurityEventKind.SignInFailed, "throttled"), kinds);
         Assert.Equal(SecurityEventKind.SignInSucceeded, kinds[^1].Kind);
+    }
+
+    /// <summary>Anyone on Redis' network can delete the shared counts: that may not lift the wait this instance counted.</summary>
+    [Fact]
+    public async Task Emptying_the_counts_in_Redis_does_not_lift_the_wait_after_repeated_failures()
+    {
+        var user = await _portal.CreateUserAsync(Roles.RiskOfficer);
+        var client = _portal.CreateBrowserClient();
+        for (var attempt = 1; attempt <= 5; attempt++)
+            Assert.Contains("Wrong email or password.", await (await client.PostLoginFormAsync(user.Email, "wrong-password-" + attempt)).Content.ReadAsStringAsync());
+        var redis = _portal.Get<IConnectionMultiplexer>();
+        await foreach (var key in redis.GetServers()[0].KeysAsync(pattern: _portal.RedisKeyPrefix + "signin:*")) await redis.GetDatabase().KeyDeleteAsync(key);
+
+        var right = await client.PostLoginFormAsync(user.Email, user.Password);
+
+        Assert.Contains(SignInThrottle.WaitMessage, await right.Content.ReadAsStringAsync());
     }
 
     [Fact]

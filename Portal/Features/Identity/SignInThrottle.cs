@@ -58,8 +58,9 @@ public sealed class SignInThrottleOptionsValidator : IValidateOptions<SignInThro
 /// for an account (whether it exists or not, so the answer tells nothing), or
 /// <see cref="SignInThrottleOptions.AddressFreeFailures"/> from an address, each further attempt must wait
 /// FirstDelay·2^k, at most MaxDelay (30 s). A throttled attempt is answered without checking the password and does not
-/// count. The counts live in Redis so every instance sees them. If Redis cannot be reached this instance throttles on
-/// its own counts instead (fail closed for guessing, open for officers: nobody is kept out longer than MaxDelay).
+/// count. The counts live in Redis so every instance sees them, and in each instance for its own attempts, which hold
+/// whatever Redis says (emptied by someone on its network, or unreachable): closed for guessing, open for officers
+/// (nobody is kept out longer than MaxDelay).
 /// Times come from the injected clock, never from Redis' own.
 /// </summary>
 public sealed partial class SignInThrottle(
@@ -100,6 +101,9 @@ public sealed partial class SignInThrottle(
     private async Task<bool> AnyThrottledAsync(string[] keys)
     {
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        // This instance's own counts first: Redis is shared but anyone on its network may empty or edit it, so it may add a
+        // wait (another instance's failures), never lift one this instance counted.
+        if (keys.Any(k => _local.TryGetValue(k, out var count) && Volatile.Read(ref count.Until) > now)) return true;
         try
         {
             var db = redis.GetDatabase();
@@ -109,7 +113,7 @@ public sealed partial class SignInThrottle(
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             LogRedisUnavailable(logger, ex.Message);
-            return keys.Any(k => _local.TryGetValue(k, out var count) && Volatile.Read(ref count.Until) > now);
+            return false;
         }
     }
 

@@ -88,19 +88,26 @@ public sealed class StrategyIdentityTests : IAsyncLifetime
         Assert.Equal(TradingMode.Active, store.ModeFor("victim"));
     }
 
+    /// <summary>
+    /// Behind a load balancer each instance decides some of a strategy's orders: the oversized ones are counted in Postgres,
+    /// not per instance (two on one instance and one on the other halted nothing, and a restart forgot the count).
+    /// </summary>
     [Fact]
-    public async Task The_auto_halt_monitor_counts_breaches_only_from_senders_allowed_to_trade_the_strategy()
+    public async Task Oversized_orders_spread_over_two_instances_halt_the_strategy_at_the_third()
     {
-        var monitor = _portal.Get<AutoHaltMonitor>();
+        await using var peer = await _portal.StartPeerAsync();
+        peer.SetPrice("AAPL", 100m);
+        var owner = await KeyAsync("spread");
+        var ownerOnPeer = peer.CreateClient();
+        ownerOnPeer.DefaultRequestHeaders.Authorization = owner.DefaultRequestHeaders.Authorization;
         var store = _portal.Get<TradingStateStore>();
 
-        for (var i = 0; i < 10; i++) monitor.OnRejected("victim-2", nameof(RejectReason.MaxOrderValue), senderMayTradeStrategy: false);
-        Assert.Equal(TradingMode.Active, store.ModeFor("victim-2"));
-        // Two breaches by its owner are still below the threshold of three: the ten foreign ones were not counted.
-        for (var i = 0; i < 2; i++) monitor.OnRejected("victim-2", nameof(RejectReason.MaxOrderValue), senderMayTradeStrategy: true);
-        monitor.OnRejected("victim-2", nameof(RejectReason.MaxOrderValue), senderMayTradeStrategy: true);
-        await Poll.UntilAsync(() => store.ModeFor("victim-2") == TradingMode.Halted, "three breaches by the owner halt it");
-        Assert.Contains("3 orders", store.Get(TradingScopes.ForStrategy("victim-2")).Reason);
+        foreach (var (client, id) in new[] { (owner, "spread-1"), (ownerOnPeer, "spread-2") })
+            Assert.Equal("MaxOrderValue", (await (await client.PostOrderAsync(OrderRequests.Market(id, 1_000m, strategyId: "spread"))).JsonAsync()).GetProperty("reason").GetString());
+        Assert.Equal("MaxOrderValue", (await (await ownerOnPeer.PostOrderAsync(OrderRequests.Market("spread-3", 1_000m, strategyId: "spread"))).JsonAsync()).GetProperty("reason").GetString());
+
+        await Poll.UntilAsync(() => store.ModeFor("spread") == TradingMode.Halted, "the third oversized order, on the other instance, halts the strategy");
+        Assert.Contains("3 orders", store.Get(TradingScopes.ForStrategy("spread")).Reason);
     }
 
     /// <summary>The test limits allow 5 orders a minute per strategy and 5 globally; this key may send 3, over any strategies.</summary>

@@ -1,9 +1,10 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
+using Npgsql;
 using Portal.Components.Shared;
 using Portal.Domain.Risk;
 using Portal.Domain.Trading;
 using Portal.Features.Limits;
+using Portal.Features.Orders;
 using Portal.Features.Readiness;
 using Portal.Features.Risk;
 using Portal.Infrastructure.Redis;
@@ -19,35 +20,46 @@ namespace Portal.Features.Halt;
 /// clock says the market is closed (<see cref="IMarketClock"/>), which counts from the open instead.
 /// </summary>
 public sealed class AutoHaltMonitor(
-    KillSwitch killSwitch, TradingStateStore store, RiskBook risk, LimitStore limits, DeploymentPhaseStore phases, SafeModeMonitor safeMode,
+    KillSwitch killSwitch, TradingStateStore store, NpgsqlDataSource db, RiskBook risk, LimitStore limits, DeploymentPhaseStore phases, SafeModeMonitor safeMode,
     IMarketClock market, IOptions<HaltOptions> options, TimeProvider clock, ILogger<AutoHaltMonitor> logger) : BackgroundService
 {
     public const string Actor = "system:auto-halt";
 
     public static readonly Gauge SilenceHaltWithheld = Metrics.CreateGauge("portal_silence_halt_withheld",
         "1 while a market-data silence has outlasted TradingState:SilenceHaltThreshold but the market is closed, so trading is not halted.");
-    private readonly ConcurrentDictionary<string, Queue<DateTimeOffset>> _orderValueBreaches = new(StringComparer.Ordinal);
-
     /// <summary>
-    /// Called by the order path after each refusal. Only a sender allowed to trade <paramref name="strategyId"/> counts
-    /// toward halting it: otherwise anyone could halt a victim strategy (and cancel its orders) by sending oversized
-    /// orders under its id.
+    /// Called by the order path after each refusal, once it is recorded. Only a sender allowed to trade the strategy counts
+    /// toward halting it, and only its own refusals: otherwise anyone could halt a victim strategy (and cancel its orders)
+    /// by sending oversized orders under its id. The refusals are counted in Postgres, where every instance records them:
+    /// behind a load balancer each instance sees only some, and a restart forgot them.
     /// </summary>
-    public void OnRejected(string strategyId, string? reason, bool senderMayTradeStrategy)
+    public async Task OnRejectedAsync(OrderRow refusal, bool senderMayTradeStrategy)
     {
         // Readiness drills breach the max order value on purpose; halting (and paging for) the drill strategy would prove nothing.
-        if (!senderMayTradeStrategy || reason != nameof(RejectReason.MaxOrderValue) || strategyId == RateCounter.DrillStrategyId) return;
-        var now = clock.GetUtcNow();
-        var window = _orderValueBreaches.GetOrAdd(strategyId, _ => new Queue<DateTimeOffset>());
-        int count;
-        lock (window)
+        if (!senderMayTradeStrategy || refusal.Reason != nameof(RejectReason.MaxOrderValue) || refusal.StrategyId == RateCounter.DrillStrategyId
+            || store.ModeFor(refusal.StrategyId) == TradingMode.Halted) return;
+        var window = options.Value.OrderValueBreachWindow;
+        long count;
+        try
         {
-            window.Enqueue(now);
-            while (window.Count > 0 && now - window.Peek() > options.Value.OrderValueBreachWindow) window.Dequeue();
-            count = window.Count;
+            await using var command = db.CreateCommand("""
+                select count(*) from orders
+                where strategy_id = $1 and actor = $2 and reason = 'MaxOrderValue' and created_at > $3 and created_at <= $4
+                """);
+            command.Parameters.AddWithValue(refusal.StrategyId);
+            command.Parameters.AddWithValue(refusal.Actor);
+            command.Parameters.AddWithValue(refusal.CreatedAt - window);
+            command.Parameters.AddWithValue(refusal.CreatedAt);
+            count = (long)(await command.ExecuteScalarAsync())!;
         }
-        if (count < options.Value.OrderValueBreachesToHalt || store.ModeFor(strategyId) == TradingMode.Halted) return;
-        _ = HaltAsync($"auto: {count} orders above the max order value within {Formats.Duration(options.Value.OrderValueBreachWindow)}", HaltMode.Cancel, strategyId);
+        catch (Exception ex)
+        {
+            // Nobody awaits this: whatever failed is logged here (the next oversized order counts again).
+            logger.LogWarning("Oversized orders of {Strategy} not counted this time: {Error}", refusal.StrategyId, ex.Message);
+            return;
+        }
+        if (count < options.Value.OrderValueBreachesToHalt || store.ModeFor(refusal.StrategyId) == TradingMode.Halted) return;
+        await HaltAsync($"auto: {count} orders above the max order value within {Formats.Duration(window)}", HaltMode.Cancel, refusal.StrategyId);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

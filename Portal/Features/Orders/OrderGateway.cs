@@ -202,7 +202,8 @@ public sealed class OrderGateway(
                 ? new OrderOutcome(OutcomeKind.Unavailable, null, "The earlier decision for this clientOrderId could not be read.")
                 : SameRequestOr409(new OrderOutcome(OutcomeKind.Decided, existing), hash);
         }
-        autoHalt.OnRejected(row.StrategyId, row.Reason, senderMayTradeStrategy);
+        // Not awaited: the answer does not wait for the count (a halt it leads to applies to the orders after).
+        _ = autoHalt.OnRejectedAsync(row, senderMayTradeStrategy);
         Count(row);
         return new OrderOutcome(OutcomeKind.Decided, row);
     }

@@ -1,7 +1,9 @@
 using Bunit;
+using Bunit.TestDoubles;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Portal.Domain.MarketData;
+using Portal.Features.Identity;
 using Portal.Features.Live;
 using Portal.Features.MarketData;
 using Portal.Features.MarketData.Pages;
@@ -46,8 +48,26 @@ public sealed class DataQualityPageTests : IAsyncLifetime
         }
     }
 
+    private sealed class FakeReset : ISymbolReset
+    {
+        public List<(string Symbol, string Reason, string Actor)> Calls { get; } = [];
+
+        public Task<Dictionary<string, string[]>> ResetAsync(string symbol, string reason, string actor, CancellationToken ct)
+        {
+            if (string.IsNullOrWhiteSpace(reason)) return Task.FromResult(new Dictionary<string, string[]> { ["reason"] = ["is required."] });
+            Calls.Add((symbol, reason, actor));
+            return Task.FromResult(new Dictionary<string, string[]>());
+        }
+    }
+
+    private readonly FakeReset _reset = new();
+    private readonly BunitAuthorizationContext _authorization;
+
     public DataQualityPageTests()
     {
+        _bunit.Services.AddSingleton<ISymbolReset>(_reset);
+        _authorization = _bunit.AddAuthorization();
+        _authorization.SetAuthorized("officer@test.local");
         _bunit.Services.AddMudServices();
         _bunit.JSInterop.Mode = JSRuntimeMode.Loose;
         _bunit.Services.AddSingleton(_bus);
@@ -67,6 +87,25 @@ public sealed class DataQualityPageTests : IAsyncLifetime
     public async Task DisposeAsync() => await _bunit.DisposeAsync();
 
     private IRenderedComponent<DataQualityPage> Render() => _bunit.Render<DataQualityPage>();
+
+    [Fact]
+    public void A_risk_officer_resets_a_symbol_with_a_reason_and_nobody_else_is_offered_it()
+    {
+        Assert.Empty(Render().FindAll(".reset-symbol"));
+        _authorization.SetPolicies(Policies.RiskOfficer);
+        var cut = Render();
+
+        cut.FindAll("#symbol-status tbody tr").Single(r => r.QuerySelector(".symbol")!.TextContent == "TSLA").QuerySelector(".reset-symbol")!.Click();
+        cut.Find("#confirm-reset").Click();
+        cut.WaitForAssertion(() => Assert.Contains("The reason is required.", cut.Find("#symbol-reset").TextContent));
+        Assert.Empty(_reset.Calls);
+        cut.Find("#reset-reason").Input("reopened after a 1:10 reverse split");
+        cut.Find("#confirm-reset").Click();
+
+        cut.WaitForAssertion(() => Assert.Contains("TSLA was reset", cut.Find("#reset-done").TextContent));
+        Assert.Equal(("TSLA", "reopened after a 1:10 reverse split", "officer@test.local"), _reset.Calls.Single());
+        Assert.Empty(cut.FindAll("#symbol-reset"));
+    }
 
     [Fact]
     public void Shows_each_symbol_with_its_status_last_tick_age_and_last_valid_price()

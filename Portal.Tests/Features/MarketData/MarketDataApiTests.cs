@@ -4,8 +4,10 @@ using System.Text.Json.Nodes;
 using Portal.Domain.MarketData;
 using Portal.Features.Auth;
 using Portal.Features.Halt;
+using Portal.Features.Identity;
 using Portal.Features.MarketData;
 using Portal.Features.Risk;
+using Portal.Tests.Features.Readiness;
 using Portal.Tests.Infrastructure;
 
 namespace Portal.Tests.Features.MarketData;
@@ -48,6 +50,43 @@ public sealed class MarketDataApiTests : IAsyncLifetime
         _orders ??= await _portal.ClientWithScopesAsync(Scopes.Orders);
         var response = await _orders.PostOrderAsync(OrderRequests.Market(clientOrderId, 1m, symbol));
         return response.StatusCode == HttpStatusCode.Created ? "accepted" : (await response.JsonAsync()).GetProperty("reason").GetString()!;
+    }
+
+    /// <summary>
+    /// After a genuine re-pricing the jump check refuses every tick; the README's answer was "an operator resets the symbol",
+    /// and nothing let one. A RiskOfficer resets it with a reason: audited, Stale until its next valid tick, which may then
+    /// be at the new price.
+    /// </summary>
+    [Fact]
+    public async Task A_risk_officer_resets_a_re_priced_symbol_with_a_reason_and_the_new_price_is_accepted()
+    {
+        var now = Now;
+        await PostAsync(_feed, Tick("MSFT", 400m, now.AddMilliseconds(-200)));
+        var split = await (await PostAsync(_feed, Tick("MSFT", 100m, now.AddMilliseconds(-100)))).JsonAsync();
+        Assert.Equal("PriceJump", split.GetProperty("results")[0].GetProperty("reason").GetString());
+        var officer = await _portal.ClientSignedInAsAsync(Roles.RiskOfficer);
+        Task<HttpResponseMessage> ResetAsync(HttpClient client, string symbol, object body) =>
+            client.PostAsync($"/api/market-data/symbols/{symbol}/reset", new StringContent(JsonSerializer.Serialize(body), System.Text.Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await ResetAsync(await _portal.ClientSignedInAsAsync(Roles.OnCall), "MSFT", new { reason = "4:1 split" })).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await ResetAsync(_feed, "MSFT", new { reason = "4:1 split" })).StatusCode);
+        var noReason = await ResetAsync(officer, "MSFT", new { reason = " " });
+        Assert.Equal(HttpStatusCode.BadRequest, noReason.StatusCode);
+        Assert.True((await noReason.JsonAsync()).GetProperty("errors").TryGetProperty("reason", out _));
+        var unknown = await ResetAsync(officer, "NOPE", new { reason = "4:1 split" });
+        Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
+        Assert.True((await unknown.JsonAsync()).GetProperty("errors").TryGetProperty("symbol", out _));
+        Assert.Empty(await _portal.AuditEventsAsync(SymbolReset.AuditType));
+
+        var reset = await ResetAsync(officer, "MSFT", new { reason = "4:1 split" });
+
+        Assert.Equal(HttpStatusCode.OK, reset.StatusCode);
+        Assert.Equal("stale", (await reset.JsonAsync()).GetProperty("status").GetString());
+        var accepted = await (await PostAsync(_feed, Tick("MSFT", 100m, Now))).JsonAsync();
+        Assert.True(accepted.GetProperty("results")[0].GetProperty("accepted").GetBoolean());
+        var audited = Assert.Single(await _portal.AuditEventsAsync(SymbolReset.AuditType)).GetProperty("payload");
+        Assert.Equal(("MSFT", "4:1 split", "400"), (audited.GetProperty("symbol").GetString(), audited.GetProperty("reason").GetString(),
+            audited.GetProperty("lastValidPrice").ToString()));
     }
 
     [Fact]

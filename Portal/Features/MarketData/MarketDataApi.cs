@@ -5,6 +5,9 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Portal.Domain.MarketData;
 using Portal.Features.Auth;
+using Portal.Features.Halt;
+using Portal.Features.Identity;
+using Portal.Infrastructure.Http;
 
 namespace Portal.Features.MarketData;
 
@@ -14,8 +17,23 @@ public static class MarketDataApi
     {
         var group = app.MapGroup("/api/market-data").WithTags("MarketData").RequireAuthorization(Scopes.Policy(Scopes.Ticks));
         group.MapPost("/ticks", PostTicks);
+        app.MapPost("/api/market-data/symbols/{symbol}/reset", ResetSymbol).WithTags("MarketData").RequireAuthorization(Policies.RiskOfficer);
         return app;
     }
+
+    /// <summary>Body: <c>{"reason": "..."}</c>. Answers the symbol as it is now (Stale until its next valid tick).</summary>
+    private static async Task<Results<Ok<SymbolDataView>, ValidationProblem>> ResetSymbol(string symbol, HttpRequest request, ISymbolReset reset,
+        IMarketDataView view, ClaimsPrincipal user, CancellationToken ct)
+    {
+        using var body = await JsonBody.ReadAsync(request, ResetBodyBytes, ct);
+        var reason = body.IsValid ? body.Reason() : null;
+        if (!body.IsValid) return TypedResults.ValidationProblem(body.Errors, title: "The reset is not valid.");
+        var errors = await reset.ResetAsync(symbol, reason!, PortalActor.Of(user), ct);
+        if (errors.Count > 0) return TypedResults.ValidationProblem(errors, title: "The reset is not valid.");
+        return TypedResults.Ok(view.Symbols().Single(s => s.Symbol == symbol));
+    }
+
+    private const int ResetBodyBytes = 4096;
 
     private static async Task<IResult> PostTicks(HttpRequest request, MarketDataIngest ingest, IOptions<MarketDataOptions> options, ClaimsPrincipal user,
         CancellationToken ct)

@@ -15,6 +15,7 @@ public static class MarketDataSetup
         builder.Services.AddSingleton<TickRelayQueue>();
         builder.Services.AddSingleton<MarketDataIngest>();
         builder.Services.AddSingleton<IMarketDataView>(sp => sp.GetRequiredService<MarketDataIngest>());
+        builder.Services.AddSingleton<ISymbolReset, SymbolReset>();
         builder.Services.AddSingleton<QuarantineWriter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<QuarantineWriter>());
         builder.Services.AddHostedService<MarketDataStatusMonitor>();

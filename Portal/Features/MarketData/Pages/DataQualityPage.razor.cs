@@ -1,7 +1,11 @@
 using System.Globalization;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Components;
+using Microsoft.AspNetCore.Components.Authorization;
 using MudBlazor;
 using Portal.Domain.MarketData;
+using Portal.Features.Halt;
+using Portal.Features.Identity;
 using Portal.Features.Live;
 
 namespace Portal.Features.MarketData.Pages;
@@ -20,6 +24,9 @@ public sealed partial class DataQualityPage
     [Inject] private IMarketDataView MarketData { get; set; } = default!;
     [Inject] private IQuarantineReader Quarantine { get; set; } = default!;
     [Inject] private TimeProvider Clock { get; set; } = default!;
+    [Inject] private ISymbolReset SymbolReset { get; set; } = default!;
+    [Inject] private AuthenticationStateProvider Authentication { get; set; } = default!;
+    [Inject] private IAuthorizationService Authorization { get; set; } = default!;
 
     private MudTable<QuarantineStore.QuarantineRow> _quarantine = null!;
     private string? _quarantineSymbol;
@@ -29,12 +36,47 @@ public sealed partial class DataQualityPage
     private string[] _refusalLabels = [];
     private DateTimeOffset _now;
     private ITimer? _refresh;
+    /// <summary>Who resets symbols from this page: set only for a RiskOfficer.</summary>
+    private string? _actor;
+    private string? _resetSymbol;
+    private string? _resetReason;
+    private string? _resetError;
+    private string? _resetDone;
+    private bool _resetting;
 
     protected override void OnInitialized()
     {
         base.OnInitialized();
         Refresh();
         _refresh = Clock.CreateTimer(_ => InvokeAsync(() => { Refresh(); StateHasChanged(); }), null, RefreshEvery, RefreshEvery);
+    }
+
+    protected override async Task OnInitializedAsync()
+    {
+        var user = (await Authentication.GetAuthenticationStateAsync()).User;
+        if ((await Authorization.AuthorizeAsync(user, Policies.RiskOfficer)).Succeeded) _actor = PortalActor.Of(user);
+    }
+
+    private void ChooseReset(string symbol) => (_resetSymbol, _resetReason, _resetError, _resetDone) = (symbol, null, null, null);
+
+    private async Task ResetAsync()
+    {
+        _resetting = true;
+        try
+        {
+            var errors = await SymbolReset.ResetAsync(_resetSymbol!, _resetReason ?? "", _actor!, CancellationToken.None);
+            if (errors.Count > 0)
+            {
+                _resetError = string.Join(" ", errors.Select(e => $"{(e.Key == "reason" ? "The reason" : "The symbol")} {string.Join(" ", e.Value)}"));
+                return;
+            }
+            (_resetDone, _resetSymbol, _resetError) = ($"{_resetSymbol} was reset: it is Stale until its next valid tick.", null, null);
+            Refresh();
+        }
+        finally
+        {
+            _resetting = false;
+        }
     }
 
     protected override bool Handle(OpsEvent opsEvent)

@@ -9,23 +9,25 @@ public sealed class PriceBook
 
     public event Action<PriceMark>? PriceChanged;
 
-    public void Update(PriceMark mark)
-    {
-        _marks[mark.Symbol] = mark;
-        PriceChanged?.Invoke(mark);
-    }
+    /// <summary>
+    /// A validated tick's price, unless a newer one is in force already: ticks are validated in order under their symbol's
+    /// lock but written here after it, so two batches of one symbol may arrive in the other order.
+    /// </summary>
+    public void Update(PriceMark mark) => Set(mark, replacesSameTime: true);
 
     /// <summary>
     /// Sets a price from outside the tick feed (a bar read at start-up) unless a price at least as recent is known, so it
     /// never replaces a tick's price. Returns whether it was set.
     /// </summary>
-    public bool SeedIfNewer(PriceMark mark)
+    public bool SeedIfNewer(PriceMark mark) => Set(mark, replacesSameTime: false);
+
+    private bool Set(PriceMark mark, bool replacesSameTime)
     {
         while (true)
         {
             if (_marks.TryGetValue(mark.Symbol, out var known))
             {
-                if (known.Time >= mark.Time) return false;
+                if (known.Time > mark.Time || (known.Time == mark.Time && !replacesSameTime)) return false;
                 if (!_marks.TryUpdate(mark.Symbol, mark, known)) continue;
             }
             else if (!_marks.TryAdd(mark.Symbol, mark)) continue;

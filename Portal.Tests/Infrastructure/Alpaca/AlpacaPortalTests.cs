@@ -114,6 +114,36 @@ public sealed class AlpacaPortalTests : IAsyncLifetime
         Assert.Single(_alpaca.Orders);
     }
 
+    /// <summary>
+    /// An instance that stops between the decision and the POST leaves the order pending_submit. Only the paper broker
+    /// settled such rows; with Alpaca it stayed pending for ever (counted as working, answered as pending to a retry).
+    /// Settled only once Alpaca says it does not know the order; while Alpaca does not answer, it stays pending.
+    /// </summary>
+    [Fact]
+    public async Task An_order_left_unsent_by_a_stopped_instance_becomes_submit_failed_once_Alpaca_says_it_does_not_know_it()
+    {
+        await StartAsync();
+        Assert.Equal(HttpStatusCode.Created, (await _orders.PostOrderAsync(OrderRequests.Market("sent-a", 1m))).StatusCode);
+        var copy = "insert into orders select (jsonb_populate_record(null::orders, to_jsonb(o) || jsonb_build_object(" +
+                   "'id', gen_random_uuid(), 'client_order_id', $1::text, 'status', 'pending_submit', 'broker_order_id', null, 'created_at', $2::timestamptz))).* " +
+                   "from orders o where client_order_id = 'sent-a'";
+        await OrderRequests.ScalarAsync(_portal.OwnerConnectionString, copy + " returning 1", "crashed-a", DateTimeOffset.UtcNow.AddMinutes(-5));
+        await OrderRequests.ScalarAsync(_portal.OwnerConnectionString, copy + " returning 1", "in-flight-a", DateTimeOffset.UtcNow);
+        var resolver = _portal.Get<Portal.Features.Broker.UnsentOrderResolver>();
+
+        _alpaca.FailEverything = 500;
+        Assert.Equal(0, await resolver.ResolveAsync(CancellationToken.None));
+        Assert.Equal(1, await CountAsync("select count(*) from orders where client_order_id = 'crashed-a' and status = 'pending_submit'"));
+        _alpaca.FailEverything = null;
+
+        Assert.Equal(1, await resolver.ResolveAsync(CancellationToken.None));
+
+        Assert.Equal(1, await CountAsync("select count(*) from orders where client_order_id = 'crashed-a' and status = 'submit_failed'"));
+        Assert.Equal(1, await CountAsync("select count(*) from orders where client_order_id = 'in-flight-a' and status = 'pending_submit'"));
+        Assert.Equal(1, await CountAsync("select count(*) from audit_events where type = 'order.submit_failed' and subject = 'order:crashed-a'"));
+        Assert.DoesNotContain(_alpaca.Orders, o => o.ClientOrderId == "crashed-a");
+    }
+
     [Fact]
     public async Task An_order_Alpaca_refuses_for_buying_power_is_refused_with_Alpacas_message()
     {

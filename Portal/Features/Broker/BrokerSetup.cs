@@ -43,6 +43,8 @@ public static class BrokerSetup
         if (string.Equals(builder.Configuration["Broker:Kind"], BrokerOptions.Alpaca, StringComparison.OrdinalIgnoreCase))
         {
             builder.Services.AddAlpacaBroker();
+            builder.Services.AddSingleton(sp => new UnsentOrderTimeout(sp.GetRequiredService<IOptions<AlpacaOptions>>().Value.UnsentOrderTimeout));
+            builder.AddUnsentOrderResolver();
             return builder;
         }
         builder.Services.AddOptions<PaperBrokerOptions>().BindConfiguration("Broker:Paper")
@@ -56,6 +58,14 @@ public static class BrokerSetup
         builder.Services.AddSingleton<IDecisionBroker>(sp => sp.GetRequiredService<PaperBroker>());
         builder.Services.AddHostedService<PaperAccountSetup>();
         builder.Services.AddHostedService<RestingPaperOrderFiller>();
+        builder.Services.AddSingleton(sp => new UnsentOrderTimeout(sp.GetRequiredService<IOptions<PaperBrokerOptions>>().Value.UnsentOrderTimeout));
+        builder.AddUnsentOrderResolver();
+        return builder;
+    }
+
+    /// <summary>Every broker's accepted orders left unsent by an instance that stopped are settled (<see cref="UnsentOrderResolver"/>).</summary>
+    public static IHostApplicationBuilder AddUnsentOrderResolver(this IHostApplicationBuilder builder)
+    {
         builder.Services.AddSingleton<UnsentOrderResolver>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<UnsentOrderResolver>());
         return builder;

@@ -69,14 +69,11 @@ public sealed class OrderStore(NpgsqlDataSource db, IDbContextFactory<PortalDbCo
         return await context.Orders.AsNoTracking().SingleOrDefaultAsync(o => o.ClientOrderId == clientOrderId, ct);
     }
 
-    /// <summary>Accepted orders still pending_submit since before <paramref name="before"/> with no paper order: never sent.</summary>
-    public async Task<List<(Guid Id, string ClientOrderId)>> UnsentPaperOrdersAsync(DateTimeOffset before, CancellationToken ct)
+    /// <summary>Accepted orders still pending_submit since before <paramref name="before"/>: sent by nobody unless the broker knows them.</summary>
+    public async Task<List<(Guid Id, string ClientOrderId)>> PendingSubmitBeforeAsync(DateTimeOffset before, CancellationToken ct)
     {
         await using var command = db.CreateCommand("""
-            select o.id, o.client_order_id from orders o
-            where o.status = 'pending_submit' and o.created_at < $1
-              and not exists (select 1 from paper_orders p where p.client_order_id = o.client_order_id)
-            order by o.created_at limit 1000
+            select id, client_order_id from orders where status = 'pending_submit' and created_at < $1 order by created_at limit 1000
             """);
         command.Parameters.AddWithValue(before);
         await using var reader = await command.ExecuteReaderAsync(ct);

@@ -30,6 +30,12 @@ public sealed class AlpacaOptions
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
     /// <summary>A read with all its retries.</summary>
     public TimeSpan TotalTimeout { get; set; } = TimeSpan.FromSeconds(20);
+    /// <summary>
+    /// An accepted order still not sent this long after its decision, and unknown to Alpaca, was left unsent by an instance
+    /// that stopped: it becomes submit_failed (see UnsentOrderResolver). At least twice <see cref="TotalTimeout"/>, so an
+    /// order still on its way is never taken for one.
+    /// </summary>
+    public TimeSpan UnsentOrderTimeout { get; set; } = TimeSpan.FromMinutes(2);
     /// <summary>Retries of a read after 429, 5xx or a timeout (orders are never retried this way).</summary>
     public int MaxRetries { get; set; } = 3;
     /// <summary>First retry delay, doubled with jitter each time, unless Alpaca says how long to wait.</summary>
@@ -165,6 +171,7 @@ public sealed class AlpacaOptionsValidator(IConfiguration configuration) : IVali
         }
         Range(o.RequestTimeout, nameof(o.RequestTimeout), TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(2));
         Range(o.TotalTimeout, nameof(o.TotalTimeout), o.RequestTimeout, TimeSpan.FromMinutes(5));
+        Range(o.UnsentOrderTimeout, nameof(o.UnsentOrderTimeout), 2 * o.TotalTimeout, TimeSpan.FromHours(1));
         Range(o.RetryDelay, nameof(o.RetryDelay), TimeSpan.FromMilliseconds(1), TimeSpan.FromMinutes(1));
         Range(o.SyncInterval, nameof(o.SyncInterval), TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(5));
         Range(o.MinSyncGap, nameof(o.MinSyncGap), TimeSpan.Zero, o.SyncInterval);

@@ -63,10 +63,12 @@ public sealed class ApiKeyService(IDbContextFactory<PortalDbContext> dbFactory, 
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
-        var record = await db.ApiKeys.SingleOrDefaultAsync(k => k.Name == name && k.RevokedAt == null, ct);
+        var record = await db.ApiKeys.AsNoTracking().SingleOrDefaultAsync(k => k.Name == name && k.RevokedAt == null, ct);
         if (record is null) return false;
-        record.RevokedAt = clock.GetUtcNow();
-        await db.SaveChangesAsync(ct);
+        // Only a key still active is revoked: of two revocations at the same moment, the second waits here and finds it revoked.
+        var revokedAt = clock.GetUtcNow();
+        if (await db.ApiKeys.Where(k => k.Id == record.Id && k.RevokedAt == null).ExecuteUpdateAsync(k => k.SetProperty(x => x.RevokedAt, revokedAt), ct) == 0)
+            return false;
         await AuditTrail.AppendInTransactionAsync(db, [Event(actor, "apikey.revoked", record, new { id = record.Id, name })], ct);
         await transaction.CommitAsync(ct);
         cache.Remove(CacheKey(record.KeyHash));

@@ -44,12 +44,12 @@ public sealed class AutoHaltMonitor(
         {
             await using var command = db.CreateCommand("""
                 select count(*) from orders
-                where strategy_id = $1 and actor = $2 and reason = 'MaxOrderValue' and created_at > $3 and created_at <= $4
+                where strategy_id = $1 and actor = $2 and reason = 'MaxOrderValue' and created_at > $3
                 """);
             command.Parameters.AddWithValue(refusal.StrategyId);
             command.Parameters.AddWithValue(refusal.Actor);
+            // No upper bound: another instance's clock may run ahead, and its refusals count all the same.
             command.Parameters.AddWithValue(refusal.CreatedAt - window);
-            command.Parameters.AddWithValue(refusal.CreatedAt);
             count = (long)(await command.ExecuteScalarAsync())!;
         }
         catch (Exception ex)

@@ -30,6 +30,17 @@ public static class OrderRequests
     public static async Task<JsonElement> JsonAsync(this HttpResponseMessage response) =>
         await response.Content.ReadFromJsonAsync<JsonElement>();
 
+    /// <summary>
+    /// As the owner: what an instance stopped between the decision and the broker leaves, a copy of an accepted order's row
+    /// under <paramref name="clientOrderId"/>, pending_submit, never sent, decided at <paramref name="decidedAt"/>.
+    /// </summary>
+    public static Task CopyAsUnsentAsync(string ownerConnectionString, string acceptedClientOrderId, string clientOrderId, DateTimeOffset decidedAt) =>
+        ScalarAsync(ownerConnectionString, """
+            insert into orders select (jsonb_populate_record(null::orders, to_jsonb(o) || jsonb_build_object(
+                'id', gen_random_uuid(), 'client_order_id', $2::text, 'status', 'pending_submit', 'broker_order_id', null, 'created_at', $3::timestamptz))).*
+            from orders o where client_order_id = $1 returning 1
+            """, acceptedClientOrderId, clientOrderId, decidedAt);
+
     public static async Task<long> ScalarAsync(string connectionString, string sql, params object[] parameters)
     {
         await using var connection = new NpgsqlConnection(connectionString);

@@ -124,11 +124,8 @@ public sealed class OrdersApiTests : IAsyncLifetime
     {
         Assert.Equal(HttpStatusCode.Created, (await _client.PostOrderAsync(OrderRequests.Market("sent-1", 1m))).StatusCode);
         // What a crash between the two commits leaves: the decision row, pending_submit, and no paper order.
-        var copy = "insert into orders select (jsonb_populate_record(null::orders, to_jsonb(o) || jsonb_build_object(" +
-                   "'id', gen_random_uuid(), 'client_order_id', $1::text, 'status', 'pending_submit', 'broker_order_id', null, 'created_at', $2::timestamptz))).* " +
-                   "from orders o where client_order_id = 'sent-1'";
-        await OrderRequests.ScalarAsync(_portal.OwnerConnectionString, copy + " returning 1", "crashed-old", DateTimeOffset.UtcNow.AddMinutes(-5));
-        await OrderRequests.ScalarAsync(_portal.OwnerConnectionString, copy + " returning 1", "in-flight", DateTimeOffset.UtcNow);
+        await OrderRequests.CopyAsUnsentAsync(_portal.OwnerConnectionString, "sent-1", "crashed-old", DateTimeOffset.UtcNow.AddMinutes(-5));
+        await OrderRequests.CopyAsUnsentAsync(_portal.OwnerConnectionString, "sent-1", "in-flight", DateTimeOffset.UtcNow);
 
         Assert.Equal(1, await _portal.Get<Portal.Features.Broker.UnsentOrderResolver>().ResolveAsync(CancellationToken.None));
 

@@ -124,11 +124,8 @@ public sealed class AlpacaPortalTests : IAsyncLifetime
     {
         await StartAsync();
         Assert.Equal(HttpStatusCode.Created, (await _orders.PostOrderAsync(OrderRequests.Market("sent-a", 1m))).StatusCode);
-        var copy = "insert into orders select (jsonb_populate_record(null::orders, to_jsonb(o) || jsonb_build_object(" +
-                   "'id', gen_random_uuid(), 'client_order_id', $1::text, 'status', 'pending_submit', 'broker_order_id', null, 'created_at', $2::timestamptz))).* " +
-                   "from orders o where client_order_id = 'sent-a'";
-        await OrderRequests.ScalarAsync(_portal.OwnerConnectionString, copy + " returning 1", "crashed-a", DateTimeOffset.UtcNow.AddMinutes(-5));
-        await OrderRequests.ScalarAsync(_portal.OwnerConnectionString, copy + " returning 1", "in-flight-a", DateTimeOffset.UtcNow);
+        await OrderRequests.CopyAsUnsentAsync(_portal.OwnerConnectionString, "sent-a", "crashed-a", DateTimeOffset.UtcNow.AddMinutes(-5));
+        await OrderRequests.CopyAsUnsentAsync(_portal.OwnerConnectionString, "sent-a", "in-flight-a", DateTimeOffset.UtcNow);
         var resolver = _portal.Get<Portal.Features.Broker.UnsentOrderResolver>();
 
         _alpaca.FailEverything = 500;

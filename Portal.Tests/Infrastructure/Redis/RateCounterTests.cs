@@ -36,6 +36,24 @@ public sealed class RateCounterTests
         Assert.Equal(strategyA.Count - 1, (await rates.PeekAsync("batch-a", now)).StrategyLastMinute);
     }
 
+    /// <summary>
+    /// Daily counts follow the trading day (Risk:TradingDayTimeZone, New York), as daily losses do: counted by the UTC date
+    /// they restarted at 19:00 New York time in winter, a second day's allowance in the evening session.
+    /// </summary>
+    [Fact]
+    public async Task Daily_counts_follow_the_trading_day_not_the_UTC_date()
+    {
+        await using var portal = await PortalFactory.StartAsync();
+        var rates = await RestoredCountersAsync(portal);
+        var evening = new DateTimeOffset(2026, 12, 7, 23, 30, 0, TimeSpan.Zero); // 18:30 in New York
+        var later = evening.AddHours(2);                                       // 20:30 in New York, the next UTC date
+
+        await rates.ReserveAsync("ny-day", "apikey:ny-day", "ny-1", evening);
+        var counted = await rates.ReserveAsync("ny-day", "apikey:ny-day", "ny-2", later);
+
+        Assert.Equal((1, 1), (counted.StrategyToday, counted.KeyToday));
+    }
+
     [Fact]
     public async Task Releases_sent_with_reservations_take_back_only_their_own()
     {

@@ -95,4 +95,11 @@ public sealed class TradingCalendar(IOptions<RiskOptions> options)
     public DateOnly WeekStart(DateOnly date) => date.AddDays(-(((int)date.DayOfWeek + 6) % 7));
 
     public string DayKey(DateTimeOffset now) => TradingDate(now).ToString("yyyyMMdd", CultureInfo.InvariantCulture);
+
+    /// <summary>When the trading day holding <paramref name="now"/> began (midnight in the zone), in UTC as Postgres takes it.</summary>
+    public DateTimeOffset DayStart(DateTimeOffset now)
+    {
+        var midnight = TimeZoneInfo.ConvertTime(now, _zone).Date;
+        return new DateTimeOffset(midnight, _zone.GetUtcOffset(midnight)).ToUniversalTime();
+    }
 }

@@ -1,5 +1,6 @@
 using Portal.Domain.Audit;
 using Portal.Features.Audit;
+using Portal.Features.Limits;
 using Portal.Features.Observability;
 using Portal.Infrastructure.Redis;
 
@@ -12,7 +13,8 @@ namespace Portal.Features.Orders;
 /// Orders counted just before the loss whose decisions were not yet committed when the rebuild read them are missed:
 /// at most the orders in flight at that instant.
 /// </summary>
-public sealed class RateCounterRestorer(RateCounter rates, OrderStore orders, AuditTrail audit, TimeProvider clock, ILogger<RateCounterRestorer> logger)
+public sealed class RateCounterRestorer(RateCounter rates, OrderStore orders, AuditTrail audit, TradingCalendar calendar, TimeProvider clock,
+    ILogger<RateCounterRestorer> logger)
 {
     private readonly Lock _gate = new();
     private Task? _running;
@@ -43,7 +45,7 @@ public sealed class RateCounterRestorer(RateCounter rates, OrderStore orders, Au
     /// <summary>Accepted decisions count, as reservations do: a refused order releases its reservation.</summary>
     private async Task<RateCounterSnapshot> ReadAsync(DateTimeOffset now)
     {
-        var dayStart = new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero);
+        var dayStart = calendar.DayStart(now);
         var minuteStart = now.AddMinutes(-1);
         var today = new Dictionary<string, long>(StringComparer.Ordinal);
         var todayByKey = new Dictionary<string, long>(StringComparer.Ordinal);

@@ -1,20 +1,21 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using Portal.Domain.Risk;
+using Portal.Features.Limits;
 using StackExchange.Redis;
 
 namespace Portal.Infrastructure.Redis;
 
 /// <summary>
-/// Orders per minute (a rolling 60 s window) and per UTC day, per strategy, per API key and global, shared by
-/// every Portal instance through Redis. A reservation counts the order atomically and returns the
+/// Orders per minute (a rolling 60 s window) and per trading day (<see cref="TradingCalendar"/>, as daily losses), per
+/// strategy, per API key and global, shared by every Portal instance through Redis. A reservation counts the order atomically and returns the
 /// counts before it, so the pure <see cref="PreTradeCheck.CheckRates"/> decides; a refused order
 /// releases its reservation. Counts can only over-estimate for an instant, never under-estimate, except across a loss of
 /// Redis' data: then nothing is counted until <see cref="RestoreAsync"/> rebuilt them from Postgres (see RateCounterRestorer).
 /// The readiness drill strategy (<see cref="DrillStrategyId"/>) counts in global counters of its own, so a drill
 /// burst can neither use up the real strategies' global allowance nor find it already used by them.
 /// </summary>
-public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOptions> options)
+public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOptions> options, TradingCalendar calendar)
 {
     /// <summary>The strategy id readiness drills trade under (see Features/Readiness/DrillStrategy).</summary>
     public const string DrillStrategyId = "drill";
@@ -223,14 +224,14 @@ public sealed class RateCounter(IConnectionMultiplexer redis, IOptions<RedisOpti
     private RedisKey[] KeyKeys(string apiKey, DateTimeOffset now)
     {
         var prefix = options.Value.KeyPrefix;
-        var day = now.UtcDateTime.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture);
+        var day = calendar.DayKey(now);
         return [$"{prefix}rate:minute:key:{apiKey}", $"{prefix}rate:day:{day}:key:{apiKey}"];
     }
 
     private RedisKey[] Keys(string strategyId, DateTimeOffset now)
     {
         var prefix = options.Value.KeyPrefix;
-        var day = now.UtcDateTime.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture);
+        var day = calendar.DayKey(now);
         var global = strategyId == DrillStrategyId ? "global:" + DrillStrategyId : "global";
         return
         [
